@@ -1,0 +1,42 @@
+# Yiyang — the two commands a fresh machine needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export YIYANG_DATABASE_URL ?= sqlite:///$(CURDIR)/var/yiyang.db
+
+.PHONY: run test lint bench venv clean messages
+
+$(BIN)/yiyang: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(BIN)/yiyang
+
+## make run: venv, install, migrate SQLite, load demo data, serve on http://127.0.0.1:8000
+run: venv
+	@mkdir -p var
+	$(BIN)/yiyang migrate
+	$(BIN)/yiyang demo-data --elders 2000 --seed 1 --if-empty
+	$(BIN)/yiyang serve --host 127.0.0.1 --port 8000
+
+## make test: venv, install, run every test
+test: venv
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+bench: venv
+	$(BIN)/python bench/registry_bench.py
+
+## refresh the translation template and catalogues after changing UI strings
+messages: venv
+	$(BIN)/pybabel extract -F babel.cfg -o src/yiyang/locale/messages.pot src/yiyang
+	$(BIN)/pybabel update -i src/yiyang/locale/messages.pot -d src/yiyang/locale --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) var

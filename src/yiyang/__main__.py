@@ -1,0 +1,3 @@
+from yiyang.cli import app
+
+app()

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yiyang.core.audit import Audited
+from yiyang.core.clock import now
+from yiyang.core.db import Base
+from yiyang.core.roles import Role
+
+
+class User(Audited, Base):
+    __tablename__ = "app_user"
+    __audit_exclude__ = frozenset({"password_hash", "failed_logins", "locked_until", "last_login_at"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(String(32))
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    region_path: Mapped[str] = mapped_column(String(255))
+    # The provider organisation for provider_admin / caregiver (providers arrive with services).
+    provider_id: Mapped[int | None] = mapped_column(Integer)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None]
+    last_login_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+
+
+class UserElderLink(Audited, Base):
+    """Binds a person-scoped user (family, elder, doctor, caregiver, volunteer) to elders."""
+
+    __tablename__ = "user_elder_link"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elder.id"), primary_key=True, index=True)
+    relation: Mapped[str | None] = mapped_column(String(32))
+
+
+class AuthSession(Base):
+    """A login: a browser cookie or an API bearer token. Only the token's hash is stored."""
+
+    __tablename__ = "auth_session"
+    __table_args__ = (Index("ix_auth_session_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # "cookie" | "api"
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    expires_at: Mapped[dt.datetime]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

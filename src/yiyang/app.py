@@ -1,0 +1,104 @@
+"""The FastAPI application: routers, locale selection, and errors rendered once (JSON or HTML)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+import yiyang.models  # noqa: F401  (complete metadata, session audit hook)
+from yiyang import __version__
+from yiyang.accounts import endpoints as accounts_api
+from yiyang.accounts import pages as accounts_pages
+from yiyang.audit import endpoints as audit_api
+from yiyang.audit import pages as audit_pages
+from yiyang.core import i18n
+from yiyang.core.config import get_settings
+from yiyang.core.errors import DomainError, NotAuthenticated
+from yiyang.regions import endpoints as regions_api
+from yiyang.registry import endpoints as registry_api
+from yiyang.registry import pages as registry_pages
+from yiyang.web.templating import render
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Yiyang 颐养 API",
+        version=__version__,
+        description="Smart home- and community-based elderly care platform.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+
+    @app.middleware("http")
+    async def locale_middleware(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        chosen = request.query_params.get("lang")
+        locale = i18n.pick_locale(
+            chosen, request.cookies.get("lang"), request.headers.get("accept-language"),
+            get_settings().default_locale,
+        )
+        token = i18n.set_locale(locale)
+        try:
+            response = await call_next(request)
+        finally:
+            i18n._current.reset(token)
+        if chosen in i18n.SUPPORTED:
+            response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="lax")
+        response.headers.setdefault("Content-Language", locale.replace("_", "-"))
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        headers = {}
+        if "retry_after" in exc.extra:
+            headers["Retry-After"] = str(exc.extra["retry_after"])
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.to_dict()}, status_code=exc.status_code, headers=headers)
+        if isinstance(exc, NotAuthenticated):
+            target = "/login?next=" + quote(request.url.path)
+            if request.headers.get("hx-request") == "true":
+                return Response(status_code=204, headers={"HX-Redirect": target})
+            return RedirectResponse(target, status_code=303)
+        template = "_error_fragment.html" if request.headers.get("hx-request") == "true" else "error.html"
+        return render(request, template, status_code=exc.status_code, error=exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query")),
+             "message": e["msg"], "type": e["type"]}
+            for e in exc.errors()
+        ]
+        detail = {"code": "validation_failed", "message": i18n.gettext("Some fields are not valid."),
+                  "errors": errors}
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/elders", status_code=303)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (accounts_api.router, registry_api.router, audit_api.router, regions_api.router,
+                   accounts_pages.router, registry_pages.router, audit_pages.router):
+        app.include_router(router)
+    return app

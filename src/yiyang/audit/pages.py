@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from yiyang.audit import repository
+from yiyang.audit.schemas import AuditFilters
+from yiyang.core.auth import require
+from yiyang.core.db import get_session
+from yiyang.core.roles import Perm
+from yiyang.core.scoping import Actor
+from yiyang.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/audit")
+def audit_page(
+    request: Request, actor: Annotated[Actor, Depends(require(Perm.VIEW_AUDIT))],
+    session: Annotated[Session, Depends(get_session)],
+) -> Response:
+    raw: dict[str, Any] = {k: v for k, v in request.query_params.items() if v and k != "lang"}
+    errors: dict[str, str] = {}
+    try:
+        filters = AuditFilters(**raw)
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
+        filters = AuditFilters()
+    events = repository.search(session, actor, filters)
+    template = "audit/_rows.html" if request.headers.get("hx-target") == "results" else "audit/list.html"
+    return render(request, template, events=events, filters=filters, errors=errors)

@@ -1,0 +1,152 @@
+"""The `yiyang` command line: migrate, demo-data, serve, create-user, import-elders, make-roll."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Yiyang (颐养) elderly care platform.", no_args_is_help=True)
+DbOption = Annotated[str | None, typer.Option("--database-url", envvar="YIYANG_DATABASE_URL",
+                                              help="SQLAlchemy URL; defaults to the embedded SQLite file")]
+
+
+def _engine(url: str | None):  # type: ignore[no-untyped-def]
+    from yiyang.core import db
+    from yiyang.core.config import get_settings
+
+    engine = db.make_engine(url or get_settings().database_url)
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database:
+        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+    db.set_engine(engine)
+    return engine
+
+
+@app.command()
+def migrate(database_url: DbOption = None, revision: str = "head") -> None:
+    """Bring the database schema up to date (Alembic)."""
+    from yiyang.core.migrate import upgrade
+
+    engine = _engine(database_url)
+    upgrade(engine, revision)
+    typer.echo(f"schema at {revision}: {engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command("demo-data")
+def demo_data(
+    elders: Annotated[int, typer.Option(min=0, help="How many elders")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 1,
+    if_empty: Annotated[bool, typer.Option(help="Do nothing if elders exist already")] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Load a plausible demo district (徐汇区), its elders and a demo user for every role."""
+    from sqlalchemy import func, select
+
+    from yiyang.core.db import unit_of_work
+    from yiyang.demo.load import DEMO_PASSWORD, demo_users, load
+    from yiyang.registry.models import Elder
+
+    _engine(database_url)
+    with unit_of_work() as session:
+        if if_empty and session.scalar(select(func.count()).select_from(Elder)):
+            typer.echo("demo data already loaded")
+        else:
+            counts = load(session, elders, seed)
+            typer.echo(f"elders: {counts}")
+    typer.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
+    for user in demo_users("310104003000", "310104003001"):
+        typer.echo(f"  {user.username:<10} {user.role.value:<17} {user.display_name}")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, reload: bool = False, workers: int = 1,
+    database_url: DbOption = None,
+) -> None:
+    """Serve the web pages and the API."""
+    import os
+
+    import uvicorn
+
+    if database_url:
+        os.environ["YIYANG_DATABASE_URL"] = database_url
+    typer.echo(f"Yiyang on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
+    uvicorn.run("yiyang.app:create_app", factory=True, host=host, port=port, reload=reload,
+                workers=workers, log_level="info")
+
+
+@app.command("create-user")
+def create_user_cmd(
+    username: str, role: str, region: Annotated[str, typer.Option(help="12-digit region code")],
+    display_name: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[str | None, typer.Option(help="Prompted for when omitted")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Create a user bound to a region."""
+    from yiyang.accounts.service import create_user
+    from yiyang.core.db import unit_of_work
+    from yiyang.core.errors import DomainError
+    from yiyang.core.roles import Role
+
+    _engine(database_url)
+    secret = password or getpass.getpass("Password: ")
+    try:
+        with unit_of_work() as session:
+            user = create_user(session, username=username, password=secret,
+                               display_name=display_name or username, role=Role(role),
+                               region_code=region)
+            typer.echo(f"created user {user.username} ({user.role})")
+    except DomainError as exc:
+        raise typer.BadParameter(exc.message) from None
+
+
+@app.command("import-elders")
+def import_elders(
+    file: Path, as_user: Annotated[str, typer.Option("--as", help="Username acting")] = "admin",
+    dry_run: bool = False, database_url: DbOption = None,
+) -> None:
+    """Import an elder roll (XLSX or CSV) as a user; prints the report."""
+    from sqlalchemy import select
+
+    from yiyang.accounts.models import User
+    from yiyang.core import audit
+    from yiyang.core.db import unit_of_work
+    from yiyang.core.roles import Role
+    from yiyang.core.scoping import Actor
+    from yiyang.registry import imports
+
+    _engine(database_url)
+    data = file.read_bytes()
+    with unit_of_work() as session:
+        user = session.scalar(select(User).where(User.username == as_user))
+        if user is None:
+            raise typer.BadParameter(f"no user {as_user!r}")
+        actor = Actor(user.id, user.username, user.display_name, Role(user.role), user.region_id,
+                      user.region_path, user.provider_id)
+        with audit.acting_as(audit.AuditActor(user.id, user.username, user.role, "cli")):
+            fn = imports.dry_run if dry_run else imports.import_now
+            batch, outcome = fn(session, actor, file.name, data)
+    typer.echo(f"batch {batch.id}: rows={outcome.total} created={outcome.created} "
+               f"updated={outcome.updated} unchanged={outcome.unchanged} "
+               f"rejected={len(outcome.rejected)}")
+    for item in outcome.rejected[:20]:
+        reasons = "; ".join(f"{e['column']}: {e['message']}" for e in item["errors"])
+        typer.echo(f"  row {item['row']}: {reasons}")
+
+
+@app.command("make-roll")
+def make_roll(
+    out: Path, elders: int = 1000, seed: int = 1,
+    bad_every: Annotated[int, typer.Option(help="Corrupt every Nth row (0: none)")] = 0,
+) -> None:
+    """Write a demo roll as .csv (UTF-8), .gbk.csv or .xlsx — for trials and benchmarks."""
+    from yiyang.demo.rolls import write_roll
+
+    write_roll(out, elders, seed, bad_every)
+    typer.echo(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,199 @@
+"""Audit: every ORM write is recorded centrally by a session hook; reads of sensitive data,
+exports, logins and bulk writes call ``record``/``record_many`` explicitly.
+
+The acting user travels in a context variable set once per request (or CLI job).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import enum
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import event, insert, inspect
+from sqlalchemy.orm import Session, UOWTransaction
+
+from yiyang.core.clock import now
+
+
+@dataclass(frozen=True)
+class AuditActor:
+    user_id: int | None
+    username: str
+    role: str | None = None
+    ip: str | None = None
+    request_id: str | None = None
+
+
+SYSTEM = AuditActor(user_id=None, username="system")
+_actor: contextvars.ContextVar[AuditActor] = contextvars.ContextVar("audit_actor", default=SYSTEM)
+
+
+def current_actor() -> AuditActor:
+    return _actor.get()
+
+
+@contextmanager
+def acting_as(actor: AuditActor) -> Iterator[AuditActor]:
+    token = _actor.set(actor)
+    try:
+        yield actor
+    finally:
+        _actor.reset(token)
+
+
+def set_actor(actor: AuditActor) -> contextvars.Token[AuditActor]:
+    return _actor.set(actor)
+
+
+class Audited:
+    """Mixin: inserts, updates and deletes of this model are written to the audit trail."""
+
+    __audit_exclude__: ClassVar[frozenset[str]] = frozenset()
+    __audit_mask__: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+
+    def audit_elder_id(self) -> int | None:
+        return getattr(self, "elder_id", None)
+
+    def audit_region_path(self) -> str | None:
+        return getattr(self, "region_path", None)
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _value(obj: Audited, key: str, value: Any) -> Any:
+    mask = obj.__audit_mask__.get(key)
+    return jsonable(mask(value) if mask and value is not None else value)
+
+
+def _columns(obj: Audited) -> list[str]:
+    mapper = inspect(type(obj))
+    return [a.key for a in mapper.column_attrs if a.key not in obj.__audit_exclude__]
+
+
+def _entity_id(obj: Any) -> str:
+    identity = inspect(obj).identity
+    if identity is None:
+        return ""
+    return "/".join(str(part) for part in identity)
+
+
+def event_row(
+    action: str,
+    entity_type: str,
+    entity_id: str | None,
+    *,
+    elder_id: int | None = None,
+    region_path: str | None = None,
+    summary: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    actor: AuditActor | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    actor = actor or current_actor()
+    return {
+        "at": at or now(),
+        "actor_id": actor.user_id,
+        "actor_username": actor.username,
+        "actor_role": actor.role,
+        "ip": actor.ip,
+        "request_id": actor.request_id,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "elder_id": elder_id,
+        "region_path": region_path,
+        "summary": summary,
+        "before": before,
+        "after": after,
+    }
+
+
+def _rows_for_flush(session: Session) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for obj in session.new:
+        if isinstance(obj, Audited):
+            after = {k: _value(obj, k, getattr(obj, k)) for k in _columns(obj)}
+            rows.append(_row(obj, "create", None, after))
+    for obj in session.dirty:
+        if not isinstance(obj, Audited) or not session.is_modified(obj, include_collections=False):
+            continue
+        state = inspect(obj)
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for key in _columns(obj):
+            hist = state.attrs[key].history
+            if not hist.has_changes():
+                continue
+            old = hist.deleted[0] if hist.deleted else None
+            new = hist.added[0] if hist.added else None
+            if old == new:
+                continue
+            before[key] = _value(obj, key, old)
+            after[key] = _value(obj, key, new)
+        if after:
+            rows.append(_row(obj, "update", before, after))
+    for obj in session.deleted:
+        if isinstance(obj, Audited):
+            before = {k: _value(obj, k, getattr(obj, k)) for k in _columns(obj)}
+            rows.append(_row(obj, "delete", before, None))
+    return rows
+
+
+def _row(
+    obj: Audited, action: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> dict[str, Any]:
+    elder_id = obj.audit_elder_id()
+    return event_row(
+        action,
+        getattr(obj, "__tablename__", type(obj).__name__),
+        _entity_id(obj),
+        elder_id=elder_id,
+        region_path=obj.audit_region_path(),
+        before=before,
+        after=after,
+    )
+
+
+@event.listens_for(Session, "after_flush")
+def _audit_after_flush(session: Session, _ctx: UOWTransaction) -> None:
+    # After the flush, new rows have their primary keys while attribute history still holds
+    # the pre-flush values; the audit rows join the same transaction.
+    rows = _rows_for_flush(session)
+    if rows:
+        from yiyang.audit.models import AuditEvent
+
+        session.connection().execute(insert(AuditEvent), rows)
+
+
+def record(session: Session, action: str, entity_type: str, entity_id: str | None, **kw: Any) -> None:
+    """Record a non-ORM event: a read of a medical profile, an export, a login, a bulk write."""
+    from yiyang.audit.models import AuditEvent
+
+    session.add(AuditEvent(**event_row(action, entity_type, entity_id, **kw)))
+
+
+def record_many(session: Session, rows: Iterable[dict[str, Any]]) -> None:
+    from yiyang.audit.models import AuditEvent
+
+    batch = list(rows)
+    if batch:
+        session.execute(insert(AuditEvent), batch)

@@ -1,0 +1,74 @@
+"""Roles and the permissions each one holds, declared in code and checked by name.
+
+Scope (which elders a role sees) is decided in ``yiyang.core.scoping``; this table decides what a
+role may *do* and which sensitive fields it may see unmasked (PIPL minimum necessary).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    PLATFORM_ADMIN = "platform_admin"
+    DISTRICT_OFFICER = "district_officer"
+    STREET_OFFICER = "street_officer"
+    COMMUNITY_WORKER = "community_worker"
+    OPERATOR = "operator"  # call-centre operator
+    PROVIDER_ADMIN = "provider_admin"
+    CAREGIVER = "caregiver"
+    DOCTOR = "doctor"
+    VOLUNTEER = "volunteer"
+    FAMILY = "family"
+    ELDER = "elder"
+
+
+class Perm(enum.StrEnum):
+    VIEW_ELDERS = "can_view_elders"
+    EDIT_ELDERS = "can_edit_elders"
+    IMPORT_ELDERS = "can_import_elders"
+    EXPORT_ELDERS = "can_export_elders"
+    VIEW_ID_NUMBER = "can_view_id_number"  # unmasked resident ID
+    VIEW_PHONE = "can_view_phone"  # unmasked phones
+    VIEW_MEDICAL = "can_view_medical"  # full medical profile (each read is audited)
+    VIEW_AUDIT = "can_view_audit"
+    MANAGE_USERS = "can_manage_users"
+
+
+# Roles whose scope is a region subtree; the others see only elders linked to them.
+REGION_SCOPED = frozenset(
+    {Role.DISTRICT_OFFICER, Role.STREET_OFFICER, Role.COMMUNITY_WORKER, Role.OPERATOR}
+)
+
+_STAFF = {Perm.VIEW_ELDERS, Perm.VIEW_PHONE}
+ROLE_PERMS: dict[Role, frozenset[Perm]] = {
+    Role.PLATFORM_ADMIN: frozenset(Perm),
+    Role.DISTRICT_OFFICER: frozenset(
+        _STAFF
+        | {Perm.EDIT_ELDERS, Perm.IMPORT_ELDERS, Perm.EXPORT_ELDERS, Perm.VIEW_ID_NUMBER}
+        | {Perm.VIEW_MEDICAL, Perm.VIEW_AUDIT, Perm.MANAGE_USERS}
+    ),
+    Role.STREET_OFFICER: frozenset(
+        _STAFF
+        | {Perm.EDIT_ELDERS, Perm.IMPORT_ELDERS, Perm.EXPORT_ELDERS, Perm.VIEW_ID_NUMBER}
+        | {Perm.VIEW_MEDICAL, Perm.VIEW_AUDIT}
+    ),
+    Role.COMMUNITY_WORKER: frozenset(
+        _STAFF
+        | {Perm.EDIT_ELDERS, Perm.IMPORT_ELDERS, Perm.EXPORT_ELDERS, Perm.VIEW_ID_NUMBER}
+        | {Perm.VIEW_MEDICAL}
+    ),
+    # Operators must call elders and read the medical profile to brief 120, but never need
+    # the ID number.
+    Role.OPERATOR: frozenset(_STAFF | {Perm.VIEW_MEDICAL}),
+    Role.PROVIDER_ADMIN: frozenset({Perm.VIEW_ELDERS}),
+    Role.CAREGIVER: frozenset({Perm.VIEW_ELDERS, Perm.VIEW_PHONE}),
+    Role.DOCTOR: frozenset({Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL}),
+    Role.VOLUNTEER: frozenset({Perm.VIEW_ELDERS}),
+    Role.FAMILY: frozenset({Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL}),
+    Role.ELDER: frozenset({Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL}),
+}
+
+
+def has_perm(role: Role, perm: Perm) -> bool:
+    return perm in ROLE_PERMS[role]

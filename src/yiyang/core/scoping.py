@@ -1,0 +1,65 @@
+"""分权分域 in one place: which elders an actor may read.
+
+Every query that lists, shows or exports elders (or rows that hang off an elder) starts from
+``elder_scope(actor)``; ``tests/test_scoping_lint.py`` fails when a module selects elders
+without going through the registry repository.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, false, select, true
+
+from yiyang.core.roles import REGION_SCOPED, Perm, Role, has_perm
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated user as the rest of the code sees it."""
+
+    user_id: int
+    username: str
+    display_name: str
+    role: Role
+    region_id: int
+    region_path: str
+    provider_id: int | None = None
+    csrf_token: str | None = None
+    ip: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def can(self, perm: Perm) -> bool:
+        return has_perm(self.role, perm)
+
+
+def elder_scope(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition on ``Elder`` limiting rows to what ``actor`` may see."""
+    from yiyang.accounts.models import User, UserElderLink
+    from yiyang.registry.models import Elder
+
+    if not actor.can(Perm.VIEW_ELDERS):
+        return false()
+    if actor.role is Role.PLATFORM_ADMIN:
+        return true()
+    if actor.role in REGION_SCOPED:
+        return Elder.region_path.startswith(actor.region_path, autoescape=True)
+    if actor.role is Role.PROVIDER_ADMIN:
+        if actor.provider_id is None:
+            return false()
+        linked_by_provider = (
+            select(UserElderLink.elder_id)
+            .join(User, User.id == UserElderLink.user_id)
+            .where(User.provider_id == actor.provider_id)
+        )
+        return Elder.id.in_(linked_by_provider)
+    return Elder.id.in_(select(UserElderLink.elder_id).where(UserElderLink.user_id == actor.user_id))
+
+
+def region_scope_path(actor: Actor) -> str | None:
+    """The region prefix an actor administers, or None for person-scoped roles."""
+    if actor.role is Role.PLATFORM_ADMIN:
+        return "/"
+    if actor.role in REGION_SCOPED:
+        return actor.region_path
+    return None

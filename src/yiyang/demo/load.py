@@ -1,0 +1,109 @@
+"""Load the demo district into a database: regions, a user per role, elders (through the real
+import path, so demo data is validated and audited like any roll)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from yiyang.accounts.models import User, UserElderLink
+from yiyang.accounts.service import create_user
+from yiyang.core import audit
+from yiyang.core.clock import today_local
+from yiyang.core.roles import Role
+from yiyang.core.scoping import Actor
+from yiyang.demo.generate import community_codes, elder_rows, regions
+from yiyang.regions.models import Region, RegionLevel
+from yiyang.regions.service import add_region
+from yiyang.registry import imports
+from yiyang.registry.importer import TEMPLATE
+from yiyang.registry.models import Elder
+
+DEMO_PASSWORD = "Yiyang@2026"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    display_name: str
+    role: Role
+    region: str  # region code
+    provider_id: int | None = None
+
+
+def demo_users(street: str, community: str) -> list[DemoUser]:
+    district = "310104000000"
+    return [
+        DemoUser("admin", "平台管理员", Role.PLATFORM_ADMIN, district),
+        DemoUser("district", "区民政局 周科长", Role.DISTRICT_OFFICER, district),
+        DemoUser("street", "街道 王主任", Role.STREET_OFFICER, street),
+        DemoUser("community", "社区 李社工", Role.COMMUNITY_WORKER, community),
+        DemoUser("operator", "呼叫中心 陈坐席", Role.OPERATOR, district),
+        DemoUser("provider", "服务商 张经理", Role.PROVIDER_ADMIN, district, provider_id=1),
+        DemoUser("caregiver", "护理员 刘阿姨", Role.CAREGIVER, street, provider_id=1),
+        DemoUser("doctor", "家庭医生 徐医生", Role.DOCTOR, street),
+        DemoUser("volunteer", "志愿者 小赵", Role.VOLUNTEER, community),
+        DemoUser("family", "家属 李明", Role.FAMILY, community),
+        DemoUser("elder", "老人本人", Role.ELDER, community),
+    ]
+
+
+def ensure_regions(session: Session) -> dict[str, Region]:
+    existing = {r.code: r for r in session.scalars(select(Region))}
+    for spec in regions():
+        if spec.code not in existing:
+            parent = existing.get(spec.parent) if spec.parent else None
+            existing[spec.code] = add_region(session, spec.code, spec.name, RegionLevel(spec.level), parent)
+    return existing
+
+
+def roll_csv(n: int, seed: int) -> bytes:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=TEMPLATE)
+    writer.writeheader()
+    writer.writerows(elder_rows(n, seed, community_codes(regions()), today_local()))
+    return buf.getvalue().encode("utf-8")
+
+
+def load(session: Session, elders: int, seed: int) -> dict[str, int]:
+    with audit.acting_as(audit.AuditActor(None, "demo-data")):
+        by_code = ensure_regions(session)
+        street = "310104003000"
+        community = "310104003001"
+        users: dict[str, User] = {}
+        for spec in demo_users(street, community):
+            user = session.scalar(select(User).where(User.username == spec.username))
+            if user is None:
+                user = create_user(session, username=spec.username, password=DEMO_PASSWORD,
+                                   display_name=spec.display_name, role=spec.role,
+                                   region_code=spec.region, provider_id=spec.provider_id)
+            users[spec.username] = user
+        admin = users["admin"]
+        actor = Actor(admin.id, admin.username, admin.display_name, Role.PLATFORM_ADMIN,
+                      admin.region_id, admin.region_path)
+        _batch, outcome = imports.import_now(session, actor, f"demo-seed{seed}.csv", roll_csv(elders, seed))
+        _link_person_users(session, users, by_code[community].path, by_code[street].path)
+        return {"created": outcome.created, "updated": outcome.updated,
+                "unchanged": outcome.unchanged, "rejected": len(outcome.rejected)}
+
+
+def _link_person_users(session: Session, users: dict[str, User], community_path: str,
+                       street_path: str) -> None:
+    """Give the person-scoped demo users a few elders each (normally set by services/doctors)."""
+    if session.scalar(select(func.count()).select_from(UserElderLink)):
+        return
+    in_community = list(session.scalars(
+        select(Elder.id).where(Elder.region_path == community_path).order_by(Elder.id).limit(60)))
+    in_street = list(session.scalars(
+        select(Elder.id).where(Elder.region_path.startswith(street_path)).order_by(Elder.id).limit(200)))
+    plan = {"family": (in_community[:1], "子女"), "elder": (in_community[:1], "本人"),
+            "volunteer": (in_community[1:4], "结对"), "caregiver": (in_street[:8], "服务对象"),
+            "doctor": (in_street[:50], "签约")}
+    for username, (ids, relation) in plan.items():
+        for elder_id in ids:
+            session.add(UserElderLink(user_id=users[username].id, elder_id=elder_id, relation=relation))
+    session.flush()

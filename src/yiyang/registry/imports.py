@@ -1,0 +1,319 @@
+"""Bulk import of elder rolls: dry run and commit share one plan, so the report a person reads
+is what the commit does. A commit writes all good rows in one transaction (upsert on the ID
+number); rows that fail are kept on the batch, downloadable with their reasons."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from yiyang.core import audit
+from yiyang.core.clock import now, today_local
+from yiyang.core.errors import Forbidden, NotFound, ValidationFailed
+from yiyang.core.i18n import gettext as _
+from yiyang.core.masking import mask_id_number
+from yiyang.core.roles import Perm, Role
+from yiyang.core.scoping import Actor, region_scope_path
+from yiyang.regions.models import Region
+from yiyang.registry.enums import ElderStatus
+from yiyang.registry.importer import (
+    ImportFileError,
+    RegionRef,
+    RejectedRow,
+    ValidRow,
+    read_table,
+    validate,
+)
+from yiyang.registry.models import (
+    Elder,
+    ElderCategory,
+    ElderStatusChange,
+    EmergencyContact,
+    ImportBatch,
+)
+
+CHUNK = 5000
+REPORT_LIMIT = 1000  # rejected rows returned inline; all of them stay downloadable
+
+
+@dataclass
+class Outcome:
+    total: int = 0
+    valid: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    unknown_headers: list[str] = field(default_factory=list)
+
+
+def _chunks(rows: Sequence[ValidRow], size: int) -> Iterator[Sequence[ValidRow]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _region_refs(session: Session) -> dict[str, RegionRef]:
+    return {code: RegionRef(rid, path) for rid, code, path in session.execute(
+        select(Region.id, Region.code, Region.path))}
+
+
+def _snapshot(values: dict[str, Any]) -> dict[str, Any]:
+    out = {k: audit.jsonable(v) for k, v in values.items() if k not in ("region_id",)}
+    if "id_number" in out:
+        out["id_number"] = mask_id_number(out["id_number"])
+    return out
+
+
+def run(
+    session: Session, actor: Actor, filename: str, data: bytes, *, write: bool
+) -> Outcome:
+    """Validate ``data`` and (when ``write``) upsert the good rows. Flushes, never commits."""
+    scope = region_scope_path(actor)
+    if not actor.can(Perm.IMPORT_ELDERS) or scope is None:
+        raise Forbidden(_("Your role may not do this."))
+    try:
+        table = read_table(data, filename)
+        good, bad = validate(table, _region_refs(session), scope)
+    except ImportFileError as exc:
+        raise ValidationFailed(str(exc), field="file") from None
+    outcome = Outcome(total=len(good) + len(bad), unknown_headers=table.unknown_headers)
+    rejected: list[RejectedRow] = list(bad)
+    columns = set(table.columns)
+    for chunk in _chunks(good, CHUNK):
+        rejected.extend(_process_chunk(session, actor, scope, chunk, columns, outcome, write))
+    outcome.valid = outcome.created + outcome.updated + outcome.unchanged
+    rejected.sort(key=lambda r: r.row)
+    outcome.rejected = [{"row": r.row, "errors": r.errors, "values": r.values} for r in rejected]
+    return outcome
+
+
+_COMPARE_SKIP = {"region_id"}
+
+
+def _process_chunk(
+    session: Session, actor: Actor, scope: str, chunk: Sequence[ValidRow], columns: set[str],
+    outcome: Outcome, write: bool,
+) -> list[RejectedRow]:
+    numbers = [r.values["id_number"] for r in chunk]
+    keys = [k for k in chunk[0].values if k not in _COMPARE_SKIP]
+    cols = [getattr(Elder, k) for k in keys]
+    existing = {
+        row.id_number: row
+        for row in session.execute(
+            select(Elder.id, Elder.version, Elder.region_path.label("cur_path"), *cols)
+            .where(Elder.id_number.in_(numbers))
+        )
+    }
+    ids = [e.id for e in existing.values()]
+    old_categories: dict[int, list[str]] = {}
+    old_contacts: dict[int, tuple[str, str, str] | None] = {}
+    if ids and "categories" in columns:
+        for elder_id, category in session.execute(
+            select(ElderCategory.elder_id, ElderCategory.category)
+            .where(ElderCategory.elder_id.in_(ids)).order_by(ElderCategory.category)
+        ):
+            old_categories.setdefault(elder_id, []).append(category)
+    if ids and ("contact_name" in columns or "contact_phone" in columns):
+        for elder_id, name, relation, phone in session.execute(
+            select(EmergencyContact.elder_id, EmergencyContact.name, EmergencyContact.relation,
+                   EmergencyContact.phone)
+            .where(EmergencyContact.elder_id.in_(ids), EmergencyContact.priority == 1)
+        ):
+            old_contacts[elder_id] = (name, relation, phone)
+
+    rejected: list[RejectedRow] = []
+    creates: list[ValidRow] = []
+    updates: list[tuple[Any, ValidRow, dict[str, Any], dict[str, Any]]] = []
+    new_categories: list[tuple[int, list[str]]] = []
+    new_contacts: list[tuple[int, dict[str, Any] | None]] = []
+    for row in chunk:
+        old = existing.get(row.values["id_number"])
+        if old is None:
+            creates.append(row)
+            continue
+        if scope != "/" and not old.cur_path.startswith(scope):
+            rejected.append(RejectedRow(row.row, [{
+                "field": "id_number", "column": "身份证号",
+                "message": _("This person is registered in a region outside your jurisdiction; "
+                             "ask the district to transfer the record."),
+            }]))
+            continue
+        before: dict[str, Any] = {}
+        after: dict[str, Any] = {}
+        for key in keys:
+            old_value = getattr(old, key)
+            if old_value != row.values[key]:
+                before[key], after[key] = old_value, row.values[key]
+        if "categories" in columns and old_categories.get(old.id, []) != row.categories:
+            before["categories"], after["categories"] = old_categories.get(old.id, []), row.categories
+            new_categories.append((old.id, row.categories))
+        if "contact_name" in columns or "contact_phone" in columns:
+            wanted = (row.contact["name"], row.contact["relation"], row.contact["phone"]) if row.contact else None
+            if row.contact and old_contacts.get(old.id) != wanted:
+                before["contact"] = list(old_contacts[old.id]) if old_contacts.get(old.id) else None
+                after["contact"] = list(wanted) if wanted else None
+                new_contacts.append((old.id, row.contact))
+        if after:
+            updates.append((old, row, before, after))
+        else:
+            outcome.unchanged += 1
+    outcome.created += len(creates)
+    outcome.updated += len(updates)
+    if write:
+        _write(session, actor, creates, updates, new_categories, new_contacts)
+    return rejected
+
+
+def _write(
+    session: Session, actor: Actor, creates: list[ValidRow],
+    updates: list[tuple[Any, ValidRow, dict[str, Any], dict[str, Any]]],
+    new_categories: list[tuple[int, list[str]]], new_contacts: list[tuple[int, dict[str, Any] | None]],
+) -> None:
+    stamp = now()
+    audit_rows: list[dict[str, Any]] = []
+    if creates:
+        params = [{**r.values, "created_at": stamp, "updated_at": stamp, "version": 1,
+                   "status": ElderStatus.ACTIVE.value} for r in creates]
+        returned = session.execute(
+            insert(Elder).returning(Elder.id, sort_by_parameter_order=True), params
+        ).scalars().all()
+        categories = [{"elder_id": eid, "category": c} for eid, r in zip(returned, creates, strict=True)
+                      for c in r.categories]
+        if categories:
+            session.execute(insert(ElderCategory), categories)
+        contacts = [{"elder_id": eid, "priority": 1, "receives_alerts": True, **r.contact}
+                    for eid, r in zip(returned, creates, strict=True) if r.contact]
+        if contacts:
+            session.execute(insert(EmergencyContact), contacts)
+        today = today_local()
+        session.execute(insert(ElderStatusChange), [
+            {"elder_id": eid, "from_status": None, "to_status": ElderStatus.ACTIVE.value,
+             "effective_date": today, "reason": "imported", "actor_id": actor.user_id, "at": stamp}
+            for eid in returned
+        ])
+        audit_rows.extend(
+            audit.event_row("create", "elder", str(eid), elder_id=eid, at=stamp,
+                            region_path=r.values.get("region_path"), summary="import",
+                            after={**_snapshot(r.values), "categories": r.categories,
+                                   "contact": r.contact})
+            for eid, r in zip(returned, creates, strict=True)
+        )
+    if updates:
+        table = Elder.__table__
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for old, row, before, after in updates:
+            changed = tuple(sorted(k for k in after if k in row.values))
+            groups.setdefault(changed, []).append(
+                {"b_id": old.id, "b_version": old.version + 1, "b_updated_at": stamp,
+                 **{f"b_{k}": row.values[k] for k in changed},
+                 **({"b_region_id": row.values["region_id"]} if "region_path" in changed else {})}
+            )
+            audit_rows.append(audit.event_row(
+                "update", "elder", str(old.id), elder_id=old.id, at=stamp, summary="import",
+                region_path=row.values.get("region_path", old.cur_path),
+                before=_snapshot(before), after=_snapshot(after)))
+        for changed, params in groups.items():
+            names = list(changed) + (["region_id"] if "region_path" in changed else [])
+            stmt = (
+                update(table).where(table.c.id == bindparam("b_id"))
+                .values(version=bindparam("b_version"), updated_at=bindparam("b_updated_at"),
+                        **{k: bindparam(f"b_{k}") for k in names})
+            )
+            session.connection().execute(stmt, params)
+    if new_categories:
+        session.execute(delete(ElderCategory).where(ElderCategory.elder_id.in_([e for e, _c in new_categories])))
+        rows = [{"elder_id": e, "category": c} for e, cats in new_categories for c in cats]
+        if rows:
+            session.execute(insert(ElderCategory), rows)
+    if new_contacts:
+        session.execute(delete(EmergencyContact).where(
+            EmergencyContact.elder_id.in_([e for e, _c in new_contacts]), EmergencyContact.priority == 1))
+        session.execute(insert(EmergencyContact), [
+            {"elder_id": e, "priority": 1, "receives_alerts": True, **c} for e, c in new_contacts if c])
+    audit.record_many(session, audit_rows)
+
+
+# ---------------------------------------------------------------------------- batches
+def dry_run(session: Session, actor: Actor, filename: str, data: bytes) -> tuple[ImportBatch, Outcome]:
+    outcome = run(session, actor, filename, data, write=False)
+    batch = ImportBatch(
+        filename=filename[:255], file_sha256=hashlib.sha256(data).hexdigest(),
+        file_format="xlsx" if data[:4] == b"PK\x03\x04" else "csv", created_by=actor.user_id,
+        region_path=region_scope_path(actor) or actor.region_path, stored_file=data,
+    )
+    _fill(batch, outcome)
+    session.add(batch)
+    session.flush()
+    return batch, outcome
+
+
+def commit(session: Session, actor: Actor, batch_id: int) -> tuple[ImportBatch, Outcome]:
+    """Commit a dry-run batch. The rows are validated again: the registry may have changed."""
+    batch = access_batch(session, actor, batch_id)
+    if batch.committed_at is not None:
+        raise ValidationFailed(_("This import has already been committed."), field="batch")
+    if batch.created_by != actor.user_id:
+        raise Forbidden(_("Only the person who uploaded the file can commit it."))
+    data = batch.stored_file or b""
+    outcome = run(session, actor, batch.filename, data, write=True)
+    _fill(batch, outcome)
+    batch.committed_at = now()
+    batch.stored_file = None  # the roll is in the registry now; keep no second copy of it
+    audit.record(session, "import", "import_batch", str(batch.id), region_path=batch.region_path,
+                 summary=f"{batch.filename}: +{outcome.created} ~{outcome.updated} "
+                         f"={outcome.unchanged} x{len(outcome.rejected)}")
+    session.flush()
+    return batch, outcome
+
+
+def import_now(session: Session, actor: Actor, filename: str, data: bytes) -> tuple[ImportBatch, Outcome]:
+    """Validate and commit in one step (CLI, API with dry_run=false)."""
+    outcome = run(session, actor, filename, data, write=True)
+    batch = ImportBatch(
+        filename=filename[:255], file_sha256=hashlib.sha256(data).hexdigest(),
+        file_format="xlsx" if data[:4] == b"PK\x03\x04" else "csv", created_by=actor.user_id,
+        region_path=region_scope_path(actor) or actor.region_path, committed_at=now(),
+    )
+    _fill(batch, outcome)
+    session.add(batch)
+    session.flush()
+    audit.record(session, "import", "import_batch", str(batch.id), region_path=batch.region_path,
+                 summary=f"{filename}: +{outcome.created} ~{outcome.updated} "
+                         f"={outcome.unchanged} x{len(outcome.rejected)}")
+    return batch, outcome
+
+
+def _fill(batch: ImportBatch, outcome: Outcome) -> None:
+    batch.total_rows = outcome.total
+    batch.valid_rows = outcome.valid
+    batch.created_count = outcome.created
+    batch.updated_count = outcome.updated
+    batch.unchanged_count = outcome.unchanged
+    batch.rejected_count = len(outcome.rejected)
+    batch.rejected = outcome.rejected
+
+
+def access_batch(session: Session, actor: Actor, batch_id: int) -> ImportBatch:
+    batch = session.get(ImportBatch, batch_id)
+    scope = region_scope_path(actor)
+    if (
+        batch is None or scope is None
+        or not (actor.role is Role.PLATFORM_ADMIN or batch.region_path.startswith(scope))
+    ):
+        raise NotFound(_("No such import."))
+    return batch
+
+
+def recent_batches(session: Session, actor: Actor, limit: int = 20) -> Sequence[ImportBatch]:
+    scope = region_scope_path(actor)
+    if scope is None:
+        return []
+    stmt = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(limit)
+    if scope != "/":
+        stmt = stmt.where(ImportBatch.region_path.startswith(scope, autoescape=True))
+    return session.scalars(stmt).all()

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from yiyang.core.audit import Audited
+from yiyang.core.clock import now
+from yiyang.core.db import Base
+from yiyang.core.masking import mask_id_number
+from yiyang.registry.enums import ElderStatus, Gender, Household, Mobility
+
+
+class Elder(Audited, Base):
+    __tablename__ = "elder"
+    __audit_mask__ = {"id_number": mask_id_number}
+    __table_args__ = (
+        Index("ix_elder_region_path", "region_path", postgresql_ops={"region_path": "text_pattern_ops"}),
+        Index("ix_elder_name", "name", postgresql_ops={"name": "text_pattern_ops"}),
+        Index("ix_elder_id_tail", "id_tail"),
+        Index("ix_elder_mobile_phone", "mobile_phone"),
+        Index("ix_elder_home_phone", "home_phone"),
+        Index("ix_elder_birth_date", "birth_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    gender: Mapped[Gender] = mapped_column(String(8))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    id_tail: Mapped[str] = mapped_column(String(4))  # last four, for "search by ID tail"
+    mobile_phone: Mapped[str | None] = mapped_column(String(20))
+    home_phone: Mapped[str | None] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(255))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    region_path: Mapped[str] = mapped_column(String(255))  # copied from the region, for scoping
+    household: Mapped[Household] = mapped_column(String(16))
+    care_level: Mapped[int | None] = mapped_column(SmallInteger)  # 0–6 (统一需求评估 照护等级)
+    # Medical profile (sensitive: masked for roles without can_view_medical, reads audited)
+    chronic_conditions: Mapped[list[Any]] = mapped_column(default=list)
+    allergies: Mapped[list[Any]] = mapped_column(default=list)
+    medications: Mapped[list[Any]] = mapped_column(default=list)
+    mobility: Mapped[Mobility] = mapped_column(String(16), default=Mobility.INDEPENDENT)
+    blood_type: Mapped[str | None] = mapped_column(String(8))
+    dementia: Mapped[bool] = mapped_column(Boolean, default=False)
+    medical_notes: Mapped[str | None] = mapped_column(Text)
+    # Home access
+    key_holder: Mapped[str | None] = mapped_column(String(128))
+    access_notes: Mapped[str | None] = mapped_column(Text)
+    # Family doctor (家庭医生签约)
+    family_doctor_name: Mapped[str | None] = mapped_column(String(64))
+    family_doctor_phone: Mapped[str | None] = mapped_column(String(20))
+    family_doctor_org: Mapped[str | None] = mapped_column(String(128))
+    # Consent (PIPL): separate consent for health monitoring and for sharing with family
+    consent_data_processing: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_health_monitoring: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_share_with_family: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[ElderStatus] = mapped_column(String(16), default=ElderStatus.ACTIVE)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=now, onupdate=now)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    categories: Mapped[list[ElderCategory]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="ElderCategory.category"
+    )
+    contacts: Mapped[list[EmergencyContact]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="EmergencyContact.priority"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def audit_elder_id(self) -> int | None:
+        return self.id
+
+    @property
+    def category_codes(self) -> list[str]:
+        return [c.category for c in self.categories]
+
+
+class ElderCategory(Audited, Base):
+    __tablename__ = "elder_category"
+    __table_args__ = (Index("ix_elder_category_category", "category", "elder_id"),)
+
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elder.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class EmergencyContact(Audited, Base):
+    __tablename__ = "emergency_contact"
+    __table_args__ = (Index("ix_emergency_contact_elder", "elder_id", "priority"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elder.id", ondelete="CASCADE"))
+    priority: Mapped[int] = mapped_column(SmallInteger)  # 1 = call first
+    name: Mapped[str] = mapped_column(String(64))
+    relation: Mapped[str] = mapped_column(String(32))
+    phone: Mapped[str] = mapped_column(String(20))
+    phone_alt: Mapped[str | None] = mapped_column(String(20))
+    receives_alerts: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ElderStatusChange(Base):
+    """Append-only status history (active → moved out / deceased, and back)."""
+
+    __tablename__ = "elder_status_change"
+    __table_args__ = (Index("ix_elder_status_change_elder", "elder_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elder.id", ondelete="CASCADE"))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    effective_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(default=now)
+
+
+class ImportBatch(Base):
+    """One upload of a roll: the validation report and, once committed, what it changed.
+    Rejected rows stay here, downloadable, with their reasons."""
+
+    __tablename__ = "import_batch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    file_format: Mapped[str] = mapped_column(String(8))
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    region_path: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    committed_at: Mapped[dt.datetime | None]
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    valid_rows: Mapped[int] = mapped_column(Integer, default=0)
+    created_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_count: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[list[Any]] = mapped_column(default=list)  # [{row, errors, values}]
+    stored_file: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)

@@ -1,0 +1,235 @@
+"""HTMX pages for the registry. Thin: parse the form, call the service, render."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from yiyang.core.auth import require
+from yiyang.core.db import get_session
+from yiyang.core.errors import DomainError
+from yiyang.core.roles import Perm
+from yiyang.core.scoping import Actor
+from yiyang.regions import repository as regions
+from yiyang.registry import imports, service
+from yiyang.registry.endpoints import read_upload
+from yiyang.registry.enums import BloodType, Category, ElderStatus, Household, Mobility
+from yiyang.registry.permissions import can_edit_elder
+from yiyang.registry.schemas import ElderCreate, ElderFilters, ElderUpdate, StatusChange
+from yiyang.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ELDERS))]
+Editor = Annotated[Actor, Depends(require(Perm.EDIT_ELDERS))]
+Importer = Annotated[Actor, Depends(require(Perm.IMPORT_ELDERS))]
+DB = Annotated[Session, Depends(get_session)]
+_LIST_SPLIT = re.compile(r"[\n、,，;；]+")
+
+CHOICES = {
+    "households": list(Household), "categories": list(Category), "mobilities": list(Mobility),
+    "statuses": list(ElderStatus), "blood_types": list(BloodType),
+}
+
+
+def _filters_from_query(request: Request) -> tuple[ElderFilters, dict[str, str]]:
+    params = request.query_params
+    raw: dict[str, Any] = {k: v for k, v in params.items() if v != "" and k != "category"}
+    raw.pop("lang", None)
+    categories = [c for c in params.getlist("category") if c]
+    if categories:
+        raw["category"] = categories
+    if raw.get("status") == "all":
+        raw["status"] = None
+    errors: dict[str, str] = {}
+    try:
+        return ElderFilters(**raw), errors
+    except ValidationError as exc:
+        for e in exc.errors():
+            errors[str(e["loc"][0]) if e["loc"] else "q"] = e["msg"]
+        return ElderFilters(), errors
+
+
+@router.get("/elders")
+def elder_list(request: Request, actor: Viewer, session: DB) -> Response:
+    filters, errors = _filters_from_query(request)
+    page = service.list_elders(session, actor, filters)
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "lang")]
+
+    def page_url(number: int) -> str:
+        return "/elders?" + urlencode([*params, ("page", str(number))])
+
+    context = {"page": page, "filters": filters, "errors": errors, "query": urlencode(params),
+               "page_url": page_url,
+               "regions": regions.visible(session, actor), **CHOICES}
+    if request.headers.get("hx-target") == "results":
+        return render(request, "elders/_results.html", **context)
+    return render(request, "elders/list.html", **context)
+
+
+@router.get("/elders/new")
+def elder_new(request: Request, actor: Editor, session: DB) -> Response:
+    return render(request, "elders/form.html", elder=None, values={}, errors={},
+                  regions=regions.visible(session, actor), **CHOICES)
+
+
+def _split_lines(value: str | None) -> list[str]:
+    return [p.strip() for p in _LIST_SPLIT.split(value or "") if p.strip()]
+
+
+def _form_payload(form: Any) -> dict[str, Any]:
+    """Form fields → the JSON shape the API schemas take."""
+    payload: dict[str, Any] = {}
+    text_fields = ("name", "id_number", "gender", "birth_date", "mobile_phone", "home_phone",
+                   "address", "region_code", "household", "care_level", "latitude", "longitude",
+                   "mobility", "blood_type", "medical_notes", "key_holder", "access_notes",
+                   "family_doctor_name", "family_doctor_phone", "family_doctor_org",
+                   "consent_date", "version")
+    for key in text_fields:
+        value = (form.get(key) or "").strip()
+        if value:
+            payload[key] = value
+    for key in ("chronic_conditions", "allergies", "medications"):
+        payload[key] = _split_lines(form.get(key))
+    payload["categories"] = form.getlist("categories")
+    for key in ("dementia", "consent_data_processing", "consent_health_monitoring",
+                "consent_share_with_family"):
+        payload[key] = form.get(key) == "on"
+    contacts = []
+    for i in range(1, 4):
+        name = (form.get(f"contact{i}_name") or "").strip()
+        phone = (form.get(f"contact{i}_phone") or "").strip()
+        if name or phone:
+            contacts.append({
+                "name": name, "relation": (form.get(f"contact{i}_relation") or "").strip(),
+                "phone": phone, "receives_alerts": form.get(f"contact{i}_alerts") == "on",
+            })
+    payload["contacts"] = contacts
+    return payload
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for e in exc.errors():
+        loc = [str(p) for p in e["loc"]]
+        key = "contact" + str(int(loc[1]) + 1) if loc and loc[0] == "contacts" and len(loc) > 1 else (
+            loc[0] if loc else "form")
+        message = e["msg"].removeprefix("Value error, ")
+        errors.setdefault(key, message)
+    return errors
+
+
+@router.post("/elders/new")
+async def elder_create(request: Request, actor: Editor, session: DB) -> Response:
+    form = await request.form()
+    payload = _form_payload(form)
+    errors: dict[str, str] = {}
+    try:
+        data = ElderCreate(**payload)
+        elder = await run_in_threadpool(service.create_elder, session, actor, data)
+        return RedirectResponse(f"/elders/{elder.id}", status_code=303)
+    except ValidationError as exc:
+        errors = _field_errors(exc)
+    except DomainError as exc:
+        errors = {exc.field or "form": exc.message}
+    return render(request, "elders/form.html", status_code=422, elder=None, values=payload,
+                  errors=errors, regions=regions.visible(session, actor), **CHOICES)
+
+
+@router.get("/elders/{elder_id}")
+def elder_detail(request: Request, actor: Viewer, session: DB, elder_id: int) -> Response:
+    elder = service.read_elder(session, actor, elder_id)
+    return render(request, "elders/detail.html", elder=elder,
+                  can_edit=can_edit_elder(actor, elder.region_path), **CHOICES)
+
+
+def _values_from_read(elder: Any) -> dict[str, Any]:
+    values = elder.model_dump()
+    if elder.medical:
+        values.update(elder.medical.model_dump())
+    return values
+
+
+@router.get("/elders/{elder_id}/edit")
+def elder_edit(request: Request, actor: Editor, session: DB, elder_id: int) -> Response:
+    elder = service.read_elder(session, actor, elder_id)
+    return render(request, "elders/form.html", elder=elder, values=_values_from_read(elder),
+                  errors={}, regions=regions.visible(session, actor), **CHOICES)
+
+
+@router.post("/elders/{elder_id}/edit")
+async def elder_update(request: Request, actor: Editor, session: DB, elder_id: int) -> Response:
+    form = await request.form()
+    payload = _form_payload(form)
+    for key in ("id_number", "gender", "birth_date"):  # identity fields are not edited here
+        payload.pop(key, None)
+    errors: dict[str, str] = {}
+    try:
+        data = ElderUpdate(**payload)
+        await run_in_threadpool(service.update_elder, session, actor, elder_id, data)
+        return RedirectResponse(f"/elders/{elder_id}", status_code=303)
+    except ValidationError as exc:
+        errors = _field_errors(exc)
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        errors = {exc.field or "form": exc.message}
+    elder = service.read_elder(session, actor, elder_id)
+    return render(request, "elders/form.html", status_code=422, elder=elder,
+                  values={**_values_from_read(elder), **payload}, errors=errors,
+                  regions=regions.visible(session, actor), **CHOICES)
+
+
+@router.post("/elders/{elder_id}/status")
+async def elder_status(request: Request, actor: Editor, session: DB, elder_id: int) -> Response:
+    form = await request.form()
+    try:
+        data = StatusChange(status=form.get("status"), effective_date=form.get("effective_date"),
+                            reason=form.get("reason") or None)
+        await run_in_threadpool(service.change_status, session, actor, elder_id, data)
+    except ValidationError as exc:
+        elder = service.read_elder(session, actor, elder_id)
+        return render(request, "elders/detail.html", status_code=422, elder=elder, can_edit=True,
+                      status_errors=_field_errors(exc), **CHOICES)
+    return RedirectResponse(f"/elders/{elder_id}", status_code=303)
+
+
+# ---------------------------------------------------------------------------- import
+@router.get("/elders-import")
+def import_page(request: Request, actor: Importer, session: DB) -> Response:
+    return render(request, "elders/import.html", report=None,
+                  batches=imports.recent_batches(session, actor))
+
+
+@router.post("/elders-import")
+async def import_upload(
+    request: Request, actor: Importer, session: DB, file: Annotated[UploadFile, File()]
+) -> Response:
+    try:
+        data = await read_upload(file)
+        batch, outcome = await run_in_threadpool(
+            imports.dry_run, session, actor, file.filename or "upload.csv", data)
+    except DomainError as exc:
+        return render(request, "elders/import.html", status_code=exc.status_code, report=None,
+                      error=exc.message, batches=imports.recent_batches(session, actor))
+    return render(request, "elders/import.html", report=outcome, batch=batch,
+                  batches=imports.recent_batches(session, actor))
+
+
+@router.post("/elders-import/{batch_id}/commit")
+async def import_commit(request: Request, actor: Importer, session: DB, batch_id: int) -> Response:
+    try:
+        batch, outcome = await run_in_threadpool(imports.commit, session, actor, batch_id)
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        return render(request, "elders/import.html", status_code=exc.status_code, report=None,
+                      error=exc.message, batches=imports.recent_batches(session, actor))
+    return render(request, "elders/import.html", report=outcome, batch=batch,
+                  batches=imports.recent_batches(session, actor))

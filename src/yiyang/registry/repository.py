@@ -1,0 +1,153 @@
+"""All elder queries. Every one starts from ``readable(actor)`` (region/role scope)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from yiyang.core.clock import today_local
+from yiyang.core.scoping import Actor, elder_scope
+from yiyang.regions.models import Region
+from yiyang.registry.models import Elder, ElderCategory, ElderStatusChange
+from yiyang.registry.schemas import ElderFilters
+
+COUNT_CAP = 10_000  # beyond this the list says "10,000+": exact counts over a city cost too much
+
+
+def readable(actor: Actor) -> Select[tuple[Elder]]:
+    return select(Elder).where(elder_scope(actor))
+
+
+def get_readable(session: Session, actor: Actor, elder_id: int) -> Elder | None:
+    return session.scalar(readable(actor).where(Elder.id == elder_id))
+
+
+def _birth_bounds(age_min: int | None, age_max: int | None) -> list[Any]:
+    today = today_local()
+    conds: list[Any] = []
+    if age_min is not None:  # born on or before today minus age_min years
+        conds.append(Elder.birth_date <= _years_ago(today, age_min))
+    if age_max is not None:  # older than age_max+1 excluded
+        conds.append(Elder.birth_date > _years_ago(today, age_max + 1))
+    return conds
+
+
+def _years_ago(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+_DIGITS = re.compile(r"^\d+[Xx]?$")
+
+
+def _free_text(q: str) -> Any:
+    """One search box: name prefix, the last four of an ID, a phone or a whole ID number."""
+    q = q.strip()
+    if len(q) == 18 and _DIGITS.match(q):
+        return Elder.id_number == q.upper()
+    if len(q) == 4 and _DIGITS.match(q):
+        return or_(Elder.id_tail == q.upper(), Elder.mobile_phone.endswith(q))
+    if q.isdigit() and len(q) >= 7:
+        return or_(Elder.mobile_phone == q, Elder.home_phone == q)
+    return Elder.name.startswith(q, autoescape=True)
+
+
+def filtered(actor: Actor, f: ElderFilters, region_path: str | None) -> Select[tuple[Elder]]:
+    stmt = readable(actor)
+    conds: list[Any] = []
+    if f.q:
+        conds.append(_free_text(f.q))
+    if f.name:
+        conds.append(Elder.name.startswith(f.name.strip(), autoescape=True))
+    if f.id_tail:
+        conds.append(Elder.id_tail == f.id_tail.upper())
+    if f.phone:
+        phone = re.sub(r"\D", "", f.phone)
+        conds.append(or_(Elder.mobile_phone == phone, Elder.home_phone == phone))
+    if region_path:
+        conds.append(Elder.region_path.startswith(region_path, autoescape=True))
+    if f.category:
+        conds.append(
+            exists().where(
+                ElderCategory.elder_id == Elder.id,
+                ElderCategory.category.in_([c.value for c in f.category]),
+            )
+        )
+    if f.household:
+        conds.append(Elder.household == f.household.value)
+    if f.status:
+        conds.append(Elder.status == f.status.value)
+    if f.dementia is not None:
+        conds.append(Elder.dementia.is_(f.dementia))
+    conds.extend(_birth_bounds(f.age_min, f.age_max))
+    return stmt.where(and_(*conds)) if conds else stmt
+
+
+_SORTS: dict[str, Any] = {
+    "name": (Elder.name.asc(), Elder.id.asc()),
+    "-name": (Elder.name.desc(), Elder.id.desc()),
+    "age": (Elder.birth_date.desc(), Elder.id.asc()),
+    "-age": (Elder.birth_date.asc(), Elder.id.asc()),
+    "created": (Elder.created_at.asc(), Elder.id.asc()),
+    "-created": (Elder.created_at.desc(), Elder.id.desc()),
+    "id": (Elder.id.asc(),),
+    "-id": (Elder.id.desc(),),
+}
+
+
+def search(
+    session: Session, actor: Actor, f: ElderFilters, region_path: str | None = None
+) -> tuple[Sequence[Elder], int, bool]:
+    """One page, plus the count (capped at COUNT_CAP; the flag says whether it was capped)."""
+    base = filtered(actor, f, region_path)
+    page = session.scalars(
+        base.order_by(*_SORTS[f.sort]).limit(f.page_size).offset((f.page - 1) * f.page_size)
+    ).all()
+    if f.page == 1 and len(page) < f.page_size:
+        return page, len(page), False
+    capped = base.with_only_columns(Elder.id).limit(COUNT_CAP + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(capped)) or 0
+    return page, min(total, COUNT_CAP), total > COUNT_CAP
+
+
+def iter_filtered(
+    session: Session, actor: Actor, f: ElderFilters, region_path: str | None, chunk: int = 2000
+) -> Iterator[Elder]:
+    """Stream every matching elder (export), in id order, keyset-paged."""
+    base = filtered(actor, f, region_path)
+    last = 0
+    while True:
+        rows = session.scalars(base.where(Elder.id > last).order_by(Elder.id).limit(chunk)).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+        session.expunge_all()
+
+
+def region_names(session: Session, ids: set[int]) -> dict[int, tuple[str, str]]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Region.id, Region.code, Region.name).where(Region.id.in_(ids)))
+    return {rid: (code, name) for rid, code, name in rows}
+
+
+def status_history(session: Session, elder_id: int) -> Sequence[ElderStatusChange]:
+    return session.scalars(
+        select(ElderStatusChange)
+        .where(ElderStatusChange.elder_id == elder_id)
+        .order_by(ElderStatusChange.at.desc(), ElderStatusChange.id.desc())
+    ).all()
+
+
+def by_id_numbers(session: Session, numbers: Sequence[str]) -> Sequence[Elder]:
+    """Unscoped on purpose: the importer must see that an ID already exists elsewhere, to refuse
+    it, without ever returning that elder to the caller."""
+    return session.scalars(select(Elder).where(Elder.id_number.in_(numbers))).all()

@@ -1,0 +1,251 @@
+"""API schemas for elders: ElderCreate, ElderUpdate, ElderRead, ElderListItem, ElderFilters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Generic, Literal, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from yiyang.registry.enums import BloodType, Category, ElderStatus, Gender, Household, Mobility
+from yiyang.registry.validation import (
+    check_birth_matches,
+    check_gender_matches,
+    check_id_number,
+    check_phone,
+)
+
+T = TypeVar("T")
+Name = Annotated[str, Field(min_length=1, max_length=64)]
+ShortList = Annotated[list[Annotated[str, Field(min_length=1, max_length=120)]], Field(max_length=40)]
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    relation: Annotated[str, Field(min_length=1, max_length=32)]
+    phone: str
+    phone_alt: str | None = None
+    receives_alerts: bool = True
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str) -> str:
+        checked = check_phone(v, "phone")
+        if checked is None:
+            raise ValueError("a contact needs a phone number")
+        return checked
+
+    @field_validator("phone_alt")
+    @classmethod
+    def _phone_alt(cls, v: str | None) -> str | None:
+        return check_phone(v, "phone_alt")
+
+
+class ContactRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    priority: int
+    name: str
+    relation: str
+    phone: str | None
+    phone_alt: str | None
+    receives_alerts: bool
+
+
+class _ElderFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mobile_phone: str | None = None
+    home_phone: str | None = None
+    address: Annotated[str, Field(min_length=2, max_length=255)]
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    region_code: Annotated[str, Field(pattern=r"^\d{12}$")]
+    household: Household
+    categories: list[Category] = []
+    care_level: Annotated[int, Field(ge=0, le=6)] | None = None
+    chronic_conditions: ShortList = []
+    allergies: ShortList = []
+    medications: ShortList = []
+    mobility: Mobility = Mobility.INDEPENDENT
+    blood_type: BloodType | None = None
+    dementia: bool = False
+    medical_notes: Annotated[str, Field(max_length=2000)] | None = None
+    key_holder: Annotated[str, Field(max_length=128)] | None = None
+    access_notes: Annotated[str, Field(max_length=2000)] | None = None
+    family_doctor_name: Annotated[str, Field(max_length=64)] | None = None
+    family_doctor_phone: str | None = None
+    family_doctor_org: Annotated[str, Field(max_length=128)] | None = None
+    consent_data_processing: bool = False
+    consent_health_monitoring: bool = False
+    consent_share_with_family: bool = False
+    consent_date: dt.date | None = None
+    contacts: Annotated[list[ContactIn], Field(max_length=10)] = []
+
+    @field_validator("mobile_phone", "home_phone", "family_doctor_phone")
+    @classmethod
+    def _phones(cls, v: str | None) -> str | None:
+        return check_phone(v)
+
+
+class ElderCreate(_ElderFields):
+    name: Name
+    id_number: str
+    gender: Gender | None = None  # derived from the ID number when omitted
+    birth_date: dt.date | None = None  # derived from the ID number when omitted
+
+    @model_validator(mode="after")
+    def _identity(self) -> Self:
+        resident = check_id_number(self.id_number)
+        check_birth_matches(resident, self.birth_date)
+        check_gender_matches(resident, self.gender)
+        self.id_number = resident.number
+        self.birth_date = resident.birth_date
+        self.gender = resident.gender
+        return self
+
+
+class ElderUpdate(BaseModel):
+    """Partial update; ``version`` is the one the editor saw (optimistic locking → 409)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+    name: Name | None = None
+    mobile_phone: str | None = None
+    home_phone: str | None = None
+    address: Annotated[str, Field(min_length=2, max_length=255)] | None = None
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    region_code: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
+    household: Household | None = None
+    categories: list[Category] | None = None
+    care_level: Annotated[int, Field(ge=0, le=6)] | None = None
+    chronic_conditions: ShortList | None = None
+    allergies: ShortList | None = None
+    medications: ShortList | None = None
+    mobility: Mobility | None = None
+    blood_type: BloodType | None = None
+    dementia: bool | None = None
+    medical_notes: Annotated[str, Field(max_length=2000)] | None = None
+    key_holder: Annotated[str, Field(max_length=128)] | None = None
+    access_notes: Annotated[str, Field(max_length=2000)] | None = None
+    family_doctor_name: Annotated[str, Field(max_length=64)] | None = None
+    family_doctor_phone: str | None = None
+    family_doctor_org: Annotated[str, Field(max_length=128)] | None = None
+    consent_data_processing: bool | None = None
+    consent_health_monitoring: bool | None = None
+    consent_share_with_family: bool | None = None
+    consent_date: dt.date | None = None
+    contacts: Annotated[list[ContactIn], Field(max_length=10)] | None = None
+
+    @field_validator("mobile_phone", "home_phone", "family_doctor_phone")
+    @classmethod
+    def _phones(cls, v: str | None) -> str | None:
+        return check_phone(v)
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: ElderStatus
+    effective_date: dt.date
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class StatusChangeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    from_status: str | None
+    to_status: str
+    effective_date: dt.date
+    reason: str | None
+    at: dt.datetime
+
+
+class MedicalProfile(BaseModel):
+    chronic_conditions: list[str]
+    allergies: list[str]
+    medications: list[str]
+    mobility: Mobility
+    blood_type: str | None
+    dementia: bool
+    medical_notes: str | None
+
+
+class ElderListItem(BaseModel):
+    id: int
+    name: str
+    gender: Gender
+    age: int
+    birth_date: dt.date
+    id_number: str
+    mobile_phone: str | None
+    region_code: str
+    region_name: str
+    address: str
+    household: Household
+    categories: list[str]
+    care_level: int | None
+    dementia: bool
+    status: ElderStatus
+
+
+class ElderRead(ElderListItem):
+    home_phone: str | None
+    latitude: float | None
+    longitude: float | None
+    region_path: str
+    medical: MedicalProfile | None  # None when the role may not see it
+    key_holder: str | None
+    access_notes: str | None
+    family_doctor_name: str | None
+    family_doctor_phone: str | None
+    family_doctor_org: str | None
+    consent_data_processing: bool
+    consent_health_monitoring: bool
+    consent_share_with_family: bool
+    consent_date: dt.date | None
+    contacts: list[ContactRead]
+    status_history: list[StatusChangeRead]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+SortKey = Literal["name", "-name", "age", "-age", "created", "-created", "id", "-id"]
+
+
+class ElderFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    q: Annotated[str, Field(max_length=64)] | None = None
+    name: Annotated[str, Field(max_length=64)] | None = None
+    id_tail: Annotated[str, Field(pattern=r"^\d{3}[\dXx]$")] | None = None
+    phone: Annotated[str, Field(max_length=20)] | None = None
+    region_code: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
+    category: list[Category] = []
+    household: Household | None = None
+    age_min: Annotated[int, Field(ge=0, le=130)] | None = None
+    age_max: Annotated[int, Field(ge=0, le=130)] | None = None
+    status: ElderStatus | None = ElderStatus.ACTIVE
+    dementia: bool | None = None
+    sort: SortKey = "name"
+    page: Annotated[int, Field(ge=1, le=100_000)] = 1
+    page_size: Annotated[int, Field(ge=1, le=200)] = 20
+
+    @model_validator(mode="after")
+    def _ages(self) -> Self:
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise ValueError("age_min must not exceed age_max")
+        return self
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    total_is_estimate: bool  # True when the count was capped (see COUNT_CAP)
+    page: int
+    page_size: int

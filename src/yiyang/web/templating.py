@@ -1,0 +1,46 @@
+"""Jinja2 environment with gettext, local-time formatting and the shared page context."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import HTMLResponse
+
+from yiyang.core import i18n
+from yiyang.core.clock import to_local
+from yiyang.core.roles import Perm
+from yiyang.registry.enums import label
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+env = TEMPLATES.env
+env.add_extension("jinja2.ext.i18n")
+env.install_gettext_callables(  # type: ignore[attr-defined]
+    lambda s, **kw: i18n.gettext(s, **kw), lambda s, p, n, **kw: i18n.ngettext(s, p, n, **kw),
+    newstyle=True,
+)
+env.globals["label"] = label
+env.globals["Perm"] = Perm
+
+
+def _localtime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    local = to_local(value)
+    return local.strftime(fmt) if local else ""
+
+
+env.filters["localtime"] = _localtime
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    actor = getattr(request.state, "actor", None)
+    base = {
+        "request": request,
+        "actor": actor,
+        "locale": i18n.get_locale(),
+        "csrf_token": actor.csrf_token if actor else "",
+        "is_htmx": request.headers.get("hx-request") == "true",
+    }
+    return TEMPLATES.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
