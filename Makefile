@@ -35,8 +35,8 @@ bench: venv
 
 ## refresh the translation template and catalogues after changing UI strings
 messages: venv
-	$(BIN)/pybabel extract -F babel.cfg -o src/yiyang/locale/messages.pot src/yiyang
-	$(BIN)/pybabel update -i src/yiyang/locale/messages.pot -d src/yiyang/locale --no-fuzzy-matching
+	$(BIN)/pybabel extract --no-location -F babel.cfg -k N_ -o src/yiyang/locale/messages.pot src/yiyang
+	$(BIN)/python tools/zh_cn.py
 
 clean:
 	rm -rf $(VENV) var

@@ -48,8 +48,7 @@ def create_app() -> FastAPI:
     ) -> Response:
         chosen = request.query_params.get("lang")
         locale = i18n.pick_locale(
-            chosen, request.cookies.get("lang"), request.headers.get("accept-language"),
-            get_settings().default_locale,
+            chosen, request.cookies.get("lang"), get_settings().default_locale
         )
         token = i18n.set_locale(locale)
         try:

@@ -51,14 +51,14 @@ def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
 _ = gettext
 
 
-def pick_locale(query: str | None, cookie: str | None, accept: str | None, default: str) -> str:
+def N_(message: str) -> str:  # noqa: N802  (the gettext convention for "mark, translate later")
+    return message
+
+
+def pick_locale(query: str | None, cookie: str | None, default: str) -> str:
+    """zh_CN unless the person chose otherwise (?lang= or the remembered cookie). The browser's
+    Accept-Language is deliberately ignored: staff machines often run English browsers."""
     for candidate in (query, cookie):
         if candidate in SUPPORTED:
             return candidate
-    if accept:
-        first = accept.split(",")[0].strip().lower()
-        if first.startswith("en"):
-            return "en"
-        if first.startswith("zh"):
-            return "zh_CN"
     return default if default in SUPPORTED else "zh_CN"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 
+from yiyang.core.i18n import N_
+
 
 class Role(enum.StrEnum):
     PLATFORM_ADMIN = "platform_admin"
@@ -67,6 +69,21 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.VOLUNTEER: frozenset({Perm.VIEW_ELDERS}),
     Role.FAMILY: frozenset({Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL}),
     Role.ELDER: frozenset({Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL}),
+}
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.PLATFORM_ADMIN: N_("Platform admin"),
+    Role.DISTRICT_OFFICER: N_("District officer"),
+    Role.STREET_OFFICER: N_("Street officer"),
+    Role.COMMUNITY_WORKER: N_("Community worker"),
+    Role.OPERATOR: N_("Call-centre operator"),
+    Role.PROVIDER_ADMIN: N_("Provider admin"),
+    Role.CAREGIVER: N_("Caregiver"),
+    Role.DOCTOR: N_("Family doctor"),
+    Role.VOLUNTEER: N_("Volunteer"),
+    Role.FAMILY: N_("Family member"),
+    Role.ELDER: N_("Elder"),
 }
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import enum
 
+from yiyang.core.i18n import N_
 from yiyang.core.i18n import gettext as _
+from yiyang.core.roles import ROLE_LABELS, Role
+
+ROLE_KEYS = frozenset(r.value for r in Role)
 
 
 class Gender(enum.StrEnum):
@@ -57,34 +61,36 @@ def label(value: enum.Enum | str | None) -> str:
     if value is None:
         return ""
     key = value.value if isinstance(value, enum.Enum) else value
+    if key in ROLE_KEYS:
+        return _(ROLE_LABELS[Role(key)])
     return _(LABELS.get(key, key))
 
 
 # English labels are the gettext msgids; zh_CN comes from the catalogue.
 LABELS: dict[str, str] = {
-    "male": "Male",
-    "female": "Female",
-    "alone": "Living alone",
-    "empty_nest": "Empty-nest",
-    "with_family": "With family",
-    "extreme_poverty": "Extreme poverty",
-    "minimum_living": "Minimum living allowance",
-    "low_income": "Low income",
-    "disabled_care": "Disabled",
-    "semi_disabled": "Semi-disabled",
-    "disability": "Disability",
-    "advanced_age": "Advanced age",
-    "family_planning_special": "Special family-planning family",
-    "veteran": "Veteran",
-    "living_alone_registered": "Registered living alone",
-    "independent": "Independent",
-    "walks_with_aid": "Walks with aid",
-    "wheelchair": "Wheelchair",
-    "bedridden": "Bedridden",
-    "active": "Active",
-    "moved_out": "Moved out",
-    "deceased": "Deceased",
-    "unknown": "Unknown",
+    "male": N_("Male"),
+    "female": N_("Female"),
+    "alone": N_("Living alone"),
+    "empty_nest": N_("Empty-nest"),
+    "with_family": N_("With family"),
+    "extreme_poverty": N_("Extreme poverty"),
+    "minimum_living": N_("Minimum living allowance"),
+    "low_income": N_("Low income"),
+    "disabled_care": N_("Disabled"),
+    "semi_disabled": N_("Semi-disabled"),
+    "disability": N_("Disability"),
+    "advanced_age": N_("Advanced age"),
+    "family_planning_special": N_("Special family-planning family"),
+    "veteran": N_("Veteran"),
+    "living_alone_registered": N_("Registered living alone"),
+    "independent": N_("Independent"),
+    "walks_with_aid": N_("Walks with aid"),
+    "wheelchair": N_("Wheelchair"),
+    "bedridden": N_("Bedridden"),
+    "active": N_("Active"),
+    "moved_out": N_("Moved out"),
+    "deceased": N_("Deceased"),
+    "unknown": N_("Unknown"),
 }
 
 # Chinese spellings accepted in import files (and the codes themselves).
