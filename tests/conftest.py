@@ -98,7 +98,7 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest) -> Engine:
-    return request.getfixturevalue(f"{request.param}_engine")  # type: ignore[no-any-return]
+    return request.getfixturevalue({"sqlite": "sqlite_engine", "postgres": "pg_engine"}[request.param])  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from yiyang.audit import endpoints as audit_api
 from yiyang.audit import pages as audit_pages
 from yiyang.core import i18n
 from yiyang.core.config import get_settings
-from yiyang.core.errors import DomainError, NotAuthenticated
+from yiyang.core.errors import DomainError, NotAuthenticated, field_errors
 from yiyang.regions import endpoints as regions_api
 from yiyang.registry import endpoints as registry_api
 from yiyang.registry import pages as registry_pages
@@ -79,11 +79,7 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query")),
-             "message": e["msg"], "type": e["type"]}
-            for e in exc.errors()
-        ]
+        errors = field_errors(exc.errors())
         detail = {"code": "validation_failed", "message": i18n.gettext("Some fields are not valid."),
                   "errors": errors}
         return JSONResponse({"detail": detail}, status_code=422)

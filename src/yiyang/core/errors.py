@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -51,3 +52,17 @@ class ValidationFailed(DomainError):
 class TooManyAttempts(DomainError):
     status_code = 429
     code = "too_many_attempts"
+
+
+def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic errors → [{field, message, type}]. A check that knows its field (a ``FieldError``
+    raised from a model validator, e.g. "birth date contradicts the ID") keeps that field."""
+    out: list[dict[str, str]] = []
+    for e in errors:
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query")]
+        cause = (e.get("ctx") or {}).get("error")
+        field = ".".join(loc) or getattr(cause, "field", None) or ""
+        message = getattr(cause, "message", None) or str(e.get("msg", ""))
+        out.append({"field": field, "message": message.removeprefix("Value error, "),
+                    "type": str(e.get("type", ""))})
+    return out

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yiyang.core.auth import require
 from yiyang.core.db import get_session
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import DomainError, field_errors
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.regions import repository as regions
@@ -115,13 +115,12 @@ def _form_payload(form: Any) -> dict[str, Any]:
 
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:
+    """Form errors keyed by input name; contact rows by "contactN"."""
     errors: dict[str, str] = {}
-    for e in exc.errors():
-        loc = [str(p) for p in e["loc"]]
-        key = "contact" + str(int(loc[1]) + 1) if loc and loc[0] == "contacts" and len(loc) > 1 else (
-            loc[0] if loc else "form")
-        message = e["msg"].removeprefix("Value error, ")
-        errors.setdefault(key, message)
+    for e in field_errors(exc.errors()):
+        parts = e["field"].split(".")
+        key = f"contact{int(parts[1]) + 1}" if parts[0] == "contacts" and len(parts) > 1 else parts[0] or "form"
+        errors.setdefault(key, e["message"])
     return errors
 
 
