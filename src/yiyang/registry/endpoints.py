@@ -56,23 +56,6 @@ def create_elder(actor: Editor, session: DB, data: ElderCreate) -> ElderRead:
     return service.read_elder(session, actor, elder.id)
 
 
-@router.get("/{elder_id}", response_model=ElderRead, summary="One elder, masked for the role")
-def get_elder(actor: Viewer, session: DB, elder_id: int) -> ElderRead:
-    return service.read_elder(session, actor, elder_id)
-
-
-@router.patch("/{elder_id}", response_model=ElderRead, summary="Update an elder (optimistic lock)")
-def update_elder(actor: Editor, session: DB, elder_id: int, data: ElderUpdate) -> ElderRead:
-    service.update_elder(session, actor, elder_id, data)
-    return service.read_elder(session, actor, elder_id)
-
-
-@router.post("/{elder_id}/status", response_model=ElderRead, summary="Move out, deceased, back")
-def change_status(actor: Editor, session: DB, elder_id: int, data: StatusChange) -> ElderRead:
-    service.change_status(session, actor, elder_id, data)
-    return service.read_elder(session, actor, elder_id)
-
-
 # ---------------------------------------------------------------------------- import
 async def read_upload(file: UploadFile) -> bytes:
     data = await file.read(MAX_UPLOAD + 1)
@@ -133,3 +116,22 @@ def import_template(actor: Importer) -> Response:
 
     return Response(template_workbook(), media_type=XLSX,
                     headers={"Content-Disposition": 'attachment; filename="elders-template.xlsx"'})
+
+
+# ---------------------------------------------------------------------------- one elder
+# (after the fixed paths above, so /{elder_id} does not shadow them)
+@router.get("/{elder_id}", response_model=ElderRead, summary="One elder, masked for the role")
+def get_elder(actor: Viewer, session: DB, elder_id: int) -> ElderRead:
+    return service.read_elder(session, actor, elder_id)
+
+
+@router.patch("/{elder_id}", response_model=ElderRead, summary="Update an elder (optimistic lock)")
+def update_elder(actor: Editor, session: DB, elder_id: int, data: ElderUpdate) -> ElderRead:
+    service.update_elder(session, actor, elder_id, data)
+    return service.read_elder(session, actor, elder_id)
+
+
+@router.post("/{elder_id}/status", response_model=ElderRead, summary="Move out, deceased, back")
+def change_status(actor: Editor, session: DB, elder_id: int, data: StatusChange) -> ElderRead:
+    service.change_status(session, actor, elder_id, data)
+    return service.read_elder(session, actor, elder_id)

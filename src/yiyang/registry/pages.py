@@ -45,8 +45,6 @@ def _filters_from_query(request: Request) -> tuple[ElderFilters, dict[str, str]]
     categories = [c for c in params.getlist("category") if c]
     if categories:
         raw["category"] = categories
-    if raw.get("status") == "all":
-        raw["status"] = None
     errors: dict[str, str] = {}
     try:
         return ElderFilters(**raw), errors

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from yiyang.core.clock import today_local
 from yiyang.core.scoping import Actor, elder_scope
 from yiyang.regions.models import Region
+from yiyang.registry.enums import ElderStatus
 from yiyang.registry.models import Elder, ElderCategory, ElderStatusChange
 from yiyang.registry.schemas import ElderFilters
 
@@ -82,7 +83,7 @@ def filtered(actor: Actor, f: ElderFilters, region_path: str | None) -> Select[t
         )
     if f.household:
         conds.append(Elder.household == f.household.value)
-    if f.status:
+    if isinstance(f.status, ElderStatus):
         conds.append(Elder.status == f.status.value)
     if f.dementia is not None:
         conds.append(Elder.dementia.is_(f.dementia))

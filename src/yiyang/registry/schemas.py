@@ -230,7 +230,7 @@ class ElderFilters(BaseModel):
     household: Household | None = None
     age_min: Annotated[int, Field(ge=0, le=130)] | None = None
     age_max: Annotated[int, Field(ge=0, le=130)] | None = None
-    status: ElderStatus | None = ElderStatus.ACTIVE
+    status: ElderStatus | Literal["all"] = ElderStatus.ACTIVE  # "all": any status
     dementia: bool | None = None
     sort: SortKey = "name"
     page: Annotated[int, Field(ge=1, le=100_000)] = 1
