@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from openpyxl import Workbook
+from stdnum.cn import ric
 
 from yiyang.registry.importer import TEMPLATE, rejected_to_rows
 
@@ -22,7 +23,7 @@ def _save(rows: Iterable[list[Any]]) -> bytes:
 
 
 def template_workbook() -> bytes:
-    example = ["张桂英", "女", "310104194203150027", "1942-03-15", "13812345678", "",
+    example = ["张桂英", "女", "31010419420315002" + ric.calc_check_digit("310104194203150020"), "1942-03-15", "13812345678", "",
                "天平路街道xx弄x号x室", "310104003001", "独居", "高龄、低保", "2", "高血压、糖尿病",
                "青霉素", "否", "李明", "儿子", "13912345678", "", "", "",
                "氨氯地平片 5mg 每日一次", "邻居王阿姨", ""]
