@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import event, insert, inspect
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Session, UOWTransaction, object_session
 
 from yiyang.core.clock import now
 
@@ -54,7 +54,8 @@ def set_actor(actor: AuditActor) -> contextvars.Token[AuditActor]:
 class Audited:
     """Mixin: inserts, updates and deletes of this model are written to the audit trail."""
 
-    __audit_exclude__: ClassVar[frozenset[str]] = frozenset()
+    # Bookkeeping columns that change on every write say nothing a reader needs.
+    __audit_exclude__: ClassVar[frozenset[str]] = frozenset({"updated_at", "version"})
     __audit_mask__: ClassVar[dict[str, Callable[[Any], Any]]] = {}
 
     def audit_elder_id(self) -> int | None:
@@ -127,57 +128,71 @@ def event_row(
     }
 
 
-def _rows_for_flush(session: Session) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for obj in session.new:
-        if isinstance(obj, Audited):
-            after = {k: _value(obj, k, getattr(obj, k)) for k in _columns(obj)}
-            rows.append(_row(obj, "create", None, after))
-    for obj in session.dirty:
-        if not isinstance(obj, Audited) or not session.is_modified(obj, include_collections=False):
+def _changes(obj: Audited) -> tuple[dict[str, Any], dict[str, Any]]:
+    state = inspect(obj)
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for key in _columns(obj):
+        hist = state.attrs[key].history
+        if not hist.has_changes():
             continue
-        state = inspect(obj)
-        before: dict[str, Any] = {}
-        after: dict[str, Any] = {}
-        for key in _columns(obj):
-            hist = state.attrs[key].history
-            if not hist.has_changes():
-                continue
-            old = hist.deleted[0] if hist.deleted else None
-            new = hist.added[0] if hist.added else None
-            if old == new:
-                continue
+        old = hist.deleted[0] if hist.deleted else None
+        new = hist.added[0] if hist.added else None
+        if old != new:
             before[key] = _value(obj, key, old)
             after[key] = _value(obj, key, new)
-        if after:
-            rows.append(_row(obj, "update", before, after))
-    for obj in session.deleted:
-        if isinstance(obj, Audited):
-            before = {k: _value(obj, k, getattr(obj, k)) for k in _columns(obj)}
-            rows.append(_row(obj, "delete", before, None))
-    return rows
+    return before, after
 
 
 def _row(
     obj: Audited, action: str, before: dict[str, Any] | None, after: dict[str, Any] | None
 ) -> dict[str, Any]:
-    elder_id = obj.audit_elder_id()
     return event_row(
         action,
         getattr(obj, "__tablename__", type(obj).__name__),
         _entity_id(obj),
-        elder_id=elder_id,
+        elder_id=obj.audit_elder_id(),
         region_path=obj.audit_region_path(),
         before=before,
         after=after,
     )
 
 
+def _pending(obj: Any) -> list[dict[str, Any]] | None:
+    session = object_session(obj)
+    if session is None:
+        return None
+    return session.info.setdefault("audit_pending", [])  # type: ignore[no-any-return]
+
+
+# Mapper events see every row a flush writes — including orphans removed by a delete-orphan
+# cascade, which never appear in ``session.deleted``. Rows are collected per session and
+# inserted once, after the flush, in the same transaction.
+@event.listens_for(Audited, "after_insert", propagate=True)
+def _audit_insert(_mapper: Any, _conn: Any, obj: Audited) -> None:
+    pending = _pending(obj)
+    if pending is not None:
+        pending.append(_row(obj, "create", None, {k: _value(obj, k, getattr(obj, k)) for k in _columns(obj)}))
+
+
+@event.listens_for(Audited, "after_update", propagate=True)
+def _audit_update(_mapper: Any, _conn: Any, obj: Audited) -> None:
+    pending = _pending(obj)
+    before, after = _changes(obj)
+    if pending is not None and after:
+        pending.append(_row(obj, "update", before, after))
+
+
+@event.listens_for(Audited, "after_delete", propagate=True)
+def _audit_delete(_mapper: Any, _conn: Any, obj: Audited) -> None:
+    pending = _pending(obj)
+    if pending is not None:
+        pending.append(_row(obj, "delete", {k: _value(obj, k, getattr(obj, k)) for k in _columns(obj)}, None))
+
+
 @event.listens_for(Session, "after_flush")
 def _audit_after_flush(session: Session, _ctx: UOWTransaction) -> None:
-    # After the flush, new rows have their primary keys while attribute history still holds
-    # the pre-flush values; the audit rows join the same transaction.
-    rows = _rows_for_flush(session)
+    rows = session.info.pop("audit_pending", None)
     if rows:
         from yiyang.audit.models import AuditEvent
 
