@@ -60,9 +60,10 @@ def login(
             values["locked_until"] = current + dt.timedelta(minutes=settings.login_lock_minutes)
         session.execute(update(User).where(User.id == user.id).values(**values))
         audit.record(session, "login_failed", "app_user", str(user.id), actor=actor,
-                     summary=f"failed attempt {failures}")
+                     region_path=user.region_path, summary=f"failed attempt {failures}")
         if "locked_until" in values:
-            audit.record(session, "account_locked", "app_user", str(user.id), actor=actor)
+            audit.record(session, "account_locked", "app_user", str(user.id), actor=actor,
+                         region_path=user.region_path)
             raise TooManyAttempts(
                 _("Too many failed attempts. Try again in %(minutes)d minutes.",
                   minutes=settings.login_lock_minutes),
@@ -81,7 +82,8 @@ def login(
         expires_at=current + dt.timedelta(hours=hours),
     )
     session.add(auth)
-    audit.record(session, "login", "app_user", str(user.id), actor=actor, summary=kind)
+    audit.record(session, "login", "app_user", str(user.id), actor=actor, summary=kind,
+                 region_path=user.region_path)
     session.flush()
     return LoginResult(token=token, session=auth, user=user)
 
