@@ -20,7 +20,9 @@ from yiyang.core import db
 from yiyang.core.migrate import upgrade
 
 CI = os.environ.get("CI", "").lower() == "true"
-PG_ADMIN_URL = os.environ.get("YIYANG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "YIYANG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 DEMO_ELDERS = 600
 PASSWORD = "Yiyang@2026"
 
@@ -98,7 +100,9 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest) -> Engine:
-    return request.getfixturevalue({"sqlite": "sqlite_engine", "postgres": "pg_engine"}[request.param])  # type: ignore[no-any-return]
+    return request.getfixturevalue(
+        {"sqlite": "sqlite_engine", "postgres": "pg_engine"}[request.param]
+    )  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -109,8 +113,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
     outer = conn.begin()
     previous = (db._engine, db._factory)
     db._engine = engine
-    db._factory = sessionmaker(bind=conn, join_transaction_mode="create_savepoint",
-                               expire_on_commit=False)
+    db._factory = sessionmaker(
+        bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     try:
         yield conn
     finally:
@@ -166,8 +171,11 @@ def browser_login(client: TestClient):  # type: ignore[no-untyped-def]
     """Cookie login through the real login form; returns the CSRF token from the page."""
 
     def _login(username: str) -> str:
-        r = client.post("/login", data={"username": username, "password": PASSWORD, "next": "/elders"},
-                        follow_redirects=False)
+        r = client.post(
+            "/login",
+            data={"username": username, "password": PASSWORD, "next": "/elders"},
+            follow_redirects=False,
+        )
         assert r.status_code == 303, r.text
         page = client.get("/elders")
         marker = 'name="csrf-token" content="'

@@ -22,7 +22,9 @@ def roundtrip(url: str) -> None:
         tables = set(inspect(engine).get_table_names())
         assert {"elder", "region", "app_user", "audit_event", "import_batch"} <= tables
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+            )
         assert diff == []
         downgrade(engine, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}

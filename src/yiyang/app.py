@@ -68,20 +68,27 @@ def create_app() -> FastAPI:
         if "retry_after" in exc.extra:
             headers["Retry-After"] = str(exc.extra["retry_after"])
         if _wants_json(request):
-            return JSONResponse({"detail": exc.to_dict()}, status_code=exc.status_code, headers=headers)
+            return JSONResponse(
+                {"detail": exc.to_dict()}, status_code=exc.status_code, headers=headers
+            )
         if isinstance(exc, NotAuthenticated):
             target = "/login?next=" + quote(request.url.path)
             if request.headers.get("hx-request") == "true":
                 return Response(status_code=204, headers={"HX-Redirect": target})
             return RedirectResponse(target, status_code=303)
-        template = "_error_fragment.html" if request.headers.get("hx-request") == "true" else "error.html"
+        template = (
+            "_error_fragment.html" if request.headers.get("hx-request") == "true" else "error.html"
+        )
         return render(request, template, status_code=exc.status_code, error=exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = field_errors(exc.errors())
-        detail = {"code": "validation_failed", "message": i18n.gettext("Some fields are not valid."),
-                  "errors": errors}
+        detail = {
+            "code": "validation_failed",
+            "message": i18n.gettext("Some fields are not valid."),
+            "errors": errors,
+        }
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.get("/", include_in_schema=False)
@@ -93,7 +100,14 @@ def create_app() -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (accounts_api.router, registry_api.router, audit_api.router, regions_api.router,
-                   accounts_pages.router, registry_pages.router, audit_pages.router):
+    for router in (
+        accounts_api.router,
+        registry_api.router,
+        audit_api.router,
+        regions_api.router,
+        accounts_pages.router,
+        registry_pages.router,
+        audit_pages.router,
+    ):
         app.include_router(router)
     return app

@@ -7,13 +7,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 app = typer.Typer(help="Yiyang (颐养) elderly care platform.", no_args_is_help=True)
-DbOption = Annotated[str | None, typer.Option("--database-url", envvar="YIYANG_DATABASE_URL",
-                                              help="SQLAlchemy URL; defaults to the embedded SQLite file")]
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="YIYANG_DATABASE_URL",
+        help="SQLAlchemy URL; defaults to the embedded SQLite file",
+    ),
+]
 
 
-def _engine(url: str | None):  # type: ignore[no-untyped-def]
+def _engine(url: str | None) -> Engine:
     from yiyang.core import db
     from yiyang.core.config import get_settings
 
@@ -62,7 +69,10 @@ def demo_data(
 
 @app.command()
 def serve(
-    host: str = "127.0.0.1", port: int = 8000, reload: bool = False, workers: int = 1,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    reload: bool = False,
+    workers: int = 1,
     database_url: DbOption = None,
 ) -> None:
     """Serve the web pages and the API."""
@@ -73,13 +83,22 @@ def serve(
     if database_url:
         os.environ["YIYANG_DATABASE_URL"] = database_url
     typer.echo(f"Yiyang on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
-    uvicorn.run("yiyang.app:create_app", factory=True, host=host, port=port, reload=reload,
-                workers=workers, log_level="info")
+    uvicorn.run(
+        "yiyang.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        workers=workers,
+        log_level="info",
+    )
 
 
 @app.command("create-user")
 def create_user_cmd(
-    username: str, role: str, region: Annotated[str, typer.Option(help="12-digit region code")],
+    username: str,
+    role: str,
+    region: Annotated[str, typer.Option(help="12-digit region code")],
     display_name: Annotated[str | None, typer.Option()] = None,
     password: Annotated[str | None, typer.Option(help="Prompted for when omitted")] = None,
     database_url: DbOption = None,
@@ -94,9 +113,14 @@ def create_user_cmd(
     secret = password or getpass.getpass("Password: ")
     try:
         with unit_of_work() as session:
-            user = create_user(session, username=username, password=secret,
-                               display_name=display_name or username, role=Role(role),
-                               region_code=region)
+            user = create_user(
+                session,
+                username=username,
+                password=secret,
+                display_name=display_name or username,
+                role=Role(role),
+                region_code=region,
+            )
             typer.echo(f"created user {user.username} ({user.role})")
     except DomainError as exc:
         raise typer.BadParameter(exc.message) from None
@@ -104,8 +128,10 @@ def create_user_cmd(
 
 @app.command("import-elders")
 def import_elders(
-    file: Path, as_user: Annotated[str, typer.Option("--as", help="Username acting")] = "admin",
-    dry_run: bool = False, database_url: DbOption = None,
+    file: Path,
+    as_user: Annotated[str, typer.Option("--as", help="Username acting")] = "admin",
+    dry_run: bool = False,
+    database_url: DbOption = None,
 ) -> None:
     """Import an elder roll (XLSX or CSV) as a user; prints the report."""
     from sqlalchemy import select
@@ -123,14 +149,23 @@ def import_elders(
         user = session.scalar(select(User).where(User.username == as_user))
         if user is None:
             raise typer.BadParameter(f"no user {as_user!r}")
-        actor = Actor(user.id, user.username, user.display_name, Role(user.role), user.region_id,
-                      user.region_path, user.provider_id)
+        actor = Actor(
+            user.id,
+            user.username,
+            user.display_name,
+            Role(user.role),
+            user.region_id,
+            user.region_path,
+            user.provider_id,
+        )
         with audit.acting_as(audit.AuditActor(user.id, user.username, user.role, "cli")):
             fn = imports.dry_run if dry_run else imports.import_now
             batch, outcome = fn(session, actor, file.name, data)
-    typer.echo(f"batch {batch.id}: rows={outcome.total} created={outcome.created} "
-               f"updated={outcome.updated} unchanged={outcome.unchanged} "
-               f"rejected={len(outcome.rejected)}")
+    typer.echo(
+        f"batch {batch.id}: rows={outcome.total} created={outcome.created} "
+        f"updated={outcome.updated} unchanged={outcome.unchanged} "
+        f"rejected={len(outcome.rejected)}"
+    )
     for item in outcome.rejected[:20]:
         reasons = "; ".join(f"{e['column']}: {e['message']}" for e in item["errors"])
         typer.echo(f"  row {item['row']}: {reasons}")
@@ -138,7 +173,9 @@ def import_elders(
 
 @app.command("make-roll")
 def make_roll(
-    out: Path, elders: int = 1000, seed: int = 1,
+    out: Path,
+    elders: int = 1000,
+    seed: int = 1,
     bad_every: Annotated[int, typer.Option(help="Corrupt every Nth row (0: none)")] = 0,
 ) -> None:
     """Write a demo roll as .csv (UTF-8), .gbk.csv or .xlsx — for trials and benchmarks."""

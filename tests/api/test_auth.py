@@ -41,9 +41,15 @@ def test_unknown_user_gets_the_same_answer(client) -> None:
 def test_repeated_failures_lock_the_account(client, session, monkeypatch) -> None:
     from yiyang.accounts import service
 
-    monkeypatch.setattr(service, "failure_delay", lambda n: 0.0)  # the wait itself is not under test
-    codes = [client.post("/api/auth/token", json={"username": "community", "password": "bad"}).status_code
-             for _ in range(5)]
+    monkeypatch.setattr(
+        service, "failure_delay", lambda n: 0.0
+    )  # the wait itself is not under test
+    codes = [
+        client.post(
+            "/api/auth/token", json={"username": "community", "password": "bad"}
+        ).status_code
+        for _ in range(5)
+    ]
     assert codes == [401, 401, 401, 401, 429]
     # Even the right password is refused while locked.
     r = client.post("/api/auth/token", json={"username": "community", "password": PASSWORD})

@@ -28,9 +28,19 @@ def roll(rows: list[dict[str, str]], encoding: str = "utf-8") -> bytes:
 
 
 def person(i: int, **over: str) -> dict[str, str]:
-    row = {"姓名": f"导入测试{i}", "身份证号": rid(f"310104194001{i:02d}00{i % 10}"), "住址": f"测试路{i}号",
-           "区划代码": "310104003001", "居住情况": "独居", "类别": "高龄", "手机": f"1380000{i:04d}",
-           "紧急联系人": "子女", "联系人关系": "儿子", "联系人电话": f"1390000{i:04d}", "失智": "否"}
+    row = {
+        "姓名": f"导入测试{i}",
+        "身份证号": rid(f"310104194001{i:02d}00{i % 10}"),
+        "住址": f"测试路{i}号",
+        "区划代码": "310104003001",
+        "居住情况": "独居",
+        "类别": "高龄",
+        "手机": f"1380000{i:04d}",
+        "紧急联系人": "子女",
+        "联系人关系": "儿子",
+        "联系人电话": f"1390000{i:04d}",
+        "失智": "否",
+    }
     row.update(over)
     return row
 
@@ -49,8 +59,12 @@ if ric.is_valid(BAD[0]["身份证号"]):
 
 
 def upload(client, headers, data: bytes, name="roll.csv", dry_run=True):
-    return client.post("/api/elders/imports", params={"dry_run": str(dry_run).lower()},
-                       files={"file": (name, data, "text/csv")}, headers=headers)
+    return client.post(
+        "/api/elders/imports",
+        params={"dry_run": str(dry_run).lower()},
+        files={"file": (name, data, "text/csv")},
+        headers=headers,
+    )
 
 
 def test_dry_run_reports_every_bad_row_and_writes_nothing(client, login, session) -> None:
@@ -79,14 +93,24 @@ def test_commit_loads_the_good_rows_and_keeps_the_rejected(client, login, sessio
     numbers = [g["身份证号"] for g in GOOD]
     stored = session.scalars(select(Elder).where(Elder.id_number.in_(numbers))).all()
     assert len(stored) == 8 and all(e.contacts[0].relation == "儿子" for e in stored)
-    audits = session.scalar(select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.action == "create", AuditEvent.entity_type == "elder",
-        AuditEvent.elder_id.in_([e.id for e in stored])))
+    audits = session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.action == "create",
+            AuditEvent.entity_type == "elder",
+            AuditEvent.elder_id.in_([e.id for e in stored]),
+        )
+    )
     assert audits == 8
     again = client.post(f"/api/elders/imports/{batch['batch_id']}/commit", headers=headers)
     assert again.status_code == 422  # a batch commits once
     download = client.get(f"/api/elders/imports/{batch['batch_id']}/rejected.xlsx", headers=headers)
-    rows = CalamineWorkbook.from_filelike(io.BytesIO(download.content)).get_sheet_by_index(0).to_python()
+    rows = (
+        CalamineWorkbook.from_filelike(io.BytesIO(download.content))
+        .get_sheet_by_index(0)
+        .to_python()
+    )
     assert len(rows) == 7 and "check digit" in str(rows[1][-1])
 
 
@@ -95,14 +119,32 @@ def test_reimporting_the_same_file_changes_nothing(client, login, session) -> No
     data = roll(GOOD)
     first = upload(client, headers, data, dry_run=False).json()
     assert first["created"] == 8
-    events = session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.entity_type == "elder"))
-    versions = dict(session.execute(select(Elder.id_number, Elder.version).where(
-        Elder.id_number.in_([g["身份证号"] for g in GOOD]))).all())
+    events = session.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.entity_type == "elder")
+    )
+    versions = dict(
+        session.execute(
+            select(Elder.id_number, Elder.version).where(
+                Elder.id_number.in_([g["身份证号"] for g in GOOD])
+            )
+        ).all()
+    )
     second = upload(client, headers, data, dry_run=False).json()
     assert (second["created"], second["updated"], second["unchanged"]) == (0, 0, 8)
-    assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.entity_type == "elder")) == events
-    assert dict(session.execute(select(Elder.id_number, Elder.version).where(
-        Elder.id_number.in_(list(versions)))).all()) == versions
+    assert (
+        session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.entity_type == "elder")
+        )
+        == events
+    )
+    assert (
+        dict(
+            session.execute(
+                select(Elder.id_number, Elder.version).where(Elder.id_number.in_(list(versions)))
+            ).all()
+        )
+        == versions
+    )
 
 
 def test_a_changed_row_updates_only_what_changed(client, login, session) -> None:
@@ -119,8 +161,13 @@ def test_a_changed_row_updates_only_what_changed(client, login, session) -> None
     e1 = session.scalar(select(Elder).where(Elder.id_number == GOOD[1]["身份证号"]))
     assert sorted(e1.category_codes) == ["advanced_age", "minimum_living"]
     e2 = session.scalar(select(Elder).where(Elder.id_number == GOOD[2]["身份证号"]))
-    assert session.scalar(select(EmergencyContact.phone).where(EmergencyContact.elder_id == e2.id)) == "13700000000"
-    update = session.scalars(select(AuditEvent).where(AuditEvent.elder_id == e0.id, AuditEvent.action == "update")).one()
+    assert (
+        session.scalar(select(EmergencyContact.phone).where(EmergencyContact.elder_id == e2.id))
+        == "13700000000"
+    )
+    update = session.scalars(
+        select(AuditEvent).where(AuditEvent.elder_id == e0.id, AuditEvent.action == "update")
+    ).one()
     assert update.before == {"address": "测试路1号"} and update.after == {"address": "新地址99号"}
 
 
@@ -158,12 +205,15 @@ def test_a_failure_midway_leaves_nothing_half_written(client, login, session, mo
     assert session.scalar(select(func.count()).select_from(Elder)) == before
 
 
-@pytest.mark.parametrize(("data", "name", "fragment"), [
-    (b"", "roll.csv", "empty"),
-    (b"hello", "roll.pdf", ".xlsx and .csv"),
-    ("姓名,住址\n张三,x\n".encode(), "roll.csv", "Required columns"),
-    (b"PK\x03\x04broken", "roll.xlsx", "cannot be read"),
-])
+@pytest.mark.parametrize(
+    ("data", "name", "fragment"),
+    [
+        (b"", "roll.csv", "empty"),
+        (b"hello", "roll.pdf", ".xlsx and .csv"),
+        ("姓名,住址\n张三,x\n".encode(), "roll.csv", "Required columns"),
+        (b"PK\x03\x04broken", "roll.xlsx", "cannot be read"),
+    ],
+)
 def test_unusable_files_get_a_clear_422(client, login, data, name, fragment) -> None:
     r = upload(client, login("community").headers, data, name=name)
     assert r.status_code == 422

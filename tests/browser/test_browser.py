@@ -19,8 +19,15 @@ import pytest
 from ..conftest import CI, PASSWORD
 
 CHROMIUM = os.environ.get("YIYANG_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 pytestmark = pytest.mark.browser
 
 
@@ -33,7 +40,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium); browser tests run when it is"
+        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium); browser tests skip"
         if CI:
             pytest.fail(message + " — required under CI=true")
         pytest.skip(message)
@@ -41,10 +48,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {**os.environ, "YIYANG_DATABASE_URL": f"sqlite:///{db}"}
     cli = [sys.executable, "-m", "yiyang"]
     subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
-    subprocess.run([*cli, "demo-data", "--elders", "300", "--seed", "5"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*cli, "demo-data", "--elders", "300", "--seed", "5"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
-    proc = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -64,8 +80,10 @@ def browser(server: str):  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-                              args=ARGS)
+        b = p.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+            args=ARGS,
+        )
         yield b
         b.close()
 

@@ -26,8 +26,11 @@ def test_wrong_password_rerenders_the_form_with_the_reason(client) -> None:
 
 
 def test_open_redirects_are_refused(client) -> None:
-    r = client.post("/login", data={"username": "street", "password": "Yiyang@2026", "next": "//evil.example"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": "street", "password": "Yiyang@2026", "next": "//evil.example"},
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/elders"
 
 
@@ -35,11 +38,18 @@ def test_elder_list_and_htmx_fragment(client, browser_login, session) -> None:
     browser_login("community")
     page = client.get("/elders")
     assert page.status_code == 200 and '<table class="grid">' in page.text
-    fragment = client.get("/elders?household=alone", headers={"HX-Request": "true", "HX-Target": "results"})
+    fragment = client.get(
+        "/elders?household=alone", headers={"HX-Request": "true", "HX-Target": "results"}
+    )
     assert "<html" not in fragment.text and "<table" in fragment.text
     path = session.scalar(select(User.region_path).where(User.username == "community"))
     inside = set(session.scalars(select(Elder.id).where(Elder.region_path.startswith(path))))
-    linked = {int(i) for i in re.findall(r'href="/elders/(\d+)"', client.get("/elders?page_size=200&status=all").text)}
+    linked = {
+        int(i)
+        for i in re.findall(
+            r'href="/elders/(\d+)"', client.get("/elders?page_size=200&status=all").text
+        )
+    }
     assert linked and linked <= inside
 
 
@@ -69,17 +79,30 @@ def test_register_form_shows_field_errors_then_saves(client, browser_login, sess
     csrf = browser_login("community")
     number = "31010419370707002" + ric.calc_check_digit("310104193707070020")
     bad = number[:-1] + ("1" if number[-1] != "1" else "2")
-    form = {"csrf_token": csrf, "name": "表单老人", "id_number": bad, "address": "天平路8号",
-            "region_code": "310104003001", "household": "alone", "mobile_phone": "123",
-            "contact1_name": "女儿", "contact1_relation": "女儿", "contact1_phone": "13911112222",
-            "contact1_alerts": "on", "categories": ["advanced_age"]}
+    form = {
+        "csrf_token": csrf,
+        "name": "表单老人",
+        "id_number": bad,
+        "address": "天平路8号",
+        "region_code": "310104003001",
+        "household": "alone",
+        "mobile_phone": "123",
+        "contact1_name": "女儿",
+        "contact1_relation": "女儿",
+        "contact1_phone": "13911112222",
+        "contact1_alerts": "on",
+        "categories": ["advanced_age"],
+    }
     page = client.post("/elders/new", data=form)
     assert page.status_code == 422
     assert 'id="err-mobile_phone"' in page.text and "not a valid phone" in page.text
     page = client.post("/elders/new", data={**form, "mobile_phone": "13800138000"})
     assert page.status_code == 422 and "check digit" in page.text
-    saved = client.post("/elders/new", data={**form, "mobile_phone": "13800138000", "id_number": number},
-                        follow_redirects=False)
+    saved = client.post(
+        "/elders/new",
+        data={**form, "mobile_phone": "13800138000", "id_number": number},
+        follow_redirects=False,
+    )
     assert saved.status_code == 303
     elder = session.scalar(select(Elder).where(Elder.id_number == number))
     assert elder.contacts[0].phone == "13911112222" and elder.category_codes == ["advanced_age"]
@@ -91,9 +114,15 @@ def test_edit_form_roundtrip_and_stale_edit(client, browser_login, session) -> N
     elder = session.scalars(select(Elder).where(Elder.region_path.startswith(path)).limit(1)).one()
     form_page = client.get(f"/elders/{elder.id}/edit")
     assert form_page.status_code == 200 and f'value="{elder.version}"' in form_page.text
-    data = {"csrf_token": csrf, "version": str(elder.version), "name": elder.name, "address": "新住址1号",
-            "region_code": elder.region_path.strip("/").split("/")[-1], "household": elder.household,
-            "mobility": "wheelchair"}
+    data = {
+        "csrf_token": csrf,
+        "version": str(elder.version),
+        "name": elder.name,
+        "address": "新住址1号",
+        "region_code": elder.region_path.strip("/").split("/")[-1],
+        "household": elder.household,
+        "mobility": "wheelchair",
+    }
     r = client.post(f"/elders/{elder.id}/edit", data=data, follow_redirects=False)
     assert r.status_code == 303
     stale = client.post(f"/elders/{elder.id}/edit", data=data)
@@ -109,12 +138,21 @@ def test_form_post_without_csrf_is_refused(client, browser_login, session) -> No
 def test_import_page_flow(client, browser_login, session) -> None:
     csrf = browser_login("community")
     good = "31010419390909001" + ric.calc_check_digit("310104193909090010")
-    data = ("姓名,身份证号,住址,区划代码,居住情况,手机\n"
-            f"页面导入,{good},测试路1号,310104003001,独居,13800001234\n"
-            f"坏行,{good[:-1]}{'1' if good[-1] != '1' else '2'},测试路2号,310104003001,独居,13800001235\n").encode()
-    page = client.post("/elders-import", data={"csrf_token": csrf}, files={"file": ("r.csv", data, "text/csv")})
+    data = (
+        "姓名,身份证号,住址,区划代码,居住情况,手机\n"
+        f"页面导入,{good},测试路1号,310104003001,独居,13800001234\n"
+        f"坏行,{good[:-1]}{'1' if good[-1] != '1' else '2'},测试路2号,310104003001,"
+        "独居,13800001235\n"
+    ).encode()
+    page = client.post(
+        "/elders-import", data={"csrf_token": csrf}, files={"file": ("r.csv", data, "text/csv")}
+    )
     assert page.status_code == 200
-    assert 'id="n-created">1<' in page.text and 'id="n-rejected">1<' in page.text and "check digit" in page.text
+    assert (
+        'id="n-created">1<' in page.text
+        and 'id="n-rejected">1<' in page.text
+        and "check digit" in page.text
+    )
     batch_id = re.search(r'action="/elders-import/(\d+)/commit"', page.text).group(1)
     assert session.scalar(select(Elder.id).where(Elder.id_number == good)) is None
     done = client.post(f"/elders-import/{batch_id}/commit", data={"csrf_token": csrf})

@@ -17,7 +17,10 @@ def extracted_ids() -> set[str]:
     options = {"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     ids: set[str] = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-        str(SRC), method_map, options_map=options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+        str(SRC),
+        method_map,
+        options_map=options,
+        keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None},
     ):
         ids.add(message[0] if isinstance(message, tuple) else message)
     return ids

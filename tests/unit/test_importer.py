@@ -33,10 +33,21 @@ GOOD = rid("31010419420315002")
 
 
 def row(**over: str) -> dict[str, str]:
-    base = {"姓名": "张桂英", "性别": "女", "身份证号": GOOD, "出生日期": "1942-03-15",
-            "手机": "13812345678", "住址": "天平路1弄2号301室", "区划代码": "310104003001",
-            "居住情况": "独居", "类别": "高龄、低保", "失智": "否",
-            "紧急联系人": "李明", "联系人关系": "儿子", "联系人电话": "13912345678"}
+    base = {
+        "姓名": "张桂英",
+        "性别": "女",
+        "身份证号": GOOD,
+        "出生日期": "1942-03-15",
+        "手机": "13812345678",
+        "住址": "天平路1弄2号301室",
+        "区划代码": "310104003001",
+        "居住情况": "独居",
+        "类别": "高龄、低保",
+        "失智": "否",
+        "紧急联系人": "李明",
+        "联系人关系": "儿子",
+        "联系人电话": "13912345678",
+    }
     base.update(over)
     return base
 
@@ -86,7 +97,9 @@ def test_an_id_number_excel_rounded_to_a_float_is_explained() -> None:
     sheet = book.active
     sheet.append(TEMPLATE)
     values = row()
-    sheet.append([float(GOOD[:-1] + "1") if h == "身份证号" else values.get(h, "") for h in TEMPLATE])
+    sheet.append(
+        [float(GOOD[:-1] + "1") if h == "身份证号" else values.get(h, "") for h in TEMPLATE]
+    )
     buf = io.BytesIO()
     book.save(buf)
     _good, [bad] = run(buf.getvalue(), "roll.xlsx")
@@ -110,7 +123,9 @@ BAD_ROWS = [
 
 
 @pytest.mark.parametrize(("bad", "field", "fragment"), BAD_ROWS)
-def test_each_bad_row_is_rejected_with_its_reason(bad: dict[str, str], field: str, fragment: str) -> None:
+def test_each_bad_row_is_rejected_with_its_reason(
+    bad: dict[str, str], field: str, fragment: str
+) -> None:
     good, rejected = run(csv_bytes([bad]))
     assert good == []
     [item] = rejected
@@ -124,7 +139,11 @@ def test_every_problem_of_a_row_is_reported_not_only_the_first() -> None:
 
 
 def test_bad_rows_never_drop_the_good_rows_beside_them() -> None:
-    rows = [row(), *[b for b, _f, _m in BAD_ROWS], row(姓名="王建国", 性别="男", 身份证号=rid("31010419400101001"), 出生日期="")]
+    rows = [
+        row(),
+        *[b for b, _f, _m in BAD_ROWS],
+        row(姓名="王建国", 性别="男", 身份证号=rid("31010419400101001"), 出生日期=""),
+    ]
     good, bad = run(csv_bytes(rows))
     assert [g.row for g in good] == [2, len(rows) + 1]
     assert len(bad) == len(BAD_ROWS)
@@ -141,14 +160,17 @@ def test_missing_required_columns_reject_the_whole_file() -> None:
         read_table("姓名,身份证号,住址,居住情况\n".encode(), "x.csv")
 
 
-@pytest.mark.parametrize(("data", "name"), [(b"", "x.csv"), (b"\x00\x01", "x.pdf"), (b"PK\x03\x04junk", "x.xlsx")])
+@pytest.mark.parametrize(
+    ("data", "name"), [(b"", "x.csv"), (b"\x00\x01", "x.pdf"), (b"PK\x03\x04junk", "x.xlsx")]
+)
 def test_unreadable_files_are_refused_with_a_reason(data: bytes, name: str) -> None:
     with pytest.raises(ImportFileError):
         read_table(data, name)
 
 
 def test_only_columns_in_the_file_are_written() -> None:
-    data = "姓名,身份证号,住址,区划代码,居住情况\n张桂英,{},天平路1号,310104003001,独居\n".format(GOOD).encode()
+    data = f"姓名,身份证号,住址,区划代码,居住情况\n张桂英,{GOOD},天平路1号,310104003001,独居\n"
+    data = data.encode()
     [item], _bad = run(data)
     assert "allergies" not in item.values and "mobile_phone" not in item.values
     assert item.contact is None
@@ -156,7 +178,9 @@ def test_only_columns_in_the_file_are_written() -> None:
 
 def test_rejected_rows_download_carries_values_row_and_reasons() -> None:
     _good, bad = run(csv_bytes([row(手机="12345")]))
-    out = list(rejected_to_rows([{"row": b.row, "errors": b.errors, "values": b.values} for b in bad]))
+    out = list(
+        rejected_to_rows([{"row": b.row, "errors": b.errors, "values": b.values} for b in bad])
+    )
     assert out[0][-2:] == ["原行号 row", "错误原因 errors"]
     assert out[1][TEMPLATE.index("姓名")] == "张桂英"
     assert out[1][-2] == "2" and "not a valid phone" in out[1][-1]

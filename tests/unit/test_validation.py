@@ -52,9 +52,15 @@ def test_area_codes_created_after_the_birth_year_are_accepted() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("138 1234 5678", "13812345678"), ("+86 13812345678", "13812345678"),
-     ("021-64381234", "02164381234"), ("64381234", "64381234"), ("13812345678.0", "13812345678"),
-     ("", None), (None, None)],
+    [
+        ("138 1234 5678", "13812345678"),
+        ("+86 13812345678", "13812345678"),
+        ("021-64381234", "02164381234"),
+        ("64381234", "64381234"),
+        ("13812345678.0", "13812345678"),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_phones_are_normalised(raw: str | None, expected: str | None) -> None:
     assert check_phone(raw) == expected

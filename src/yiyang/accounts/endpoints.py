@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -18,7 +19,9 @@ from yiyang.core.scoping import Actor
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-def login_committed(username: str, password: str, kind: str, ip: str | None) -> tuple[str, object]:
+def login_committed(
+    username: str, password: str, kind: str, ip: str | None
+) -> tuple[str, dt.datetime]:
     """Log in in a unit of work of its own, so a failed attempt's count is committed even
     though the attempt itself raises."""
     failure: DomainError | None = None
@@ -47,24 +50,31 @@ async def token(data: TokenRequest, request: Request) -> TokenRead:
     value, expires = await run_in_threadpool(
         login_committed, data.username, data.password, "api", client_ip(request)
     )
-    return TokenRead(access_token=value, expires_at=expires)  # type: ignore[arg-type]
+    return TokenRead(access_token=value, expires_at=expires)
 
 
 @router.get("/me", response_model=Me)
 def me(actor: Annotated[Actor, Depends(current_actor)]) -> Me:
     return Me(
-        id=actor.user_id, username=actor.username, display_name=actor.display_name,
-        role=actor.role, region_path=actor.region_path,
+        id=actor.user_id,
+        username=actor.username,
+        display_name=actor.display_name,
+        role=actor.role,
+        region_path=actor.region_path,
         permissions=sorted(p.value for p in ROLE_PERMS[actor.role]),
     )
 
 
 @router.post("/logout", status_code=204)
 def logout(
-    request: Request, actor: Annotated[Actor, Depends(current_actor)],
+    request: Request,
+    actor: Annotated[Actor, Depends(current_actor)],
     session: Annotated[Session, Depends(get_session)],
 ) -> None:
     header = request.headers.get("authorization", "")
-    token_value = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(
-        "yiyang_session", "")
+    token_value = (
+        header[7:].strip()
+        if header.lower().startswith("bearer ")
+        else request.cookies.get("yiyang_session", "")
+    )
     service.logout(session, token_value)

@@ -13,7 +13,9 @@ from yiyang.core.roles import Role
 
 class User(Audited, Base):
     __tablename__ = "app_user"
-    __audit_exclude__ = frozenset({"password_hash", "failed_logins", "locked_until", "last_login_at"})  # noqa: E501
+    __audit_exclude__ = frozenset(
+        {"password_hash", "failed_logins", "locked_until", "last_login_at"}
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

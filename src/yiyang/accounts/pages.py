@@ -29,7 +29,9 @@ def login_page(request: Request, next: str | None = None) -> Response:
 
 @router.post("/login")
 async def login_submit(
-    request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()],
+    request: Request,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
     from starlette.concurrency import run_in_threadpool
@@ -40,18 +42,31 @@ async def login_submit(
             login_committed, username, password, "cookie", client_ip(request)
         )
     except DomainError as exc:
-        return render(request, "login.html", status_code=exc.status_code, next=_safe_next(next),
-                      error=exc.message, username=username)
+        return render(
+            request,
+            "login.html",
+            status_code=exc.status_code,
+            next=_safe_next(next),
+            error=exc.message,
+            username=username,
+        )
     response = RedirectResponse(_safe_next(next), status_code=303)
     settings = get_settings()
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=settings.cookie_secure,
-                        max_age=settings.session_hours * 3600)
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        max_age=settings.session_hours * 3600,
+    )
     return response
 
 
 @router.post("/logout")
 def logout(
-    request: Request, actor: Annotated[Actor, Depends(current_actor)],
+    request: Request,
+    actor: Annotated[Actor, Depends(current_actor)],
     session: Annotated[Session, Depends(get_session)],
 ) -> Response:
     service.logout(session, request.cookies.get(COOKIE, ""))

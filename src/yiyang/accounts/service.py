@@ -17,7 +17,13 @@ from yiyang.core.errors import NotAuthenticated, TooManyAttempts, ValidationFail
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Role
 from yiyang.core.scoping import Actor
-from yiyang.core.security import burn_verify, hash_password, new_token, token_digest, verify_password
+from yiyang.core.security import (
+    burn_verify,
+    hash_password,
+    new_token,
+    token_digest,
+    verify_password,
+)
 from yiyang.regions.models import Region
 
 
@@ -43,8 +49,14 @@ def login(
     current = now()
     if user is None:
         burn_verify(password)
-        audit.record(session, "login_failed", "app_user", None, summary=f"unknown user {username!r}",
-                     actor=audit.AuditActor(None, username[:64] or "?", ip=ip))
+        audit.record(
+            session,
+            "login_failed",
+            "app_user",
+            None,
+            summary=f"unknown user {username!r}",
+            actor=audit.AuditActor(None, username[:64] or "?", ip=ip),
+        )
         raise NotAuthenticated(_("Wrong username or password."))
     actor = audit.AuditActor(user.id, user.username, user.role, ip=ip)
     if user.locked_until and user.locked_until > current:
@@ -59,31 +71,58 @@ def login(
         if failures >= settings.login_max_failures:
             values["locked_until"] = current + dt.timedelta(minutes=settings.login_lock_minutes)
         session.execute(update(User).where(User.id == user.id).values(**values))
-        audit.record(session, "login_failed", "app_user", str(user.id), actor=actor,
-                     region_path=user.region_path, summary=f"failed attempt {failures}")
+        audit.record(
+            session,
+            "login_failed",
+            "app_user",
+            str(user.id),
+            actor=actor,
+            region_path=user.region_path,
+            summary=f"failed attempt {failures}",
+        )
         if "locked_until" in values:
-            audit.record(session, "account_locked", "app_user", str(user.id), actor=actor,
-                         region_path=user.region_path)
+            audit.record(
+                session,
+                "account_locked",
+                "app_user",
+                str(user.id),
+                actor=actor,
+                region_path=user.region_path,
+            )
             raise TooManyAttempts(
-                _("Too many failed attempts. Try again in %(minutes)d minutes.",
-                  minutes=settings.login_lock_minutes),
+                _(
+                    "Too many failed attempts. Try again in %(minutes)d minutes.",
+                    minutes=settings.login_lock_minutes,
+                ),
                 retry_after=settings.login_lock_minutes * 60,
             )
         raise NotAuthenticated(_("Wrong username or password."), failures=failures)
     session.execute(
-        update(User).where(User.id == user.id)
+        update(User)
+        .where(User.id == user.id)
         .values(failed_logins=0, locked_until=None, last_login_at=current)
     )
     token = new_token()
     hours = settings.session_hours if kind == "cookie" else settings.api_token_hours
     auth = AuthSession(
-        token_hash=token_digest(token), user_id=user.id, kind=kind, ip=ip,
-        csrf_token=secrets.token_urlsafe(24), created_at=current,
+        token_hash=token_digest(token),
+        user_id=user.id,
+        kind=kind,
+        ip=ip,
+        csrf_token=secrets.token_urlsafe(24),
+        created_at=current,
         expires_at=current + dt.timedelta(hours=hours),
     )
     session.add(auth)
-    audit.record(session, "login", "app_user", str(user.id), actor=actor, summary=kind,
-                 region_path=user.region_path)
+    audit.record(
+        session,
+        "login",
+        "app_user",
+        str(user.id),
+        actor=actor,
+        summary=kind,
+        region_path=user.region_path,
+    )
     session.flush()
     return LoginResult(token=token, session=auth, user=user)
 
@@ -104,22 +143,36 @@ def resolve_token(session: Session, token: str, kind: str) -> Actor | None:
     if auth.revoked or auth.expires_at <= now() or not user.active:
         return None
     return Actor(
-        user_id=user.id, username=user.username, display_name=user.display_name,
-        role=Role(user.role), region_id=user.region_id, region_path=user.region_path,
-        provider_id=user.provider_id, csrf_token=auth.csrf_token,
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        region_id=user.region_id,
+        region_path=user.region_path,
+        provider_id=user.provider_id,
+        csrf_token=auth.csrf_token,
     )
 
 
 def logout(session: Session, token: str) -> None:
     session.execute(
-        update(AuthSession).where(AuthSession.token_hash == token_digest(token)).values(revoked=True)
+        update(AuthSession)
+        .where(AuthSession.token_hash == token_digest(token))
+        .values(revoked=True)
     )
     audit.record(session, "logout", "auth_session", None)
 
 
 def create_user(
-    session: Session, *, username: str, password: str, display_name: str, role: Role,
-    region_code: str, provider_id: int | None = None, phone: str | None = None,
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    display_name: str,
+    role: Role,
+    region_code: str,
+    provider_id: int | None = None,
+    phone: str | None = None,
 ) -> User:
     region = session.scalar(select(Region).where(Region.code == region_code))
     if region is None:
@@ -129,8 +182,13 @@ def create_user(
     if session.scalar(select(User.id).where(User.username == username)):
         raise ValidationFailed(_("That username is taken."), field="username")
     user = User(
-        username=username, display_name=display_name, password_hash=hash_password(password),
-        role=role, region_id=region.id, region_path=region.path, provider_id=provider_id,
+        username=username,
+        display_name=display_name,
+        password_hash=hash_password(password),
+        role=role,
+        region_id=region.id,
+        region_path=region.path,
+        provider_id=provider_id,
         phone=phone,
     )
     session.add(user)

@@ -20,7 +20,8 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/audit")
 def audit_page(
-    request: Request, actor: Annotated[Actor, Depends(require(Perm.VIEW_AUDIT))],
+    request: Request,
+    actor: Annotated[Actor, Depends(require(Perm.VIEW_AUDIT))],
     session: Annotated[Session, Depends(get_session)],
 ) -> Response:
     raw: dict[str, Any] = {k: v for k, v in request.query_params.items() if v and k != "lang"}
@@ -31,5 +32,7 @@ def audit_page(
         errors = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
         filters = AuditFilters()
     events = repository.search(session, actor, filters)
-    template = "audit/_rows.html" if request.headers.get("hx-target") == "results" else "audit/list.html"
+    template = (
+        "audit/_rows.html" if request.headers.get("hx-target") == "results" else "audit/list.html"
+    )
     return render(request, template, events=events, filters=filters, errors=errors)

@@ -16,7 +16,7 @@ from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
 
 
-def readable(actor: Actor) -> Select[tuple[AuditEvent]]:
+def readable(actor: Actor) -> Select[AuditEvent]:
     stmt = select(AuditEvent)
     if not actor.can(Perm.VIEW_AUDIT):
         return stmt.where(false())
@@ -27,8 +27,10 @@ def readable(actor: Actor) -> Select[tuple[AuditEvent]]:
         return stmt.where(false())
     own_elders = elders.readable(actor).with_only_columns(Elder.id)
     return stmt.where(
-        or_(AuditEvent.region_path.startswith(prefix, autoescape=True),
-            AuditEvent.elder_id.in_(own_elders))
+        or_(
+            AuditEvent.region_path.startswith(prefix, autoescape=True),
+            AuditEvent.elder_id.in_(own_elders),
+        )
     )
 
 
@@ -48,6 +50,8 @@ def search(session: Session, actor: Actor, f: AuditFilters) -> Sequence[AuditEve
     if f.until:
         conds.append(AuditEvent.at < f.until)
     return session.scalars(
-        stmt.where(*conds).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .limit(f.page_size).offset((f.page - 1) * f.page_size)
+        stmt.where(*conds)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(f.page_size)
+        .offset((f.page - 1) * f.page_size)
     ).all()

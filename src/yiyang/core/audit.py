@@ -162,7 +162,8 @@ def _pending(obj: Any) -> list[dict[str, Any]] | None:
     session = object_session(obj)
     if session is None:
         return None
-    return session.info.setdefault("audit_pending", [])  # type: ignore[no-any-return]
+    pending: list[dict[str, Any]] = session.info.setdefault("audit_pending", [])
+    return pending
 
 
 # Mapper events see every row a flush writes — including orphans removed by a delete-orphan
@@ -172,7 +173,9 @@ def _pending(obj: Any) -> list[dict[str, Any]] | None:
 def _audit_insert(_mapper: Any, _conn: Any, obj: Audited) -> None:
     pending = _pending(obj)
     if pending is not None:
-        pending.append(_row(obj, "create", None, {k: _value(obj, k, getattr(obj, k)) for k in _columns(obj)}))
+        pending.append(
+            _row(obj, "create", None, {k: _value(obj, k, getattr(obj, k)) for k in _columns(obj)})
+        )
 
 
 @event.listens_for(Audited, "after_update", propagate=True)
@@ -187,7 +190,9 @@ def _audit_update(_mapper: Any, _conn: Any, obj: Audited) -> None:
 def _audit_delete(_mapper: Any, _conn: Any, obj: Audited) -> None:
     pending = _pending(obj)
     if pending is not None:
-        pending.append(_row(obj, "delete", {k: _value(obj, k, getattr(obj, k)) for k in _columns(obj)}, None))
+        pending.append(
+            _row(obj, "delete", {k: _value(obj, k, getattr(obj, k)) for k in _columns(obj)}, None)
+        )
 
 
 @event.listens_for(Session, "after_flush")
@@ -199,7 +204,9 @@ def _audit_after_flush(session: Session, _ctx: UOWTransaction) -> None:
         session.connection().execute(insert(AuditEvent), rows)
 
 
-def record(session: Session, action: str, entity_type: str, entity_id: str | None, **kw: Any) -> None:
+def record(
+    session: Session, action: str, entity_type: str, entity_id: str | None, **kw: Any
+) -> None:
     """Record a non-ORM event: a read of a medical profile, an export, a login, a bulk write."""
     from yiyang.audit.models import AuditEvent
 

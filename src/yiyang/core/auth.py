@@ -34,7 +34,8 @@ def _lookup(token: str, kind: str) -> Actor | None:
 
 async def optional_actor(request: Request) -> Actor | None:
     if hasattr(request.state, "actor"):
-        return request.state.actor  # type: ignore[no-any-return]
+        cached: Actor | None = request.state.actor
+        return cached
     header = request.headers.get("authorization", "")
     actor: Actor | None = None
     via_cookie = False
@@ -50,8 +51,13 @@ async def optional_actor(request: Request) -> Actor | None:
         actor = Actor(**{**actor.__dict__, "ip": ip})
         # An async dependency runs in the request's own context, so the endpoint sees this.
         audit.set_actor(
-            audit.AuditActor(actor.user_id, actor.username, actor.role.value, ip,
-                             request.headers.get("x-request-id") or str(uuid.uuid4()))
+            audit.AuditActor(
+                actor.user_id,
+                actor.username,
+                actor.role.value,
+                ip,
+                request.headers.get("x-request-id") or str(uuid.uuid4()),
+            )
         )
     request.state.actor = actor
     return actor

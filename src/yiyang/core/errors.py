@@ -63,6 +63,11 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
         cause = (e.get("ctx") or {}).get("error")
         field = ".".join(loc) or getattr(cause, "field", None) or ""
         message = getattr(cause, "message", None) or str(e.get("msg", ""))
-        out.append({"field": field, "message": message.removeprefix("Value error, "),
-                    "type": str(e.get("type", ""))})
+        out.append(
+            {
+                "field": field,
+                "message": message.removeprefix("Value error, "),
+                "type": str(e.get("type", "")),
+            }
+        )
     return out

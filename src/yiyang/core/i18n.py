@@ -51,7 +51,7 @@ def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
 _ = gettext
 
 
-def N_(message: str) -> str:  # noqa: N802  (the gettext convention for "mark, translate later")
+def N_(message: str) -> str:
     return message
 
 

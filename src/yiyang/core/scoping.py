@@ -53,7 +53,9 @@ def elder_scope(actor: Actor) -> ColumnElement[bool]:
             .where(User.provider_id == actor.provider_id)
         )
         return Elder.id.in_(linked_by_provider)
-    return Elder.id.in_(select(UserElderLink.elder_id).where(UserElderLink.user_id == actor.user_id))
+    return Elder.id.in_(
+        select(UserElderLink.elder_id).where(UserElderLink.user_id == actor.user_id)
+    )
 
 
 def region_scope_path(actor: Actor) -> str | None:

@@ -57,7 +57,9 @@ def ensure_regions(session: Session) -> dict[str, Region]:
     for spec in regions():
         if spec.code not in existing:
             parent = existing.get(spec.parent) if spec.parent else None
-            existing[spec.code] = add_region(session, spec.code, spec.name, RegionLevel(spec.level), parent)
+            existing[spec.code] = add_region(
+                session, spec.code, spec.name, RegionLevel(spec.level), parent
+            )
     return existing
 
 
@@ -78,32 +80,66 @@ def load(session: Session, elders: int, seed: int) -> dict[str, int]:
         for spec in demo_users(street, community):
             user = session.scalar(select(User).where(User.username == spec.username))
             if user is None:
-                user = create_user(session, username=spec.username, password=DEMO_PASSWORD,
-                                   display_name=spec.display_name, role=spec.role,
-                                   region_code=spec.region, provider_id=spec.provider_id)
+                user = create_user(
+                    session,
+                    username=spec.username,
+                    password=DEMO_PASSWORD,
+                    display_name=spec.display_name,
+                    role=spec.role,
+                    region_code=spec.region,
+                    provider_id=spec.provider_id,
+                )
             users[spec.username] = user
         admin = users["admin"]
-        actor = Actor(admin.id, admin.username, admin.display_name, Role.PLATFORM_ADMIN,
-                      admin.region_id, admin.region_path)
-        _batch, outcome = imports.import_now(session, actor, f"demo-seed{seed}.csv", roll_csv(elders, seed))
+        actor = Actor(
+            admin.id,
+            admin.username,
+            admin.display_name,
+            Role.PLATFORM_ADMIN,
+            admin.region_id,
+            admin.region_path,
+        )
+        _batch, outcome = imports.import_now(
+            session, actor, f"demo-seed{seed}.csv", roll_csv(elders, seed)
+        )
         _link_person_users(session, users, by_code[community].path, by_code[street].path)
-        return {"created": outcome.created, "updated": outcome.updated,
-                "unchanged": outcome.unchanged, "rejected": len(outcome.rejected)}
+        return {
+            "created": outcome.created,
+            "updated": outcome.updated,
+            "unchanged": outcome.unchanged,
+            "rejected": len(outcome.rejected),
+        }
 
 
-def _link_person_users(session: Session, users: dict[str, User], community_path: str,
-                       street_path: str) -> None:
+def _link_person_users(
+    session: Session, users: dict[str, User], community_path: str, street_path: str
+) -> None:
     """Give the person-scoped demo users a few elders each (normally set by services/doctors)."""
     if session.scalar(select(func.count()).select_from(UserElderLink)):
         return
-    in_community = list(session.scalars(
-        select(Elder.id).where(Elder.region_path == community_path).order_by(Elder.id).limit(60)))
-    in_street = list(session.scalars(
-        select(Elder.id).where(Elder.region_path.startswith(street_path)).order_by(Elder.id).limit(200)))
-    plan = {"family": (in_community[:1], "子女"), "elder": (in_community[:1], "本人"),
-            "volunteer": (in_community[1:4], "结对"), "caregiver": (in_street[:8], "服务对象"),
-            "doctor": (in_street[:50], "签约")}
+    in_community = list(
+        session.scalars(
+            select(Elder.id).where(Elder.region_path == community_path).order_by(Elder.id).limit(60)
+        )
+    )
+    in_street = list(
+        session.scalars(
+            select(Elder.id)
+            .where(Elder.region_path.startswith(street_path))
+            .order_by(Elder.id)
+            .limit(200)
+        )
+    )
+    plan = {
+        "family": (in_community[:1], "子女"),
+        "elder": (in_community[:1], "本人"),
+        "volunteer": (in_community[1:4], "结对"),
+        "caregiver": (in_street[:8], "服务对象"),
+        "doctor": (in_street[:50], "签约"),
+    }
     for username, (ids, relation) in plan.items():
         for elder_id in ids:
-            session.add(UserElderLink(user_id=users[username].id, elder_id=elder_id, relation=relation))
+            session.add(
+                UserElderLink(user_id=users[username].id, elder_id=elder_id, relation=relation)
+            )
     session.flush()

@@ -12,10 +12,14 @@ from yiyang.registry.importer import TEMPLATE
 
 
 def rows(n: int, seed: int, bad_every: int = 0) -> Iterator[dict[str, str]]:
-    for i, row in enumerate(elder_rows(n, seed, community_codes(regions()), today_local()), start=1):
+    for i, row in enumerate(
+        elder_rows(n, seed, community_codes(regions()), today_local()), start=1
+    ):
         if bad_every and i % bad_every == 0:
             number = row["身份证号"]
-            row["身份证号"] = number[:-1] + ("0" if number[-1] != "0" else "1")  # break the checksum
+            row["身份证号"] = number[:-1] + (
+                "0" if number[-1] != "0" else "1"
+            )  # break the checksum
         yield row
 
 

@@ -14,7 +14,9 @@ def add_region(
     if len(code) != 12 or not code.isdigit():
         raise ValidationFailed(f"region code must be 12 digits: {code!r}", field="code")
     path = (parent.path if parent else "/") + code + "/"
-    region = Region(code=code, name=name, level=level, parent_id=parent.id if parent else None, path=path)
+    region = Region(
+        code=code, name=name, level=level, parent_id=parent.id if parent else None, path=path
+    )
     session.add(region)
     session.flush()
     return region

@@ -36,18 +36,22 @@ DB = Annotated[Session, Depends(get_session)]
 
 
 @router.get("", response_model=Page[ElderListItem], summary="Search and filter elders")
-def list_elders(actor: Viewer, session: DB, f: Annotated[ElderFilters, Query()]) -> Page[ElderListItem]:
+def list_elders(
+    actor: Viewer, session: DB, f: Annotated[ElderFilters, Query()]
+) -> Page[ElderListItem]:
     return service.list_elders(session, actor, f)
 
 
 @router.get("/export.xlsx", summary="Export the filtered list to XLSX (masked for the role)")
 def export_elders(
-    actor: Annotated[Actor, Depends(require(Perm.EXPORT_ELDERS))], session: DB,
+    actor: Annotated[Actor, Depends(require(Perm.EXPORT_ELDERS))],
+    session: DB,
     f: Annotated[ElderFilters, Query()],
 ) -> Response:
     data, _count = export.export_xlsx(session, actor, f)
-    return Response(data, media_type=XLSX,
-                    headers={"Content-Disposition": 'attachment; filename="elders.xlsx"'})
+    return Response(
+        data, media_type=XLSX, headers={"Content-Disposition": 'attachment; filename="elders.xlsx"'}
+    )
 
 
 @router.post("", response_model=ElderRead, status_code=201, summary="Register an elder")
@@ -106,16 +110,22 @@ def rejected_rows(actor: Importer, session: DB, batch_id: int) -> Response:
     from yiyang.registry.spreadsheets import rejected_workbook
 
     batch = imports.access_batch(session, actor, batch_id)
-    return Response(rejected_workbook(batch.rejected), media_type=XLSX, headers={
-        "Content-Disposition": f'attachment; filename="rejected-{batch.id}.xlsx"'})
+    return Response(
+        rejected_workbook(batch.rejected),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="rejected-{batch.id}.xlsx"'},
+    )
 
 
 @router.get("/import-template.xlsx", summary="A blank roll with the expected columns")
 def import_template(actor: Importer) -> Response:
     from yiyang.registry.spreadsheets import template_workbook
 
-    return Response(template_workbook(), media_type=XLSX,
-                    headers={"Content-Disposition": 'attachment; filename="elders-template.xlsx"'})
+    return Response(
+        template_workbook(),
+        media_type=XLSX,
+        headers={"Content-Disposition": 'attachment; filename="elders-template.xlsx"'},
+    )
 
 
 # ---------------------------------------------------------------------------- one elder

@@ -23,40 +23,95 @@ from yiyang.registry.validation import (
 
 # Column headers accepted (Chinese as districts write them, and the English field names).
 HEADERS: dict[str, str] = {
-    "姓名": "name", "name": "name",
-    "性别": "gender", "gender": "gender",
-    "身份证号": "id_number", "身份证号码": "id_number", "公民身份号码": "id_number",
+    "姓名": "name",
+    "name": "name",
+    "性别": "gender",
+    "gender": "gender",
+    "身份证号": "id_number",
+    "身份证号码": "id_number",
+    "公民身份号码": "id_number",
     "id_number": "id_number",
-    "出生日期": "birth_date", "birth_date": "birth_date",
-    "手机": "mobile_phone", "手机号": "mobile_phone", "手机号码": "mobile_phone",
-    "联系电话": "mobile_phone", "mobile_phone": "mobile_phone",
-    "固定电话": "home_phone", "座机": "home_phone", "home_phone": "home_phone",
-    "住址": "address", "家庭住址": "address", "居住地址": "address", "address": "address",
-    "区划代码": "region_code", "社区代码": "region_code", "所属社区代码": "region_code",
+    "出生日期": "birth_date",
+    "birth_date": "birth_date",
+    "手机": "mobile_phone",
+    "手机号": "mobile_phone",
+    "手机号码": "mobile_phone",
+    "联系电话": "mobile_phone",
+    "mobile_phone": "mobile_phone",
+    "固定电话": "home_phone",
+    "座机": "home_phone",
+    "home_phone": "home_phone",
+    "住址": "address",
+    "家庭住址": "address",
+    "居住地址": "address",
+    "address": "address",
+    "区划代码": "region_code",
+    "社区代码": "region_code",
+    "所属社区代码": "region_code",
     "region_code": "region_code",
-    "居住情况": "household", "居住状况": "household", "household": "household",
-    "类别": "categories", "人员类别": "categories", "categories": "categories",
-    "照护等级": "care_level", "care_level": "care_level",
-    "慢性病": "chronic_conditions", "chronic_conditions": "chronic_conditions",
-    "过敏史": "allergies", "过敏": "allergies", "allergies": "allergies",
-    "失智": "dementia", "认知障碍": "dementia", "dementia": "dementia",
-    "紧急联系人": "contact_name", "contact_name": "contact_name",
-    "联系人关系": "contact_relation", "与老人关系": "contact_relation",
+    "居住情况": "household",
+    "居住状况": "household",
+    "household": "household",
+    "类别": "categories",
+    "人员类别": "categories",
+    "categories": "categories",
+    "照护等级": "care_level",
+    "care_level": "care_level",
+    "慢性病": "chronic_conditions",
+    "chronic_conditions": "chronic_conditions",
+    "过敏史": "allergies",
+    "过敏": "allergies",
+    "allergies": "allergies",
+    "失智": "dementia",
+    "认知障碍": "dementia",
+    "dementia": "dementia",
+    "紧急联系人": "contact_name",
+    "contact_name": "contact_name",
+    "联系人关系": "contact_relation",
+    "与老人关系": "contact_relation",
     "contact_relation": "contact_relation",
-    "联系人电话": "contact_phone", "contact_phone": "contact_phone",
-    "纬度": "latitude", "latitude": "latitude",
-    "经度": "longitude", "longitude": "longitude",
-    "家庭医生": "family_doctor_name", "family_doctor_name": "family_doctor_name",
-    "用药": "medications", "当前用药": "medications", "medications": "medications",
-    "钥匙保管人": "key_holder", "key_holder": "key_holder",
-    "入户说明": "access_notes", "access_notes": "access_notes",
+    "联系人电话": "contact_phone",
+    "contact_phone": "contact_phone",
+    "纬度": "latitude",
+    "latitude": "latitude",
+    "经度": "longitude",
+    "longitude": "longitude",
+    "家庭医生": "family_doctor_name",
+    "family_doctor_name": "family_doctor_name",
+    "用药": "medications",
+    "当前用药": "medications",
+    "medications": "medications",
+    "钥匙保管人": "key_holder",
+    "key_holder": "key_holder",
+    "入户说明": "access_notes",
+    "access_notes": "access_notes",
 }
 REQUIRED = ("name", "id_number", "address", "region_code", "household")
 # Template column order for a blank roll (and for rejected-row downloads).
 TEMPLATE = [
-    "姓名", "性别", "身份证号", "出生日期", "手机", "固定电话", "住址", "区划代码", "居住情况",
-    "类别", "照护等级", "慢性病", "过敏史", "失智", "紧急联系人", "联系人关系", "联系人电话",
-    "纬度", "经度", "家庭医生", "用药", "钥匙保管人", "入户说明",
+    "姓名",
+    "性别",
+    "身份证号",
+    "出生日期",
+    "手机",
+    "固定电话",
+    "住址",
+    "区划代码",
+    "居住情况",
+    "类别",
+    "照护等级",
+    "慢性病",
+    "过敏史",
+    "失智",
+    "紧急联系人",
+    "联系人关系",
+    "联系人电话",
+    "纬度",
+    "经度",
+    "家庭医生",
+    "用药",
+    "钥匙保管人",
+    "入户说明",
 ]
 _SPLIT = re.compile(r"[、,，;；/|\s]+")
 _YES = {"是", "有", "y", "yes", "true", "1"}
@@ -122,7 +177,10 @@ def read_table(data: bytes, filename: str) -> ParsedTable:
     missing = [f for f in REQUIRED if f not in columns]
     if missing:
         raise ImportFileError(
-            _("Required columns are missing: %(cols)s.", cols=", ".join(_column_label(m) for m in missing))
+            _(
+                "Required columns are missing: %(cols)s.",
+                cols=", ".join(_column_label(m) for m in missing),
+            )
         )
     return ParsedTable(headers=headers, columns=columns, unknown_headers=unknown, rows=rows)
 
@@ -157,7 +215,9 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         sheet = book.get_sheet_by_index(0)
     except Exception as exc:  # calamine raises its own error types for damaged files
-        raise ImportFileError(_("The Excel file cannot be read: %(err)s", err=str(exc)[:200])) from None
+        raise ImportFileError(
+            _("The Excel file cannot be read: %(err)s", err=str(exc)[:200])
+        ) from None
     start = sheet.start[0] + 1 if sheet.start else 1
     for number, row in enumerate(sheet.iter_rows(), start=start):
         if any(cell not in ("", None) for cell in row):
@@ -220,8 +280,14 @@ def validate_row(
     id_raw = raw.get("id_number")
     resident = None
     if isinstance(id_raw, float) and not _text(id_raw).endswith("X"):
-        _error(errors, "id_number", _(
-            "The ID number was stored as a number and Excel has rounded it; format the column as text."))
+        _error(
+            errors,
+            "id_number",
+            _(
+                "The ID number was stored as a number and Excel has rounded it; "
+                "format the column as text."
+            ),
+        )
     elif _text(id_raw):
         try:
             resident = check_id_number(_text(id_raw))
@@ -240,11 +306,14 @@ def validate_row(
         except ValueError:
             _error(errors, "birth_date", _("The birth date is not a date (use YYYY-MM-DD)."))
     if resident is not None:
-        for check, arg in ((check_birth_matches, birth), (check_gender_matches, gender)):
-            try:
-                check(resident, arg)  # type: ignore[operator]
-            except FieldError as exc:
-                _error(errors, exc.field, exc.message)
+        try:
+            check_birth_matches(resident, birth)
+        except FieldError as exc:
+            _error(errors, exc.field, exc.message)
+        try:
+            check_gender_matches(resident, gender)
+        except FieldError as exc:
+            _error(errors, exc.field, exc.message)
         values["id_number"] = resident.number
         values["id_tail"] = resident.number[-4:]
         values["birth_date"] = resident.birth_date
@@ -267,14 +336,18 @@ def validate_row(
         if region is None:
             _error(errors, "region_code", _("Unknown region code %(code)s.", code=code))
         elif scope_prefix != "/" and not region.path.startswith(scope_prefix):
-            _error(errors, "region_code", _("Region %(code)s is outside your jurisdiction.", code=code))
+            _error(
+                errors, "region_code", _("Region %(code)s is outside your jurisdiction.", code=code)
+            )
         else:
             values["region_id"] = region.id
             values["region_path"] = region.path
 
     household_text = _text(raw.get("household"))
     if household_text:
-        household = HOUSEHOLD_ALIASES.get(household_text) or HOUSEHOLD_ALIASES.get(household_text.lower())
+        household = HOUSEHOLD_ALIASES.get(household_text) or HOUSEHOLD_ALIASES.get(
+            household_text.lower()
+        )
         if household is None:
             _error(errors, "household", _("Household must be 独居, 空巢 or 与家人同住."))
         else:
@@ -347,15 +420,20 @@ def validate_row(
     # the allergies already on record.
     kept = {k: v for k, v in values.items() if _SOURCE.get(k, k) in columns}
     return ValidRow(
-        number, kept, categories if "categories" in columns else [],
+        number,
+        kept,
+        categories if "categories" in columns else [],
         contact if "contact_name" in columns or "contact_phone" in columns else None,
     )
 
 
 # Which column a stored value comes from (derived values follow their source column).
 _SOURCE = {
-    "id_tail": "id_number", "birth_date": "id_number", "gender": "id_number",
-    "region_id": "region_code", "region_path": "region_code",
+    "id_tail": "id_number",
+    "birth_date": "id_number",
+    "gender": "id_number",
+    "region_id": "region_code",
+    "region_path": "region_code",
 }
 
 
@@ -373,10 +451,25 @@ def validate(
         if isinstance(result, ValidRow):
             first = seen.get(result.values["id_number"])
             if first is not None:
-                bad.append(RejectedRow(number, [{
-                    "field": "id_number", "column": _column_label("id_number"),
-                    "message": _("This ID number already appears in row %(row)d of the file.", row=first),
-                }], {k: _text(cells[i]) if i < len(cells) else "" for k, i in table.columns.items()}))
+                bad.append(
+                    RejectedRow(
+                        number,
+                        [
+                            {
+                                "field": "id_number",
+                                "column": _column_label("id_number"),
+                                "message": _(
+                                    "This ID number already appears in row %(row)d of the file.",
+                                    row=first,
+                                ),
+                            }
+                        ],
+                        {
+                            k: _text(cells[i]) if i < len(cells) else ""
+                            for k, i in table.columns.items()
+                        },
+                    )
+                )
                 continue
             seen[result.values["id_number"]] = number
             good.append(result)

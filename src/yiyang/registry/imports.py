@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from yiyang.core import audit
@@ -58,8 +58,10 @@ def _chunks(rows: Sequence[ValidRow], size: int) -> Iterator[Sequence[ValidRow]]
 
 
 def _region_refs(session: Session) -> dict[str, RegionRef]:
-    return {code: RegionRef(rid, path) for rid, code, path in session.execute(
-        select(Region.id, Region.code, Region.path))}
+    return {
+        code: RegionRef(rid, path)
+        for rid, code, path in session.execute(select(Region.id, Region.code, Region.path))
+    }
 
 
 def _snapshot(values: dict[str, Any]) -> dict[str, Any]:
@@ -69,9 +71,7 @@ def _snapshot(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run(
-    session: Session, actor: Actor, filename: str, data: bytes, *, write: bool
-) -> Outcome:
+def run(session: Session, actor: Actor, filename: str, data: bytes, *, write: bool) -> Outcome:
     """Validate ``data`` and (when ``write``) upsert the good rows. Flushes, never commits."""
     scope = region_scope_path(actor)
     if not actor.can(Perm.IMPORT_ELDERS) or scope is None:
@@ -96,8 +96,13 @@ _COMPARE_SKIP = {"region_id"}
 
 
 def _process_chunk(
-    session: Session, actor: Actor, scope: str, chunk: Sequence[ValidRow], columns: set[str],
-    outcome: Outcome, write: bool,
+    session: Session,
+    actor: Actor,
+    scope: str,
+    chunk: Sequence[ValidRow],
+    columns: set[str],
+    outcome: Outcome,
+    write: bool,
 ) -> list[RejectedRow]:
     numbers = [r.values["id_number"] for r in chunk]
     keys = [k for k in chunk[0].values if k not in _COMPARE_SKIP]
@@ -105,8 +110,9 @@ def _process_chunk(
     existing = {
         row.id_number: row
         for row in session.execute(
-            select(Elder.id, Elder.version, Elder.region_path.label("cur_path"), *cols)
-            .where(Elder.id_number.in_(numbers))
+            select(Elder.id, Elder.version, Elder.region_path.label("cur_path"), *cols).where(
+                Elder.id_number.in_(numbers)
+            )
         )
     }
     ids = [e.id for e in existing.values()]
@@ -115,14 +121,18 @@ def _process_chunk(
     if ids and "categories" in columns:
         for elder_id, category in session.execute(
             select(ElderCategory.elder_id, ElderCategory.category)
-            .where(ElderCategory.elder_id.in_(ids)).order_by(ElderCategory.category)
+            .where(ElderCategory.elder_id.in_(ids))
+            .order_by(ElderCategory.category)
         ):
             old_categories.setdefault(elder_id, []).append(category)
     if ids and ("contact_name" in columns or "contact_phone" in columns):
         for elder_id, name, relation, phone in session.execute(
-            select(EmergencyContact.elder_id, EmergencyContact.name, EmergencyContact.relation,
-                   EmergencyContact.phone)
-            .where(EmergencyContact.elder_id.in_(ids), EmergencyContact.priority == 1)
+            select(
+                EmergencyContact.elder_id,
+                EmergencyContact.name,
+                EmergencyContact.relation,
+                EmergencyContact.phone,
+            ).where(EmergencyContact.elder_id.in_(ids), EmergencyContact.priority == 1)
         ):
             old_contacts[elder_id] = (name, relation, phone)
 
@@ -137,11 +147,21 @@ def _process_chunk(
             creates.append(row)
             continue
         if scope != "/" and not old.cur_path.startswith(scope):
-            rejected.append(RejectedRow(row.row, [{
-                "field": "id_number", "column": "身份证号",
-                "message": _("This person is registered in a region outside your jurisdiction; "
-                             "ask the district to transfer the record."),
-            }]))
+            rejected.append(
+                RejectedRow(
+                    row.row,
+                    [
+                        {
+                            "field": "id_number",
+                            "column": "身份证号",
+                            "message": _(
+                                "This person is registered in a region outside your jurisdiction; "
+                                "ask the district to transfer the record."
+                            ),
+                        }
+                    ],
+                )
+            )
             continue
         before: dict[str, Any] = {}
         after: dict[str, Any] = {}
@@ -150,13 +170,21 @@ def _process_chunk(
             if old_value != row.values[key]:
                 before[key], after[key] = old_value, row.values[key]
         if "categories" in columns and old_categories.get(old.id, []) != row.categories:
-            before["categories"], after["categories"] = old_categories.get(old.id, []), row.categories
+            before["categories"], after["categories"] = (
+                old_categories.get(old.id, []),
+                row.categories,
+            )
             new_categories.append((old.id, row.categories))
         if "contact_name" in columns or "contact_phone" in columns:
-            wanted = (row.contact["name"], row.contact["relation"], row.contact["phone"]) if row.contact else None
-            if row.contact and old_contacts.get(old.id) != wanted:
-                before["contact"] = list(old_contacts[old.id]) if old_contacts.get(old.id) else None
-                after["contact"] = list(wanted) if wanted else None
+            wanted = (
+                (row.contact["name"], row.contact["relation"], row.contact["phone"])
+                if row.contact
+                else None
+            )
+            previous = old_contacts.get(old.id)
+            if wanted and previous != wanted:
+                before["contact"] = list(previous) if previous else None
+                after["contact"] = list(wanted)
                 new_contacts.append((old.id, row.contact))
         if after:
             updates.append((old, row, before, after))
@@ -170,81 +198,153 @@ def _process_chunk(
 
 
 def _write(
-    session: Session, actor: Actor, creates: list[ValidRow],
+    session: Session,
+    actor: Actor,
+    creates: list[ValidRow],
     updates: list[tuple[Any, ValidRow, dict[str, Any], dict[str, Any]]],
-    new_categories: list[tuple[int, list[str]]], new_contacts: list[tuple[int, dict[str, Any] | None]],
+    new_categories: list[tuple[int, list[str]]],
+    new_contacts: list[tuple[int, dict[str, Any] | None]],
 ) -> None:
     stamp = now()
     audit_rows: list[dict[str, Any]] = []
     if creates:
-        params = [{**r.values, "created_at": stamp, "updated_at": stamp, "version": 1,
-                   "status": ElderStatus.ACTIVE.value} for r in creates]
-        returned = session.execute(
-            insert(Elder).returning(Elder.id, sort_by_parameter_order=True), params
-        ).scalars().all()
-        categories = [{"elder_id": eid, "category": c} for eid, r in zip(returned, creates, strict=True)
-                      for c in r.categories]
+        params = [
+            {
+                **r.values,
+                "created_at": stamp,
+                "updated_at": stamp,
+                "version": 1,
+                "status": ElderStatus.ACTIVE.value,
+            }
+            for r in creates
+        ]
+        returned = (
+            session.execute(insert(Elder).returning(Elder.id, sort_by_parameter_order=True), params)
+            .scalars()
+            .all()
+        )
+        categories = [
+            {"elder_id": eid, "category": c}
+            for eid, r in zip(returned, creates, strict=True)
+            for c in r.categories
+        ]
         if categories:
             session.execute(insert(ElderCategory), categories)
-        contacts = [{"elder_id": eid, "priority": 1, "receives_alerts": True, **r.contact}
-                    for eid, r in zip(returned, creates, strict=True) if r.contact]
+        contacts = [
+            {"elder_id": eid, "priority": 1, "receives_alerts": True, **r.contact}
+            for eid, r in zip(returned, creates, strict=True)
+            if r.contact
+        ]
         if contacts:
             session.execute(insert(EmergencyContact), contacts)
         today = today_local()
-        session.execute(insert(ElderStatusChange), [
-            {"elder_id": eid, "from_status": None, "to_status": ElderStatus.ACTIVE.value,
-             "effective_date": today, "reason": "imported", "actor_id": actor.user_id, "at": stamp}
-            for eid in returned
-        ])
+        session.execute(
+            insert(ElderStatusChange),
+            [
+                {
+                    "elder_id": eid,
+                    "from_status": None,
+                    "to_status": ElderStatus.ACTIVE.value,
+                    "effective_date": today,
+                    "reason": "imported",
+                    "actor_id": actor.user_id,
+                    "at": stamp,
+                }
+                for eid in returned
+            ],
+        )
         audit_rows.extend(
-            audit.event_row("create", "elder", str(eid), elder_id=eid, at=stamp,
-                            region_path=r.values.get("region_path"), summary="import",
-                            after={**_snapshot(r.values), "categories": r.categories,
-                                   "contact": r.contact})
+            audit.event_row(
+                "create",
+                "elder",
+                str(eid),
+                elder_id=eid,
+                at=stamp,
+                region_path=r.values.get("region_path"),
+                summary="import",
+                after={**_snapshot(r.values), "categories": r.categories, "contact": r.contact},
+            )
             for eid, r in zip(returned, creates, strict=True)
         )
     if updates:
         table = Elder.__table__
+        assert isinstance(table, Table)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for old, row, before, after in updates:
             changed = tuple(sorted(k for k in after if k in row.values))
             groups.setdefault(changed, []).append(
-                {"b_id": old.id, "b_version": old.version + 1, "b_updated_at": stamp,
-                 **{f"b_{k}": row.values[k] for k in changed},
-                 **({"b_region_id": row.values["region_id"]} if "region_path" in changed else {})}
+                {
+                    "b_id": old.id,
+                    "b_version": old.version + 1,
+                    "b_updated_at": stamp,
+                    **{f"b_{k}": row.values[k] for k in changed},
+                    **(
+                        {"b_region_id": row.values["region_id"]} if "region_path" in changed else {}
+                    ),
+                }
             )
-            audit_rows.append(audit.event_row(
-                "update", "elder", str(old.id), elder_id=old.id, at=stamp, summary="import",
-                region_path=row.values.get("region_path", old.cur_path),
-                before=_snapshot(before), after=_snapshot(after)))
+            audit_rows.append(
+                audit.event_row(
+                    "update",
+                    "elder",
+                    str(old.id),
+                    elder_id=old.id,
+                    at=stamp,
+                    summary="import",
+                    region_path=row.values.get("region_path", old.cur_path),
+                    before=_snapshot(before),
+                    after=_snapshot(after),
+                )
+            )
         for changed, params in groups.items():
             names = list(changed) + (["region_id"] if "region_path" in changed else [])
             stmt = (
-                update(table).where(table.c.id == bindparam("b_id"))
-                .values(version=bindparam("b_version"), updated_at=bindparam("b_updated_at"),
-                        **{k: bindparam(f"b_{k}") for k in names})
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    version=bindparam("b_version"),
+                    updated_at=bindparam("b_updated_at"),
+                    **{k: bindparam(f"b_{k}") for k in names},
+                )
             )
             session.connection().execute(stmt, params)
     if new_categories:
-        session.execute(delete(ElderCategory).where(ElderCategory.elder_id.in_([e for e, _c in new_categories])))
+        session.execute(
+            delete(ElderCategory).where(ElderCategory.elder_id.in_([e for e, _c in new_categories]))
+        )
         rows = [{"elder_id": e, "category": c} for e, cats in new_categories for c in cats]
         if rows:
             session.execute(insert(ElderCategory), rows)
     if new_contacts:
-        session.execute(delete(EmergencyContact).where(
-            EmergencyContact.elder_id.in_([e for e, _c in new_contacts]), EmergencyContact.priority == 1))
-        session.execute(insert(EmergencyContact), [
-            {"elder_id": e, "priority": 1, "receives_alerts": True, **c} for e, c in new_contacts if c])
+        session.execute(
+            delete(EmergencyContact).where(
+                EmergencyContact.elder_id.in_([e for e, _c in new_contacts]),
+                EmergencyContact.priority == 1,
+            )
+        )
+        session.execute(
+            insert(EmergencyContact),
+            [
+                {"elder_id": e, "priority": 1, "receives_alerts": True, **c}
+                for e, c in new_contacts
+                if c
+            ],
+        )
     audit.record_many(session, audit_rows)
 
 
 # ---------------------------------------------------------------------------- batches
-def dry_run(session: Session, actor: Actor, filename: str, data: bytes) -> tuple[ImportBatch, Outcome]:
+def dry_run(
+    session: Session, actor: Actor, filename: str, data: bytes
+) -> tuple[ImportBatch, Outcome]:
     outcome = run(session, actor, filename, data, write=False)
     batch = ImportBatch(
-        filename=filename[:255], file_sha256=hashlib.sha256(data).hexdigest(),
-        file_format="xlsx" if data[:4] == b"PK\x03\x04" else "csv", created_by=actor.user_id,
-        region_path=region_scope_path(actor) or actor.region_path, stored_file=data,
+        filename=filename[:255],
+        file_sha256=hashlib.sha256(data).hexdigest(),
+        file_format="xlsx" if data[:4] == b"PK\x03\x04" else "csv",
+        created_by=actor.user_id,
+        region_path=region_scope_path(actor) or actor.region_path,
+        stored_file=data,
     )
     _fill(batch, outcome)
     session.add(batch)
@@ -264,27 +364,44 @@ def commit(session: Session, actor: Actor, batch_id: int) -> tuple[ImportBatch, 
     _fill(batch, outcome)
     batch.committed_at = now()
     batch.stored_file = None  # the roll is in the registry now; keep no second copy of it
-    audit.record(session, "import", "import_batch", str(batch.id), region_path=batch.region_path,
-                 summary=f"{batch.filename}: +{outcome.created} ~{outcome.updated} "
-                         f"={outcome.unchanged} x{len(outcome.rejected)}")
+    audit.record(
+        session,
+        "import",
+        "import_batch",
+        str(batch.id),
+        region_path=batch.region_path,
+        summary=f"{batch.filename}: +{outcome.created} ~{outcome.updated} "
+        f"={outcome.unchanged} x{len(outcome.rejected)}",
+    )
     session.flush()
     return batch, outcome
 
 
-def import_now(session: Session, actor: Actor, filename: str, data: bytes) -> tuple[ImportBatch, Outcome]:
+def import_now(
+    session: Session, actor: Actor, filename: str, data: bytes
+) -> tuple[ImportBatch, Outcome]:
     """Validate and commit in one step (CLI, API with dry_run=false)."""
     outcome = run(session, actor, filename, data, write=True)
     batch = ImportBatch(
-        filename=filename[:255], file_sha256=hashlib.sha256(data).hexdigest(),
-        file_format="xlsx" if data[:4] == b"PK\x03\x04" else "csv", created_by=actor.user_id,
-        region_path=region_scope_path(actor) or actor.region_path, committed_at=now(),
+        filename=filename[:255],
+        file_sha256=hashlib.sha256(data).hexdigest(),
+        file_format="xlsx" if data[:4] == b"PK\x03\x04" else "csv",
+        created_by=actor.user_id,
+        region_path=region_scope_path(actor) or actor.region_path,
+        committed_at=now(),
     )
     _fill(batch, outcome)
     session.add(batch)
     session.flush()
-    audit.record(session, "import", "import_batch", str(batch.id), region_path=batch.region_path,
-                 summary=f"{filename}: +{outcome.created} ~{outcome.updated} "
-                         f"={outcome.unchanged} x{len(outcome.rejected)}")
+    audit.record(
+        session,
+        "import",
+        "import_batch",
+        str(batch.id),
+        region_path=batch.region_path,
+        summary=f"{filename}: +{outcome.created} ~{outcome.updated} "
+        f"={outcome.unchanged} x{len(outcome.rejected)}",
+    )
     return batch, outcome
 
 
@@ -302,7 +419,8 @@ def access_batch(session: Session, actor: Actor, batch_id: int) -> ImportBatch:
     batch = session.get(ImportBatch, batch_id)
     scope = region_scope_path(actor)
     if (
-        batch is None or scope is None
+        batch is None
+        or scope is None
         or not (actor.role is Role.PLATFORM_ADMIN or batch.region_path.startswith(scope))
     ):
         raise NotFound(_("No such import."))

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -26,9 +27,13 @@ from yiyang.registry.enums import ElderStatus, Gender, Household, Mobility
 
 class Elder(Audited, Base):
     __tablename__ = "elder"
-    __audit_mask__ = {"id_number": mask_id_number}
+    __audit_mask__: ClassVar[dict[str, Callable[[Any], Any]]] = {"id_number": mask_id_number}
     __table_args__ = (
-        Index("ix_elder_region_path", "region_path", postgresql_ops={"region_path": "text_pattern_ops"}),
+        Index(
+            "ix_elder_region_path",
+            "region_path",
+            postgresql_ops={"region_path": "text_pattern_ops"},
+        ),
         Index("ix_elder_name", "name", postgresql_ops={"name": "text_pattern_ops"}),
         Index("ix_elder_id_tail", "id_tail"),
         Index("ix_elder_mobile_phone", "mobile_phone"),
@@ -83,7 +88,7 @@ class Elder(Audited, Base):
         cascade="all, delete-orphan", lazy="selectin", order_by="EmergencyContact.priority"
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
     def audit_elder_id(self) -> int | None:
         return self.id
@@ -97,7 +102,9 @@ class ElderCategory(Audited, Base):
     __tablename__ = "elder_category"
     __table_args__ = (Index("ix_elder_category_category", "category", "elder_id"),)
 
-    elder_id: Mapped[int] = mapped_column(ForeignKey("elder.id", ondelete="CASCADE"), primary_key=True)
+    elder_id: Mapped[int] = mapped_column(
+        ForeignKey("elder.id", ondelete="CASCADE"), primary_key=True
+    )
     category: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -32,9 +32,12 @@ Importer = Annotated[Actor, Depends(require(Perm.IMPORT_ELDERS))]
 DB = Annotated[Session, Depends(get_session)]
 _LIST_SPLIT = re.compile(r"[\n、,，;；]+")
 
-CHOICES = {
-    "households": list(Household), "categories": list(Category), "mobilities": list(Mobility),
-    "statuses": list(ElderStatus), "blood_types": list(BloodType),
+CHOICES: dict[str, Any] = {
+    "households": list(Household),
+    "categories": list(Category),
+    "mobilities": list(Mobility),
+    "statuses": list(ElderStatus),
+    "blood_types": list(BloodType),
 }
 
 
@@ -63,9 +66,15 @@ def elder_list(request: Request, actor: Viewer, session: DB) -> Response:
     def page_url(number: int) -> str:
         return "/elders?" + urlencode([*params, ("page", str(number))])
 
-    context = {"page": page, "filters": filters, "errors": errors, "query": urlencode(params),
-               "page_url": page_url,
-               "regions": regions.visible(session, actor), **CHOICES}
+    context = {
+        "page": page,
+        "filters": filters,
+        "errors": errors,
+        "query": urlencode(params),
+        "page_url": page_url,
+        "regions": regions.visible(session, actor),
+        **CHOICES,
+    }
     if request.headers.get("hx-target") == "results":
         return render(request, "elders/_results.html", **context)
     return render(request, "elders/list.html", **context)
@@ -73,8 +82,15 @@ def elder_list(request: Request, actor: Viewer, session: DB) -> Response:
 
 @router.get("/elders/new")
 def elder_new(request: Request, actor: Editor, session: DB) -> Response:
-    return render(request, "elders/form.html", elder=None, values={}, errors={},
-                  regions=regions.visible(session, actor), **CHOICES)
+    return render(
+        request,
+        "elders/form.html",
+        elder=None,
+        values={},
+        errors={},
+        regions=regions.visible(session, actor),
+        **CHOICES,
+    )
 
 
 def _split_lines(value: str | None) -> list[str]:
@@ -84,11 +100,30 @@ def _split_lines(value: str | None) -> list[str]:
 def _form_payload(form: Any) -> dict[str, Any]:
     """Form fields → the JSON shape the API schemas take."""
     payload: dict[str, Any] = {}
-    text_fields = ("name", "id_number", "gender", "birth_date", "mobile_phone", "home_phone",
-                   "address", "region_code", "household", "care_level", "latitude", "longitude",
-                   "mobility", "blood_type", "medical_notes", "key_holder", "access_notes",
-                   "family_doctor_name", "family_doctor_phone", "family_doctor_org",
-                   "consent_date", "version")
+    text_fields = (
+        "name",
+        "id_number",
+        "gender",
+        "birth_date",
+        "mobile_phone",
+        "home_phone",
+        "address",
+        "region_code",
+        "household",
+        "care_level",
+        "latitude",
+        "longitude",
+        "mobility",
+        "blood_type",
+        "medical_notes",
+        "key_holder",
+        "access_notes",
+        "family_doctor_name",
+        "family_doctor_phone",
+        "family_doctor_org",
+        "consent_date",
+        "version",
+    )
     for key in text_fields:
         value = (form.get(key) or "").strip()
         if value:
@@ -96,18 +131,26 @@ def _form_payload(form: Any) -> dict[str, Any]:
     for key in ("chronic_conditions", "allergies", "medications"):
         payload[key] = _split_lines(form.get(key))
     payload["categories"] = form.getlist("categories")
-    for key in ("dementia", "consent_data_processing", "consent_health_monitoring",
-                "consent_share_with_family"):
+    for key in (
+        "dementia",
+        "consent_data_processing",
+        "consent_health_monitoring",
+        "consent_share_with_family",
+    ):
         payload[key] = form.get(key) == "on"
     contacts = []
     for i in range(1, 4):
         name = (form.get(f"contact{i}_name") or "").strip()
         phone = (form.get(f"contact{i}_phone") or "").strip()
         if name or phone:
-            contacts.append({
-                "name": name, "relation": (form.get(f"contact{i}_relation") or "").strip(),
-                "phone": phone, "receives_alerts": form.get(f"contact{i}_alerts") == "on",
-            })
+            contacts.append(
+                {
+                    "name": name,
+                    "relation": (form.get(f"contact{i}_relation") or "").strip(),
+                    "phone": phone,
+                    "receives_alerts": form.get(f"contact{i}_alerts") == "on",
+                }
+            )
     payload["contacts"] = contacts
     return payload
 
@@ -117,7 +160,11 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for e in field_errors(exc.errors()):
         parts = e["field"].split(".")
-        key = f"contact{int(parts[1]) + 1}" if parts[0] == "contacts" and len(parts) > 1 else parts[0] or "form"
+        key = (
+            f"contact{int(parts[1]) + 1}"
+            if parts[0] == "contacts" and len(parts) > 1
+            else parts[0] or "form"
+        )
         errors.setdefault(key, e["message"])
     return errors
 
@@ -135,15 +182,28 @@ async def elder_create(request: Request, actor: Editor, session: DB) -> Response
         errors = _field_errors(exc)
     except DomainError as exc:
         errors = {exc.field or "form": exc.message}
-    return render(request, "elders/form.html", status_code=422, elder=None, values=payload,
-                  errors=errors, regions=regions.visible(session, actor), **CHOICES)
+    return render(
+        request,
+        "elders/form.html",
+        status_code=422,
+        elder=None,
+        values=payload,
+        errors=errors,
+        regions=regions.visible(session, actor),
+        **CHOICES,
+    )
 
 
 @router.get("/elders/{elder_id}")
 def elder_detail(request: Request, actor: Viewer, session: DB, elder_id: int) -> Response:
     elder = service.read_elder(session, actor, elder_id)
-    return render(request, "elders/detail.html", elder=elder,
-                  can_edit=can_edit_elder(actor, elder.region_path), **CHOICES)
+    return render(
+        request,
+        "elders/detail.html",
+        elder=elder,
+        can_edit=can_edit_elder(actor, elder.region_path),
+        **CHOICES,
+    )
 
 
 def _values_from_read(elder: Any) -> dict[str, Any]:
@@ -156,8 +216,15 @@ def _values_from_read(elder: Any) -> dict[str, Any]:
 @router.get("/elders/{elder_id}/edit")
 def elder_edit(request: Request, actor: Editor, session: DB, elder_id: int) -> Response:
     elder = service.read_elder(session, actor, elder_id)
-    return render(request, "elders/form.html", elder=elder, values=_values_from_read(elder),
-                  errors={}, regions=regions.visible(session, actor), **CHOICES)
+    return render(
+        request,
+        "elders/form.html",
+        elder=elder,
+        values=_values_from_read(elder),
+        errors={},
+        regions=regions.visible(session, actor),
+        **CHOICES,
+    )
 
 
 @router.post("/elders/{elder_id}/edit")
@@ -178,30 +245,48 @@ async def elder_update(request: Request, actor: Editor, session: DB, elder_id: i
             raise
         errors = {exc.field or "form": exc.message}
     elder = service.read_elder(session, actor, elder_id)
-    return render(request, "elders/form.html", status_code=422, elder=elder,
-                  values={**_values_from_read(elder), **payload}, errors=errors,
-                  regions=regions.visible(session, actor), **CHOICES)
+    return render(
+        request,
+        "elders/form.html",
+        status_code=422,
+        elder=elder,
+        values={**_values_from_read(elder), **payload},
+        errors=errors,
+        regions=regions.visible(session, actor),
+        **CHOICES,
+    )
 
 
 @router.post("/elders/{elder_id}/status")
 async def elder_status(request: Request, actor: Editor, session: DB, elder_id: int) -> Response:
     form = await request.form()
     try:
-        data = StatusChange(status=form.get("status"), effective_date=form.get("effective_date"),
-                            reason=form.get("reason") or None)
+        data = StatusChange(
+            status=form.get("status"),
+            effective_date=form.get("effective_date"),
+            reason=form.get("reason") or None,
+        )
         await run_in_threadpool(service.change_status, session, actor, elder_id, data)
     except ValidationError as exc:
         elder = service.read_elder(session, actor, elder_id)
-        return render(request, "elders/detail.html", status_code=422, elder=elder, can_edit=True,
-                      status_errors=_field_errors(exc), **CHOICES)
+        return render(
+            request,
+            "elders/detail.html",
+            status_code=422,
+            elder=elder,
+            can_edit=True,
+            status_errors=_field_errors(exc),
+            **CHOICES,
+        )
     return RedirectResponse(f"/elders/{elder_id}", status_code=303)
 
 
 # ---------------------------------------------------------------------------- import
 @router.get("/elders-import")
 def import_page(request: Request, actor: Importer, session: DB) -> Response:
-    return render(request, "elders/import.html", report=None,
-                  batches=imports.recent_batches(session, actor))
+    return render(
+        request, "elders/import.html", report=None, batches=imports.recent_batches(session, actor)
+    )
 
 
 @router.post("/elders-import")
@@ -211,12 +296,24 @@ async def import_upload(
     try:
         data = await read_upload(file)
         batch, outcome = await run_in_threadpool(
-            imports.dry_run, session, actor, file.filename or "upload.csv", data)
+            imports.dry_run, session, actor, file.filename or "upload.csv", data
+        )
     except DomainError as exc:
-        return render(request, "elders/import.html", status_code=exc.status_code, report=None,
-                      error=exc.message, batches=imports.recent_batches(session, actor))
-    return render(request, "elders/import.html", report=outcome, batch=batch,
-                  batches=imports.recent_batches(session, actor))
+        return render(
+            request,
+            "elders/import.html",
+            status_code=exc.status_code,
+            report=None,
+            error=exc.message,
+            batches=imports.recent_batches(session, actor),
+        )
+    return render(
+        request,
+        "elders/import.html",
+        report=outcome,
+        batch=batch,
+        batches=imports.recent_batches(session, actor),
+    )
 
 
 @router.post("/elders-import/{batch_id}/commit")
@@ -226,7 +323,18 @@ async def import_commit(request: Request, actor: Importer, session: DB, batch_id
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        return render(request, "elders/import.html", status_code=exc.status_code, report=None,
-                      error=exc.message, batches=imports.recent_batches(session, actor))
-    return render(request, "elders/import.html", report=outcome, batch=batch,
-                  batches=imports.recent_batches(session, actor))
+        return render(
+            request,
+            "elders/import.html",
+            status_code=exc.status_code,
+            report=None,
+            error=exc.message,
+            batches=imports.recent_batches(session, actor),
+        )
+    return render(
+        request,
+        "elders/import.html",
+        report=outcome,
+        batch=batch,
+        batches=imports.recent_batches(session, actor),
+    )

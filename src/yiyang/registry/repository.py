@@ -20,7 +20,7 @@ from yiyang.registry.schemas import ElderFilters
 COUNT_CAP = 10_000  # beyond this the list says "10,000+": exact counts over a city cost too much
 
 
-def readable(actor: Actor) -> Select[tuple[Elder]]:
+def readable(actor: Actor) -> Select[Elder]:
     return select(Elder).where(elder_scope(actor))
 
 
@@ -60,7 +60,7 @@ def _free_text(q: str) -> Any:
     return Elder.name.startswith(q, autoescape=True)
 
 
-def filtered(actor: Actor, f: ElderFilters, region_path: str | None) -> Select[tuple[Elder]]:
+def filtered(actor: Actor, f: ElderFilters, region_path: str | None) -> Select[Elder]:
     stmt = readable(actor)
     conds: list[Any] = []
     if f.q:

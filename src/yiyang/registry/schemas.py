@@ -17,7 +17,9 @@ from yiyang.registry.validation import (
 
 T = TypeVar("T")
 Name = Annotated[str, Field(min_length=1, max_length=64)]
-ShortList = Annotated[list[Annotated[str, Field(min_length=1, max_length=120)]], Field(max_length=40)]
+ShortList = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=120)]], Field(max_length=40)
+]
 
 
 class ContactIn(BaseModel):

@@ -63,8 +63,12 @@ def _check_region(session: Session, actor: Actor, code: str) -> Region:
 def _contacts(items: Sequence[ContactIn]) -> list[EmergencyContact]:
     return [
         EmergencyContact(
-            priority=i, name=c.name, relation=c.relation, phone=c.phone,
-            phone_alt=c.phone_alt, receives_alerts=c.receives_alerts,
+            priority=i,
+            name=c.name,
+            relation=c.relation,
+            phone=c.phone,
+            phone_alt=c.phone_alt,
+            receives_alerts=c.receives_alerts,
         )
         for i, c in enumerate(items, start=1)
     ]
@@ -79,17 +83,26 @@ def create_elder(session: Session, actor: Actor, data: ElderCreate) -> Elder:
         raise Conflict(_("An elder with this ID number is already registered."), field="id_number")
     fields = data.model_dump(exclude={"region_code", "categories", "contacts"})
     elder = Elder(
-        **fields, id_tail=data.id_number[-4:], region_id=region.id, region_path=region.path,
+        **fields,
+        id_tail=data.id_number[-4:],
+        region_id=region.id,
+        region_path=region.path,
         status=ElderStatus.ACTIVE,
     )
     elder.categories = [ElderCategory(category=c.value) for c in dict.fromkeys(data.categories)]
     elder.contacts = _contacts(data.contacts)
     session.add(elder)
     session.flush()
-    session.add(ElderStatusChange(
-        elder_id=elder.id, from_status=None, to_status=ElderStatus.ACTIVE,
-        effective_date=today_local(), reason="registered", actor_id=actor.user_id,
-    ))
+    session.add(
+        ElderStatusChange(
+            elder_id=elder.id,
+            from_status=None,
+            to_status=ElderStatus.ACTIVE,
+            effective_date=today_local(),
+            reason="registered",
+            actor_id=actor.user_id,
+        )
+    )
     session.flush()
     return elder
 
@@ -101,9 +114,12 @@ def update_elder(session: Session, actor: Actor, elder_id: int, data: ElderUpdat
     if data.version != elder.version:
         raise Conflict(
             _("Someone else changed this record meanwhile. Reload it and apply your change again."),
-            field="version", current_version=elder.version,
+            field="version",
+            current_version=elder.version,
         )
-    changes = data.model_dump(exclude_unset=True, exclude={"version", "region_code", "categories", "contacts"})
+    changes = data.model_dump(
+        exclude_unset=True, exclude={"version", "region_code", "categories", "contacts"}
+    )
     for key, value in changes.items():
         setattr(elder, key, value)
     if data.region_code is not None:
@@ -139,15 +155,27 @@ def change_status(session: Session, actor: Actor, elder_id: int, data: StatusCha
     current = ElderStatus(elder.status)
     if data.status not in ALLOWED_STATUS[current]:
         raise ValidationFailed(
-            _("The status cannot change from %(a)s to %(b)s.", a=current.value, b=data.status.value),
+            _(
+                "The status cannot change from %(a)s to %(b)s.",
+                a=current.value,
+                b=data.status.value,
+            ),
             field="status",
         )
     if data.effective_date > today_local():
-        raise ValidationFailed(_("The effective date cannot be in the future."), field="effective_date")
-    session.add(ElderStatusChange(
-        elder_id=elder.id, from_status=current, to_status=data.status,
-        effective_date=data.effective_date, reason=data.reason, actor_id=actor.user_id,
-    ))
+        raise ValidationFailed(
+            _("The effective date cannot be in the future."), field="effective_date"
+        )
+    session.add(
+        ElderStatusChange(
+            elder_id=elder.id,
+            from_status=current,
+            to_status=data.status,
+            effective_date=data.effective_date,
+            reason=data.reason,
+            actor_id=actor.user_id,
+        )
+    )
     elder.status = data.status
     session.flush()
     return elder
@@ -158,7 +186,9 @@ def list_elders(session: Session, actor: Actor, f: ElderFilters) -> Page[ElderLi
     if f.region_code:
         region = regions.by_code(session, f.region_code)
         if region is None:
-            raise ValidationFailed(_("Unknown region code %(code)s.", code=f.region_code), field="region_code")
+            raise ValidationFailed(
+                _("Unknown region code %(code)s.", code=f.region_code), field="region_code"
+            )
         region_path = region.path
     rows, total, capped = repository.search(session, actor, f, region_path)
     names = repository.region_names(session, {e.region_id for e in rows})
@@ -171,11 +201,20 @@ def list_elders(session: Session, actor: Actor, f: ElderFilters) -> Page[ElderLi
 def to_list_item(actor: Actor, e: Elder, names: dict[int, tuple[str, str]]) -> ElderListItem:
     code, region_name = names.get(e.region_id, ("", ""))
     return ElderListItem(
-        id=e.id, name=e.name, gender=e.gender, age=age_on(e.birth_date, today_local()),
-        birth_date=e.birth_date, id_number=shown_id_number(actor, e.id_number),
-        mobile_phone=shown_phone(actor, e.mobile_phone), region_code=code,
-        region_name=region_name, address=e.address, household=e.household,
-        categories=e.category_codes, care_level=e.care_level, dementia=e.dementia,
+        id=e.id,
+        name=e.name,
+        gender=e.gender,
+        age=age_on(e.birth_date, today_local()),
+        birth_date=e.birth_date,
+        id_number=shown_id_number(actor, e.id_number),
+        mobile_phone=shown_phone(actor, e.mobile_phone),
+        region_code=code,
+        region_name=region_name,
+        address=e.address,
+        household=e.household,
+        categories=e.category_codes,
+        care_level=e.care_level,
+        dementia=e.dementia,
         status=e.status,
     )
 
@@ -188,33 +227,58 @@ def read_elder(session: Session, actor: Actor, elder_id: int) -> ElderRead:
     medical = None
     if can_view_medical(actor):
         medical = MedicalProfile(
-            chronic_conditions=elder.chronic_conditions, allergies=elder.allergies,
-            medications=elder.medications, mobility=elder.mobility, blood_type=elder.blood_type,
-            dementia=elder.dementia, medical_notes=elder.medical_notes,
+            chronic_conditions=elder.chronic_conditions,
+            allergies=elder.allergies,
+            medications=elder.medications,
+            mobility=elder.mobility,
+            blood_type=elder.blood_type,
+            dementia=elder.dementia,
+            medical_notes=elder.medical_notes,
         )
-        audit.record(session, "read_medical", "elder", str(elder.id), elder_id=elder.id,
-                     region_path=elder.region_path)
+        audit.record(
+            session,
+            "read_medical",
+            "elder",
+            str(elder.id),
+            elder_id=elder.id,
+            region_path=elder.region_path,
+        )
     contacts = [
         ContactRead(
-            priority=c.priority, name=c.name, relation=c.relation,
-            phone=shown_phone(actor, c.phone), phone_alt=shown_phone(actor, c.phone_alt),
+            priority=c.priority,
+            name=c.name,
+            relation=c.relation,
+            phone=shown_phone(actor, c.phone),
+            phone_alt=shown_phone(actor, c.phone_alt),
             receives_alerts=c.receives_alerts,
         )
         for c in elder.contacts
     ]
-    history = [StatusChangeRead.model_validate(h) for h in repository.status_history(session, elder.id)]
+    history = [
+        StatusChangeRead.model_validate(h) for h in repository.status_history(session, elder.id)
+    ]
     extra: dict[str, Any] = {
         "home_phone": shown_phone(actor, elder.home_phone),
         "family_doctor_phone": shown_phone(actor, elder.family_doctor_phone),
     }
     return ElderRead(
-        **base.model_dump(), **extra,
-        latitude=elder.latitude, longitude=elder.longitude, region_path=elder.region_path,
-        medical=medical, key_holder=elder.key_holder, access_notes=elder.access_notes,
-        family_doctor_name=elder.family_doctor_name, family_doctor_org=elder.family_doctor_org,
+        **base.model_dump(),
+        **extra,
+        latitude=elder.latitude,
+        longitude=elder.longitude,
+        region_path=elder.region_path,
+        medical=medical,
+        key_holder=elder.key_holder,
+        access_notes=elder.access_notes,
+        family_doctor_name=elder.family_doctor_name,
+        family_doctor_org=elder.family_doctor_org,
         consent_data_processing=elder.consent_data_processing,
         consent_health_monitoring=elder.consent_health_monitoring,
         consent_share_with_family=elder.consent_share_with_family,
-        consent_date=elder.consent_date, contacts=contacts, status_history=history,
-        created_at=elder.created_at, updated_at=elder.updated_at, version=elder.version,
+        consent_date=elder.consent_date,
+        contacts=contacts,
+        status_history=history,
+        created_at=elder.created_at,
+        updated_at=elder.updated_at,
+        version=elder.version,
     )

@@ -60,13 +60,17 @@ def check_id_number(value: str) -> ResidentId:
     if number[17] != ric.calc_check_digit(number):
         raise FieldError(
             "id_number",
-            _("The ID number's check digit is wrong (expected %(digit)s); please re-check it.",
-              digit=ric.calc_check_digit(number)),
+            _(
+                "The ID number's check digit is wrong (expected %(digit)s); please re-check it.",
+                digit=ric.calc_check_digit(number),
+            ),
         )
     try:
         birth = ric.get_birth_date(number)
     except stdnum_errors.ValidationError:
-        raise FieldError("id_number", _("The ID number contains an impossible birth date.")) from None
+        raise FieldError(
+            "id_number", _("The ID number contains an impossible birth date.")
+        ) from None
     if not _area_known(number[:6]):
         raise FieldError(
             "id_number", _("The ID number's area code %(code)s does not exist.", code=number[:6])
@@ -99,8 +103,11 @@ def check_birth_matches(resident: ResidentId, birth_date: dt.date | None) -> Non
     if birth_date is not None and birth_date != resident.birth_date:
         raise FieldError(
             "birth_date",
-            _("The birth date %(given)s contradicts the ID number (%(expected)s).",
-              given=birth_date.isoformat(), expected=resident.birth_date.isoformat()),
+            _(
+                "The birth date %(given)s contradicts the ID number (%(expected)s).",
+                given=birth_date.isoformat(),
+                expected=resident.birth_date.isoformat(),
+            ),
         )
 
 

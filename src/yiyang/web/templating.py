@@ -19,7 +19,8 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 env = TEMPLATES.env
 env.add_extension("jinja2.ext.i18n")
 env.install_gettext_callables(  # type: ignore[attr-defined]
-    lambda s, **kw: i18n.gettext(s, **kw), lambda s, p, n, **kw: i18n.ngettext(s, p, n, **kw),
+    lambda s, **kw: i18n.gettext(s, **kw),
+    lambda s, p, n, **kw: i18n.ngettext(s, p, n, **kw),
     newstyle=True,
 )
 env.globals["label"] = label
