@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import event, insert, inspect
+from sqlalchemy import Table, event, insert, inspect
 from sqlalchemy.orm import Session, UOWTransaction, object_session
 
 from yiyang.core.clock import now
@@ -218,4 +218,8 @@ def record_many(session: Session, rows: Iterable[dict[str, Any]]) -> None:
 
     batch = list(rows)
     if batch:
-        session.execute(insert(AuditEvent), batch)
+        from yiyang.core.bulk import insert_rows
+
+        table = AuditEvent.__table__
+        assert isinstance(table, Table)
+        insert_rows(session.connection(), table, batch)

@@ -243,6 +243,10 @@ def _parse_date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
     text = _text(value)
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
     for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日"):
         try:
             return dt.datetime.strptime(text, fmt).date()

@@ -9,10 +9,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Integer, String, Table, any_, bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from yiyang.core import audit
+from yiyang.core import audit, bulk
 from yiyang.core.clock import now, today_local
 from yiyang.core.errors import Forbidden, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
@@ -65,9 +66,15 @@ def _region_refs(session: Session) -> dict[str, RegionRef]:
 
 
 def _snapshot(values: dict[str, Any]) -> dict[str, Any]:
-    out = {k: audit.jsonable(v) for k, v in values.items() if k not in ("region_id",)}
+    """The audit view of imported values: JSON-ready, ID number masked. Import values are
+    already plain (str/int/float/bool/list) except the birth date."""
+    out = dict(values)
+    out.pop("region_id", None)
     if "id_number" in out:
         out["id_number"] = mask_id_number(out["id_number"])
+    birth = out.get("birth_date")
+    if birth is not None and not isinstance(birth, str):
+        out["birth_date"] = birth.isoformat()
     return out
 
 
@@ -111,7 +118,7 @@ def _process_chunk(
         row.id_number: row
         for row in session.execute(
             select(Elder.id, Elder.version, Elder.region_path.label("cur_path"), *cols).where(
-                Elder.id_number.in_(numbers)
+                _in(session, Elder.id_number, numbers)
             )
         )
     }
@@ -121,7 +128,7 @@ def _process_chunk(
     if ids and "categories" in columns:
         for elder_id, category in session.execute(
             select(ElderCategory.elder_id, ElderCategory.category)
-            .where(ElderCategory.elder_id.in_(ids))
+            .where(_in(session, ElderCategory.elder_id, ids))
             .order_by(ElderCategory.category)
         ):
             old_categories.setdefault(elder_id, []).append(category)
@@ -132,7 +139,7 @@ def _process_chunk(
                 EmergencyContact.name,
                 EmergencyContact.relation,
                 EmergencyContact.phone,
-            ).where(EmergencyContact.elder_id.in_(ids), EmergencyContact.priority == 1)
+            ).where(_in(session, EmergencyContact.elder_id, ids), EmergencyContact.priority == 1)
         ):
             old_contacts[elder_id] = (name, relation, phone)
 
@@ -206,6 +213,7 @@ def _write(
     new_contacts: list[tuple[int, dict[str, Any] | None]],
 ) -> None:
     stamp = now()
+    conn = session.connection()  # Core executemany: the ORM bulk path is far slower here
     audit_rows: list[dict[str, Any]] = []
     if creates:
         params = [
@@ -218,28 +226,25 @@ def _write(
             }
             for r in creates
         ]
-        returned = (
-            session.execute(insert(Elder).returning(Elder.id, sort_by_parameter_order=True), params)
-            .scalars()
-            .all()
-        )
+        returned = bulk.insert_returning_ids(conn, _table(Elder), params)
         categories = [
             {"elder_id": eid, "category": c}
             for eid, r in zip(returned, creates, strict=True)
             for c in r.categories
         ]
         if categories:
-            session.execute(insert(ElderCategory), categories)
+            bulk.insert_rows(conn, _table(ElderCategory), categories)
         contacts = [
             {"elder_id": eid, "priority": 1, "receives_alerts": True, **r.contact}
             for eid, r in zip(returned, creates, strict=True)
             if r.contact
         ]
         if contacts:
-            session.execute(insert(EmergencyContact), contacts)
+            bulk.insert_rows(conn, _table(EmergencyContact), contacts)
         today = today_local()
-        session.execute(
-            insert(ElderStatusChange),
+        bulk.insert_rows(
+            conn,
+            _table(ElderStatusChange),
             [
                 {
                     "elder_id": eid,
@@ -267,8 +272,7 @@ def _write(
             for eid, r in zip(returned, creates, strict=True)
         )
     if updates:
-        table = Elder.__table__
-        assert isinstance(table, Table)
+        table = _table(Elder)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for old, row, before, after in updates:
             changed = tuple(sorted(k for k in after if k in row.values))
@@ -307,14 +311,14 @@ def _write(
                     **{k: bindparam(f"b_{k}") for k in names},
                 )
             )
-            session.connection().execute(stmt, params)
+            conn.execute(stmt, params)
     if new_categories:
         session.execute(
             delete(ElderCategory).where(ElderCategory.elder_id.in_([e for e, _c in new_categories]))
         )
         rows = [{"elder_id": e, "category": c} for e, cats in new_categories for c in cats]
         if rows:
-            session.execute(insert(ElderCategory), rows)
+            bulk.insert_rows(conn, _table(ElderCategory), rows)
     if new_contacts:
         session.execute(
             delete(EmergencyContact).where(
@@ -322,8 +326,9 @@ def _write(
                 EmergencyContact.priority == 1,
             )
         )
-        session.execute(
-            insert(EmergencyContact),
+        bulk.insert_rows(
+            conn,
+            _table(EmergencyContact),
             [
                 {"elder_id": e, "priority": 1, "receives_alerts": True, **c}
                 for e, c in new_contacts
@@ -331,6 +336,21 @@ def _write(
             ],
         )
     audit.record_many(session, audit_rows)
+
+
+def _in(session: Session, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values``; on PostgreSQL one array parameter (``= ANY``) instead of thousands
+    of binds, which the driver would otherwise re-parse for every chunk."""
+    if session.get_bind().dialect.name == "postgresql":
+        item = String() if isinstance(values[0], str) else Integer()
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(item)))
+    return column.in_(values)
+
+
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 # ---------------------------------------------------------------------------- batches

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
 
 from yiyang.core.i18n import gettext as _
@@ -48,7 +47,9 @@ def _area_known(prefix6: str) -> bool:
 
 def check_id_number(value: str) -> ResidentId:
     """Validate an 18-digit resident identity number (居民身份证号码, GB 11643-1999)."""
-    number = ric.compact(value or "").replace("x", "X")
+    # Same normalisation as ric.compact (spaces and dashes out, upper case), without its
+    # per-character generator: this runs a million times in a district import.
+    number = _SEPARATORS.sub("", value or "").upper()
     if not number:
         raise FieldError("id_number", _("The ID number is missing."))
     if len(number) != 18:
@@ -66,8 +67,8 @@ def check_id_number(value: str) -> ResidentId:
             ),
         )
     try:
-        birth = ric.get_birth_date(number)
-    except stdnum_errors.ValidationError:
+        birth = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
         raise FieldError(
             "id_number", _("The ID number contains an impossible birth date.")
         ) from None
@@ -79,6 +80,7 @@ def check_id_number(value: str) -> ResidentId:
     return ResidentId(number=number, birth_date=birth, gender=gender)
 
 
+_SEPARATORS = re.compile(r"[\s\-]+")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
 _LOCAL = re.compile(r"^[2-9]\d{6,7}$")
