@@ -213,7 +213,10 @@ def record(
     session.add(AuditEvent(**event_row(action, entity_type, entity_id, **kw)))
 
 
-def record_many(session: Session, rows: Iterable[dict[str, Any]]) -> None:
+def record_many(
+    session: Session, rows: Iterable[dict[str, Any]], common: dict[str, Any] | None = None
+) -> None:
+    """Bulk audit rows; ``common`` holds the columns every row shares (an ``event_row``)."""
     from yiyang.audit.models import AuditEvent
 
     batch = list(rows)
@@ -222,4 +225,5 @@ def record_many(session: Session, rows: Iterable[dict[str, Any]]) -> None:
 
         table = AuditEvent.__table__
         assert isinstance(table, Table)
-        insert_rows(session.connection(), table, batch)
+        fixed = {k: v for k, v in (common or {}).items() if k not in batch[0]}
+        insert_rows(session.connection(), table, batch, fixed)

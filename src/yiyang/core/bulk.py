@@ -25,23 +25,34 @@ def _python_defaults(table: Table, present: set[str]) -> dict[str, Any]:
     return out
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (all with the same keys) into ``table``."""
+def insert_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    constants: dict[str, Any] | None = None,
+) -> None:
+    """Insert ``rows`` (all with the same keys) into ``table``; ``constants`` are the same for
+    every row (a timestamp, a status) and are not copied into each dict."""
     if not rows:
         return
+    constants = constants or {}
     if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), list(rows))
+        conn.execute(insert(table), [{**constants, **r} for r in rows] if constants else list(rows))
         return
     names = list(rows[0])
-    defaults = _python_defaults(table, set(names))
-    if defaults:
-        rows = [{**defaults, **r} for r in rows]
-        names += list(defaults)
-    json_cols = {n for n in names if isinstance(table.c[n].type, JSON)}
-    columns = ", ".join(f'"{n}"' for n in names)
+    fixed = {**_python_defaults(table, set(names) | set(constants)), **constants}
+    all_names = names + list(fixed)
+    tail = list(fixed.values())
+    json_at = [i for i, n in enumerate(names) if isinstance(table.c[n].type, JSON)]
+    tail = [
+        json.dumps(v, ensure_ascii=False, default=str)
+        if isinstance(table.c[n].type, JSON) and v is not None
+        else v
+        for n, v in fixed.items()
+    ]
+    columns = ", ".join(f'"{n}"' for n in all_names)
     raw = conn.connection.driver_connection
     assert raw is not None
-    json_at = [i for i, n in enumerate(names) if n in json_cols]
     dumps = json.dumps
     with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
         for row in rows:
@@ -49,18 +60,23 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
             for i in json_at:
                 if values[i] is not None:
                     values[i] = dumps(values[i], ensure_ascii=False, default=str)
+            values += tail
             copy.write_row(values)
 
 
 def insert_returning_ids(
-    conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    constants: dict[str, Any] | None = None,
 ) -> list[int]:
     """Insert rows and return their new primary keys, in order."""
     if not rows:
         return []
     if conn.dialect.name != "postgresql":
+        params = [{**(constants or {}), **r} for r in rows]
         result = conn.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), list(rows)
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), params
         )
         return list(result.scalars().all())
     ids = list(
@@ -69,5 +85,7 @@ def insert_returning_ids(
             {"t": table.name, "n": len(rows)},
         ).scalars()
     )
-    insert_rows(conn, table, [{"id": i, **r} for i, r in zip(ids, rows, strict=True)])
+    for i, row in zip(ids, rows, strict=True):
+        row["id"] = i
+    insert_rows(conn, table, rows, constants)
     return ids

@@ -9,9 +9,12 @@ import io
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from yiyang.core.i18n import gettext as _
+from yiyang.core.i18n import set_locale
 from yiyang.registry.enums import CATEGORY_ALIASES, GENDER_ALIASES, HOUSEHOLD_ALIASES
 from yiyang.registry.validation import (
     FieldError,
@@ -226,6 +229,8 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
 
 # ---------------------------------------------------------------------------- validation
 def _text(value: Any) -> str:
+    if type(value) is str:  # the common case (every CSV cell): skip the other checks
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -270,13 +275,14 @@ def validate_row(
     raw: dict[str, Any] = {
         key: (cells[idx] if idx < len(cells) else None) for key, idx in columns.items()
     }
+    text = {key: _text(value) for key, value in raw.items()}
     errors: list[dict[str, str]] = []
     for required in REQUIRED:
-        if _text(raw.get(required)) == "":
+        if text.get(required, "") == "":
             _error(errors, required, _("This required field is empty."))
     values: dict[str, Any] = {}
 
-    name = _text(raw.get("name"))
+    name = text.get("name", "")
     if len(name) > 64:
         _error(errors, "name", _("The name is longer than 64 characters."))
     values["name"] = name
@@ -299,12 +305,12 @@ def validate_row(
             _error(errors, "id_number", exc.message)
 
     gender = None
-    if _text(raw.get("gender")):
-        gender = GENDER_ALIASES.get(_text(raw.get("gender")).lower())
+    if text.get("gender", ""):
+        gender = GENDER_ALIASES.get(text.get("gender", "").lower())
         if gender is None:
             _error(errors, "gender", _("Gender must be 男 or 女."))
     birth = None
-    if _text(raw.get("birth_date")):
+    if text.get("birth_date", ""):
         try:
             birth = _parse_date(raw.get("birth_date"))
         except ValueError:
@@ -325,16 +331,16 @@ def validate_row(
 
     for key in ("mobile_phone", "home_phone"):
         try:
-            values[key] = check_phone(_text(raw.get(key)) or None, key)
+            values[key] = check_phone(text.get(key) or None, key)
         except FieldError as exc:
             _error(errors, key, exc.message)
 
-    address = _text(raw.get("address"))
+    address = text.get("address", "")
     if address and len(address) < 2:
         _error(errors, "address", _("The address is too short."))
     values["address"] = address[:255]
 
-    code = _text(raw.get("region_code"))
+    code = text.get("region_code", "")
     if code:
         region = regions.get(code)
         if region is None:
@@ -347,7 +353,7 @@ def validate_row(
             values["region_id"] = region.id
             values["region_path"] = region.path
 
-    household_text = _text(raw.get("household"))
+    household_text = text.get("household", "")
     if household_text:
         household = HOUSEHOLD_ALIASES.get(household_text) or HOUSEHOLD_ALIASES.get(
             household_text.lower()
@@ -366,7 +372,7 @@ def validate_row(
             categories.append(category.value)
     categories.sort()
 
-    level_text = _text(raw.get("care_level"))
+    level_text = text.get("care_level", "")
     values["care_level"] = None
     if level_text:
         if level_text.isdigit() and 0 <= int(level_text) <= 6:
@@ -376,7 +382,7 @@ def validate_row(
 
     values["chronic_conditions"] = _split(raw.get("chronic_conditions"))
     values["allergies"] = _split(raw.get("allergies"))
-    dementia = _text(raw.get("dementia")).lower()
+    dementia = text.get("dementia", "").lower()
     if dementia in _YES:
         values["dementia"] = True
     elif dementia in _NO:
@@ -385,25 +391,27 @@ def validate_row(
         _error(errors, "dementia", _("Dementia must be 是 or 否."))
 
     for key, low, high in (("latitude", -90.0, 90.0), ("longitude", -180.0, 180.0)):
-        text = _text(raw.get(key))
+        coordinate = text.get(key, "")
         values[key] = None
-        if text:
+        if coordinate:
             try:
-                number_value = float(text)
+                number_value = float(coordinate)
             except ValueError:
                 number_value = float("nan")
             if not low <= number_value <= high:
-                _error(errors, key, _("%(value)s is not a valid coordinate.", value=text[:20]))
+                _error(
+                    errors, key, _("%(value)s is not a valid coordinate.", value=coordinate[:20])
+                )
             else:
                 values[key] = number_value
-    values["family_doctor_name"] = _text(raw.get("family_doctor_name"))[:64] or None
-    values["medications"] = [m for m in re.split(r"[、;；\n]+", _text(raw.get("medications"))) if m]
-    values["key_holder"] = _text(raw.get("key_holder"))[:128] or None
-    values["access_notes"] = _text(raw.get("access_notes"))[:2000] or None
+    values["family_doctor_name"] = text.get("family_doctor_name", "")[:64] or None
+    values["medications"] = [m for m in re.split(r"[、;；\n]+", text.get("medications", "")) if m]
+    values["key_holder"] = text.get("key_holder", "")[:128] or None
+    values["access_notes"] = text.get("access_notes", "")[:2000] or None
 
     contact = None
-    contact_name = _text(raw.get("contact_name"))
-    contact_phone_text = _text(raw.get("contact_phone"))
+    contact_name = text.get("contact_name", "")
+    contact_phone_text = text.get("contact_phone", "")
     if contact_name or contact_phone_text:
         try:
             contact_phone = check_phone(contact_phone_text or None, "contact_phone")
@@ -412,23 +420,32 @@ def validate_row(
             else:
                 contact = {
                     "name": contact_name[:64] or _("(no name)"),
-                    "relation": _text(raw.get("contact_relation"))[:32] or _("Other"),
+                    "relation": text.get("contact_relation", "")[:32] or _("Other"),
                     "phone": contact_phone,
                 }
         except FieldError as exc:
             _error(errors, "contact_phone", exc.message)
 
     if errors:
-        return RejectedRow(number, errors, {k: _text(v) for k, v in raw.items()})
+        return RejectedRow(number, errors, text)
     # Only what the file carries is written: a roll without an allergies column must not wipe
     # the allergies already on record.
-    kept = {k: v for k, v in values.items() if _SOURCE.get(k, k) in columns}
+    keep = _kept_keys(tuple(columns))
+    kept = {k: v for k, v in values.items() if k in keep}
     return ValidRow(
         number,
         kept,
         categories if "categories" in columns else [],
         contact if "contact_name" in columns or "contact_phone" in columns else None,
     )
+
+
+@lru_cache(maxsize=64)
+def _kept_keys(columns: tuple[str, ...]) -> frozenset[str]:
+    """Stored values whose source column the file has."""
+    present = set(columns)
+    every = {*HEADERS.values(), *_SOURCE}
+    return frozenset(k for k in every if _SOURCE.get(k, k) in present)
 
 
 # Which column a stored value comes from (derived values follow their source column).
@@ -441,44 +458,82 @@ _SOURCE = {
 }
 
 
+def validate_rows(
+    rows: list[tuple[int, list[Any]]],
+    columns: Mapping[str, int],
+    regions: Mapping[str, RegionRef],
+    scope_prefix: str,
+    locale: str | None = None,
+) -> list[ValidRow | RejectedRow]:
+    """Validate a chunk of rows. Picklable arguments, so it can run in a worker process;
+    ``locale`` carries the caller's language there."""
+    if locale is not None:
+        set_locale(locale)
+    return [validate_row(number, cells, columns, regions, scope_prefix) for number, cells in rows]
+
+
+class DuplicateCheck:
+    """An ID number that appears twice in one file rejects the later rows."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def split(
+        self, results: Iterable[ValidRow | RejectedRow], columns: Mapping[str, int]
+    ) -> tuple[list[ValidRow], list[RejectedRow]]:
+        good: list[ValidRow] = []
+        bad: list[RejectedRow] = []
+        for result in results:
+            if isinstance(result, RejectedRow):
+                bad.append(result)
+                continue
+            number = result.values["id_number"]
+            first = self.seen.get(number)
+            if first is None:
+                self.seen[number] = result.row
+                good.append(result)
+                continue
+            message = _("This ID number already appears in row %(row)d of the file.", row=first)
+            bad.append(
+                RejectedRow(
+                    result.row,
+                    [
+                        {
+                            "field": "id_number",
+                            "column": _column_label("id_number"),
+                            "message": message,
+                        }
+                    ],
+                    {k: _text(v) for k, v in result.values.items() if k in columns},
+                )
+            )
+        return good, bad
+
+
+def chunked(
+    rows: Iterator[tuple[int, list[Any]]], size: int
+) -> Iterator[list[tuple[int, list[Any]]]]:
+    count = 0
+    while chunk := list(islice(rows, size)):
+        count += len(chunk)
+        if count > MAX_ROWS:
+            raise ImportFileError(_("A file may hold at most %(n)d rows.", n=MAX_ROWS))
+        yield chunk
+
+
 def validate(
     table: ParsedTable, regions: Mapping[str, RegionRef], scope_prefix: str
 ) -> tuple[list[ValidRow], list[RejectedRow]]:
-    """Validate every row; an ID number that appears twice in the file rejects the later rows."""
+    """Validate a whole table in this process (tests, small files)."""
+    dupes = DuplicateCheck()
     good: list[ValidRow] = []
     bad: list[RejectedRow] = []
-    seen: dict[str, int] = {}
-    for count, (number, cells) in enumerate(table.rows, start=1):
-        if count > MAX_ROWS:
-            raise ImportFileError(_("A file may hold at most %(n)d rows.", n=MAX_ROWS))
-        result = validate_row(number, cells, table.columns, regions, scope_prefix)
-        if isinstance(result, ValidRow):
-            first = seen.get(result.values["id_number"])
-            if first is not None:
-                bad.append(
-                    RejectedRow(
-                        number,
-                        [
-                            {
-                                "field": "id_number",
-                                "column": _column_label("id_number"),
-                                "message": _(
-                                    "This ID number already appears in row %(row)d of the file.",
-                                    row=first,
-                                ),
-                            }
-                        ],
-                        {
-                            k: _text(cells[i]) if i < len(cells) else ""
-                            for k, i in table.columns.items()
-                        },
-                    )
-                )
-                continue
-            seen[result.values["id_number"]] = number
-            good.append(result)
-        else:
-            bad.append(result)
+    for chunk in chunked(table.rows, 5000):
+        g, b = dupes.split(
+            validate_rows(chunk, table.columns, regions, scope_prefix), table.columns
+        )
+        good += g
+        bad += b
     return good, bad
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,6 +40,21 @@ class Elder(Audited, Base):
         Index("ix_elder_mobile_phone", "mobile_phone"),
         Index("ix_elder_home_phone", "home_phone"),
         Index("ix_elder_birth_date", "birth_date"),
+        # Low-cardinality filters, paired with the scope prefix so a filtered list or its
+        # count never scans the whole city.
+        Index(
+            "ix_elder_household_region",
+            "household",
+            "region_path",
+            postgresql_ops={"region_path": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_elder_dementia_region",
+            "region_path",
+            postgresql_ops={"region_path": "text_pattern_ops"},
+            postgresql_where=text("dementia"),
+            sqlite_where=text("dementia"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

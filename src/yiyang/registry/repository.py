@@ -54,7 +54,8 @@ def _free_text(q: str) -> Any:
     if len(q) == 18 and _DIGITS.match(q):
         return Elder.id_number == q.upper()
     if len(q) == 4 and _DIGITS.match(q):
-        return or_(Elder.id_tail == q.upper(), Elder.mobile_phone.endswith(q))
+        # The ID tail only: a phone-suffix match cannot use an index and would scan the city.
+        return Elder.id_tail == q.upper()
     if q.isdigit() and len(q) >= 7:
         return or_(Elder.mobile_phone == q, Elder.home_phone == q)
     return Elder.name.startswith(q, autoescape=True)

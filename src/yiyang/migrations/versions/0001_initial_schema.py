@@ -197,6 +197,20 @@ def upgrade() -> None:
             unique=False,
             postgresql_ops={"region_path": "text_pattern_ops"},
         )
+        batch_op.create_index(
+            "ix_elder_household_region",
+            ["household", "region_path"],
+            unique=False,
+            postgresql_ops={"region_path": "text_pattern_ops"},
+        )
+        batch_op.create_index(
+            "ix_elder_dementia_region",
+            ["region_path"],
+            unique=False,
+            postgresql_ops={"region_path": "text_pattern_ops"},
+            postgresql_where=sa.text("dementia"),
+            sqlite_where=sa.text("dementia"),
+        )
 
     op.create_table(
         "auth_session",
@@ -323,6 +337,8 @@ def downgrade() -> None:
             "ix_elder_region_path", postgresql_ops={"region_path": "text_pattern_ops"}
         )
         batch_op.drop_index("ix_elder_name", postgresql_ops={"name": "text_pattern_ops"})
+        batch_op.drop_index("ix_elder_household_region")
+        batch_op.drop_index("ix_elder_dementia_region")
         batch_op.drop_index("ix_elder_mobile_phone")
         batch_op.drop_index("ix_elder_id_tail")
         batch_op.drop_index("ix_elder_home_phone")
