@@ -35,11 +35,13 @@ class Elder(Audited, Base):
             "region_path",
             postgresql_ops={"region_path": "text_pattern_ops"},
         ),
-        Index("ix_elder_name", "name", postgresql_ops={"name": "text_pattern_ops"}),
+        # "C" collation on PostgreSQL (below): one (name, id) index serves both the prefix
+        # search and the sorted list; (birth_date, id) serves the age sorts.
+        Index("ix_elder_name", "name", "id"),
         Index("ix_elder_id_tail", "id_tail"),
         Index("ix_elder_mobile_phone", "mobile_phone"),
         Index("ix_elder_home_phone", "home_phone"),
-        Index("ix_elder_birth_date", "birth_date"),
+        Index("ix_elder_birth_date", "birth_date", "id"),
         # Low-cardinality filters, paired with the scope prefix so a filtered list or its
         # count never scans the whole city.
         Index(
@@ -58,7 +60,9 @@ class Elder(Audited, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(
+        String(64).with_variant(String(64, collation="C"), "postgresql")
+    )
     gender: Mapped[Gender] = mapped_column(String(8))
     birth_date: Mapped[dt.date] = mapped_column(Date)
     id_number: Mapped[str] = mapped_column(String(18), unique=True)

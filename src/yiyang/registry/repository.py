@@ -95,10 +95,12 @@ def filtered(actor: Actor, f: ElderFilters, region_path: str | None) -> Select[E
 _SORTS: dict[str, Any] = {
     "name": (Elder.name.asc(), Elder.id.asc()),
     "-name": (Elder.name.desc(), Elder.id.desc()),
-    "age": (Elder.birth_date.desc(), Elder.id.asc()),
+    # Directions match the (birth_date, id) index read forwards or backwards.
+    "age": (Elder.birth_date.desc(), Elder.id.desc()),
     "-age": (Elder.birth_date.asc(), Elder.id.asc()),
-    "created": (Elder.created_at.asc(), Elder.id.asc()),
-    "-created": (Elder.created_at.desc(), Elder.id.desc()),
+    # Ids grow with registration, so "newest" is the primary key read backwards.
+    "created": (Elder.id.asc(),),
+    "-created": (Elder.id.desc(),),
     "id": (Elder.id.asc(),),
     "-id": (Elder.id.desc(),),
 }

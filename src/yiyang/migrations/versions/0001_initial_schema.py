@@ -143,7 +143,11 @@ def upgrade() -> None:
     op.create_table(
         "elder",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column(
+            "name",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("gender", sa.String(length=8), nullable=False),
         sa.Column("birth_date", sa.Date(), nullable=False),
         sa.Column("id_number", sa.String(length=18), nullable=False),
@@ -184,13 +188,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("id_number", name=op.f("uq_elder_id_number")),
     )
     with op.batch_alter_table("elder", schema=None) as batch_op:
-        batch_op.create_index("ix_elder_birth_date", ["birth_date"], unique=False)
+        batch_op.create_index("ix_elder_birth_date", ["birth_date", "id"], unique=False)
         batch_op.create_index("ix_elder_home_phone", ["home_phone"], unique=False)
         batch_op.create_index("ix_elder_id_tail", ["id_tail"], unique=False)
         batch_op.create_index("ix_elder_mobile_phone", ["mobile_phone"], unique=False)
-        batch_op.create_index(
-            "ix_elder_name", ["name"], unique=False, postgresql_ops={"name": "text_pattern_ops"}
-        )
+        batch_op.create_index("ix_elder_name", ["name", "id"], unique=False)
         batch_op.create_index(
             "ix_elder_region_path",
             ["region_path"],
@@ -336,7 +338,7 @@ def downgrade() -> None:
         batch_op.drop_index(
             "ix_elder_region_path", postgresql_ops={"region_path": "text_pattern_ops"}
         )
-        batch_op.drop_index("ix_elder_name", postgresql_ops={"name": "text_pattern_ops"})
+        batch_op.drop_index("ix_elder_name")
         batch_op.drop_index("ix_elder_household_region")
         batch_op.drop_index("ix_elder_dementia_region")
         batch_op.drop_index("ix_elder_mobile_phone")
