@@ -8,8 +8,9 @@ without going through the registry repository.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, false, func, select, true
 
 from yiyang.core.roles import REGION_SCOPED, Perm, Role, has_perm
 
@@ -33,6 +34,22 @@ class Actor:
         return has_perm(self.role, perm)
 
 
+CODE = 12  # administrative division codes are 12 digits
+STREET_PATH_LEN = 2 * (CODE + 1) + 1  # "/district/street/" = 27 characters
+COMMUNITY_PATH_LEN = 3 * (CODE + 1) + 1  # "/district/street/community/" = 40 characters
+
+
+def within_path(column: Any, path: str) -> ColumnElement[bool]:
+    """``column`` lies in the subtree at ``path``, written so that an index can serve it and
+    keep the rows in name order: equality for a community (a leaf), the fixed-length street
+    prefix for a street, a LIKE prefix above that (see the elder indexes)."""
+    if len(path) == COMMUNITY_PATH_LEN:
+        return column == path
+    if len(path) == STREET_PATH_LEN:
+        return func.substr(column, 1, STREET_PATH_LEN) == path
+    return column.startswith(path, autoescape=True)
+
+
 def elder_scope(actor: Actor) -> ColumnElement[bool]:
     """SQL condition on ``Elder`` limiting rows to what ``actor`` may see."""
     from yiyang.accounts.models import User, UserElderLink
@@ -43,7 +60,7 @@ def elder_scope(actor: Actor) -> ColumnElement[bool]:
     if actor.role is Role.PLATFORM_ADMIN:
         return true()
     if actor.role in REGION_SCOPED:
-        return Elder.region_path.startswith(actor.region_path, autoescape=True)
+        return within_path(Elder.region_path, actor.region_path)
     if actor.role is Role.PROVIDER_ADMIN:
         if actor.provider_id is None:
             return false()

@@ -4,8 +4,10 @@ number); rows that fail are kept on the batch, downloadable with their reasons."
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,14 +99,32 @@ def run(session: Session, actor: Actor, filename: str, data: bytes, *, write: bo
         outcome = Outcome(unknown_headers=table.unknown_headers)
         columns = set(table.columns)
         dupes = DuplicateCheck()
-        for results in _validated_chunks(table, _region_refs(session), scope):
-            good, bad = dupes.split(results, table.columns)
-            outcome.total += len(results)
-            rejected.extend(bad)
-            if good:
-                rejected.extend(
-                    _process_chunk(session, actor, scope, good, columns, outcome, write)
-                )
+        # Pipeline: this thread validates chunk N+1 while one writer thread looks up and writes
+        # chunk N (it waits on PostgreSQL with the GIL released). Only the writer touches the
+        # session while the pipeline runs; context (audit actor, locale) is copied to it.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
+            pending: Future[list[RejectedRow]] | None = None
+            for results in _validated_chunks(table, _region_refs(session), scope):
+                good, bad = dupes.split(results, table.columns)
+                outcome.total += len(results)
+                rejected.extend(bad)
+                if pending is not None:
+                    rejected.extend(pending.result())
+                    pending = None
+                if good:
+                    pending = writer.submit(
+                        contextvars.copy_context().run,
+                        _process_chunk,
+                        session,
+                        actor,
+                        scope,
+                        good,
+                        columns,
+                        outcome,
+                        write,
+                    )
+            if pending is not None:
+                rejected.extend(pending.result())
     except ImportFileError as exc:
         raise ValidationFailed(str(exc), field="file") from None
     outcome.valid = outcome.created + outcome.updated + outcome.unchanged

@@ -15,6 +15,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -38,6 +39,8 @@ class Elder(Audited, Base):
         # "C" collation on PostgreSQL (below): one (name, id) index serves both the prefix
         # search and the sorted list; (birth_date, id) serves the age sorts.
         Index("ix_elder_name", "name", "id"),
+        Index("ix_elder_community_name", "region_path", "name", "id"),
+        Index("ix_elder_street_name", func.substr(text("region_path"), 1, 27), "name", "id"),
         Index("ix_elder_id_tail", "id_tail"),
         Index("ix_elder_mobile_phone", "mobile_phone"),
         Index("ix_elder_home_phone", "home_phone"),

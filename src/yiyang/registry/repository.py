@@ -11,13 +11,13 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from yiyang.core.clock import today_local
-from yiyang.core.scoping import Actor, elder_scope
+from yiyang.core.scoping import Actor, elder_scope, within_path
 from yiyang.regions.models import Region
 from yiyang.registry.enums import ElderStatus
 from yiyang.registry.models import Elder, ElderCategory, ElderStatusChange
 from yiyang.registry.schemas import ElderFilters
 
-COUNT_CAP = 10_000  # beyond this the list says "10,000+": exact counts over a city cost too much
+COUNT_CAP = 1_000  # beyond this the list says "1,000+" (counting further costs more than it tells)
 
 
 def readable(actor: Actor) -> Select[Elder]:
@@ -74,7 +74,7 @@ def filtered(actor: Actor, f: ElderFilters, region_path: str | None) -> Select[E
         phone = re.sub(r"\D", "", f.phone)
         conds.append(or_(Elder.mobile_phone == phone, Elder.home_phone == phone))
     if region_path:
-        conds.append(Elder.region_path.startswith(region_path, autoescape=True))
+        conds.append(within_path(Elder.region_path, region_path))
     if f.category:
         conds.append(
             exists().where(

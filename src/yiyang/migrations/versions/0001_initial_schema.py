@@ -200,6 +200,14 @@ def upgrade() -> None:
             postgresql_ops={"region_path": "text_pattern_ops"},
         )
         batch_op.create_index(
+            "ix_elder_community_name", ["region_path", "name", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_elder_street_name",
+            [sa.text("substr(region_path, 1, 27)"), "name", "id"],
+            unique=False,
+        )
+        batch_op.create_index(
             "ix_elder_household_region",
             ["household", "region_path"],
             unique=False,
@@ -340,6 +348,8 @@ def downgrade() -> None:
         )
         batch_op.drop_index("ix_elder_name")
         batch_op.drop_index("ix_elder_household_region")
+        batch_op.drop_index("ix_elder_street_name")
+        batch_op.drop_index("ix_elder_community_name")
         batch_op.drop_index("ix_elder_dementia_region")
         batch_op.drop_index("ix_elder_mobile_phone")
         batch_op.drop_index("ix_elder_id_tail")
