@@ -179,7 +179,19 @@ def main() -> None:
     ap.add_argument("--elders", type=int, default=1_000_000)
     ap.add_argument("--xlsx-rows", type=int, default=200_000)
     ap.add_argument("--requests", type=int, default=200, help="requests per search case")
+    ap.add_argument(
+        "--http-only",
+        action="store_true",
+        help="reuse the database of a previous run (after a migration tweak)",
+    )
     args = ap.parse_args()
+    if args.http_only:
+        from yiyang.core import db
+
+        db.set_engine(db.make_engine(URL))
+        print(f"HTTP API on the existing {DB} (1 uvicorn worker, sequential requests)", flush=True)
+        http_bench(args.requests)
+        return
     OUT.mkdir(exist_ok=True)
 
     from yiyang.core import db

@@ -6,7 +6,14 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from yiyang.registry.importer import HEADERS, TEMPLATE, RegionRef, RejectedRow, ValidRow, validate_row
+from yiyang.registry.importer import (
+    HEADERS,
+    TEMPLATE,
+    RegionRef,
+    RejectedRow,
+    ValidRow,
+    validate_row,
+)
 
 COLUMNS = {HEADERS[h]: i for i, h in enumerate(TEMPLATE)}
 REGIONS = {"310104003001": RegionRef(1, "/310104000000/310104003000/310104003001/")}
@@ -17,7 +24,9 @@ cell = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.booleans(),
     st.dates(min_value=dt.date(1800, 1, 1)),
-    st.sampled_from(["310104003001", "独居", "是", "高龄、低保", "13812345678", "11010519491231002X"]),
+    st.sampled_from(
+        ["310104003001", "独居", "是", "高龄、低保", "13812345678", "11010519491231002X"]
+    ),
 )
 
 

@@ -388,18 +388,34 @@ def _table(model: type[Any]) -> Table:
 
 
 # ---------------------------------------------------------------------------- batches
-def dry_run(
-    session: Session, actor: Actor, filename: str, data: bytes
-) -> tuple[ImportBatch, Outcome]:
-    outcome = run(session, actor, filename, data, write=False)
-    batch = ImportBatch(
+def _new_batch(actor: Actor, filename: str, data: bytes, **fields: Any) -> ImportBatch:
+    return ImportBatch(
         filename=filename[:255],
         file_sha256=hashlib.sha256(data).hexdigest(),
         file_format="xlsx" if data[:4] == b"PK\x03\x04" else "csv",
         created_by=actor.user_id,
         region_path=region_scope_path(actor) or actor.region_path,
-        stored_file=data,
+        **fields,
     )
+
+
+def _record_import(session: Session, batch: ImportBatch, outcome: Outcome) -> None:
+    audit.record(
+        session,
+        "import",
+        "import_batch",
+        str(batch.id),
+        region_path=batch.region_path,
+        summary=f"{batch.filename}: +{outcome.created} ~{outcome.updated} "
+        f"={outcome.unchanged} x{len(outcome.rejected)}",
+    )
+
+
+def dry_run(
+    session: Session, actor: Actor, filename: str, data: bytes
+) -> tuple[ImportBatch, Outcome]:
+    outcome = run(session, actor, filename, data, write=False)
+    batch = _new_batch(actor, filename, data, stored_file=data)
     _fill(batch, outcome)
     session.add(batch)
     session.flush()
@@ -418,15 +434,7 @@ def commit(session: Session, actor: Actor, batch_id: int) -> tuple[ImportBatch, 
     _fill(batch, outcome)
     batch.committed_at = now()
     batch.stored_file = None  # the roll is in the registry now; keep no second copy of it
-    audit.record(
-        session,
-        "import",
-        "import_batch",
-        str(batch.id),
-        region_path=batch.region_path,
-        summary=f"{batch.filename}: +{outcome.created} ~{outcome.updated} "
-        f"={outcome.unchanged} x{len(outcome.rejected)}",
-    )
+    _record_import(session, batch, outcome)
     session.flush()
     return batch, outcome
 
@@ -436,26 +444,11 @@ def import_now(
 ) -> tuple[ImportBatch, Outcome]:
     """Validate and commit in one step (CLI, API with dry_run=false)."""
     outcome = run(session, actor, filename, data, write=True)
-    batch = ImportBatch(
-        filename=filename[:255],
-        file_sha256=hashlib.sha256(data).hexdigest(),
-        file_format="xlsx" if data[:4] == b"PK\x03\x04" else "csv",
-        created_by=actor.user_id,
-        region_path=region_scope_path(actor) or actor.region_path,
-        committed_at=now(),
-    )
+    batch = _new_batch(actor, filename, data, committed_at=now())
     _fill(batch, outcome)
     session.add(batch)
     session.flush()
-    audit.record(
-        session,
-        "import",
-        "import_batch",
-        str(batch.id),
-        region_path=batch.region_path,
-        summary=f"{filename}: +{outcome.created} ~{outcome.updated} "
-        f"={outcome.unchanged} x{len(outcome.rejected)}",
-    )
+    _record_import(session, batch, outcome)
     return batch, outcome
 
 

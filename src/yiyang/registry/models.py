@@ -60,6 +60,12 @@ class Elder(Audited, Base):
             postgresql_where=text("dementia"),
             sqlite_where=text("dementia"),
         ),
+        Index(
+            "ix_elder_dementia_street",
+            func.substr(text("region_path"), 1, 27),
+            postgresql_where=text("dementia"),
+            sqlite_where=text("dementia"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -282,11 +282,22 @@ async def elder_status(request: Request, actor: Editor, session: DB, elder_id: i
 
 
 # ---------------------------------------------------------------------------- import
+def _import_page(
+    request: Request, session: Session, actor: Actor, status_code: int = 200, **context: Any
+) -> Response:
+    context.setdefault("report", None)
+    return render(
+        request,
+        "elders/import.html",
+        status_code=status_code,
+        batches=imports.recent_batches(session, actor),
+        **context,
+    )
+
+
 @router.get("/elders-import")
 def import_page(request: Request, actor: Importer, session: DB) -> Response:
-    return render(
-        request, "elders/import.html", report=None, batches=imports.recent_batches(session, actor)
-    )
+    return _import_page(request, session, actor)
 
 
 @router.post("/elders-import")
@@ -299,21 +310,8 @@ async def import_upload(
             imports.dry_run, session, actor, file.filename or "upload.csv", data
         )
     except DomainError as exc:
-        return render(
-            request,
-            "elders/import.html",
-            status_code=exc.status_code,
-            report=None,
-            error=exc.message,
-            batches=imports.recent_batches(session, actor),
-        )
-    return render(
-        request,
-        "elders/import.html",
-        report=outcome,
-        batch=batch,
-        batches=imports.recent_batches(session, actor),
-    )
+        return _import_page(request, session, actor, exc.status_code, error=exc.message)
+    return _import_page(request, session, actor, report=outcome, batch=batch)
 
 
 @router.post("/elders-import/{batch_id}/commit")
@@ -323,18 +321,5 @@ async def import_commit(request: Request, actor: Importer, session: DB, batch_id
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        return render(
-            request,
-            "elders/import.html",
-            status_code=exc.status_code,
-            report=None,
-            error=exc.message,
-            batches=imports.recent_batches(session, actor),
-        )
-    return render(
-        request,
-        "elders/import.html",
-        report=outcome,
-        batch=batch,
-        batches=imports.recent_batches(session, actor),
-    )
+        return _import_page(request, session, actor, exc.status_code, error=exc.message)
+    return _import_page(request, session, actor, report=outcome, batch=batch)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from yiyang.core.clock import today_local
@@ -87,7 +87,8 @@ def filtered(actor: Actor, f: ElderFilters, region_path: str | None) -> Select[E
     if isinstance(f.status, ElderStatus):
         conds.append(Elder.status == f.status.value)
     if f.dementia is not None:
-        conds.append(Elder.dementia.is_(f.dementia))
+        # The bare column (not "IS true"), so PostgreSQL matches the partial dementia indexes.
+        conds.append(Elder.dementia if f.dementia else not_(Elder.dementia))
     conds.extend(_birth_bounds(f.age_min, f.age_max))
     return stmt.where(and_(*conds)) if conds else stmt
 

@@ -208,6 +208,13 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
+            "ix_elder_dementia_street",
+            [sa.text("substr(region_path, 1, 27)")],
+            unique=False,
+            postgresql_where=sa.text("dementia"),
+            sqlite_where=sa.text("dementia"),
+        )
+        batch_op.create_index(
             "ix_elder_household_region",
             ["household", "region_path"],
             unique=False,
@@ -349,6 +356,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_elder_name")
         batch_op.drop_index("ix_elder_household_region")
         batch_op.drop_index("ix_elder_street_name")
+        batch_op.drop_index("ix_elder_dementia_street")
         batch_op.drop_index("ix_elder_community_name")
         batch_op.drop_index("ix_elder_dementia_region")
         batch_op.drop_index("ix_elder_mobile_phone")
