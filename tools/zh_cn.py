@@ -137,6 +137,7 @@ ZH: dict[str, str | tuple[str, str]] = {
     "Elder number": "老人编号",
     "Any": "不限",
     "Until": "截至",
+    "Since": "起始时间",
     "Filter": "筛选",
     "More than %(n)s elders match.": "符合条件的老人超过 %(n)s 位。",
     "%(num)s elder matches.": ("共 %(num)s 位老人符合条件。", "共 %(num)s 位老人符合条件。"),
