@@ -18,8 +18,7 @@ class AuditEvent(Base):
     __table_args__ = (
         Index("ix_audit_event_at", "at"),
         Index("ix_audit_event_elder_at", "elder_id", "at"),
-        Index("ix_audit_event_actor_at", "actor_id", "at"),
-        Index("ix_audit_event_entity", "entity_type", "entity_id"),
+        Index("ix_audit_event_actor_at", "actor_username", "at"),  # the "by user" filter
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

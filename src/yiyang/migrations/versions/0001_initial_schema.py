@@ -70,10 +70,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
     )
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
-        batch_op.create_index("ix_audit_event_actor_at", ["actor_id", "at"], unique=False)
+        batch_op.create_index("ix_audit_event_actor_at", ["actor_username", "at"], unique=False)
         batch_op.create_index("ix_audit_event_at", ["at"], unique=False)
         batch_op.create_index("ix_audit_event_elder_at", ["elder_id", "at"], unique=False)
-        batch_op.create_index("ix_audit_event_entity", ["entity_type", "entity_id"], unique=False)
 
     op.create_table(
         "import_batch",
@@ -375,7 +374,6 @@ def downgrade() -> None:
 
     op.drop_table("import_batch")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
-        batch_op.drop_index("ix_audit_event_entity")
         batch_op.drop_index("ix_audit_event_elder_at")
         batch_op.drop_index("ix_audit_event_at")
         batch_op.drop_index("ix_audit_event_actor_at")
