@@ -1,18 +1,16 @@
 """Alembic migrations up and down on a fresh SQLite file and a fresh PostgreSQL database; the
 migrated schema matches the models (no missing autogenerate diff)."""
 
-import uuid
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect
 
 from yiyang.core.db import make_engine
 from yiyang.core.migrate import downgrade, upgrade
 from yiyang.models import metadata
 
-from .conftest import PG_ADMIN_URL, pg_reachable, require_or_skip
+from .conftest import temporary_pg_database
 
 
 def roundtrip(url: str) -> None:
@@ -39,16 +37,5 @@ def test_sqlite_up_down_up(tmp_path) -> None:
 
 @pytest.mark.postgres
 def test_postgres_up_down_up() -> None:
-    reason = pg_reachable()
-    if reason:
-        require_or_skip(reason, "PostgreSQL at 127.0.0.1:5432")
-    name = f"yiyang_mig_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        roundtrip(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with temporary_pg_database("yiyang_mig") as url:
+        roundtrip(url)
