@@ -164,6 +164,7 @@ def test_audit_page(client, browser_login) -> None:
     browser_login("street")
     page = client.get("/audit?action=login")
     assert page.status_code == 200 and "street" in page.text
+    assert "Signed in" in page.text  # actions are labelled, not shown as codes
     browser_login("community")
     assert client.get("/audit").status_code == 403
 

@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
+from yiyang.audit.labels import ACTIONS, action_label
 from yiyang.core import i18n
 from yiyang.core.clock import to_local
 from yiyang.core.roles import Perm
@@ -24,6 +25,8 @@ env.install_gettext_callables(  # type: ignore[attr-defined]
     newstyle=True,
 )
 env.globals["label"] = label
+env.globals["action_label"] = action_label
+env.globals["AUDIT_ACTIONS"] = ACTIONS
 env.globals["Perm"] = Perm
 
 
