@@ -148,7 +148,15 @@ def test_open_edit_and_save_an_elder(page, server) -> None:
 
 def test_keyboard_only_sign_in_and_search(page, server) -> None:
     page.goto(server + "/login")
-    page.keyboard.type("street")  # the username field has autofocus
+    page.wait_for_load_state("load")
+    # The username field has autofocus; if the browser has not applied it yet, Tab reaches it
+    # (skip link, language link, then the form) — keyboard only either way.
+    for _ in range(10):
+        if page.evaluate("document.activeElement && document.activeElement.name") == "username":
+            break
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.name") == "username"
+    page.keyboard.type("street")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
