@@ -55,9 +55,8 @@ def roll(path: Path, n: int, seed: int) -> Path:
 
 def run_import(path: Path) -> tuple[float, dict[str, int]]:
     from yiyang.accounts.models import User
+    from yiyang.accounts.service import actor_for
     from yiyang.core import audit, db
-    from yiyang.core.roles import Role
-    from yiyang.core.scoping import Actor
     from yiyang.registry import imports
 
     data = path.read_bytes()
@@ -65,14 +64,7 @@ def run_import(path: Path) -> tuple[float, dict[str, int]]:
     with db.unit_of_work() as session:
         admin = session.scalar(select(User).where(User.username == "district"))
         assert admin is not None
-        actor = Actor(
-            admin.id,
-            admin.username,
-            admin.display_name,
-            Role(admin.role),
-            admin.region_id,
-            admin.region_path,
-        )
+        actor = actor_for(admin)
         with audit.acting_as(audit.AuditActor(admin.id, admin.username, admin.role, "bench")):
             _batch, outcome = imports.import_now(session, actor, path.name, data)
     elapsed = time.perf_counter() - t

@@ -54,7 +54,7 @@ def english_messages() -> Iterator[None]:
 
     token = i18n.set_locale("en")
     yield
-    i18n._current.reset(token)
+    i18n.reset_locale(token)
 
 
 @contextmanager

@@ -54,7 +54,7 @@ def create_app() -> FastAPI:
         try:
             response = await call_next(request)
         finally:
-            i18n._current.reset(token)
+            i18n.reset_locale(token)
         if chosen in i18n.SUPPORTED:
             response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="lax")
         response.headers.setdefault("Content-Language", locale.replace("_", "-"))

@@ -137,10 +137,9 @@ def import_elders(
     from sqlalchemy import select
 
     from yiyang.accounts.models import User
+    from yiyang.accounts.service import actor_for
     from yiyang.core import audit
     from yiyang.core.db import unit_of_work
-    from yiyang.core.roles import Role
-    from yiyang.core.scoping import Actor
     from yiyang.registry import imports
 
     _engine(database_url)
@@ -149,15 +148,7 @@ def import_elders(
         user = session.scalar(select(User).where(User.username == as_user))
         if user is None:
             raise typer.BadParameter(f"no user {as_user!r}")
-        actor = Actor(
-            user.id,
-            user.username,
-            user.display_name,
-            Role(user.role),
-            user.region_id,
-            user.region_path,
-            user.provider_id,
-        )
+        actor = actor_for(user)
         with audit.acting_as(audit.AuditActor(user.id, user.username, user.role, "cli")):
             fn = imports.dry_run if dry_run else imports.import_now
             batch, outcome = fn(session, actor, file.name, data)

@@ -58,7 +58,7 @@ def test_default_locale_is_chinese_and_english_switches() -> None:
     assert i18n.gettext("Elders") == "老人档案"
     i18n.set_locale("en")
     assert i18n.gettext("Elders") == "Elders"
-    i18n._current.reset(token)
+    i18n.reset_locale(token)
     assert i18n.pick_locale(None, None, "zh_CN") == "zh_CN"
     assert i18n.pick_locale("en", None, "zh_CN") == "en"
     assert i18n.pick_locale(None, "en", "zh_CN") == "en"

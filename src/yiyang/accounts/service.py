@@ -142,6 +142,11 @@ def resolve_token(session: Session, token: str, kind: str) -> Actor | None:
     auth, user = row
     if auth.revoked or auth.expires_at <= now() or not user.active:
         return None
+    return actor_for(user, csrf_token=auth.csrf_token)
+
+
+def actor_for(user: User, csrf_token: str | None = None) -> Actor:
+    """The acting user as the rest of the code sees it (requests, CLI jobs, demo loading)."""
     return Actor(
         user_id=user.id,
         username=user.username,
@@ -150,7 +155,7 @@ def resolve_token(session: Session, token: str, kind: str) -> Actor | None:
         region_id=user.region_id,
         region_path=user.region_path,
         provider_id=user.provider_id,
-        csrf_token=auth.csrf_token,
+        csrf_token=csrf_token,
     )
 
 

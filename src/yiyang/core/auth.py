@@ -3,6 +3,7 @@ writes; ``require(perm)`` for permission checks. Sets the audit actor for the re
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -48,7 +49,7 @@ async def optional_actor(request: Request) -> Actor | None:
         if via_cookie and request.method not in SAFE_METHODS:
             await _check_csrf(request, actor)
         ip = client_ip(request)
-        actor = Actor(**{**actor.__dict__, "ip": ip})
+        actor = dataclasses.replace(actor, ip=ip)
         # An async dependency runs in the request's own context, so the endpoint sees this.
         audit.set_actor(
             audit.AuditActor(

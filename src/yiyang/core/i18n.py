@@ -34,6 +34,10 @@ def set_locale(locale: str) -> contextvars.Token[str]:
     return _current.set(locale if locale in SUPPORTED else "zh_CN")
 
 
+def reset_locale(token: contextvars.Token[str]) -> None:
+    _current.reset(token)
+
+
 def get_locale() -> str:
     return _current.get()
 

@@ -11,11 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yiyang.accounts.models import User, UserElderLink
-from yiyang.accounts.service import create_user
+from yiyang.accounts.service import actor_for, create_user
 from yiyang.core import audit
 from yiyang.core.clock import today_local
 from yiyang.core.roles import Role
-from yiyang.core.scoping import Actor
 from yiyang.demo.generate import community_codes, elder_rows, regions
 from yiyang.regions.models import Region, RegionLevel
 from yiyang.regions.service import add_region
@@ -91,14 +90,7 @@ def load(session: Session, elders: int, seed: int) -> dict[str, int]:
                 )
             users[spec.username] = user
         admin = users["admin"]
-        actor = Actor(
-            admin.id,
-            admin.username,
-            admin.display_name,
-            Role.PLATFORM_ADMIN,
-            admin.region_id,
-            admin.region_path,
-        )
+        actor = actor_for(admin)
         _batch, outcome = imports.import_now(
             session, actor, f"demo-seed{seed}.csv", roll_csv(elders, seed)
         )

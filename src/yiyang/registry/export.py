@@ -18,6 +18,7 @@ from yiyang.registry import repository
 from yiyang.registry.enums import label
 from yiyang.registry.permissions import shown_id_number, shown_phone
 from yiyang.registry.schemas import ElderFilters
+from yiyang.registry.service import filter_region_path
 
 EXPORT_LIMIT = 200_000
 
@@ -25,14 +26,7 @@ EXPORT_LIMIT = 200_000
 def export_xlsx(session: Session, actor: Actor, f: ElderFilters) -> tuple[bytes, int]:
     if not actor.can(Perm.EXPORT_ELDERS):
         raise Forbidden(_("Your role may not do this."))
-    region_path = None
-    if f.region_code:
-        region = regions.by_code(session, f.region_code)
-        if region is None:
-            raise ValidationFailed(
-                _("Unknown region code %(code)s.", code=f.region_code), field="region_code"
-            )
-        region_path = region.path
+    region_path = filter_region_path(session, f)
     names = {r.id: (r.code, r.name) for r in regions.visible(session, actor)}
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_("Elders"))

@@ -181,15 +181,20 @@ def change_status(session: Session, actor: Actor, elder_id: int, data: StatusCha
     return elder
 
 
+def filter_region_path(session: Session, f: ElderFilters) -> str | None:
+    """The path of the region a list or export is narrowed to (the scope still applies)."""
+    if not f.region_code:
+        return None
+    region = regions.by_code(session, f.region_code)
+    if region is None:
+        raise ValidationFailed(
+            _("Unknown region code %(code)s.", code=f.region_code), field="region_code"
+        )
+    return region.path
+
+
 def list_elders(session: Session, actor: Actor, f: ElderFilters) -> Page[ElderListItem]:
-    region_path = None
-    if f.region_code:
-        region = regions.by_code(session, f.region_code)
-        if region is None:
-            raise ValidationFailed(
-                _("Unknown region code %(code)s.", code=f.region_code), field="region_code"
-            )
-        region_path = region.path
+    region_path = filter_region_path(session, f)
     rows, total, capped = repository.search(session, actor, f, region_path)
     names = repository.region_names(session, {e.region_id for e in rows})
     items = [to_list_item(actor, e, names) for e in rows]
