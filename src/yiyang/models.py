@@ -1,8 +1,11 @@
 """Import every model module so the metadata is complete (Alembic, tests)."""
 
 from yiyang.accounts import models as accounts_models  # noqa: F401
+from yiyang.alarms import models as alarms_models  # noqa: F401
 from yiyang.audit import models as audit_models  # noqa: F401
 from yiyang.core.db import Base
+from yiyang.devices import models as devices_models  # noqa: F401
+from yiyang.notifications import models as notifications_models  # noqa: F401
 from yiyang.regions import models as regions_models  # noqa: F401
 from yiyang.registry import models as registry_models  # noqa: F401
 

@@ -22,6 +22,30 @@ class Settings(BaseSettings):
     login_lock_minutes: int = 15
     db_pool_size: int = 10
     log_sql: bool = False
+    # Device pipeline (gateway → bus → rule workers → alerts → notifications)
+    pipeline: bool = True  # run the pipeline inside `yiyang serve`
+    mqtt_url: str = "mqtt://127.0.0.1:1883"  # empty: no MQTT listener
+    mqtt_client_id: str = "yiyang-gateway"
+    bus_partitions: int = 0  # 0: 1 on SQLite (one writer), 4 on PostgreSQL
+    retention_days: int = 180  # telemetry (messages, vitals, GPS, meter readings)
+    sweep_seconds: int = 60  # how often silence rules and device health are checked
+    escalation_seconds: float = 5.0
+    ingest_max_future_minutes: int = 5
+    ingest_max_past_hours: int = 72
+    ingest_signature_window_s: int = 300
+    # Notification channels (unset: that channel's messages are marked skipped, with the reason)
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "yiyang@localhost"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    sms_url: str = ""  # HTTP adapter for an SMS carrier, see docs/notifications.md
+    sms_token: str = ""
+    duty_email: str = ""  # district duty officer's mailbox (escalation's last rung)
+    notify_max_attempts: int = 8
 
 
 @lru_cache

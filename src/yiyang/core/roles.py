@@ -35,6 +35,12 @@ class Perm(enum.StrEnum):
     VIEW_MEDICAL = "can_view_medical"  # full medical profile (each read is audited)
     VIEW_AUDIT = "can_view_audit"
     MANAGE_USERS = "can_manage_users"
+    VIEW_DEVICES = "can_view_devices"
+    MANAGE_DEVICES = "can_manage_devices"  # register, bind, retire devices
+    VIEW_ALERTS = "can_view_alerts"
+    HANDLE_ALERTS = "can_handle_alerts"  # acknowledge, dispatch, resolve
+    MANAGE_RULES = "can_manage_rules"  # rule parameters, vendors
+    VIEW_DEAD_LETTERS = "can_view_dead_letters"  # rejected device messages (raw payloads)
 
 
 # Roles whose scope is a region subtree; the others see only elders linked to them.
@@ -43,32 +49,45 @@ REGION_SCOPED = frozenset(
 )
 
 _STAFF = {Perm.VIEW_ELDERS, Perm.VIEW_PHONE}
+_ALARMS = {Perm.VIEW_DEVICES, Perm.VIEW_ALERTS, Perm.HANDLE_ALERTS}
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.PLATFORM_ADMIN: frozenset(Perm),
     Role.DISTRICT_OFFICER: frozenset(
         _STAFF
         | {Perm.EDIT_ELDERS, Perm.IMPORT_ELDERS, Perm.EXPORT_ELDERS, Perm.VIEW_ID_NUMBER}
         | {Perm.VIEW_MEDICAL, Perm.VIEW_AUDIT, Perm.MANAGE_USERS}
+        | _ALARMS
+        | {Perm.MANAGE_DEVICES, Perm.MANAGE_RULES, Perm.VIEW_DEAD_LETTERS}
     ),
     Role.STREET_OFFICER: frozenset(
         _STAFF
         | {Perm.EDIT_ELDERS, Perm.IMPORT_ELDERS, Perm.EXPORT_ELDERS, Perm.VIEW_ID_NUMBER}
         | {Perm.VIEW_MEDICAL, Perm.VIEW_AUDIT}
+        | _ALARMS
+        | {Perm.MANAGE_DEVICES}
     ),
     Role.COMMUNITY_WORKER: frozenset(
         _STAFF
         | {Perm.EDIT_ELDERS, Perm.IMPORT_ELDERS, Perm.EXPORT_ELDERS, Perm.VIEW_ID_NUMBER}
         | {Perm.VIEW_MEDICAL}
+        | _ALARMS
+        | {Perm.MANAGE_DEVICES}
     ),
     # Operators must call elders and read the medical profile to brief 120, but never need
     # the ID number.
-    Role.OPERATOR: frozenset(_STAFF | {Perm.VIEW_MEDICAL}),
+    Role.OPERATOR: frozenset(_STAFF | {Perm.VIEW_MEDICAL} | _ALARMS),
     Role.PROVIDER_ADMIN: frozenset({Perm.VIEW_ELDERS}),
     Role.CAREGIVER: frozenset({Perm.VIEW_ELDERS, Perm.VIEW_PHONE}),
-    Role.DOCTOR: frozenset({Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL}),
+    Role.DOCTOR: frozenset(
+        {Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL, Perm.VIEW_ALERTS}
+    ),
     Role.VOLUNTEER: frozenset({Perm.VIEW_ELDERS}),
-    Role.FAMILY: frozenset({Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL}),
-    Role.ELDER: frozenset({Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL}),
+    Role.FAMILY: frozenset(
+        {Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL, Perm.VIEW_ALERTS, Perm.VIEW_DEVICES}
+    ),
+    Role.ELDER: frozenset(
+        {Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL, Perm.VIEW_ALERTS, Perm.VIEW_DEVICES}
+    ),
 }
 
 

@@ -1,0 +1,75 @@
+"""Alerts in words: the explanation of each kind of alert, from the figures in ``detail``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from yiyang.alarms.enums import TYPE_LABELS, AlertType
+from yiyang.core.clock import to_local
+from yiyang.core.i18n import N_, gettext
+from yiyang.devices.enums import TYPE_LABELS as DEVICE_LABELS
+from yiyang.devices.enums import DeviceType
+
+METRIC_LABELS = {
+    "heart_rate": N_("heart rate"),
+    "spo2": N_("SpO2"),
+    "breathing_rate": N_("breathing rate"),
+    "bp": N_("blood pressure"),
+    "glucose": N_("blood glucose"),
+}
+
+TEMPLATES: dict[str, str] = {
+    AlertType.SOS: N_("SOS button pressed ({device})"),
+    AlertType.FALL: N_("Fall detected by the {device}"),
+    AlertType.SMOKE: N_("Smoke detected"),
+    AlertType.GAS: N_("Gas detected"),
+    AlertType.VITALS: N_("{metric} {values} for {readings} readings in a row"),
+    AlertType.WANDERING: N_("Left the home area at {left_at}, now {distance_m} m from home"),
+    AlertType.INACTIVITY: N_("No activity at home for {hours} h"),
+    AlertType.MORNING_SILENCE: N_("No activity since {since} (now {local_time})"),
+    AlertType.NO_WATER: N_("No water used for {hours} h"),
+    AlertType.WATER_RUNNING: N_("Water running for {hours} h ({litres_per_hour} L/h)"),
+    AlertType.NIGHT_DOOR: N_("Door opened at {local_time} at night"),
+    AlertType.NOT_IN_BED: N_("Not back in bed by {bed_by}"),
+    AlertType.ROUTINE: N_("Usually {expected} motion events by {by}, today {actual}"),
+    AlertType.DEVICE_OFFLINE: N_("{device} silent for {minutes} min"),
+    AlertType.LOW_BATTERY: N_("{device} battery at {battery}%"),
+    AlertType.TAMPER: N_("{device} tampered with or removed"),
+    AlertType.NOT_WORN: N_("Watch not worn since {since}"),
+}
+
+
+def _hhmm(value: str) -> str:
+    try:
+        local = to_local(dt.datetime.fromisoformat(value))
+    except (TypeError, ValueError):
+        return value
+    return local.strftime("%m-%d %H:%M") if local else value
+
+
+def explain(alert_type: str, detail: dict[str, Any]) -> str:
+    template = TEMPLATES.get(alert_type)
+    if template is None:
+        return gettext(TYPE_LABELS.get(alert_type, alert_type))
+    values: dict[str, Any] = dict(detail)
+    device = detail.get("device_type")
+    values["device"] = gettext(DEVICE_LABELS[DeviceType(device)]) if device else ""
+    if "metric" in detail:
+        values["metric"] = gettext(METRIC_LABELS.get(detail["metric"], detail["metric"]))
+        vals = detail.get("values", [])
+        values["values"] = ", ".join(
+            "/".join(map(str, v)) if isinstance(v, list) else str(v) for v in vals
+        )
+    for key in ("left_at", "since", "last_activity", "last_seen", "out_since"):
+        if key in detail and isinstance(detail[key], str) and "T" in detail[key]:
+            values[key] = _hhmm(detail[key])
+    values.setdefault("distance_m", "?")
+    try:
+        return gettext(template).format(**values)
+    except (KeyError, IndexError, ValueError):
+        return gettext(TYPE_LABELS.get(alert_type, alert_type))
+
+
+def title(alert_type: str) -> str:
+    return gettext(TYPE_LABELS.get(alert_type, alert_type))

@@ -1,0 +1,127 @@
+"""Reading and writing rule state, elder facts and rule parameters for the rule worker, and the
+scoped alert queries for everyone else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import fields
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from yiyang.alarms import rules
+from yiyang.alarms.models import Alert, ElderState, RuleSettings
+from yiyang.core.roles import REGION_SCOPED, Perm, Role
+from yiyang.core.scoping import Actor, elder_scope, within_path
+from yiyang.registry.models import Elder
+
+STATE_FIELDS = [f.name for f in fields(rules.State)]
+
+
+def load_states(session: Session, elder_ids: list[int]) -> dict[int, rules.State]:
+    out: dict[int, rules.State] = {}
+    if not elder_ids:
+        return out
+    for row in session.scalars(select(ElderState).where(ElderState.elder_id.in_(elder_ids))):
+        out[row.elder_id] = rules.State(**{k: getattr(row, k) for k in STATE_FIELDS})
+        if out[row.elder_id].recent is None:
+            out[row.elder_id].recent = {}
+    return out
+
+
+def save_states(session: Session, states: dict[int, rules.State], now: dt.datetime) -> None:
+    if not states:
+        return
+    rows = [
+        {"elder_id": e, **{k: getattr(s, k) for k in STATE_FIELDS}, "updated_at": now}
+        for e, s in states.items()
+    ]
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ElderState)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["elder_id"],
+        set_={k: getattr(stmt.excluded, k) for k in [*STATE_FIELDS, "updated_at"]},
+    )
+    session.execute(stmt, rows)
+
+
+class ElderFacts:
+    """Facts the rules need about elders (dementia, home), cached for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 300.0) -> None:
+        self.ttl = ttl
+        self._cache: dict[int, tuple[float, rules.Facts, str]] = {}
+
+    def get(self, session: Session, elder_ids: set[int]) -> dict[int, tuple[rules.Facts, str]]:
+        stamp = time.monotonic()
+        missing = [
+            e for e in elder_ids if (h := self._cache.get(e)) is None or stamp - h[0] > self.ttl
+        ]
+        for chunk in range(0, len(missing), 1000):
+            rows = session.execute(
+                select(Elder.id, Elder.dementia, Elder.latitude, Elder.longitude, Elder.region_path)
+                # System read by the pipeline (no actor): the rows never leave this process.
+                .where(Elder.id.in_(missing[chunk : chunk + 1000]))
+            )
+            for r in rows:
+                home = (r.latitude, r.longitude) if r.latitude is not None else None
+                self._cache[r.id] = (
+                    stamp,
+                    rules.Facts(r.id, bool(r.dementia), home),
+                    r.region_path,
+                )
+        return {e: (h[1], h[2]) for e in elder_ids if (h := self._cache.get(e))}
+
+
+class ParamsCache:
+    """Rule parameters per elder: code defaults ← region rows (district → street → community)
+    ← the elder's row. The settings table is small; it is re-read every ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self._loaded = -1e9
+        self._regions: dict[str, dict[str, Any]] = {}
+        self._elders: dict[int, dict[str, Any]] = {}
+        self._memo: dict[tuple[str, int], rules.Params] = {}
+
+    def refresh(self, session: Session, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self._loaded < self.ttl:
+            return
+        regions, elders = {}, {}
+        for row in session.scalars(select(RuleSettings)):
+            if row.elder_id is not None:
+                elders[row.elder_id] = row.params
+            elif row.region_path:
+                regions[row.region_path] = row.params
+        self._regions, self._elders, self._memo = regions, elders, {}
+        self._loaded = time.monotonic()
+
+    def for_elder(self, elder_id: int, region_path: str) -> rules.Params:
+        key = (region_path, elder_id if elder_id in self._elders else 0)
+        hit = self._memo.get(key)
+        if hit is None:
+            layers = [v for p, v in sorted(self._regions.items()) if region_path.startswith(p)]
+            hit = rules.Params.layered(*layers, self._elders.get(elder_id))
+            self._memo[key] = hit
+        return hit
+
+
+def alert_scope(actor: Actor) -> ColumnElement[bool]:
+    """分权分域 for alerts: region roles by the alert's region path (indexed), person-scoped
+    roles through the elders they may read."""
+    if not actor.can(Perm.VIEW_ALERTS):
+        from sqlalchemy import false
+
+        return false()
+    if actor.role is Role.PLATFORM_ADMIN:
+        return true()
+    if actor.role in REGION_SCOPED:
+        return within_path(Alert.region_path, actor.region_path)
+    return Alert.elder_id.in_(select(Elder.id).where(elder_scope(actor)))
+
+
+def readable_alerts(actor: Actor) -> Select[tuple[Alert]]:
+    return select(Alert).where(alert_scope(actor))

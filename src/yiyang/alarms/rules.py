@@ -1,0 +1,656 @@
+"""The alarm rules: pure functions from (state, event or clock tick, parameters) to findings.
+
+No I/O and no clock of their own: the worker feeds them messages in device-time order per elder
+and the sweeper feeds them ticks, so the same code replays a day of history as fast as it can
+read it. Every finding carries ``detail`` that explains it in figures ("usually 14 motion events
+by 10:00, today 0"); the UI turns that into a sentence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from yiyang.alarms.enums import AlertType, Severity
+from yiyang.devices.enums import SAFETY_DEVICES, DeviceType, EventKind
+
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class Params(BaseModel):
+    """Rule parameters. Code defaults here; a district (or street/community) row overrides some,
+    an elder's row overrides those (``rule_settings``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Vitals (adult defaults from clinical practice); a value beyond *_warn for ``sustain``
+    # readings in a row is a warning, beyond *_crit a critical alert.
+    heart_rate_warn: tuple[int, int] = (40, 130)
+    heart_rate_crit: tuple[int, int] = (35, 150)
+    spo2_warn_below: int = 90
+    spo2_crit_below: int = 85
+    breathing_rate_warn: tuple[int, int] = (8, 30)
+    breathing_rate_crit: tuple[int, int] = (6, 40)
+    bp_warn: tuple[int, int] = (180, 110)  # systolic ≥ or diastolic ≥
+    bp_crit: tuple[int, int] = (200, 120)
+    glucose_warn: tuple[float, float] = (3.9, 16.7)  # mmol/L
+    glucose_crit: tuple[float, float] = (3.0, 22.2)
+    sustain: dict[str, int] = Field(
+        default_factory=lambda: {
+            "heart_rate": 3,
+            "spo2": 3,
+            "breathing_rate": 3,
+            "bp": 2,
+            "glucose": 1,
+        }
+    )
+    # Wandering: home geofence (circle around the home, or a polygon of [lat, lon] points)
+    geofence_radius_m: float = Field(500, gt=0, le=50_000)
+    geofence_polygon: list[tuple[float, float]] | None = None
+    geofence_confirm_points: int = Field(2, ge=1, le=10)
+    # Inactivity
+    inactivity_hours: float = Field(12, gt=0, le=72)
+    waking_start: str = Field("07:00", pattern=HHMM)
+    waking_end: str = Field("22:00", pattern=HHMM)
+    morning_start: str = Field("07:00", pattern=HHMM)
+    morning_end: str = Field("10:00", pattern=HHMM)
+    morning_quiet_minutes: int = Field(60, ge=0, le=600)  # 0 = off
+    prewarn_minutes: int = Field(0, ge=0, le=240)  # ask the elder first (0 = off)
+    # Water (remote meter)
+    water_no_use_hours: float = Field(24, gt=0, le=168)
+    water_running_hours: float = Field(3, gt=0, le=48)
+    water_flow_min_lph: float = Field(2.0, gt=0)  # below this an interval counts as "stopped"
+    # Night
+    night_start: str = Field("22:00", pattern=HHMM)
+    night_end: str = Field("06:00", pattern=HHMM)
+    bed_by: str = Field("23:30", pattern=HHMM)
+    bed_grace_minutes: int = Field(30, ge=0, le=600)
+    # Routine deviation
+    routine_min_expected: int = Field(8, ge=1)
+    routine_ratio: float = Field(0.25, gt=0, lt=1)
+    routine_min_days: int = Field(7, ge=1)
+    # Device health
+    battery_low: int = Field(20, ge=1, le=99)
+    offline_factor: float = Field(2.0, ge=1)
+    not_worn_hours: float = Field(2, gt=0)
+    # Storms: at most this many new non-critical alerts per elder per window
+    storm_max_new: int = Field(5, ge=1)
+    storm_window_minutes: int = Field(10, ge=1)
+    # Escalation ladder per severity: [audience, seconds after creation] while unacknowledged
+    escalation: dict[str, list[tuple[str, int]]] = Field(
+        default_factory=lambda: {
+            "critical": [("contacts", 60), ("community", 180), ("duty", 300)],
+            "warning": [("contacts", 600), ("community", 1800)],
+            "info": [],
+        }
+    )
+
+    @classmethod
+    def layered(cls, *layers: dict[str, Any] | None) -> Params:
+        merged: dict[str, Any] = {}
+        for layer in layers:
+            if layer:
+                merged.update(layer)
+        return cls.model_validate(merged)
+
+
+DEFAULTS = Params()
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the rules need to know about the elder (from the registry)."""
+
+    elder_id: int
+    dementia: bool = False
+    home: tuple[float, float] | None = None  # (lat, lon)
+
+
+@dataclass(slots=True)
+class State:
+    """Per-elder memory between messages (stored in ``elder_state``)."""
+
+    last_activity_at: dt.datetime | None = None
+    last_water_use_at: dt.datetime | None = None
+    water_running_since: dt.datetime | None = None
+    last_meter_litres: float | None = None
+    last_meter_at: dt.datetime | None = None
+    in_bed: bool | None = None
+    bed_changed_at: dt.datetime | None = None
+    outside_since: dt.datetime | None = None
+    outside_points: int = 0
+    not_worn_since: dt.datetime | None = None
+    prewarned_at: dt.datetime | None = None
+    recent: dict[str, list[Any]] = field(default_factory=dict)
+    baseline: list[float] | None = None
+    baseline_days: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    device_id: int
+    device_type: DeviceType
+    event: EventKind
+    at: dt.datetime
+    data: dict[str, Any]
+    battery: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    alert_type: AlertType
+    severity: Severity
+    key: str  # dedupe key: repeats with the same key merge into one open alert
+    at: dt.datetime
+    detail: dict[str, Any] = field(default_factory=dict)
+    device_id: int | None = None
+    repeat_counts: bool = True  # an event repeat bumps the count; a re-evaluated tick does not
+    episodic: bool = False  # keyed by episode: once resolved, the same episode never re-opens
+    prompt_elder: bool = False  # not an alert: ask the elder to check in first
+
+
+def _hhmm(value: str) -> dt.time:
+    hours, minutes = value.split(":")
+    return dt.time(int(hours), int(minutes))
+
+
+def in_window(local: dt.datetime, start: str, end: str) -> bool:
+    """``local`` time of day in [start, end), windows may wrap midnight."""
+    t, a, b = local.time(), _hhmm(start), _hhmm(end)
+    return a <= t < b if a <= b else (t >= a or t < b)
+
+
+def night_of(local: dt.datetime, end: str) -> dt.date:
+    """The date a night started on (02:00 on the 5th belongs to the night of the 4th)."""
+    return local.date() - dt.timedelta(days=1) if local.time() < _hhmm(end) else local.date()
+
+
+# -- geometry -------------------------------------------------------------------------------
+
+
+def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance in metres (haversine)."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (a[0], a[1], b[0], b[1]))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6_371_000 * math.asin(math.sqrt(h))
+
+
+def in_polygon(point: tuple[float, float], polygon: list[tuple[float, float]]) -> bool:
+    """Ray casting; the polygon is a list of (lat, lon) vertices."""
+    lat, lon = point
+    inside = False
+    j = len(polygon) - 1
+    for i in range(len(polygon)):
+        lat_i, lon_i = polygon[i]
+        lat_j, lon_j = polygon[j]
+        if (lon_i > lon) != (lon_j > lon) and lat < (lat_j - lat_i) * (lon - lon_i) / (
+            lon_j - lon_i
+        ) + lat_i:
+            inside = not inside
+        j = i
+    return inside
+
+
+def inside_geofence(point: tuple[float, float], facts: Facts, p: Params) -> bool | None:
+    """None when the elder has no home fence to test against."""
+    if p.geofence_polygon and len(p.geofence_polygon) >= 3:
+        return in_polygon(point, list(p.geofence_polygon))
+    if facts.home is None:
+        return None
+    return distance_m(point, facts.home) <= p.geofence_radius_m
+
+
+# -- vitals ---------------------------------------------------------------------------------
+
+
+def _grade(metric: str, value: Any, p: Params) -> int:
+    """0 normal, 1 warning, 2 critical."""
+    if metric == "heart_rate":
+        lo, hi = p.heart_rate_crit
+        if value < lo or value > hi:
+            return 2
+        lo, hi = p.heart_rate_warn
+        return 1 if value < lo or value > hi else 0
+    if metric == "spo2":
+        return 2 if value < p.spo2_crit_below else 1 if value < p.spo2_warn_below else 0
+    if metric == "breathing_rate":
+        lo, hi = p.breathing_rate_crit
+        if value < lo or value > hi:
+            return 2
+        lo, hi = p.breathing_rate_warn
+        return 1 if value < lo or value > hi else 0
+    if metric == "bp":
+        sys_, dia = value
+        if sys_ >= p.bp_crit[0] or dia >= p.bp_crit[1]:
+            return 2
+        return 1 if sys_ >= p.bp_warn[0] or dia >= p.bp_warn[1] else 0
+    if metric == "glucose":
+        lo, hi = p.glucose_crit
+        if value < lo or value > hi:
+            return 2
+        lo, hi = p.glucose_warn
+        return 1 if value < lo or value > hi else 0
+    return 0
+
+
+def _vital(state: State, ev: Event, metric: str, value: Any, p: Params) -> Finding | None:
+    need = max(1, p.sustain.get(metric, 3))
+    window = [*state.recent.get(metric, []), value][-need:]
+    state.recent[metric] = window
+    if len(window) < need:
+        return None
+    worst = min(_grade(metric, v, p) for v in window)  # every reading in the run must be out
+    if worst == 0:
+        return None
+    return Finding(
+        AlertType.VITALS,
+        Severity.CRITICAL if worst == 2 else Severity.WARNING,
+        f"vitals:{metric}",
+        ev.at,
+        {"metric": metric, "values": window, "readings": need},
+        ev.device_id,
+    )
+
+
+# -- one message ----------------------------------------------------------------------------
+
+IMMEDIATE = {
+    EventKind.SOS: AlertType.SOS,
+    EventKind.FALL: AlertType.FALL,
+    EventKind.SMOKE: AlertType.SMOKE,
+    EventKind.GAS: AlertType.GAS,
+}
+
+
+def _activity(state: State, at: dt.datetime) -> None:
+    if state.last_activity_at is None or at > state.last_activity_at:
+        state.last_activity_at = at
+        state.prewarned_at = None
+
+
+def on_event(state: State, ev: Event, p: Params, facts: Facts, tz: ZoneInfo) -> list[Finding]:
+    """Apply one message to the elder's state; return what it raises."""
+    out: list[Finding] = []
+    kind, data = ev.event, ev.data
+    if kind in IMMEDIATE:
+        out.append(
+            Finding(
+                IMMEDIATE[kind],
+                Severity.CRITICAL,
+                IMMEDIATE[kind].value,
+                ev.at,
+                {"device_type": ev.device_type.value, **data},
+                ev.device_id,
+            )
+        )
+    elif kind is EventKind.TAMPER:
+        out.append(
+            Finding(
+                AlertType.TAMPER,
+                Severity.WARNING,
+                f"tamper:{ev.device_id}",
+                ev.at,
+                {"device_type": ev.device_type.value},
+                ev.device_id,
+            )
+        )
+    elif kind is EventKind.MOTION:
+        _activity(state, ev.at)
+    elif kind is EventKind.PRESENCE:
+        if data.get("present"):
+            _activity(state, ev.at)
+    elif kind is EventKind.DOOR:
+        _activity(state, ev.at)
+        local = ev.at.astimezone(tz)
+        if facts.dementia and data.get("open") and in_window(local, p.night_start, p.night_end):
+            night = night_of(local, p.night_end)
+            out.append(
+                Finding(
+                    AlertType.NIGHT_DOOR,
+                    Severity.WARNING,
+                    f"night_door:{night.isoformat()}",
+                    ev.at,
+                    {"local_time": local.strftime("%H:%M")},
+                    ev.device_id,
+                )
+            )
+    elif kind is EventKind.BED:
+        in_bed = bool(data.get("in_bed"))
+        if state.in_bed is None or state.in_bed != in_bed:
+            state.in_bed, state.bed_changed_at = in_bed, ev.at
+        if not in_bed:
+            _activity(state, ev.at)
+    elif kind is EventKind.STEPS:
+        if data.get("steps", 0) > 0:
+            _activity(state, ev.at)
+    elif kind is EventKind.WEAR:
+        if data.get("worn"):
+            state.not_worn_since = None
+        elif state.not_worn_since is None:
+            state.not_worn_since = ev.at
+    elif kind is EventKind.VITALS:
+        for metric in ("heart_rate", "spo2", "breathing_rate"):
+            if metric in data:
+                found = _vital(state, ev, metric, data[metric], p)
+                if found:
+                    out.append(found)
+    elif kind is EventKind.BP:
+        found = _vital(state, ev, "bp", [data["systolic"], data["diastolic"]], p)
+        if found:
+            out.append(found)
+    elif kind is EventKind.GLUCOSE:
+        found = _vital(state, ev, "glucose", data["mmol_l"], p)
+        if found:
+            out.append(found)
+    elif kind is EventKind.GPS:
+        out.extend(_gps(state, ev, p, facts))
+    elif kind is EventKind.METER:
+        out.extend(_meter(state, ev, p))
+    if ev.battery is not None and ev.battery <= p.battery_low:
+        urgent = ev.device_type in SAFETY_DEVICES and ev.battery <= p.battery_low // 2
+        out.append(
+            Finding(
+                AlertType.LOW_BATTERY,
+                Severity.WARNING if urgent else Severity.INFO,
+                f"battery:{ev.device_id}",
+                ev.at,
+                {"battery": ev.battery, "device_type": ev.device_type.value},
+                ev.device_id,
+                repeat_counts=False,
+            )
+        )
+    return out
+
+
+def _gps(state: State, ev: Event, p: Params, facts: Facts) -> list[Finding]:
+    point = (float(ev.data["lat"]), float(ev.data["lon"]))
+    inside = inside_geofence(point, facts, p)
+    if inside is None or not facts.dementia:
+        return []
+    if inside:
+        state.outside_since, state.outside_points = None, 0
+        return []
+    if state.outside_since is None:
+        state.outside_since = ev.at
+    state.outside_points += 1
+    if state.outside_points < p.geofence_confirm_points:
+        return []
+    detail: dict[str, Any] = {
+        "left_at": state.outside_since.isoformat(),
+        "lat": point[0],
+        "lon": point[1],
+    }
+    if facts.home is not None:
+        detail["distance_m"] = round(distance_m(point, facts.home))
+    return [
+        Finding(
+            AlertType.WANDERING,
+            Severity.CRITICAL,
+            f"wandering:{state.outside_since.isoformat()}",
+            ev.at,
+            detail,
+            ev.device_id,
+            episodic=True,
+        )
+    ]
+
+
+def _meter(state: State, ev: Event, p: Params) -> list[Finding]:
+    total = float(ev.data["total_litres"])
+    out: list[Finding] = []
+    last, last_at = state.last_meter_litres, state.last_meter_at
+    if last is not None and last_at is not None and ev.at > last_at and total >= last:
+        used = total - last
+        hours = (ev.at - last_at).total_seconds() / 3600
+        if used >= 0.5:
+            state.last_water_use_at = ev.at
+            state.last_activity_at = max(state.last_activity_at or ev.at, ev.at)
+        if hours > 0 and used / hours >= p.water_flow_min_lph:
+            if state.water_running_since is None:
+                state.water_running_since = last_at
+            running = ev.at - state.water_running_since
+            if running >= dt.timedelta(hours=p.water_running_hours):
+                out.append(
+                    Finding(
+                        AlertType.WATER_RUNNING,
+                        Severity.WARNING,
+                        f"water_running:{state.water_running_since.isoformat()}",
+                        ev.at,
+                        {
+                            "since": state.water_running_since.isoformat(),
+                            "hours": round(running.total_seconds() / 3600, 1),
+                            "litres_per_hour": round(used / hours, 1),
+                        },
+                        ev.device_id,
+                        repeat_counts=False,
+                        episodic=True,
+                    )
+                )
+        else:
+            state.water_running_since = None
+    elif last is None or total < last:  # first reading, or the meter was replaced / reset
+        state.water_running_since = None
+        if state.last_water_use_at is None:
+            state.last_water_use_at = ev.at
+    if last_at is None or ev.at >= last_at:
+        state.last_meter_litres, state.last_meter_at = total, ev.at
+    return out
+
+
+# -- the clock ------------------------------------------------------------------------------
+
+
+def on_tick(
+    state: State,
+    now: dt.datetime,
+    p: Params,
+    facts: Facts,
+    tz: ZoneInfo,
+    *,
+    motion_today: int | None = None,
+) -> list[Finding]:
+    """Rules that fire on silence rather than on a message. ``motion_today``: motion events
+    counted today (local) before the current hour, for the routine check."""
+    out: list[Finding] = []
+    local = now.astimezone(tz)
+    waking = in_window(local, p.waking_start, p.waking_end)
+    last = state.last_activity_at
+    # Overall inactivity (optionally after asking the elder first)
+    if last is not None and waking and now - last >= dt.timedelta(hours=p.inactivity_hours):
+        hours = round((now - last).total_seconds() / 3600, 1)
+        key = f"inactivity:{last.isoformat()}"
+        if p.prewarn_minutes and state.prewarned_at is None:
+            state.prewarned_at = now
+            out.append(
+                Finding(
+                    AlertType.INACTIVITY,
+                    Severity.INFO,
+                    key,
+                    now,
+                    {"hours": hours},
+                    prompt_elder=True,
+                )
+            )
+        elif not p.prewarn_minutes or now - state.prewarned_at >= dt.timedelta(  # type: ignore[operator]
+            minutes=p.prewarn_minutes
+        ):
+            out.append(
+                Finding(
+                    AlertType.INACTIVITY,
+                    Severity.WARNING,
+                    key,
+                    now,
+                    {"hours": hours, "last_activity": last.isoformat()},
+                    repeat_counts=False,
+                    episodic=True,
+                )
+            )
+    # Morning: no sign of life since the morning window opened
+    if (
+        p.morning_quiet_minutes
+        and last is not None
+        and in_window(local, p.morning_start, p.morning_end)
+    ):
+        start = dt.datetime.combine(local.date(), _hhmm(p.morning_start), tzinfo=tz)
+        if last < start and local - start >= dt.timedelta(minutes=p.morning_quiet_minutes):
+            out.append(
+                Finding(
+                    AlertType.MORNING_SILENCE,
+                    Severity.WARNING,
+                    f"morning:{local.date().isoformat()}",
+                    now,
+                    {"since": p.morning_start, "local_time": local.strftime("%H:%M")},
+                    repeat_counts=False,
+                    episodic=True,
+                )
+            )
+    # Water: a live meter that has not moved for a day
+    if state.last_meter_at is not None and now - state.last_meter_at <= dt.timedelta(hours=3):
+        since = state.last_water_use_at
+        if since is not None and now - since >= dt.timedelta(hours=p.water_no_use_hours):
+            out.append(
+                Finding(
+                    AlertType.NO_WATER,
+                    Severity.WARNING,
+                    f"no_water:{since.isoformat()}",
+                    now,
+                    {
+                        "hours": round((now - since).total_seconds() / 3600),
+                        "since": since.isoformat(),
+                    },
+                    repeat_counts=False,
+                    episodic=True,
+                )
+            )
+    # Bed: not back in bed some time after the set hour
+    if state.in_bed is False and in_window(local, p.bed_by, p.night_end):
+        changed = state.bed_changed_at or now
+        bed_by = dt.datetime.combine(night_of(local, p.night_end), _hhmm(p.bed_by), tzinfo=tz)
+        if now - max(changed, bed_by) >= dt.timedelta(minutes=p.bed_grace_minutes):
+            night = night_of(local, p.night_end)
+            out.append(
+                Finding(
+                    AlertType.NOT_IN_BED,
+                    Severity.WARNING,
+                    f"not_in_bed:{night.isoformat()}",
+                    now,
+                    {"bed_by": p.bed_by, "out_since": changed.isoformat()},
+                    repeat_counts=False,
+                    episodic=True,
+                )
+            )
+    # Watch taken off and left off
+    not_worn = state.not_worn_since
+    if not_worn is not None and waking and now - not_worn >= dt.timedelta(hours=p.not_worn_hours):
+        out.append(
+            Finding(
+                AlertType.NOT_WORN,
+                Severity.INFO,
+                f"not_worn:{state.not_worn_since.isoformat()}",
+                now,
+                {"since": state.not_worn_since.isoformat()},
+                repeat_counts=False,
+                episodic=True,
+            )
+        )
+    routine = routine_deviation(state, local, p, motion_today)
+    if routine:
+        out.append(routine)
+    return out
+
+
+def learn_baseline(days: list[list[int]]) -> list[float]:
+    """Hourly motion counts of past days (24 per day) → the median cumulative count by the end
+    of each hour: ``result[h]`` is how many events the elder usually has by (h+1):00."""
+    if not days:
+        return []
+    cumulative = []
+    for day in days:
+        run, total = [], 0
+        for count in day[:24]:
+            total += count
+            run.append(total)
+        cumulative.append(run + [total] * (24 - len(run)))
+    return [float(statistics.median(c[h] for c in cumulative)) for h in range(24)]
+
+
+def routine_deviation(
+    state: State, local: dt.datetime, p: Params, motion_today: int | None
+) -> Finding | None:
+    """Today clearly below the elder's usual activity by this hour."""
+    base = state.baseline
+    if motion_today is None or not base or state.baseline_days < p.routine_min_days:
+        return None
+    if local.hour == 0:
+        return None
+    expected = base[local.hour - 1]  # usual count by the start of the current hour
+    if expected < p.routine_min_expected or motion_today >= expected * p.routine_ratio:
+        return None
+    return Finding(
+        AlertType.ROUTINE,
+        Severity.WARNING,
+        f"routine:{local.date().isoformat()}",
+        local.astimezone(dt.UTC),
+        {"expected": round(expected), "actual": motion_today, "by": f"{local.hour:02d}:00"},
+        repeat_counts=False,
+        episodic=True,
+    )
+
+
+def device_offline(
+    device_id: int,
+    device_type: DeviceType,
+    last_seen: dt.datetime | None,
+    interval_s: int,
+    now: dt.datetime,
+    p: Params,
+) -> Finding | None:
+    """Missed heartbeats: silent for more than ``offline_factor`` × its reporting interval."""
+    if last_seen is None:
+        return None
+    silent = now - last_seen
+    if silent <= dt.timedelta(seconds=interval_s * p.offline_factor):
+        return None
+    return Finding(
+        AlertType.DEVICE_OFFLINE,
+        Severity.WARNING if device_type in SAFETY_DEVICES else Severity.INFO,
+        f"offline:{device_id}",
+        now,
+        {
+            "device_type": device_type.value,
+            "last_seen": last_seen.isoformat(),
+            "minutes": int(silent.total_seconds() // 60),
+        },
+        device_id,
+        repeat_counts=False,
+    )
+
+
+def throttled(
+    recent_new: list[dt.datetime], now: dt.datetime, severity: Severity, p: Params
+) -> bool:
+    """Storm control: too many new non-critical alerts for one elder in the window."""
+    if severity is Severity.CRITICAL:
+        return False
+    since = now - dt.timedelta(minutes=p.storm_window_minutes)
+    return sum(1 for t in recent_new if t >= since) >= p.storm_max_new
+
+
+def escalation_due(
+    created_at: dt.datetime, severity: str, step: int, p: Params
+) -> tuple[str, dt.datetime] | None:
+    """The next rung of the ladder (audience, when) for an unacknowledged alert, or None."""
+    ladder = p.escalation.get(severity, [])
+    if step >= len(ladder):
+        return None
+    audience, seconds = ladder[step]
+    return audience, created_at + dt.timedelta(seconds=seconds)

@@ -1,0 +1,387 @@
+"""Alerts: raising and merging them from rule findings, the lifecycle (acknowledge → handling →
+dispatched → resolved), escalation rungs. Every transition writes the alert's trail and, through
+the ``Audited`` hook or ``audit.record``, the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from yiyang.alarms import rules
+from yiyang.alarms.enums import SEVERITY_RANK, TRANSITIONS, AlertState, AlertType, Outcome, Severity
+from yiyang.alarms.models import Alert, AlertEvent
+from yiyang.alarms.repository import ParamsCache
+from yiyang.core import audit, events
+from yiyang.core.errors import Conflict, NotFound, ValidationFailed
+from yiyang.core.i18n import gettext as _
+from yiyang.core.scoping import Actor
+from yiyang.notifications import service as notify
+from yiyang.registry.models import Elder
+
+
+@dataclass(frozen=True, slots=True)
+class ElderRef:
+    region_path: str
+
+
+def _event(
+    alert_id: int,
+    action: str,
+    *,
+    at: dt.datetime,
+    frm: str | None = None,
+    to: str | None = None,
+    actor: audit.AuditActor | None = None,
+    note: str | None = None,
+    data: dict | None = None,  # type: ignore[type-arg]
+) -> dict:  # type: ignore[type-arg]
+    actor = actor or audit.current_actor()
+    return {
+        "alert_id": alert_id,
+        "at": at,
+        "action": action,
+        "from_state": frm,
+        "to_state": to,
+        "actor_id": actor.user_id,
+        "actor_name": actor.username,
+        "note": note,
+        "data": data or {},
+    }
+
+
+def apply_findings(
+    session: Session,
+    findings: dict[int, list[rules.Finding]],
+    region_of: dict[int, str],
+    params: ParamsCache,
+    now: dt.datetime,
+) -> list[Alert]:
+    """Open new alerts or merge into open ones. Returns the alerts created."""
+    findings = {e: fs for e, fs in findings.items() if fs}
+    if not findings:
+        return []
+    elders = list(findings)
+    episodic = {f.key for fs in findings.values() for f in fs if f.episodic}
+    window = now - dt.timedelta(
+        minutes=max(params.for_elder(e, region_of[e]).storm_window_minutes for e in elders)
+    )
+    rows = session.execute(
+        select(Alert.id, Alert.elder_id, Alert.dedupe_key, Alert.state, Alert.created_at).where(
+            Alert.elder_id.in_(elders),
+            or_(
+                Alert.state != AlertState.RESOLVED,
+                Alert.created_at >= window,
+                Alert.dedupe_key.in_(episodic) if episodic else Alert.id < 0,
+            ),
+        )
+    ).all()
+    open_alert: dict[tuple[int, str], int] = {}
+    seen_keys: set[tuple[int, str]] = set()
+    recent: dict[int, list[dt.datetime]] = defaultdict(list)
+    latest_open: dict[int, int] = {}
+    for r in rows:
+        seen_keys.add((r.elder_id, r.dedupe_key))
+        if r.state != AlertState.RESOLVED:
+            open_alert[(r.elder_id, r.dedupe_key)] = r.id
+            latest_open[r.elder_id] = max(latest_open.get(r.elder_id, 0), r.id)
+        if r.created_at >= window:
+            recent[r.elder_id].append(r.created_at)
+
+    created: list[Alert] = []
+    merges: dict[int, list[rules.Finding]] = defaultdict(list)
+    suppressed: dict[int, list[rules.Finding]] = defaultdict(list)
+    prompts: list[tuple[int, str]] = []
+    for elder_id, fs in findings.items():
+        p = params.for_elder(elder_id, region_of[elder_id])
+        pending: dict[str, Alert] = {}
+        for f in fs:
+            if f.prompt_elder:
+                prompts.append((elder_id, f.key))
+                continue
+            if f.key in pending:  # the same thing twice in this batch
+                if f.repeat_counts:
+                    pending[f.key].count += 1
+                    pending[f.key].last_at = max(pending[f.key].last_at, f.at)
+                continue
+            existing = open_alert.get((elder_id, f.key))
+            if existing is not None:
+                if f.repeat_counts:
+                    merges[existing].append(f)
+                continue
+            if f.episodic and (elder_id, f.key) in seen_keys:
+                continue  # that episode was raised and closed already
+            if rules.throttled(recent[elder_id], now, f.severity, p):
+                if elder_id in latest_open:
+                    suppressed[latest_open[elder_id]].append(f)
+                continue
+            first = rules.escalation_due(now, f.severity.value, 0, p)
+            alert = Alert(
+                elder_id=elder_id,
+                region_path=region_of[elder_id],
+                device_id=f.device_id,
+                alert_type=f.alert_type.value,
+                severity=f.severity.value,
+                state=AlertState.NEW,
+                dedupe_key=f.key,
+                detail=f.detail,
+                count=1,
+                first_at=f.at,
+                last_at=f.at,
+                created_at=now,
+                escalation_step=0,
+                next_escalation_at=first[1] if first else None,
+            )
+            session.add(alert)
+            pending[f.key] = alert
+            created.append(alert)
+            recent[elder_id].append(now)
+    if created:
+        session.flush()
+    trail = [
+        _event(
+            a.id,
+            "created",
+            at=now,
+            to=AlertState.NEW,
+            data={"count": a.count, "severity": a.severity, "detail": a.detail},
+        )
+        for a in created
+    ]
+    for alert_id, fs in merges.items():
+        last = max(f.at for f in fs)
+        session.execute(
+            update(Alert)
+            .where(Alert.id == alert_id)
+            .values(count=Alert.count + len(fs), last_at=last)
+            .execution_options(synchronize_session=False)
+        )
+        trail.append(
+            _event(
+                alert_id, "repeated", at=now, data={"times": len(fs), "last_at": last.isoformat()}
+            )
+        )
+    for alert_id, fs in suppressed.items():
+        trail.append(
+            _event(
+                alert_id,
+                "suppressed",
+                at=now,
+                data={"storm": [{"type": f.alert_type.value, "key": f.key} for f in fs]},
+            )
+        )
+    if trail:
+        session.execute(AlertEvent.__table__.insert(), trail)
+    if prompts:
+        phones = dict(
+            session.execute(
+                select(Elder.id, Elder.mobile_phone).where(Elder.id.in_([e for e, _ in prompts]))
+            ).tuples()
+        )
+        for elder_id, key in prompts:
+            notify.prompt_elder(session, elder_id, phones.get(elder_id), key)
+    if created:
+        names = _elder_names(session, {a.elder_id for a in created})
+        for a in created:
+            name, address = names.get(a.elder_id, ("", ""))
+            notify.enqueue(session, a, "webhook", 0, elder_name=name, address=address)
+            events.emit(
+                session,
+                "alert.created",
+                {
+                    "alert_id": a.id,
+                    "elder_id": a.elder_id,
+                    "severity": a.severity,
+                    "type": a.alert_type,
+                    "first_at": a.first_at.timestamp(),
+                },
+            )
+    return created
+
+
+def _elder_names(session: Session, elder_ids: set[int]) -> dict[int, tuple[str, str]]:
+    rows = session.execute(
+        select(Elder.id, Elder.name, Elder.address).where(Elder.id.in_(elder_ids))
+    )
+    return {r.id: (r.name, r.address) for r in rows}
+
+
+def resolve_recovered(session: Session, device_ids: list[int], now: dt.datetime) -> int:
+    """Devices heard from again: their open "offline" alerts close as recovered."""
+    if not device_ids:
+        return 0
+    alerts = session.scalars(
+        select(Alert).where(
+            Alert.alert_type == AlertType.DEVICE_OFFLINE,
+            Alert.state != AlertState.RESOLVED,
+            Alert.device_id.in_(device_ids),
+        )
+    ).all()
+    for a in alerts:
+        frm = a.state
+        a.state, a.outcome, a.resolved_at = AlertState.RESOLVED, Outcome.RECOVERED, now
+        a.next_escalation_at = None
+        a.resolution_note = "device reported again"
+        session.add(
+            AlertEvent(
+                **_event(
+                    a.id,
+                    "resolved",
+                    at=now,
+                    frm=frm,
+                    to=AlertState.RESOLVED,
+                    note=a.resolution_note,
+                )
+            )
+        )
+    return len(alerts)
+
+
+# -- people acting on alerts --------------------------------------------------------------
+
+
+def transition(
+    session: Session,
+    actor: Actor,
+    alert: Alert,
+    to: AlertState,
+    *,
+    outcome: Outcome | None = None,
+    note: str | None = None,
+    version: int | None = None,
+    now: dt.datetime,
+) -> Alert:
+    if version is not None and version != alert.version:
+        raise Conflict(_("This alert was changed by someone else; reload it and try again."))
+    frm = AlertState(alert.state)
+    if to not in TRANSITIONS[frm]:
+        raise ValidationFailed(
+            _("An alert that is {current} cannot become {target}.").format(current=frm, target=to),
+            field="state",
+        )
+    if to is AlertState.RESOLVED and outcome is None:
+        raise ValidationFailed(_("Choose an outcome to resolve the alert."), field="outcome")
+    alert.state = to
+    alert.next_escalation_at = None  # a person has it: the ladder stops
+    if to is AlertState.ACKNOWLEDGED:
+        alert.acknowledged_at, alert.acknowledged_by = now, actor.user_id
+    elif to is AlertState.HANDLING:
+        alert.handling_at = now
+    elif to is AlertState.DISPATCHED:
+        alert.dispatched_at = now
+    elif to is AlertState.RESOLVED:
+        alert.resolved_at, alert.resolved_by = now, actor.user_id
+        alert.outcome, alert.resolution_note = outcome, note
+        if alert.acknowledged_at is None:
+            alert.acknowledged_at, alert.acknowledged_by = now, actor.user_id
+    session.add(
+        AlertEvent(
+            **_event(
+                alert.id,
+                to.value,
+                at=now,
+                frm=frm,
+                to=to,
+                note=note,
+                data={"outcome": outcome.value} if outcome else {},
+            )
+        )
+    )
+    session.flush()
+    events.emit(
+        session,
+        "alert.changed",
+        {"alert_id": alert.id, "state": to.value, "elder_id": alert.elder_id},
+    )
+    return alert
+
+
+def get_alert(session: Session, actor: Actor, alert_id: int) -> Alert:
+    from yiyang.alarms.repository import readable_alerts
+
+    alert = session.scalar(readable_alerts(actor).where(Alert.id == alert_id))
+    if alert is None:
+        raise NotFound(_("Alert not found."))
+    return alert
+
+
+# -- escalation ----------------------------------------------------------------------------
+
+
+def escalate_due(session: Session, params: ParamsCache, now: dt.datetime, limit: int = 200) -> int:
+    """Run the next rung for every unacknowledged alert whose timer has passed. The timers are
+    columns, so they survive restarts; a conditional update makes each rung run once even with
+    several processes doing this."""
+    params.refresh(session)
+    due = session.scalars(
+        select(Alert)
+        .where(Alert.next_escalation_at <= now, Alert.state == AlertState.NEW)
+        .order_by(Alert.next_escalation_at)
+        .limit(limit)
+    ).all()
+    done = 0
+    names = _elder_names(session, {a.elder_id for a in due}) if due else {}
+    for a in due:
+        p = params.for_elder(a.elder_id, a.region_path)
+        rung = rules.escalation_due(a.created_at, a.severity, a.escalation_step, p)
+        following = rules.escalation_due(a.created_at, a.severity, a.escalation_step + 1, p)
+        claimed = session.execute(
+            update(Alert)
+            .where(
+                Alert.id == a.id,
+                Alert.state == AlertState.NEW,
+                Alert.escalation_step == a.escalation_step,
+            )
+            .values(
+                escalation_step=a.escalation_step + 1,
+                next_escalation_at=following[1] if following else None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1 or rung is None:  # type: ignore[attr-defined]
+            continue
+        audience = rung[0]
+        name, address = names.get(a.elder_id, ("", ""))
+        sent = notify.enqueue(
+            session, a, audience, a.escalation_step + 1, elder_name=name, address=address
+        )
+        notify.enqueue(
+            session, a, "webhook", a.escalation_step + 1, elder_name=name, address=address
+        )
+        session.add(
+            AlertEvent(
+                **_event(
+                    a.id,
+                    "escalated",
+                    at=now,
+                    data={
+                        "step": a.escalation_step + 1,
+                        "audience": audience,
+                        "recipients": [f"{r.label} ({r.channel})" for r in sent],
+                    },
+                )
+            )
+        )
+        audit.record(
+            session,
+            "escalate",
+            "alert",
+            str(a.id),
+            elder_id=a.elder_id,
+            region_path=a.region_path,
+            summary=f"step {a.escalation_step + 1}: {audience}",
+        )
+        events.emit(
+            session,
+            "alert.escalated",
+            {"alert_id": a.id, "elder_id": a.elder_id, "step": a.escalation_step + 1},
+        )
+        done += 1
+    return done
+
+
+def severity_order(severity: str) -> int:
+    return SEVERITY_RANK.get(Severity(severity), 9)

@@ -1,0 +1,107 @@
+"""Device types, the events each may send, and device states."""
+
+from __future__ import annotations
+
+import enum
+
+from yiyang.core.i18n import N_
+
+
+class DeviceType(enum.StrEnum):
+    SOS_BUTTON = "sos_button"
+    SMART_WATCH = "smart_watch"
+    FALL_RADAR = "fall_radar"
+    SMOKE_ALARM = "smoke_alarm"
+    GAS_ALARM = "gas_alarm"
+    DOOR_SENSOR = "door_sensor"
+    PIR_MOTION = "pir_motion"
+    WATER_METER = "water_meter"
+    BP_MONITOR = "bp_monitor"
+    GLUCOSE_METER = "glucose_meter"
+    BED_SENSOR = "bed_sensor"
+
+
+class EventKind(enum.StrEnum):
+    HEARTBEAT = "heartbeat"  # "I am alive" (battery rides along on any message)
+    SOS = "sos"
+    FALL = "fall"
+    SMOKE = "smoke"
+    GAS = "gas"
+    TEST = "test"  # the user pressed the alarm's test button
+    TAMPER = "tamper"
+    VITALS = "vitals"  # heart rate, SpO2, breathing rate, temperature
+    GPS = "gps"
+    STEPS = "steps"
+    WEAR = "wear"  # watch put on / taken off
+    PRESENCE = "presence"
+    DOOR = "door"
+    MOTION = "motion"
+    METER = "meter"  # cumulative water meter reading
+    BP = "bp"
+    GLUCOSE = "glucose"
+    BED = "bed"
+
+
+class DeviceStatus(enum.StrEnum):
+    ACTIVE = "active"
+    OFFLINE = "offline"
+    FAULTY = "faulty"
+    RETIRED = "retired"
+
+
+E = EventKind
+COMMON = frozenset({E.HEARTBEAT, E.TAMPER})
+EVENTS: dict[DeviceType, frozenset[EventKind]] = {
+    DeviceType.SOS_BUTTON: COMMON | {E.SOS},
+    DeviceType.SMART_WATCH: COMMON | {E.SOS, E.FALL, E.VITALS, E.GPS, E.STEPS, E.WEAR},
+    DeviceType.FALL_RADAR: COMMON | {E.FALL, E.PRESENCE, E.VITALS},
+    DeviceType.SMOKE_ALARM: COMMON | {E.SMOKE, E.TEST},
+    DeviceType.GAS_ALARM: COMMON | {E.GAS, E.TEST},
+    DeviceType.DOOR_SENSOR: COMMON | {E.DOOR},
+    DeviceType.PIR_MOTION: COMMON | {E.MOTION},
+    DeviceType.WATER_METER: COMMON | {E.METER},
+    DeviceType.BP_MONITOR: COMMON | {E.BP},
+    DeviceType.GLUCOSE_METER: COMMON | {E.GLUCOSE},
+    DeviceType.BED_SENSOR: COMMON | {E.BED, E.VITALS},
+}
+
+# Reporting interval (seconds) a new device of each type gets unless told otherwise.
+DEFAULT_INTERVAL: dict[DeviceType, int] = {
+    DeviceType.SOS_BUTTON: 3600,
+    DeviceType.SMART_WATCH: 1800,
+    DeviceType.FALL_RADAR: 1800,
+    DeviceType.SMOKE_ALARM: 3600 * 4,
+    DeviceType.GAS_ALARM: 3600 * 4,
+    DeviceType.DOOR_SENSOR: 3600,
+    DeviceType.PIR_MOTION: 3600,
+    DeviceType.WATER_METER: 3600,
+    DeviceType.BP_MONITOR: 3600 * 24,
+    DeviceType.GLUCOSE_METER: 3600 * 24,
+    DeviceType.BED_SENSOR: 1800,
+}
+
+# Devices whose silence leaves the elder unprotected: offline is a warning, not a note.
+SAFETY_DEVICES = frozenset(
+    {DeviceType.SOS_BUTTON, DeviceType.SMOKE_ALARM, DeviceType.GAS_ALARM, DeviceType.FALL_RADAR}
+)
+
+TYPE_LABELS: dict[DeviceType, str] = {
+    DeviceType.SOS_BUTTON: N_("One-key SOS button"),
+    DeviceType.SMART_WATCH: N_("Smart watch"),
+    DeviceType.FALL_RADAR: N_("Fall radar"),
+    DeviceType.SMOKE_ALARM: N_("Smoke alarm"),
+    DeviceType.GAS_ALARM: N_("Gas alarm"),
+    DeviceType.DOOR_SENSOR: N_("Door sensor"),
+    DeviceType.PIR_MOTION: N_("Motion sensor"),
+    DeviceType.WATER_METER: N_("Water meter"),
+    DeviceType.BP_MONITOR: N_("Blood-pressure meter"),
+    DeviceType.GLUCOSE_METER: N_("Glucose meter"),
+    DeviceType.BED_SENSOR: N_("Bed sensor"),
+}
+
+STATUS_LABELS: dict[DeviceStatus, str] = {
+    DeviceStatus.ACTIVE: N_("Active"),
+    DeviceStatus.OFFLINE: N_("Offline"),
+    DeviceStatus.FAULTY: N_("Faulty"),
+    DeviceStatus.RETIRED: N_("Retired"),
+}

@@ -1,0 +1,316 @@
+"""The gateway: raw payloads (MQTT, HTTP, replay) in, validated readings onto the bus.
+
+It checks each message against the format and the device registry, writes every rejection to
+the dead-letter store with its reason, and returns only when the good messages are durable on
+the bus — so a transport may acknowledge the device exactly then. One bad message never holds
+up or loses the good ones beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select
+
+from yiyang.core import db
+from yiyang.core.bus import Bus, BusMessage
+from yiyang.core.clock import now as clock_now
+from yiyang.devices import messages
+from yiyang.devices.enums import DeviceStatus, DeviceType
+from yiyang.devices.models import DeadLetter, Device, Vendor
+
+log = logging.getLogger(__name__)
+TOPIC_PREFIX = "yiyang/v1/"
+DEAD_LETTER_KEEP = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    id: int
+    serial: str
+    device_type: DeviceType
+    vendor_id: int | None
+    elder_id: int | None
+    status: DeviceStatus
+
+
+@dataclass(slots=True)
+class RawMessage:
+    transport: str  # mqtt | http | replay
+    source: str  # MQTT topic, or the vendor's code
+    payload: bytes
+    vendor_id: int | None = None  # authenticated vendor (HTTP signature, vendor topic)
+    received_at: dt.datetime = field(default_factory=clock_now)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one raw payload (it may hold a vendor's batch)."""
+
+    accepted: list[str] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Directory:
+    """serial → device, cached; misses and stale entries are read from the database in one
+    query per batch. Bindings changed elsewhere are picked up within ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, DeviceInfo | None]] = {}
+        self._vendors: dict[str, int] = {}
+        self._vendors_at = 0.0
+
+    def invalidate(self, serial: str | None = None) -> None:
+        if serial is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(serial, None)
+
+    def missing(self, serials: set[str]) -> list[str]:
+        cutoff = time.monotonic() - self.ttl
+        return [s for s in serials if (hit := self._cache.get(s)) is None or hit[0] < cutoff]
+
+    def load(self, serials: Sequence[str]) -> None:
+        """Blocking: read devices (and the vendor table) from the database."""
+        stamp = time.monotonic()
+        found: dict[str, DeviceInfo] = {}
+        with db.unit_of_work() as session:
+            for chunk in range(0, len(serials), 1000):
+                rows = session.execute(
+                    select(
+                        Device.id,
+                        Device.serial,
+                        Device.device_type,
+                        Device.vendor_id,
+                        Device.elder_id,
+                        Device.status,
+                    ).where(Device.serial.in_(serials[chunk : chunk + 1000]))
+                )
+                for r in rows:
+                    found[r.serial] = DeviceInfo(
+                        r.id,
+                        r.serial,
+                        DeviceType(r.device_type),
+                        r.vendor_id,
+                        r.elder_id,
+                        DeviceStatus(r.status),
+                    )
+            if stamp - self._vendors_at > self.ttl:
+                self._vendors = dict(session.execute(select(Vendor.code, Vendor.id)).tuples())
+                self._vendors_at = stamp
+        for serial in serials:
+            self._cache[serial] = (stamp, found.get(serial))
+
+    def get(self, serial: str) -> DeviceInfo | None:
+        hit = self._cache.get(serial)
+        return hit[1] if hit else None
+
+    def vendor_id(self, code: str) -> int | None:
+        return self._vendors.get(code)
+
+
+def encode_event(info: DeviceInfo, reading: messages.Reading, received_at: dt.datetime) -> bytes:
+    return orjson.dumps(
+        {
+            "k": "msg",
+            "e": info.elder_id,
+            "d": info.id,
+            "t": reading.device_type.value,
+            "ev": reading.event.value,
+            "id": reading.msg_id,
+            "at": reading.at.timestamp(),
+            "rx": received_at.timestamp(),
+            "data": reading.data,
+            "b": reading.battery,
+        }
+    )
+
+
+def _text(payload: bytes) -> str:
+    return payload[:DEAD_LETTER_KEEP].decode("utf-8", errors="backslashreplace")
+
+
+class Gateway:
+    def __init__(
+        self,
+        bus: Bus,
+        directory: Directory | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = clock_now,
+        max_future: dt.timedelta = messages.MAX_FUTURE,
+        max_past: dt.timedelta = messages.MAX_PAST,
+        publish_timeout: float = 30.0,
+    ) -> None:
+        self.bus = bus
+        self.directory = directory or Directory()
+        self.clock = clock
+        self.max_future, self.max_past = max_future, max_past
+        self.publish_timeout = publish_timeout
+        self.accepted_total = 0
+        self.rejected_total = 0
+
+    def _topic_device(self, topic: str) -> tuple[str | None, str | None, str | None]:
+        """(serial, vendor code, error) from an MQTT topic."""
+        parts = topic.split("/")
+        if len(parts) == 5 and topic.startswith(TOPIC_PREFIX) and parts[4] == "up":
+            if parts[2] == "devices":
+                return parts[3], None, None
+            if parts[2] == "vendors":
+                return None, parts[3], None
+        return (
+            None,
+            None,
+            f"topic '{topic[:120]}' is not yiyang/v1/devices/<serial>/up"
+            " or yiyang/v1/vendors/<code>/up",
+        )
+
+    async def submit(self, raws: Sequence[RawMessage]) -> list[Outcome]:
+        """Validate, dead-letter the bad, publish the good; returns when all is durable."""
+        now = self.clock()
+        outcomes = [Outcome() for _ in raws]
+        dead: list[dict[str, Any]] = []
+        candidates: list[tuple[int, RawMessage, Any]] = []  # (outcome index, raw, reading)
+        serials: set[str] = set()
+
+        def reject(i: int, raw: RawMessage, rej: messages.Rejection, payload: bytes) -> None:
+            outcomes[i].rejected.append({"id": rej.msg_id, "code": rej.code, "reason": rej.reason})
+            dead.append(
+                {
+                    "received_at": raw.received_at,
+                    "transport": raw.transport,
+                    "source": raw.source[:255],
+                    "code": rej.code,
+                    "reason": rej.reason,
+                    "serial": rej.serial,
+                    "msg_id": rej.msg_id,
+                    "size": len(payload),
+                    "payload": _text(payload),
+                }
+            )
+
+        for i, raw in enumerate(raws):
+            decoded = messages.decode(raw.payload)
+            if isinstance(decoded, messages.Rejection):
+                reject(i, raw, decoded, raw.payload)
+                continue
+            for obj in decoded:
+                reading = messages.validate(
+                    obj, now=now, max_future=self.max_future, max_past=self.max_past
+                )
+                if isinstance(reading, messages.Rejection):
+                    reject(i, raw, reading, _dump(obj, raw.payload))
+                    continue
+                candidates.append((i, raw, reading))
+                serials.add(reading.serial)
+
+        missing = self.directory.missing(serials)
+        if missing:
+            await asyncio.to_thread(self.directory.load, missing)
+
+        published: list[BusMessage] = []
+        accepted: list[tuple[int, str]] = []
+        for i, raw, reading in candidates:
+            rej = self._check(raw, reading)
+            if rej is not None:
+                reject(i, raw, rej, orjson.dumps(_wire(reading)))
+                continue
+            info = self.directory.get(reading.serial)
+            assert info is not None and info.elder_id is not None
+            published.append(
+                BusMessage(info.elder_id, encode_event(info, reading, raw.received_at))
+            )
+            accepted.append((i, reading.msg_id))
+
+        if dead:
+            await asyncio.to_thread(_store_dead_letters, dead)
+            self.rejected_total += len(dead)
+        if published:
+            await asyncio.wait_for(self.bus.publish(published), self.publish_timeout)
+            self.accepted_total += len(published)
+        for i, msg_id in accepted:
+            outcomes[i].accepted.append(msg_id)
+        return outcomes
+
+    def _check(self, raw: RawMessage, r: messages.Reading) -> messages.Rejection | None:
+        info = self.directory.get(r.serial)
+        if info is None:
+            return messages.Rejection(
+                "unknown_device", f"device '{r.serial}' is not registered", r.serial, r.msg_id
+            )
+        if raw.transport == "mqtt":
+            serial, vendor_code, error = self._topic_device(raw.source)
+            if error:
+                return messages.Rejection("bad_topic", error, r.serial, r.msg_id)
+            if serial is not None and serial != r.serial:
+                return messages.Rejection(
+                    "not_authorised",
+                    f"topic belongs to device '{serial}', the message names '{r.serial}'",
+                    r.serial,
+                    r.msg_id,
+                )
+            if vendor_code is not None:
+                vendor_id = self.directory.vendor_id(vendor_code)
+                if vendor_id is None or vendor_id != info.vendor_id:
+                    return messages.Rejection(
+                        "not_authorised",
+                        f"device '{r.serial}' does not belong to vendor '{vendor_code}'",
+                        r.serial,
+                        r.msg_id,
+                    )
+        elif raw.vendor_id is not None and info.vendor_id != raw.vendor_id:
+            return messages.Rejection(
+                "not_authorised",
+                f"device '{r.serial}' does not belong to this vendor",
+                r.serial,
+                r.msg_id,
+            )
+        if info.status is DeviceStatus.RETIRED:
+            return messages.Rejection(
+                "device_retired", f"device '{r.serial}' is retired", r.serial, r.msg_id
+            )
+        if info.elder_id is None:
+            return messages.Rejection(
+                "not_bound", f"device '{r.serial}' is not bound to an elder", r.serial, r.msg_id
+            )
+        if info.device_type is not r.device_type:
+            return messages.Rejection(
+                "wrong_type",
+                f"device '{r.serial}' is registered as {info.device_type}, "
+                f"the message says {r.device_type}",
+                r.serial,
+                r.msg_id,
+            )
+        return None
+
+
+def _dump(obj: Any, fallback: bytes) -> bytes:
+    try:
+        return orjson.dumps(obj)
+    except (TypeError, orjson.JSONEncodeError):
+        return fallback
+
+
+def _wire(r: messages.Reading) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "id": r.msg_id,
+        "device": r.serial,
+        "type": r.device_type.value,
+        "event": r.event.value,
+        "ts": r.at.isoformat(),
+        "battery": r.battery,
+        "data": r.data,
+    }
+
+
+def _store_dead_letters(rows: list[dict[str, Any]]) -> None:
+    with db.unit_of_work() as session:
+        session.execute(insert(DeadLetter), rows)

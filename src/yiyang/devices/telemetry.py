@@ -1,0 +1,184 @@
+"""Storing what devices report: the message log (deduplicated), typed time series, device
+last-seen, hourly activity counts, and retention. Called by the rule worker inside its
+transaction; bulk statements only (one statement per table per batch)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from yiyang.devices.enums import DeviceStatus
+from yiyang.devices.models import (
+    ActivityHourly,
+    DeadLetter,
+    Device,
+    DeviceMessage,
+    GpsPoint,
+    IngestNonce,
+    MeterReading,
+    VitalReading,
+)
+
+Item = dict[str, Any]  # a decoded bus message (see gateway.encode_event)
+
+
+def ts(value: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+def _insert(session: Session, table: Any) -> Any:
+    name = session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+
+
+def store_messages(session: Session, items: list[Item]) -> list[Item]:
+    """Write the message log; returns the items seen for the first time (redeliveries of a
+    message id already stored for that device are dropped here, once and for all)."""
+    unique: dict[tuple[int, str], Item] = {}
+    for item in items:
+        unique.setdefault((item["d"], item["id"]), item)
+    if not unique:
+        return []
+    rows = [
+        {
+            "device_id": i["d"],
+            "elder_id": i["e"],
+            "msg_id": i["id"],
+            "event": i["ev"],
+            "at": ts(i["at"]),
+            "received_at": ts(i["rx"]),
+            "data": i["data"],
+            "battery": i["b"],
+        }
+        for i in unique.values()
+    ]
+    stmt = (
+        _insert(session, DeviceMessage)
+        .on_conflict_do_nothing(index_elements=["device_id", "msg_id"])
+        .returning(DeviceMessage.device_id, DeviceMessage.msg_id)
+    )
+    fresh = {(r.device_id, r.msg_id) for r in session.execute(stmt, rows)}
+    return [i for key, i in unique.items() if key in fresh]
+
+
+def store_readings(session: Session, items: Iterable[Item]) -> None:
+    vitals: list[dict[str, Any]] = []
+    gps: list[dict[str, Any]] = []
+    meter: list[dict[str, Any]] = []
+    for i in items:
+        ev, data = i["ev"], i["data"]
+        base = {"elder_id": i["e"], "device_id": i["d"], "at": ts(i["at"])}
+        if ev == "vitals":
+            vitals.extend({**base, "metric": k, "value": v} for k, v in data.items())
+        elif ev == "bp":
+            vitals.append({**base, "metric": "bp_systolic", "value": data["systolic"]})
+            vitals.append({**base, "metric": "bp_diastolic", "value": data["diastolic"]})
+            if "pulse" in data:
+                vitals.append({**base, "metric": "heart_rate", "value": data["pulse"]})
+        elif ev == "glucose":
+            vitals.append({**base, "metric": "glucose", "value": data["mmol_l"]})
+        elif ev == "steps":
+            vitals.append({**base, "metric": "steps", "value": data["steps"]})
+        elif ev == "gps":
+            gps.append(
+                {**base, "lat": data["lat"], "lon": data["lon"], "accuracy_m": data.get("accuracy")}
+            )
+        elif ev == "meter":
+            meter.append({**base, "total_litres": data["total_litres"]})
+    for model, rows in ((VitalReading, vitals), (GpsPoint, gps), (MeterReading, meter)):
+        if rows:
+            session.execute(insert(model), rows)
+
+
+def touch_devices(session: Session, items: Iterable[Item]) -> list[int]:
+    """Last seen and battery per device; returns devices that were offline and are back."""
+    latest: dict[int, Item] = {}
+    for i in items:
+        seen = latest.get(i["d"])
+        if seen is None or i["rx"] >= seen["rx"]:
+            latest[i["d"]] = i
+    if not latest:
+        return []
+    table: Table = Device.__table__  # type: ignore[assignment]
+    session.execute(
+        update(table).where(table.c.id == bindparam("did")).values(last_seen_at=bindparam("seen")),
+        [{"did": d, "seen": ts(i["rx"])} for d, i in latest.items()],
+    )
+    with_battery = [{"did": d, "bat": i["b"]} for d, i in latest.items() if i["b"] is not None]
+    if with_battery:
+        session.execute(
+            update(table).where(table.c.id == bindparam("did")).values(battery=bindparam("bat")),
+            with_battery,
+        )
+    back = session.scalars(
+        update(Device)
+        .where(Device.id.in_(list(latest)), Device.status == DeviceStatus.OFFLINE)
+        .values(status=DeviceStatus.ACTIVE)
+        .returning(Device.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return list(back)
+
+
+def add_activity(session: Session, counts: Counter[tuple[int, dt.datetime, str]]) -> None:
+    """Add motion/door counts per (elder, UTC hour)."""
+    if not counts:
+        return
+    merged: dict[tuple[int, dt.datetime], dict[str, int]] = {}
+    for (elder, hour, kind), n in counts.items():
+        row = merged.setdefault((elder, hour), {"motion": 0, "door": 0})
+        row[kind] += n
+    rows = [{"elder_id": e, "hour": h, **c} for (e, h), c in merged.items()]
+    stmt = _insert(session, ActivityHourly)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["elder_id", "hour"],
+        set_={
+            "motion": ActivityHourly.motion + stmt.excluded.motion,
+            "door": ActivityHourly.door + stmt.excluded.door,
+        },
+    )
+    session.execute(stmt, rows)
+
+
+def hour_of(at: dt.datetime) -> dt.datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def motion_since(
+    session: Session, elder_ids: list[int], since: dt.datetime, until: dt.datetime
+) -> dict[int, int]:
+    rows = session.execute(
+        select(ActivityHourly.elder_id, ActivityHourly.motion).where(
+            ActivityHourly.elder_id.in_(elder_ids),
+            ActivityHourly.hour >= since,
+            ActivityHourly.hour < until,
+        )
+    )
+    out: dict[int, int] = dict.fromkeys(elder_ids, 0)
+    for elder, motion in rows:
+        out[elder] += motion
+    return out
+
+
+def prune(session: Session, now: dt.datetime, retention_days: int) -> dict[str, int]:
+    """Delete telemetry older than the retention period. Alerts and their trails stay."""
+    cutoff = now - dt.timedelta(days=retention_days)
+    counts = {}
+    for model, column in (
+        (DeviceMessage, DeviceMessage.at),
+        (VitalReading, VitalReading.at),
+        (GpsPoint, GpsPoint.at),
+        (MeterReading, MeterReading.at),
+        (ActivityHourly, ActivityHourly.hour),
+        (DeadLetter, DeadLetter.received_at),
+    ):
+        result = session.execute(delete(model).where(column < cutoff))
+        counts[model.__tablename__] = result.rowcount or 0  # type: ignore[attr-defined]
+    session.execute(delete(IngestNonce).where(IngestNonce.at < now - dt.timedelta(hours=1)))
+    return counts

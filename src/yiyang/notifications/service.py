@@ -1,0 +1,180 @@
+"""Who hears about an alert, and what they read: recipients per escalation rung, Chinese message
+templates (the deployment's default locale), and the outbox rows — written in the caller's
+transaction, deduplicated per (alert, rung, channel, recipient)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from yiyang.accounts.models import User
+from yiyang.alarms import describe
+from yiyang.alarms.enums import SEVERITY_LABELS, Severity
+from yiyang.alarms.models import Alert
+from yiyang.core import i18n
+from yiyang.core.clock import now, to_local
+from yiyang.core.config import get_settings
+from yiyang.core.i18n import N_, gettext
+from yiyang.core.roles import Role
+from yiyang.notifications.models import Notification
+from yiyang.registry.models import EmergencyContact
+
+AUDIENCE_LABELS = {
+    "contacts": N_("emergency contacts"),
+    "community": N_("community worker"),
+    "duty": N_("district duty officer"),
+    "webhook": N_("district integration (webhook)"),
+    "elder": N_("the elder"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    channel: str
+    address: str
+    label: str
+
+
+def recipients(session: Session, alert: Alert, audience: str) -> list[Recipient]:
+    settings = get_settings()
+    out: list[Recipient] = []
+    if audience == "contacts":
+        contacts = session.scalars(
+            select(EmergencyContact)
+            .where(EmergencyContact.elder_id == alert.elder_id, EmergencyContact.receives_alerts)
+            .order_by(EmergencyContact.priority)
+        )
+        out = [Recipient("sms", c.phone, f"{c.relation} {c.name}") for c in contacts]
+    elif audience in ("community", "duty"):
+        role = Role.COMMUNITY_WORKER if audience == "community" else Role.DISTRICT_OFFICER
+        users = session.scalars(
+            select(User).where(User.role == role, User.active).order_by(User.id)
+        )
+        for u in users:
+            if not alert.region_path.startswith(u.region_path):
+                continue
+            if u.email:
+                out.append(Recipient("email", u.email, u.display_name))
+            elif u.phone:
+                out.append(Recipient("sms", u.phone, u.display_name))
+        if audience == "duty" and settings.duty_email:
+            out.append(Recipient("email", settings.duty_email, gettext("District duty officer")))
+    elif audience == "webhook" and settings.webhook_url:
+        out = [Recipient("webhook", settings.webhook_url, "webhook")]
+    return out
+
+
+def _render(alert: Alert, elder_name: str, address: str, audience: str) -> tuple[str, str]:
+    token = i18n.set_locale(get_settings().default_locale)
+    try:
+        severity = gettext(SEVERITY_LABELS.get(Severity(alert.severity), alert.severity))
+        at = to_local(alert.first_at)
+        subject = gettext("[Yiyang] {severity}: {title} — {name}").format(
+            severity=severity, title=describe.title(alert.alert_type), name=elder_name
+        )
+        body = gettext(
+            "{severity} alert for {name} ({address}) at {time}: {explanation}. "
+            "Please contact the elder or the care centre at once. Alert no. {id}."
+        ).format(
+            severity=severity,
+            name=elder_name,
+            address=address,
+            time=at.strftime("%Y-%m-%d %H:%M") if at else "",
+            explanation=describe.explain(alert.alert_type, alert.detail),
+            id=alert.id,
+        )
+        return subject, body
+    finally:
+        i18n.reset_locale(token)
+
+
+def enqueue(
+    session: Session,
+    alert: Alert,
+    audience: str,
+    step: int,
+    *,
+    elder_name: str,
+    address: str,
+) -> list[Recipient]:
+    """Outbox rows for one rung; returns who they go to (for the alert's trail)."""
+    targets = recipients(session, alert, audience)
+    if not targets:
+        return []
+    subject, body = _render(alert, elder_name, address, audience)
+    payload: dict[str, Any] = {
+        "event": "alert.escalated" if step else "alert.created",
+        "alert_id": alert.id,
+        "elder_id": alert.elder_id,
+        "type": alert.alert_type,
+        "severity": alert.severity,
+        "state": alert.state,
+        "first_at": alert.first_at.isoformat(),
+        "audience": audience,
+        "step": step,
+        "detail": alert.detail,
+    }
+    at = now()
+    rows = [
+        {
+            "dedupe_key": f"alert:{alert.id}:{step}:{audience}:{r.channel}:{r.address}"[:160],
+            "created_at": at,
+            "alert_id": alert.id,
+            "elder_id": alert.elder_id,
+            "channel": r.channel,
+            "recipient": r.address,
+            "recipient_label": r.label[:128],
+            "subject": subject[:255],
+            "body": body,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": at,
+        }
+        for r in targets
+    ]
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Notification)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+    return targets
+
+
+def prompt_elder(session: Session, elder_id: int, phone: str | None, key: str) -> None:
+    """Ask the elder to check in before raising an inactivity alert (SMS or a voice call
+    through the SMS adapter)."""
+    if not phone:
+        return
+    token = i18n.set_locale(get_settings().default_locale)
+    try:
+        text = gettext(
+            "[Yiyang] We have not noticed any activity at home for a while. "
+            "Please press your SOS button's check-in key or call the care centre."
+        )
+    finally:
+        i18n.reset_locale(token)
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Notification)
+    at = now()
+    session.execute(
+        stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        [
+            {
+                "dedupe_key": f"prompt:{elder_id}:{key}"[:160],
+                "created_at": at,
+                "elder_id": elder_id,
+                "channel": "sms",
+                "recipient": phone,
+                "recipient_label": gettext(AUDIENCE_LABELS["elder"]),
+                "subject": text[:60],
+                "body": text,
+                "payload": {"event": "elder.prompt", "elder_id": elder_id},
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": at,
+            }
+        ],
+    )
