@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,11 +16,15 @@ import yiyang.models  # noqa: F401  (complete metadata, session audit hook)
 from yiyang import __version__
 from yiyang.accounts import endpoints as accounts_api
 from yiyang.accounts import pages as accounts_pages
+from yiyang.alarms import endpoints as alarms_api
+from yiyang.alarms import pages as alarms_pages
 from yiyang.audit import endpoints as audit_api
 from yiyang.audit import pages as audit_pages
 from yiyang.core import i18n
 from yiyang.core.config import get_settings
 from yiyang.core.errors import DomainError, NotAuthenticated, field_errors
+from yiyang.devices import endpoints as devices_api
+from yiyang.devices import pages as devices_pages
 from yiyang.regions import endpoints as regions_api
 from yiyang.registry import endpoints as registry_api
 from yiyang.registry import pages as registry_pages
@@ -32,8 +37,25 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def create_app() -> FastAPI:
+def create_app(*, pipeline: bool = False) -> FastAPI:
+    """The web app; with ``pipeline`` it also runs the device pipeline in the background."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pipeline = None
+        if pipeline:
+            from yiyang.runtime import Pipeline
+
+            app.state.pipeline = Pipeline()
+            await app.state.pipeline.start()
+        try:
+            yield
+        finally:
+            if app.state.pipeline is not None:
+                await app.state.pipeline.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Yiyang 颐养 API",
         version=__version__,
         description="Smart home- and community-based elderly care platform.",
@@ -103,11 +125,20 @@ def create_app() -> FastAPI:
     for router in (
         accounts_api.router,
         registry_api.router,
+        devices_api.router,
+        alarms_api.router,
         audit_api.router,
         regions_api.router,
         accounts_pages.router,
         registry_pages.router,
         audit_pages.router,
+        devices_pages.router,
+        alarms_pages.router,
     ):
         app.include_router(router)
     return app
+
+
+def serve_app() -> FastAPI:
+    """``yiyang serve``: the app with the device pipeline unless YIYANG_PIPELINE=false."""
+    return create_app(pipeline=get_settings().pipeline)

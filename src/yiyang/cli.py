@@ -84,7 +84,7 @@ def serve(
         os.environ["YIYANG_DATABASE_URL"] = database_url
     typer.echo(f"Yiyang on http://{host}:{port}  (API docs: http://{host}:{port}/api/docs)")
     uvicorn.run(
-        "yiyang.app:create_app",
+        "yiyang.app:serve_app",
         factory=True,
         host=host,
         port=port,

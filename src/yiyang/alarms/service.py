@@ -179,7 +179,7 @@ def apply_findings(
         phones = dict(
             session.execute(
                 select(Elder.id, Elder.mobile_phone).where(Elder.id.in_([e for e, _ in prompts]))
-            ).tuples()
+            ).all()
         )
         for elder_id, key in prompts:
             notify.prompt_elder(session, elder_id, phones.get(elder_id), key)

@@ -95,7 +95,11 @@ def load(session: Session, elders: int, seed: int) -> dict[str, int]:
             session, actor, f"demo-seed{seed}.csv", roll_csv(elders, seed)
         )
         _link_person_users(session, users, by_code[community].path, by_code[street].path)
+        from yiyang.demo.devices import install
+
+        devices = install(session)
         return {
+            "devices": devices,
             "created": outcome.created,
             "updated": outcome.updated,
             "unchanged": outcome.unchanged,

@@ -104,7 +104,7 @@ class Directory:
                         DeviceStatus(r.status),
                     )
             if stamp - self._vendors_at > self.ttl:
-                self._vendors = dict(session.execute(select(Vendor.code, Vendor.id)).tuples())
+                self._vendors = dict(session.execute(select(Vendor.code, Vendor.id)).all())
                 self._vendors_at = stamp
         for serial in serials:
             self._cache[serial] = (stamp, found.get(serial))

@@ -10,10 +10,13 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
+from yiyang.alarms import describe
+from yiyang.alarms import enums as alert_enums
 from yiyang.audit.labels import ACTIONS, action_label
 from yiyang.core import i18n
 from yiyang.core.clock import to_local
 from yiyang.core.roles import Perm
+from yiyang.devices import enums as device_enums
 from yiyang.registry.enums import label
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -28,6 +31,15 @@ env.globals["label"] = label
 env.globals["action_label"] = action_label
 env.globals["AUDIT_ACTIONS"] = ACTIONS
 env.globals["Perm"] = Perm
+env.globals["explain"] = describe.explain
+env.globals["alert_title"] = describe.title
+env.globals["STATE_LABELS"] = alert_enums.STATE_LABELS
+env.globals["SEVERITY_LABELS"] = alert_enums.SEVERITY_LABELS
+env.globals["OUTCOME_LABELS"] = alert_enums.OUTCOME_LABELS
+env.globals["DEVICE_STATUS_LABELS"] = device_enums.STATUS_LABELS
+env.globals["device_label"] = lambda t: i18n.gettext(
+    device_enums.TYPE_LABELS[device_enums.DeviceType(t)]
+)
 
 
 def _localtime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

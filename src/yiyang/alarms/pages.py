@@ -1,0 +1,104 @@
+"""Alert pages: the scoped list and an alert with its trail and lifecycle actions. (The live
+operator console is built on these in the console issue.)"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yiyang.alarms import service
+from yiyang.alarms.enums import TRANSITIONS, AlertState, Outcome
+from yiyang.alarms.models import Alert, AlertEvent
+from yiyang.alarms.repository import readable_alerts
+from yiyang.core.auth import require
+from yiyang.core.clock import now
+from yiyang.core.db import get_session
+from yiyang.core.roles import Perm
+from yiyang.core.scoping import Actor
+from yiyang.registry import repository as elders
+from yiyang.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+DB = Annotated[Session, Depends(get_session)]
+
+
+@router.get("/alerts")
+def alerts_page(
+    request: Request,
+    actor: Annotated[Actor, Depends(require(Perm.VIEW_ALERTS))],
+    session: DB,
+    state: str = "open",
+    severity: str = "",
+) -> Response:
+    query = readable_alerts(actor)
+    if state == "open":
+        query = query.where(Alert.state != AlertState.RESOLVED)
+    elif state:
+        query = query.where(Alert.state == state)
+    if severity:
+        query = query.where(Alert.severity == severity)
+    alerts = session.scalars(
+        query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(200)
+    ).all()
+    names = {
+        e.id: e.name
+        for e in session.scalars(
+            elders.readable(actor).where(elders.Elder.id.in_({a.elder_id for a in alerts}))
+        )
+    }
+    return render(
+        request, "alerts/list.html", alerts=alerts, names=names, state=state, severity=severity
+    )
+
+
+@router.get("/alerts/{alert_id}")
+def alert_page(
+    request: Request,
+    actor: Annotated[Actor, Depends(require(Perm.VIEW_ALERTS))],
+    session: DB,
+    alert_id: int,
+) -> Response:
+    alert = service.get_alert(session, actor, alert_id)
+    trail = session.scalars(
+        select(AlertEvent)
+        .where(AlertEvent.alert_id == alert.id)
+        .order_by(AlertEvent.at, AlertEvent.id)
+    ).all()
+    elder = elders.get_readable(session, actor, alert.elder_id)
+    return render(
+        request,
+        "alerts/detail.html",
+        alert=alert,
+        trail=trail,
+        elder=elder,
+        next_states=sorted(TRANSITIONS[AlertState(alert.state)]),
+        outcomes=list(Outcome),
+    )
+
+
+@router.post("/alerts/{alert_id}")
+def alert_action(
+    actor: Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))],
+    session: DB,
+    alert_id: int,
+    state: Annotated[AlertState, Form()],
+    version: Annotated[int, Form()],
+    outcome: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    alert = service.get_alert(session, actor, alert_id)
+    service.transition(
+        session,
+        actor,
+        alert,
+        state,
+        outcome=Outcome(outcome) if outcome else None,
+        note=note or None,
+        version=version,
+        now=now(),
+    )
+    return RedirectResponse(f"/alerts/{alert_id}", status_code=303)

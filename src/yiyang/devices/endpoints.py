@@ -1,0 +1,177 @@
+"""JSON API: device registry, vendor ingest over HTTP, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yiyang.core import audit
+from yiyang.core.auth import require
+from yiyang.core.db import get_session
+from yiyang.core.errors import DomainError
+from yiyang.core.roles import Perm
+from yiyang.core.scoping import Actor
+from yiyang.devices import ingest, service
+from yiyang.devices.enums import DeviceStatus, DeviceType
+from yiyang.devices.gateway import RawMessage
+from yiyang.devices.models import DeadLetter, Device
+from yiyang.devices.schemas import (
+    Bind,
+    DeadLetterRead,
+    DeviceCreate,
+    DeviceDetail,
+    DeviceRead,
+    DeviceUpdate,
+    IngestResult,
+    Unbind,
+)
+
+router = APIRouter(prefix="/api", tags=["devices"])
+DB = Annotated[Session, Depends(get_session)]
+Viewer = Annotated[Actor, Depends(require(Perm.VIEW_DEVICES))]
+Manager = Annotated[Actor, Depends(require(Perm.MANAGE_DEVICES))]
+MAX_INGEST = 1024 * 1024
+
+
+class Unavailable(DomainError):
+    status_code = 503
+    code = "unavailable"
+
+
+@router.get("/devices", response_model=list[DeviceRead], summary="List devices in your area")
+def list_devices(
+    actor: Viewer,
+    session: DB,
+    device_type: DeviceType | None = None,
+    status: DeviceStatus | None = None,
+    elder_id: int | None = None,
+    serial: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[Device]:
+    query = service.readable(actor)
+    if device_type:
+        query = query.where(Device.device_type == device_type)
+    if status:
+        query = query.where(Device.status == status)
+    if elder_id is not None:
+        query = query.where(Device.elder_id == elder_id)
+    if serial:
+        query = query.where(Device.serial == serial)
+    return list(session.scalars(query.order_by(Device.id).limit(limit).offset(offset)))
+
+
+@router.post("/devices", response_model=DeviceRead, status_code=201, summary="Register a device")
+def create_device(actor: Manager, session: DB, data: DeviceCreate) -> Device:
+    return service.register(session, actor, data)
+
+
+@router.get(
+    "/devices/{device_id}",
+    response_model=DeviceDetail,
+    summary="A device, its bindings and recent messages",
+)
+def get_device(actor: Viewer, session: DB, device_id: int) -> dict:  # type: ignore[type-arg]
+    device = service.get_device(session, actor, device_id)
+    return {
+        **DeviceRead.model_validate(device).model_dump(),
+        **service.detail(session, actor, device),
+    }
+
+
+@router.patch(
+    "/devices/{device_id}", response_model=DeviceRead, summary="Change or retire a device"
+)
+def update_device(actor: Manager, session: DB, device_id: int, data: DeviceUpdate) -> Device:
+    return service.update_device(
+        session, actor, service.get_device(session, actor, device_id), data
+    )
+
+
+@router.post("/devices/{device_id}/bind", response_model=DeviceRead, summary="Bind to an elder")
+def bind_device(actor: Manager, session: DB, device_id: int, data: Bind) -> Device:
+    return service.bind(session, actor, service.get_device(session, actor, device_id), data)
+
+
+@router.post(
+    "/devices/{device_id}/unbind", response_model=DeviceRead, summary="Unbind from its elder"
+)
+def unbind_device(actor: Manager, session: DB, device_id: int, data: Unbind) -> Device:
+    device = service.get_device(session, actor, device_id)
+    return service.unbind(session, actor, device, reason=data.reason)
+
+
+@router.post(
+    "/ingest",
+    response_model=IngestResult,
+    summary="Vendor cloud ingest (HMAC-signed batch of device messages)",
+    description=(
+        'Body: a message, an array of messages, or {"messages": [...]} (format v1, see '
+        "docs/devices.md). Headers: X-Yiyang-Vendor, X-Yiyang-Timestamp (Unix seconds), "
+        "X-Yiyang-Signature = hex HMAC-SHA256(secret, timestamp + '.' + body). A 200 means every "
+        "accepted message is stored; rejected ones are listed with reasons and kept as dead "
+        "letters. 503: not stored, retry."
+    ),
+)
+async def ingest_messages(
+    request: Request,
+    x_yiyang_vendor: Annotated[str | None, Header()] = None,
+    x_yiyang_timestamp: Annotated[str | None, Header()] = None,
+    x_yiyang_signature: Annotated[str | None, Header()] = None,
+) -> IngestResult:
+    body = await request.body()
+    if len(body) > MAX_INGEST:
+        raise DomainError(f"request body over {MAX_INGEST} bytes; send smaller batches")
+    vendor_id = await asyncio.to_thread(
+        ingest.verify, x_yiyang_vendor, x_yiyang_timestamp, x_yiyang_signature, body
+    )
+    pipeline = getattr(request.app.state, "pipeline", None)
+    if pipeline is None:
+        raise Unavailable("the device pipeline is not running here; retry later", retry_after=30)
+    payload = body
+    if body.lstrip().startswith(b"{") and b'"messages"' in body[:64]:
+        import orjson
+
+        try:
+            wrapped = orjson.loads(body)
+            if isinstance(wrapped, dict) and set(wrapped) == {"messages"}:
+                payload = orjson.dumps(wrapped["messages"])
+        except orjson.JSONDecodeError:
+            pass
+    raw = RawMessage("http", str(x_yiyang_vendor), payload, vendor_id=vendor_id)
+    try:
+        (outcome,) = await pipeline.gateway.submit([raw])
+    except (TimeoutError, RuntimeError) as exc:
+        raise Unavailable(f"not stored ({type(exc).__name__}); retry", retry_after=5) from exc
+    return IngestResult(accepted=len(outcome.accepted), rejected=outcome.rejected)
+
+
+@router.get(
+    "/dead-letters", response_model=list[DeadLetterRead], summary="Rejected device messages"
+)
+def dead_letters(
+    actor: Annotated[Actor, Depends(require(Perm.VIEW_DEAD_LETTERS))],
+    session: DB,
+    code: str | None = None,
+    serial: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DeadLetter]:
+    query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+    if code:
+        query = query.where(DeadLetter.code == code)
+    if serial:
+        query = query.where(DeadLetter.serial == serial)
+    rows = list(session.scalars(query))
+    # Raw payloads may hold health readings: every look is on the record.
+    audit.record(
+        session,
+        "read_dead_letters",
+        "dead_letter",
+        None,
+        summary=f"{len(rows)} rows, code={code or '*'}",
+    )
+    return rows

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from yiyang.devices.enums import DeviceStatus, DeviceType
+
+
+class DeviceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    serial: str = Field(pattern=r"^[A-Za-z0-9._:\-]{1,64}$")
+    device_type: DeviceType
+    vendor_code: str | None = None
+    model: str | None = Field(None, max_length=64)
+    elder_id: int | None = None
+    room: str | None = Field(None, max_length=32)
+    installed_on: dt.date | None = None
+    report_interval_s: int | None = Field(None, ge=30, le=7 * 86400)
+    notes: str | None = None
+
+
+class DeviceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str | None = Field(None, max_length=64)
+    room: str | None = Field(None, max_length=32)
+    report_interval_s: int | None = Field(None, ge=30, le=7 * 86400)
+    status: DeviceStatus | None = None
+    notes: str | None = None
+
+
+class Bind(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    elder_id: int
+    room: str | None = Field(None, max_length=32)
+    reason: str | None = Field(None, max_length=255)
+
+
+class Unbind(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(None, max_length=255)
+
+
+class DeviceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    serial: str
+    device_type: DeviceType
+    vendor_id: int | None
+    model: str | None
+    elder_id: int | None
+    region_path: str
+    room: str | None
+    installed_on: dt.date | None
+    report_interval_s: int
+    battery: int | None
+    last_seen_at: dt.datetime | None
+    status: DeviceStatus
+    version: int
+
+
+class BindingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    elder_id: int
+    room: str | None
+    bound_at: dt.datetime
+    bound_by: int | None
+    unbound_at: dt.datetime | None
+    unbound_by: int | None
+    reason: str | None
+
+
+class DeviceDetail(DeviceRead):
+    bindings: list[BindingRead]
+    recent: list[dict[str, Any]]
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    rejected: list[dict[str, Any]]
+
+
+class DeadLetterRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    received_at: dt.datetime
+    transport: str
+    source: str
+    code: str
+    reason: str
+    serial: str | None
+    msg_id: str | None
+    size: int
+    payload: str

@@ -1,0 +1,162 @@
+"""The device registry: register, bind to an elder (with history), unbind, change, retire.
+Scope: a device is visible where its region path is (its elder's community, or the stock-holding
+region); person-scoped roles see the devices of elders they may read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy.orm import Session
+
+from yiyang.core.clock import now
+from yiyang.core.errors import Conflict, NotFound, ValidationFailed
+from yiyang.core.i18n import gettext as _
+from yiyang.core.roles import REGION_SCOPED, Perm, Role
+from yiyang.core.scoping import Actor, elder_scope, region_scope_path, within_path
+from yiyang.devices.enums import DEFAULT_INTERVAL, DeviceStatus
+from yiyang.devices.models import Device, DeviceBinding, DeviceMessage, Vendor
+from yiyang.devices.schemas import Bind, DeviceCreate, DeviceUpdate
+from yiyang.registry import repository as elders
+from yiyang.registry.models import Elder
+
+
+def device_scope(actor: Actor) -> ColumnElement[bool]:
+    if not actor.can(Perm.VIEW_DEVICES):
+        return false()
+    if actor.role is Role.PLATFORM_ADMIN:
+        return true()
+    if actor.role in REGION_SCOPED:
+        return within_path(Device.region_path, actor.region_path)
+    return Device.elder_id.in_(select(Elder.id).where(elder_scope(actor)))
+
+
+def readable(actor: Actor) -> Select[tuple[Device]]:
+    return select(Device).where(device_scope(actor))
+
+
+def get_device(session: Session, actor: Actor, device_id: int) -> Device:
+    device = session.scalar(readable(actor).where(Device.id == device_id))
+    if device is None:
+        raise NotFound(_("Device not found."))
+    return device
+
+
+def _elder_for(session: Session, actor: Actor, elder_id: int) -> Elder:
+    elder = elders.get_readable(session, actor, elder_id)
+    if elder is None:
+        raise ValidationFailed(_("No such elder in your area."), field="elder_id")
+    return elder
+
+
+def _manageable(actor: Actor, device: Device) -> None:
+    prefix = region_scope_path(actor)
+    if (
+        not actor.can(Perm.MANAGE_DEVICES)
+        or prefix is None
+        or not device.region_path.startswith(prefix)
+    ):
+        raise NotFound(_("Device not found."))
+
+
+def register(session: Session, actor: Actor, data: DeviceCreate) -> Device:
+    if session.scalar(select(Device.id).where(Device.serial == data.serial)):
+        raise Conflict(
+            _("A device with serial {serial} is already registered.").format(serial=data.serial),
+            field="serial",
+        )
+    vendor_id = None
+    if data.vendor_code:
+        vendor_id = session.scalar(select(Vendor.id).where(Vendor.code == data.vendor_code))
+        if vendor_id is None:
+            raise ValidationFailed(_("Unknown vendor."), field="vendor_code")
+    device = Device(
+        serial=data.serial,
+        device_type=data.device_type,
+        vendor_id=vendor_id,
+        model=data.model,
+        region_path=actor.region_path,
+        room=data.room,
+        installed_on=data.installed_on,
+        report_interval_s=data.report_interval_s or DEFAULT_INTERVAL[data.device_type],
+        status=DeviceStatus.ACTIVE,
+        notes=data.notes,
+    )
+    session.add(device)
+    session.flush()
+    if data.elder_id is not None:
+        bind(session, actor, device, Bind(elder_id=data.elder_id, room=data.room))
+    return device
+
+
+def bind(session: Session, actor: Actor, device: Device, data: Bind) -> Device:
+    _manageable(actor, device)
+    if device.status is DeviceStatus.RETIRED:
+        raise Conflict(_("A retired device cannot be bound."))
+    elder = _elder_for(session, actor, data.elder_id)
+    if device.elder_id is not None:
+        unbind(session, actor, device, reason=_("moved to another elder"))
+    at = now()
+    device.elder_id, device.region_path = elder.id, elder.region_path
+    device.room = data.room or device.room
+    if device.installed_on is None:
+        device.installed_on = at.date()
+    session.add(
+        DeviceBinding(
+            device_id=device.id,
+            elder_id=elder.id,
+            room=device.room,
+            bound_at=at,
+            bound_by=actor.user_id,
+            reason=data.reason,
+        )
+    )
+    session.flush()
+    return device
+
+
+def unbind(session: Session, actor: Actor, device: Device, *, reason: str | None = None) -> Device:
+    _manageable(actor, device)
+    open_binding = session.scalar(
+        select(DeviceBinding).where(
+            DeviceBinding.device_id == device.id, DeviceBinding.unbound_at.is_(None)
+        )
+    )
+    if open_binding is not None:
+        open_binding.unbound_at, open_binding.unbound_by = now(), actor.user_id
+        open_binding.reason = reason or open_binding.reason
+    device.elder_id = None
+    session.flush()
+    return device
+
+
+def update_device(session: Session, actor: Actor, device: Device, data: DeviceUpdate) -> Device:
+    _manageable(actor, device)
+    for key, value in data.model_dump(exclude_unset=True).items():
+        setattr(device, key, value)
+    if data.status is DeviceStatus.RETIRED and device.elder_id is not None:
+        unbind(session, actor, device, reason=_("retired"))
+    session.flush()
+    return device
+
+
+def detail(session: Session, actor: Actor, device: Device) -> dict[str, Any]:
+    bindings = session.scalars(
+        select(DeviceBinding)
+        .where(DeviceBinding.device_id == device.id)
+        .order_by(DeviceBinding.bound_at.desc())
+    ).all()
+    recent = session.execute(
+        select(DeviceMessage.at, DeviceMessage.event, DeviceMessage.data, DeviceMessage.battery)
+        .where(
+            DeviceMessage.device_id == device.id, DeviceMessage.elder_id == (device.elder_id or -1)
+        )
+        .order_by(DeviceMessage.at.desc())
+        .limit(50)
+    ).all()
+    return {
+        "bindings": bindings,
+        "recent": [
+            {"at": r.at, "event": r.event, "data": r.data, "battery": r.battery} for r in recent
+        ],
+    }

@@ -1,0 +1,132 @@
+"""Pipeline tests run the real gateway → bus → worker → store path against their own database
+(SQLite file, and PostgreSQL when reachable), committed for real: the worker uses its own
+sessions from threads, so the per-test rollback of the API tests does not apply. Each test uses
+its own elders, so tests do not see each other's alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import Engine, select
+
+from yiyang.core import db
+from yiyang.core.migrate import upgrade
+from yiyang.devices.gateway import RawMessage
+from yiyang.runtime import Pipeline
+
+from ..conftest import temporary_pg_database
+
+ELDERS = 300
+
+
+def _seed(engine: Engine) -> None:
+    from yiyang.demo.load import load
+
+    upgrade(engine)
+    db.set_engine(engine)
+    with db.unit_of_work() as session:
+        load(session, ELDERS, seed=11)
+
+
+@pytest.fixture(scope="session")
+def pipe_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    engine = db.make_engine(f"sqlite:///{tmp_path_factory.mktemp('pipe') / 'p.db'}")
+    _seed(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pipe_pg() -> Iterator[Engine]:
+    with temporary_pg_database("yiyang_pipe") as url:
+        engine = db.make_engine(url)
+        _seed(engine)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def pipe_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    engine: Engine = request.getfixturevalue({"sqlite": "pipe_sqlite", "postgres": "pipe_pg"}[request.param])
+    previous = db._engine
+    db.set_engine(engine)
+    yield engine
+    if previous is not None:
+        db.set_engine(previous)
+
+
+_taken: set[int] = set()
+
+
+@pytest.fixture
+def kit(pipe_engine: Engine) -> Any:
+    """Claim an unused elder with a full device kit: returns {type: serial, 'elder_id': id}."""
+    from yiyang.devices.models import Device
+    from yiyang.registry.models import Elder
+
+    def claim(*, dementia: bool | None = None, need: tuple[str, ...] = ("sos_button",)) -> dict[str, Any]:
+        with db.unit_of_work() as session:
+            rows = session.execute(
+                select(Device.elder_id, Device.device_type, Device.serial, Elder.dementia)
+                .join(Elder, Elder.id == Device.elder_id)
+                .order_by(Device.elder_id)
+            ).all()
+        by_elder: dict[int, dict[str, Any]] = {}
+        for r in rows:
+            by_elder.setdefault(r.elder_id, {"elder_id": r.elder_id, "dementia": r.dementia})[r.device_type] = r.serial
+        key = (str(pipe_engine.url), )
+        for elder_id, devices in by_elder.items():
+            tag = hash((key, elder_id))
+            if tag in _taken or not all(n in devices for n in need):
+                continue
+            if dementia is not None and devices["dementia"] != dementia:
+                continue
+            _taken.add(tag)
+            return devices
+        pytest.skip(f"no unused demo elder with {need}")
+
+    return claim
+
+
+_ids = itertools.count(1)
+
+
+def message(serial: str, dtype: str, event: str, *, at: dt.datetime | None = None, data: dict | None = None, battery: int | None = None, msg_id: str | None = None) -> dict[str, Any]:  # type: ignore[type-arg]
+    out: dict[str, Any] = {
+        "v": 1,
+        "id": msg_id or f"t{next(_ids)}-{serial}",
+        "device": serial,
+        "type": dtype,
+        "event": event,
+        "ts": (at or dt.datetime.now(dt.UTC)).isoformat(),
+        "data": data or {},
+    }
+    if battery is not None:
+        out["battery"] = battery
+    return out
+
+
+def mqtt_raw(obj: Any, serial: str | None = None) -> RawMessage:
+    body = obj if isinstance(obj, bytes) else orjson.dumps(obj)
+    serial = serial or (obj["device"] if isinstance(obj, dict) else "x")
+    return RawMessage("mqtt", f"yiyang/v1/devices/{serial}/up", body)
+
+
+def run_pipeline(coro_fn: Any, **kw: Any) -> Any:
+    """Start a pipeline (no MQTT, no timers), run ``coro_fn(pipeline)``, stop it."""
+
+    async def main() -> Any:
+        pipeline = Pipeline(mqtt_url="", loops=False, **kw)
+        await pipeline.start()
+        try:
+            return await coro_fn(pipeline)
+        finally:
+            await pipeline.stop()
+
+    return asyncio.run(main())
