@@ -15,11 +15,15 @@ $(BIN)/yiyang: pyproject.toml
 venv: $(BIN)/yiyang
 
 ## make run: venv, install, migrate SQLite, load demo data, serve on http://127.0.0.1:8000
+## with the device simulator feeding it
 run: venv
 	@mkdir -p var
 	$(BIN)/yiyang migrate
 	$(BIN)/yiyang demo-data --elders 2000 --seed 1 --if-empty
-	$(BIN)/yiyang serve --host 127.0.0.1 --port 8000
+	@# the simulator feeds the platform over HTTP (works without an MQTT broker) and stops with it
+	$(BIN)/yiyang simulate --elders 300 --rate 3 --transport http --url http://127.0.0.1:8000 & \
+	  SIM=$$!; trap "kill $$SIM 2>/dev/null" EXIT INT TERM; \
+	  $(BIN)/yiyang serve --host 127.0.0.1 --port 8000
 
 ## make test: venv, install, run every test
 test: venv

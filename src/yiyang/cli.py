@@ -178,3 +178,97 @@ def make_roll(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def simulate(
+    elders: Annotated[int, typer.Option(help="How many equipped demo elders to simulate")] = 200,
+    rate: Annotated[float, typer.Option(help="Ordinary messages per second")] = 5.0,
+    transport: Annotated[str, typer.Option(help="mqtt or http")] = "http",
+    url: Annotated[
+        str | None,
+        typer.Option(help="Broker (mqtt://host:port) or platform (http://host:port) address"),
+    ] = None,
+    incidents: Annotated[bool, typer.Option(help="Play the scripted incidents")] = True,
+    duration: Annotated[float, typer.Option(help="Seconds to run (0: until stopped)")] = 0,
+    database_url: DbOption = None,
+) -> None:
+    """Publish realistic device traffic for the demo district, with scripted incidents."""
+    import time
+
+    import httpx
+    import orjson
+
+    from yiyang.core.clock import now
+    from yiyang.core.db import unit_of_work
+    from yiyang.devices import simulator
+    from yiyang.devices.ingest import signature
+
+    _engine(database_url)
+    with unit_of_work() as session:
+        kits, secrets = simulator.load_kits(session, elders)
+    if not kits:
+        typer.echo("no equipped elders: run `yiyang demo-data` first", err=True)
+        raise typer.Exit(1)
+    vendor_of = {serial: vendor for k in kits for serial, vendor in k.devices.values()}
+
+    if transport == "mqtt":
+        from urllib.parse import urlparse
+
+        import paho.mqtt.client as mqtt
+
+        target = urlparse(url or "mqtt://127.0.0.1:1883")
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"yiyang-sim-{time.time_ns()}"
+        )
+        client.connect(target.hostname or "127.0.0.1", target.port or 1883)
+        client.loop_start()
+
+        def send(batch: list[dict]) -> None:  # type: ignore[type-arg]
+            for m in batch:
+                client.publish(f"yiyang/v1/devices/{m['device']}/up", orjson.dumps(m), qos=1)
+
+    else:
+        base = (url or "http://127.0.0.1:8000").rstrip("/")
+        http = httpx.Client(timeout=30)
+
+        def send(batch: list[dict]) -> None:  # type: ignore[type-arg]
+            by_vendor: dict[str, list[dict]] = {}  # type: ignore[type-arg]
+            for m in batch:
+                by_vendor.setdefault(vendor_of[m["device"]], []).append(m)
+            for vendor, msgs in by_vendor.items():
+                body = orjson.dumps({"messages": msgs})
+                stamp = str(int(time.time()))
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Yiyang-Vendor": vendor,
+                    "X-Yiyang-Timestamp": stamp,
+                    "X-Yiyang-Signature": signature(secrets[vendor], stamp, body),
+                }
+                for attempt in range(30):
+                    try:
+                        r = http.post(f"{base}/api/ingest", content=body, headers=headers)
+                        if r.status_code < 500:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    time.sleep(min(2.0, 0.2 * (attempt + 1)))
+                    stamp = str(int(time.time()))
+                    headers["X-Yiyang-Timestamp"] = stamp
+                    headers["X-Yiyang-Signature"] = signature(secrets[vendor], stamp, body)
+
+    start = time.monotonic()
+    script = simulator.incidents(kits, now()) if incidents else []
+    typer.echo(f"simulating {len(kits)} elders at {rate}/s via {transport}; {len(script)} scripted")
+    sent = 0
+    for batch in simulator.live(kits, rate):
+        elapsed = time.monotonic() - start
+        while script and script[0][0] <= elapsed:
+            batch.append(script.pop(0)[1])
+        if batch:
+            send(batch)
+            sent += len(batch)
+        if duration and elapsed >= duration:
+            break
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - start - elapsed)))
+    typer.echo(f"sent {sent} messages")

@@ -53,7 +53,9 @@ def pipe_pg() -> Iterator[Engine]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def pipe_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    engine: Engine = request.getfixturevalue({"sqlite": "pipe_sqlite", "postgres": "pipe_pg"}[request.param])
+    engine: Engine = request.getfixturevalue(
+        {"sqlite": "pipe_sqlite", "postgres": "pipe_pg"}[request.param]
+    )
     previous = db._engine
     db.set_engine(engine)
     yield engine
@@ -70,7 +72,9 @@ def kit(pipe_engine: Engine) -> Any:
     from yiyang.devices.models import Device
     from yiyang.registry.models import Elder
 
-    def claim(*, dementia: bool | None = None, need: tuple[str, ...] = ("sos_button",)) -> dict[str, Any]:
+    def claim(
+        *, dementia: bool | None = None, need: tuple[str, ...] = ("sos_button",)
+    ) -> dict[str, Any]:
         with db.unit_of_work() as session:
             rows = session.execute(
                 select(Device.elder_id, Device.device_type, Device.serial, Elder.dementia)
@@ -79,8 +83,10 @@ def kit(pipe_engine: Engine) -> Any:
             ).all()
         by_elder: dict[int, dict[str, Any]] = {}
         for r in rows:
-            by_elder.setdefault(r.elder_id, {"elder_id": r.elder_id, "dementia": r.dementia})[r.device_type] = r.serial
-        key = (str(pipe_engine.url), )
+            by_elder.setdefault(r.elder_id, {"elder_id": r.elder_id, "dementia": r.dementia})[
+                r.device_type
+            ] = r.serial
+        key = (str(pipe_engine.url),)
         for elder_id, devices in by_elder.items():
             tag = hash((key, elder_id))
             if tag in _taken or not all(n in devices for n in need):
@@ -97,7 +103,16 @@ def kit(pipe_engine: Engine) -> Any:
 _ids = itertools.count(1)
 
 
-def message(serial: str, dtype: str, event: str, *, at: dt.datetime | None = None, data: dict | None = None, battery: int | None = None, msg_id: str | None = None) -> dict[str, Any]:  # type: ignore[type-arg]
+def message(
+    serial: str,
+    dtype: str,
+    event: str,
+    *,
+    at: dt.datetime | None = None,
+    data: dict | None = None,
+    battery: int | None = None,
+    msg_id: str | None = None,
+) -> dict[str, Any]:  # type: ignore[type-arg]
     out: dict[str, Any] = {
         "v": 1,
         "id": msg_id or f"t{next(_ids)}-{serial}",

@@ -17,7 +17,9 @@ from .conftest import message, mqtt_raw, run_pipeline
 
 def alerts_for(elder_id: int) -> list[Alert]:
     with db.unit_of_work() as session:
-        return list(session.scalars(select(Alert).where(Alert.elder_id == elder_id).order_by(Alert.id)))
+        return list(
+            session.scalars(select(Alert).where(Alert.elder_id == elder_id).order_by(Alert.id))
+        )
 
 
 def test_sos_becomes_one_critical_alert_and_a_redelivery_is_processed_once(kit) -> None:
@@ -40,7 +42,9 @@ def test_sos_becomes_one_critical_alert_and_a_redelivery_is_processed_once(kit) 
         stored = session.scalar(
             select(func.count()).select_from(DeviceMessage).where(DeviceMessage.msg_id == sos["id"])
         )
-        trail = session.scalars(select(AlertEvent.action).where(AlertEvent.alert_id == alerts[0].id)).all()
+        trail = session.scalars(
+            select(AlertEvent.action).where(AlertEvent.alert_id == alerts[0].id)
+        ).all()
     assert stored == 1
     assert trail == ["created"]
 
@@ -49,7 +53,9 @@ def test_bad_messages_are_dead_lettered_and_the_good_ones_beside_them_kept(kit) 
     k = kit()
     good = message(k["sos_button"], "sos_button", "sos")
     wrong_type = message(k["sos_button"], "smoke_alarm", "smoke")
-    future = message(k["sos_button"], "sos_button", "sos", at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=3))
+    future = message(
+        k["sos_button"], "sos_button", "sos", at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+    )
     unknown = message("NO-SUCH-DEVICE", "sos_button", "sos")
     batch = orjson.dumps([good, wrong_type, future, unknown, {"v": 1}])
 
@@ -66,7 +72,9 @@ def test_bad_messages_are_dead_lettered_and_the_good_ones_beside_them_kept(kit) 
     codes = sorted(r["code"] for r in out[0].rejected + out[1].rejected)
     assert codes == ["bad_json", "clock_skew", "schema", "unknown_device", "wrong_type"]
     with db.unit_of_work() as session:
-        dead = session.scalars(select(DeadLetter).where(DeadLetter.source.contains(k["sos_button"]))).all()
+        dead = session.scalars(
+            select(DeadLetter).where(DeadLetter.source.contains(k["sos_button"]))
+        ).all()
     reasons = {d.code: d.reason for d in dead}
     assert "registered as sos_button" in reasons["wrong_type"]
     assert "ahead of the platform" in reasons["clock_skew"]
@@ -80,7 +88,9 @@ def test_vitals_alert_only_when_sustained(kit) -> None:
     t0 = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
 
     def hr(v: int, i: int) -> dict:  # type: ignore[type-arg]
-        return message(watch, "smart_watch", "vitals", at=t0 + dt.timedelta(minutes=i), data={"heart_rate": v})
+        return message(
+            watch, "smart_watch", "vitals", at=t0 + dt.timedelta(minutes=i), data={"heart_rate": v}
+        )
 
     async def go(p):
         await p.gateway.submit([mqtt_raw(hr(150, 0)), mqtt_raw(hr(80, 1)), mqtt_raw(hr(142, 2))])
@@ -96,7 +106,9 @@ def test_vitals_alert_only_when_sustained(kit) -> None:
     ]
     with db.unit_of_work() as session:
         n = session.scalar(
-            select(func.count()).select_from(VitalReading).where(VitalReading.elder_id == k["elder_id"])
+            select(func.count())
+            .select_from(VitalReading)
+            .where(VitalReading.elder_id == k["elder_id"])
         )
     assert n == 5
 
@@ -112,5 +124,7 @@ def test_repeated_presses_merge_into_the_open_alert(kit) -> None:
     (alert,) = alerts_for(k["elder_id"])
     assert alert.count == 3
     with db.unit_of_work() as session:
-        actions = session.scalars(select(AlertEvent.action).where(AlertEvent.alert_id == alert.id)).all()
+        actions = session.scalars(
+            select(AlertEvent.action).where(AlertEvent.alert_id == alert.id)
+        ).all()
     assert actions == ["created", "repeated", "repeated"]

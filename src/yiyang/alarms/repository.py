@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from yiyang.alarms import rules
 from yiyang.alarms.models import Alert, ElderState, RuleSettings
 from yiyang.core.roles import REGION_SCOPED, Perm, Role
-from yiyang.core.scoping import Actor, elder_scope, within_path
+from yiyang.core.scoping import Actor, within_path
+from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
 
 STATE_FIELDS = [f.name for f in fields(rules.State)]
@@ -61,10 +62,13 @@ class ElderFacts:
             e for e in elder_ids if (h := self._cache.get(e)) is None or stamp - h[0] > self.ttl
         ]
         for chunk in range(0, len(missing), 1000):
-            rows = session.execute(
-                select(Elder.id, Elder.dementia, Elder.latitude, Elder.longitude, Elder.region_path)
-                # System read by the pipeline (no actor): the rows never leave this process.
-                .where(Elder.id.in_(missing[chunk : chunk + 1000]))
+            rows = elders.system_rows(
+                session,
+                missing[chunk : chunk + 1000],
+                Elder.dementia,
+                Elder.latitude,
+                Elder.longitude,
+                Elder.region_path,
             )
             for r in rows:
                 home = (r.latitude, r.longitude) if r.latitude is not None else None
@@ -120,7 +124,7 @@ def alert_scope(actor: Actor) -> ColumnElement[bool]:
         return true()
     if actor.role in REGION_SCOPED:
         return within_path(Alert.region_path, actor.region_path)
-    return Alert.elder_id.in_(select(Elder.id).where(elder_scope(actor)))
+    return Alert.elder_id.in_(elders.readable_ids(actor))
 
 
 def readable_alerts(actor: Actor) -> Select[tuple[Alert]]:

@@ -20,6 +20,7 @@ from yiyang.core.errors import Conflict, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
 from yiyang.notifications import service as notify
+from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
 
 
@@ -176,11 +177,10 @@ def apply_findings(
     if trail:
         session.execute(AlertEvent.__table__.insert(), trail)
     if prompts:
-        phones = dict(
-            session.execute(
-                select(Elder.id, Elder.mobile_phone).where(Elder.id.in_([e for e, _ in prompts]))
-            ).all()
-        )
+        phones = {
+            r.id: r.mobile_phone
+            for r in elders.system_rows(session, [e for e, _ in prompts], Elder.mobile_phone)
+        }
         for elder_id, key in prompts:
             notify.prompt_elder(session, elder_id, phones.get(elder_id), key)
     if created:
@@ -203,9 +203,7 @@ def apply_findings(
 
 
 def _elder_names(session: Session, elder_ids: set[int]) -> dict[int, tuple[str, str]]:
-    rows = session.execute(
-        select(Elder.id, Elder.name, Elder.address).where(Elder.id.in_(elder_ids))
-    )
+    rows = elders.system_rows(session, list(elder_ids), Elder.name, Elder.address)
     return {r.id: (r.name, r.address) for r in rows}
 
 

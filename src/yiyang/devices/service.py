@@ -13,7 +13,7 @@ from yiyang.core.clock import now
 from yiyang.core.errors import Conflict, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import REGION_SCOPED, Perm, Role
-from yiyang.core.scoping import Actor, elder_scope, region_scope_path, within_path
+from yiyang.core.scoping import Actor, region_scope_path, within_path
 from yiyang.devices.enums import DEFAULT_INTERVAL, DeviceStatus
 from yiyang.devices.models import Device, DeviceBinding, DeviceMessage, Vendor
 from yiyang.devices.schemas import Bind, DeviceCreate, DeviceUpdate
@@ -28,7 +28,7 @@ def device_scope(actor: Actor) -> ColumnElement[bool]:
         return true()
     if actor.role in REGION_SCOPED:
         return within_path(Device.region_path, actor.region_path)
-    return Device.elder_id.in_(select(Elder.id).where(elder_scope(actor)))
+    return Device.elder_id.in_(elders.readable_ids(actor))
 
 
 def readable(actor: Actor) -> Select[tuple[Device]]:

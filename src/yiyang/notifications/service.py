@@ -159,6 +159,7 @@ def prompt_elder(session: Session, elder_id: int, phone: str | None, key: str) -
     dialect = session.get_bind().dialect.name
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Notification)
     at = now()
+    elder_label = AUDIENCE_LABELS["elder"]
     session.execute(
         stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]),
         [
@@ -168,7 +169,7 @@ def prompt_elder(session: Session, elder_id: int, phone: str | None, key: str) -
                 "elder_id": elder_id,
                 "channel": "sms",
                 "recipient": phone,
-                "recipient_label": gettext(AUDIENCE_LABELS["elder"]),
+                "recipient_label": gettext(elder_label),
                 "subject": text[:60],
                 "body": text,
                 "payload": {"event": "elder.prompt", "elder_id": elder_id},

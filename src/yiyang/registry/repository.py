@@ -156,3 +156,20 @@ def by_id_numbers(session: Session, numbers: Sequence[str]) -> Sequence[Elder]:
     """Unscoped on purpose: the importer must see that an ID already exists elsewhere, to refuse
     it, without ever returning that elder to the caller."""
     return session.scalars(select(Elder).where(Elder.id_number.in_(numbers))).all()
+
+
+def readable_ids(actor: Actor) -> Select[tuple[int]]:
+    """The ids of the elders ``actor`` may read, as a subquery for rows that hang off an elder."""
+    return select(Elder.id).where(elder_scope(actor))
+
+
+def system_rows(session: Session, elder_ids: Sequence[int], *columns: Any) -> list[Any]:
+    """A system read for the alarm pipeline (no user): the named columns of these elders. What
+    it returns feeds rules and notification texts; it is never shown to a user unscoped."""
+    out: list[Any] = []
+    ids = list(elder_ids)
+    for i in range(0, len(ids), 1000):
+        out.extend(
+            session.execute(select(Elder.id, *columns).where(Elder.id.in_(ids[i : i + 1000])))
+        )
+    return out
