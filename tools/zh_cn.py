@@ -338,7 +338,7 @@ ZH: dict[str, str | tuple[str, str]] = {
     "District duty officer": "区值班人员",
     "[Yiyang] {severity}: {title} — {name}": "【颐养】{severity}：{title} — {name}",
     "{severity} alert for {name} ({address}) at {time}: {explanation}. Please contact the elder or the care centre at once. Alert no. {id}.": "{name}（{address}）于 {time} 发生{severity}告警：{explanation}。请立即联系老人或养老服务中心。告警编号 {id}。",
-    "[Yiyang] We have not noticed any activity at home for a while. Please press your SOS button"s check-in key or call the care centre.": "【颐养】系统一段时间未检测到您在家中的活动，请按一下呼救器的报平安键，或致电养老服务中心。",
+    "[Yiyang] We have not noticed any activity at home for a while. Please press your SOS button's check-in key or call the care centre.": "【颐养】系统一段时间未检测到您在家中的活动，请按一下呼救器的报平安键，或致电养老服务中心。",
     "Alerts": "告警",
     "Devices": "设备",
     "Alert": "告警",
