@@ -86,7 +86,9 @@ def send_sms(n: Notification, s: Settings) -> None:
     if not s.sms_url:
         raise NotConfigured("no SMS adapter configured (YIYANG_SMS_URL)")
     body = orjson.dumps({"to": n.recipient, "text": n.body, "ref": str(n.id)})
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {s.sms_token}"}
+    headers = {"Content-Type": "application/json"}
+    if s.sms_token:
+        headers["Authorization"] = f"Bearer {s.sms_token}"
     _post(s.sms_url, body, headers)
 
 
