@@ -45,7 +45,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.fail(message + " — required under CI=true")
         pytest.skip(message)
     db = tmp_path_factory.mktemp("browser") / "yiyang.db"
-    env = {**os.environ, "YIYANG_DATABASE_URL": f"sqlite:///{db}"}
+    # the page tests need no device pipeline listening on the shared MQTT broker
+    env = {**os.environ, "YIYANG_DATABASE_URL": f"sqlite:///{db}", "YIYANG_MQTT_URL": ""}
     cli = [sys.executable, "-m", "yiyang"]
     subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
     subprocess.run(
