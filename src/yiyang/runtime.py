@@ -44,6 +44,7 @@ class Pipeline:
         bus: Bus | None = None,
         *,
         mqtt_url: str | None = None,
+        mqtt_client_id: str | None = None,
         loops: bool = True,
         clock: Callable[[], dt.datetime] = clock_now,
     ) -> None:
@@ -58,6 +59,7 @@ class Pipeline:
             max_past=dt.timedelta(hours=settings.ingest_max_past_hours),
         )
         self.mqtt_url = settings.mqtt_url if mqtt_url is None else mqtt_url
+        self.mqtt_client_id = mqtt_client_id or settings.mqtt_client_id
         self.mqtt: MqttListener | None = None
         self.loops = loops
         self.params = ParamsCache()
@@ -69,7 +71,12 @@ class Pipeline:
         self.bus.subscribe(self.worker.handle)
         await self.bus.start()
         if self.mqtt_url:
-            self.mqtt = MqttListener(self.gateway, self.mqtt_url, get_settings().mqtt_client_id)
+            self.mqtt = MqttListener(
+                self.gateway,
+                self.mqtt_url,
+                self.mqtt_client_id,
+                session_expiry_s=get_settings().mqtt_session_expiry_s,
+            )
             await self.mqtt.start()
         if self.loops:
             s = get_settings()

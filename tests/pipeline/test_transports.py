@@ -269,7 +269,7 @@ def mqtt_reason() -> str | None:
 
 
 @pytest.mark.mqtt
-def test_mqtt_through_the_real_broker_with_acks_after_storing(kit) -> None:
+def test_mqtt_through_the_real_broker_with_acks_after_storing(kit, settings_env) -> None:
     reason = mqtt_reason()
     if reason:
         message_ = (
@@ -282,20 +282,21 @@ def test_mqtt_through_the_real_broker_with_acks_after_storing(kit) -> None:
 
     from yiyang.runtime import Pipeline
 
+    settings_env(mqtt_session_expiry_s="60")  # leave no week-long session on the shared broker
+
     k = kit()
     sos = message(k["sos_button"], "sos_button", "sos")
     junk = b"\xff\xfe not json"
 
     async def main() -> None:
-        pipeline = Pipeline(mqtt_url="mqtt://127.0.0.1:1883", loops=False)
-        pipeline.mqtt_client_id = f"yiyang-test-{uuid.uuid4().hex[:8]}"
-        from yiyang.devices.mqtt import MqttListener
-
-        await pipeline.bus.start() if False else None
-        pipeline.mqtt_url = ""
+        pipeline = Pipeline(
+            mqtt_url="mqtt://127.0.0.1:1883",
+            mqtt_client_id=f"yiyang-test-{uuid.uuid4().hex[:8]}",
+            loops=False,
+        )
         await pipeline.start()
-        listener = MqttListener(pipeline.gateway, "mqtt://127.0.0.1:1883", pipeline.mqtt_client_id)
-        await listener.start()
+        listener = pipeline.mqtt
+        assert listener is not None
         try:
             for _ in range(50):
                 if listener.connected.is_set():
@@ -317,7 +318,6 @@ def test_mqtt_through_the_real_broker_with_acks_after_storing(kit) -> None:
             pub.loop_stop()
             pub.disconnect()
         finally:
-            await listener.stop()
             await pipeline.stop()
 
     asyncio.run(main())

@@ -8,12 +8,13 @@ import time
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Select, Table, select, true
 from sqlalchemy.orm import Session
 
 from yiyang.alarms import rules
 from yiyang.alarms.models import Alert, ElderState, RuleSettings
+from yiyang.core.bulk import copy_upsert
+from yiyang.core.db import among, upsert
 from yiyang.core.roles import REGION_SCOPED, Perm, Role
 from yiyang.core.scoping import Actor, within_path
 from yiyang.registry import repository as elders
@@ -26,10 +27,13 @@ def load_states(session: Session, elder_ids: list[int]) -> dict[int, rules.State
     out: dict[int, rules.State] = {}
     if not elder_ids:
         return out
-    for row in session.scalars(select(ElderState).where(ElderState.elder_id.in_(elder_ids))):
-        out[row.elder_id] = rules.State(**{k: getattr(row, k) for k in STATE_FIELDS})
-        if out[row.elder_id].recent is None:
-            out[row.elder_id].recent = {}
+    table: Table = ElderState.__table__  # type: ignore[assignment]
+    query = select(table.c.elder_id, *(table.c[k] for k in STATE_FIELDS))
+    for row in session.execute(query.where(among(table.c.elder_id, elder_ids))):
+        values = row._asdict()
+        elder_id = values.pop("elder_id")
+        values["recent"] = values["recent"] or {}
+        out[elder_id] = rules.State(**values)
     return out
 
 
@@ -40,11 +44,14 @@ def save_states(session: Session, states: dict[int, rules.State], now: dt.dateti
         {"elder_id": e, **{k: getattr(s, k) for k in STATE_FIELDS}, "updated_at": now}
         for e, s in states.items()
     ]
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ElderState)
+    columns = [*STATE_FIELDS, "updated_at"]
+    if session.get_bind().dialect.name == "postgresql":
+        table: Table = ElderState.__table__  # type: ignore[assignment]
+        copy_upsert(session.connection(), table, rows, ("elder_id",), update=columns)
+        return
+    stmt = upsert(session, ElderState)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["elder_id"],
-        set_={k: getattr(stmt.excluded, k) for k in [*STATE_FIELDS, "updated_at"]},
+        index_elements=["elder_id"], set_={k: getattr(stmt.excluded, k) for k in columns}
     )
     session.execute(stmt, rows)
 

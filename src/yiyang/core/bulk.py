@@ -89,3 +89,55 @@ def insert_returning_ids(
         row["id"] = i
     insert_rows(conn, table, rows, constants)
     return ids
+
+
+def copy_upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    conflict: Sequence[str],
+    update: Sequence[str] = (),
+    returning: Sequence[str] = (),
+) -> list[Any]:
+    """PostgreSQL only: COPY ``rows`` into a per-connection staging table shaped like ``table``,
+    then one ``INSERT … SELECT … ON CONFLICT`` (DO NOTHING, or DO UPDATE of ``update``). A
+    constant statement whatever the batch size — far cheaper than a multi-row VALUES."""
+    if not rows:
+        return []
+    stage = f"_stage_{table.name}"
+    conn.execute(
+        text(
+            f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" '
+            f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
+        )
+    )
+    insert_rows(conn, _staging(table), rows)
+    cols = ", ".join(f'"{c}"' for c in rows[0])
+    action = (
+        "DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update)
+        if update
+        else "DO NOTHING"
+    )
+    tail = (" RETURNING " + ", ".join(f'"{c}"' for c in returning)) if returning else ""
+    keys = ", ".join(f'"{c}"' for c in conflict)
+    result = conn.execute(
+        text(
+            f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{stage}" '
+            f"ON CONFLICT ({keys}) {action}{tail}"
+        )
+    )
+    out = list(result) if returning else []
+    conn.execute(text(f'TRUNCATE "{stage}"'))
+    return out
+
+
+_stages: dict[str, Table] = {}
+
+
+def _staging(table: Table) -> Table:
+    """The staging table, described for COPY (same columns as ``table``)."""
+    if table.name not in _stages:
+        from sqlalchemy import MetaData
+
+        _stages[table.name] = table.to_metadata(MetaData(), name=f"_stage_{table.name}")
+    return _stages[table.name]

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     pipeline: bool = True  # run the pipeline inside `yiyang serve`
     mqtt_url: str = "mqtt://127.0.0.1:1883"  # empty: no MQTT listener
     mqtt_client_id: str = "yiyang-gateway"
+    mqtt_session_expiry_s: int = 7 * 24 * 3600  # how long the broker keeps messages for us
     bus_partitions: int = 0  # 0: 1 on SQLite (one writer), 4 on PostgreSQL
     retention_days: int = 180  # telemetry (messages, vitals, GPS, meter readings)
     sweep_seconds: int = 60  # how often silence rules and device health are checked

@@ -129,3 +129,24 @@ def get_session() -> Iterator[Session]:
     """FastAPI dependency: one session per request, committed by the edge."""
     with unit_of_work() as session:
         yield session
+
+
+def upsert(session: Session, model: type[Base]) -> Any:
+    """An INSERT with ON CONFLICT for this session's database (PostgreSQL or SQLite), on the
+    model's Core table: executed with a list of rows it is one multi-row statement per batch
+    (SQLAlchemy's insertmanyvalues), not the ORM's row-by-row bulk path."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
+
+
+def among(column: Any, ids: list[int]) -> Any:
+    """``column IN ids`` written so that PostgreSQL gets one array parameter (a constant
+    statement) instead of one bound parameter per id."""
+    from sqlalchemy import Integer, any_, bindparam
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    if _engine is not None and _engine.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(list(ids))

@@ -38,7 +38,14 @@ class Incoming:
 
 class MqttListener:
     def __init__(
-        self, gateway: Gateway, url: str, client_id: str, *, max_batch: int = 1000
+        self,
+        gateway: Gateway,
+        url: str,
+        client_id: str,
+        *,
+        max_batch: int = 500,
+        in_flight: int = 4,
+        session_expiry_s: int = 7 * 24 * 3600,
     ) -> None:
         self.gateway = gateway
         parsed = urlparse(url)
@@ -46,6 +53,8 @@ class MqttListener:
         self.username, self.password = parsed.username, parsed.password
         self.client_id = client_id
         self.max_batch = max_batch
+        self.in_flight = in_flight
+        self.session_expiry_s = session_expiry_s
         self._inbox: deque[Incoming] = deque()
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,7 +97,7 @@ class MqttListener:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 7 * 24 * 3600
+        props.SessionExpiryInterval = self.session_expiry_s
         props.ReceiveMaximum = 65535
         client.reconnect_delay_set(1, 30)
         client.connect_async(
@@ -99,7 +108,10 @@ class MqttListener:
         self._task = asyncio.create_task(self._pump(), name="mqtt-pump")
 
     async def _pump(self) -> None:
-        assert self._client is not None
+        """Hand batches to the gateway, several in flight (the worker commits one while the
+        gateway validates the next); each batch is acknowledged when it is stored."""
+        in_flight = asyncio.Semaphore(self.in_flight)
+        tasks: set[asyncio.Task[None]] = set()
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -107,22 +119,32 @@ class MqttListener:
                 batch = [
                     self._inbox.popleft() for _ in range(min(self.max_batch, len(self._inbox)))
                 ]
-                raws = [RawMessage("mqtt", m.topic, m.payload) for m in batch]
-                while True:
-                    try:
-                        await self.gateway.submit(raws)
-                        break
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        # Not stored, so not acknowledged: retry (the broker would redeliver
-                        # after a reconnect anyway).
-                        log.exception("gateway could not store an MQTT batch; retrying")
-                        await asyncio.sleep(1)
-                for m in batch:
-                    if m.qos > 0:
-                        self._client.ack(m.mid, m.qos)
-                self.received += len(batch)
+                await in_flight.acquire()
+                task = asyncio.create_task(self._store_and_ack(batch, in_flight))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+    async def _store_and_ack(self, batch: list[Incoming], in_flight: asyncio.Semaphore) -> None:
+        assert self._client is not None
+        raws = [RawMessage("mqtt", m.topic, m.payload) for m in batch]
+        try:
+            while True:
+                try:
+                    await self.gateway.submit(raws)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # Not stored, so not acknowledged: retry (the broker would redeliver after a
+                    # reconnect anyway).
+                    log.exception("gateway could not store an MQTT batch; retrying")
+                    await asyncio.sleep(1)
+            for m in batch:
+                if m.qos > 0:
+                    self._client.ack(m.mid, m.qos)
+            self.received += len(batch)
+        finally:
+            in_flight.release()
 
     async def stop(self) -> None:
         if self._task is not None:

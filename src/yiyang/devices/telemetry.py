@@ -9,10 +9,11 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, delete, select, text, update
 from sqlalchemy.orm import Session
 
+from yiyang.core.bulk import copy_upsert, insert_rows
+from yiyang.core.db import among, upsert
 from yiyang.devices.enums import DeviceStatus
 from yiyang.devices.models import (
     ActivityHourly,
@@ -30,11 +31,6 @@ Item = dict[str, Any]  # a decoded bus message (see gateway.encode_event)
 
 def ts(value: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(value, dt.UTC)
-
-
-def _insert(session: Session, table: Any) -> Any:
-    name = session.get_bind().dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
 
 
 def store_messages(session: Session, items: list[Item]) -> list[Item]:
@@ -58,12 +54,24 @@ def store_messages(session: Session, items: list[Item]) -> list[Item]:
         }
         for i in unique.values()
     ]
-    stmt = (
-        _insert(session, DeviceMessage)
-        .on_conflict_do_nothing(index_elements=["device_id", "msg_id"])
-        .returning(DeviceMessage.device_id, DeviceMessage.msg_id)
-    )
-    fresh = {(r.device_id, r.msg_id) for r in session.execute(stmt, rows)}
+    table: Table = DeviceMessage.__table__  # type: ignore[assignment]
+    if session.get_bind().dialect.name == "postgresql":
+        # the pipeline's hottest write: a constant statement, no SQL built per row
+        found = copy_upsert(
+            session.connection(),
+            table,
+            rows,
+            ("device_id", "msg_id"),
+            returning=("device_id", "msg_id"),
+        )
+        fresh = {(r.device_id, r.msg_id) for r in found}
+    else:
+        stmt = (
+            upsert(session, DeviceMessage)
+            .on_conflict_do_nothing(index_elements=["device_id", "msg_id"])
+            .returning(table.c.device_id, table.c.msg_id)
+        )
+        fresh = {(r.device_id, r.msg_id) for r in session.execute(stmt, rows)}
     return [i for key, i in unique.items() if key in fresh]
 
 
@@ -93,7 +101,7 @@ def store_readings(session: Session, items: Iterable[Item]) -> None:
             meter.append({**base, "total_litres": data["total_litres"]})
     for model, rows in ((VitalReading, vitals), (GpsPoint, gps), (MeterReading, meter)):
         if rows:
-            session.execute(insert(model), rows)
+            insert_rows(session.connection(), model.__table__, rows)  # type: ignore[arg-type]
 
 
 def touch_devices(session: Session, items: Iterable[Item]) -> list[int]:
@@ -106,11 +114,28 @@ def touch_devices(session: Session, items: Iterable[Item]) -> list[int]:
     if not latest:
         return []
     table: Table = Device.__table__  # type: ignore[assignment]
-    session.execute(
-        update(table).where(table.c.id == bindparam("did")).values(last_seen_at=bindparam("seen")),
-        [{"did": d, "seen": ts(i["rx"])} for d, i in latest.items()],
-    )
-    with_battery = [{"did": d, "bat": i["b"]} for d, i in latest.items() if i["b"] is not None]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text(
+                "UPDATE device d SET last_seen_at = v.seen, battery = coalesce(v.bat, d.battery) "
+                "FROM unnest(CAST(:ids AS int[]), CAST(:seen AS timestamptz[]), "
+                "CAST(:bat AS int[])) AS v(id, seen, bat) WHERE d.id = v.id"
+            ),
+            {
+                "ids": list(latest),
+                "seen": [ts(i["rx"]) for i in latest.values()],
+                "bat": [i["b"] for i in latest.values()],
+            },
+        )
+        with_battery = []
+    else:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("did"))
+            .values(last_seen_at=bindparam("seen")),
+            [{"did": d, "seen": ts(i["rx"])} for d, i in latest.items()],
+        )
+        with_battery = [{"did": d, "bat": i["b"]} for d, i in latest.items() if i["b"] is not None]
     if with_battery:
         session.execute(
             update(table).where(table.c.id == bindparam("did")).values(battery=bindparam("bat")),
@@ -118,7 +143,7 @@ def touch_devices(session: Session, items: Iterable[Item]) -> list[int]:
         )
     back = session.scalars(
         update(Device)
-        .where(Device.id.in_(list(latest)), Device.status == DeviceStatus.OFFLINE)
+        .where(among(Device.id, list(latest)), Device.status == DeviceStatus.OFFLINE)
         .values(status=DeviceStatus.ACTIVE)
         .returning(Device.id)
         .execution_options(synchronize_session=False)
@@ -135,12 +160,13 @@ def add_activity(session: Session, counts: Counter[tuple[int, dt.datetime, str]]
         row = merged.setdefault((elder, hour), {"motion": 0, "door": 0})
         row[kind] += n
     rows = [{"elder_id": e, "hour": h, **c} for (e, h), c in merged.items()]
-    stmt = _insert(session, ActivityHourly)
+    stmt = upsert(session, ActivityHourly)
+    table = ActivityHourly.__table__
     stmt = stmt.on_conflict_do_update(
         index_elements=["elder_id", "hour"],
         set_={
-            "motion": ActivityHourly.motion + stmt.excluded.motion,
-            "door": ActivityHourly.door + stmt.excluded.door,
+            "motion": table.c.motion + stmt.excluded.motion,
+            "door": table.c.door + stmt.excluded.door,
         },
     )
     session.execute(stmt, rows)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from yiyang.accounts.models import User
@@ -18,6 +17,7 @@ from yiyang.alarms.models import Alert
 from yiyang.core import i18n
 from yiyang.core.clock import now, to_local
 from yiyang.core.config import get_settings
+from yiyang.core.db import upsert
 from yiyang.core.i18n import N_, gettext
 from yiyang.core.roles import Role
 from yiyang.notifications.models import Notification
@@ -137,8 +137,7 @@ def enqueue(
         }
         for r in targets
     ]
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Notification)
+    stmt = upsert(session, Notification)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
     return targets
 
@@ -156,8 +155,7 @@ def prompt_elder(session: Session, elder_id: int, phone: str | None, key: str) -
         )
     finally:
         i18n.reset_locale(token)
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Notification)
+    stmt = upsert(session, Notification)
     at = now()
     elder_label = AUDIENCE_LABELS["elder"]
     session.execute(
