@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from yiyang.alarms import describe, rules, service
 from yiyang.alarms.enums import AlertState
 from yiyang.alarms.models import Alert, AlertEvent, RuleSettings
-from yiyang.alarms.repository import readable_alerts
+from yiyang.alarms.repository import filtered
 from yiyang.alarms.schemas import AlertDetail, AlertRead, RuleSettingsWrite, Transition
 from yiyang.core.auth import require
 from yiyang.core.clock import now
@@ -20,7 +20,7 @@ from yiyang.core.db import get_session
 from yiyang.core.errors import ValidationFailed, field_errors
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
-from yiyang.core.scoping import Actor
+from yiyang.core.scoping import Actor, region_scope_path
 from yiyang.registry import repository as elders
 
 router = APIRouter(prefix="/api", tags=["alerts"])
@@ -47,20 +47,15 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[AlertRead]:
-    query = readable_alerts(actor)
-    if state:
-        query = query.where(Alert.state.in_(state))
-    if open_only:
-        query = query.where(Alert.state != AlertState.RESOLVED)
-    if severity:
-        query = query.where(Alert.severity == severity)
-    if alert_type:
-        query = query.where(Alert.alert_type == alert_type)
-    if elder_id is not None:
-        query = query.where(Alert.elder_id == elder_id)
-    rows = session.scalars(
-        query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit).offset(offset)
+    query = filtered(
+        actor,
+        states=state,
+        open_only=open_only,
+        severity=severity,
+        alert_type=alert_type,
+        elder_id=elder_id,
     )
+    rows = session.scalars(query.limit(limit).offset(offset))
     return [to_read(a) for a in rows]
 
 
@@ -113,6 +108,19 @@ def _validated(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _save(
+    session: Session, where: Any, key: dict[str, Any], data: RuleSettingsWrite
+) -> RuleSettings:
+    """Create or replace one settings row (audited through the model)."""
+    row = session.scalar(select(RuleSettings).where(where))
+    if row is None:
+        row = RuleSettings(**key, params={})
+        session.add(row)
+    row.params, row.note = _validated(data.params), data.note
+    session.flush()
+    return row
+
+
 @router.put("/rule-settings/elder/{elder_id}", summary="Set an elder's rule parameters (overrides)")
 def put_elder_settings(
     actor: Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))],
@@ -122,12 +130,7 @@ def put_elder_settings(
 ) -> dict[str, Any]:
     if elders.get_readable(session, actor, elder_id) is None:
         raise ValidationFailed(_("No such elder in your area."), field="elder_id")
-    row = session.scalar(select(RuleSettings).where(RuleSettings.elder_id == elder_id))
-    if row is None:
-        row = RuleSettings(elder_id=elder_id, params={})
-        session.add(row)
-    row.params, row.note = _validated(data.params), data.note
-    session.flush()
+    row = _save(session, RuleSettings.elder_id == elder_id, {"elder_id": elder_id}, data)
     return {"elder_id": elder_id, "params": row.params}
 
 
@@ -139,12 +142,7 @@ def put_region_settings(
     region_path: str | None = None,
 ) -> dict[str, Any]:
     path = region_path or actor.region_path
-    if not path.startswith(actor.region_path if actor.role != "platform_admin" else "/"):
+    if not path.startswith(region_scope_path(actor) or "\0"):
         raise ValidationFailed(_("That region is outside your area."), field="region_path")
-    row = session.scalar(select(RuleSettings).where(RuleSettings.region_path == path))
-    if row is None:
-        row = RuleSettings(region_path=path, params={})
-        session.add(row)
-    row.params, row.note = _validated(data.params), data.note
-    session.flush()
+    row = _save(session, RuleSettings.region_path == path, {"region_path": path}, data)
     return {"region_path": path, "params": row.params}

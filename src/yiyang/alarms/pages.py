@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from yiyang.alarms import service
 from yiyang.alarms.enums import TRANSITIONS, AlertState, Outcome
-from yiyang.alarms.models import Alert, AlertEvent
-from yiyang.alarms.repository import readable_alerts
+from yiyang.alarms.models import AlertEvent
+from yiyang.alarms.repository import filtered
 from yiyang.core.auth import require
 from yiyang.core.clock import now
 from yiyang.core.db import get_session
@@ -34,16 +34,13 @@ def alerts_page(
     state: str = "open",
     severity: str = "",
 ) -> Response:
-    query = readable_alerts(actor)
-    if state == "open":
-        query = query.where(Alert.state != AlertState.RESOLVED)
-    elif state:
-        query = query.where(Alert.state == state)
-    if severity:
-        query = query.where(Alert.severity == severity)
-    alerts = session.scalars(
-        query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(200)
-    ).all()
+    query = filtered(
+        actor,
+        open_only=state == "open",
+        states=[state] if state and state != "open" else None,
+        severity=severity or None,
+    )
+    alerts = session.scalars(query.limit(200)).all()
     names = {
         e.id: e.name
         for e in session.scalars(

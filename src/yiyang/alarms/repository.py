@@ -136,3 +136,29 @@ def alert_scope(actor: Actor) -> ColumnElement[bool]:
 
 def readable_alerts(actor: Actor) -> Select[tuple[Alert]]:
     return select(Alert).where(alert_scope(actor))
+
+
+def filtered(
+    actor: Actor,
+    *,
+    states: list[str] | None = None,
+    open_only: bool = False,
+    severity: str | None = None,
+    alert_type: str | None = None,
+    elder_id: int | None = None,
+) -> Select[tuple[Alert]]:
+    """The actor's alerts with the list filters, newest first."""
+    from yiyang.alarms.enums import AlertState
+
+    query = readable_alerts(actor)
+    if states:
+        query = query.where(Alert.state.in_(states))
+    if open_only:
+        query = query.where(Alert.state != AlertState.RESOLVED)
+    if severity:
+        query = query.where(Alert.severity == severity)
+    if alert_type:
+        query = query.where(Alert.alert_type == alert_type)
+    if elder_id is not None:
+        query = query.where(Alert.elder_id == elder_id)
+    return query.order_by(Alert.created_at.desc(), Alert.id.desc())

@@ -6,10 +6,8 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yiyang.core import audit
 from yiyang.core.auth import require
 from yiyang.core.db import get_session
 from yiyang.core.errors import DomainError
@@ -53,16 +51,16 @@ def list_devices(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[Device]:
-    query = service.readable(actor)
-    if device_type:
-        query = query.where(Device.device_type == device_type)
-    if status:
-        query = query.where(Device.status == status)
-    if elder_id is not None:
-        query = query.where(Device.elder_id == elder_id)
-    if serial:
-        query = query.where(Device.serial == serial)
-    return list(session.scalars(query.order_by(Device.id).limit(limit).offset(offset)))
+    return service.search(
+        session,
+        actor,
+        device_type=device_type,
+        status=status,
+        elder_id=elder_id,
+        serial=serial,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.post("/devices", response_model=DeviceRead, status_code=201, summary="Register a device")
@@ -160,18 +158,4 @@ def dead_letters(
     serial: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeadLetter]:
-    query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
-    if code:
-        query = query.where(DeadLetter.code == code)
-    if serial:
-        query = query.where(DeadLetter.serial == serial)
-    rows = list(session.scalars(query))
-    # Raw payloads may hold health readings: every look is on the record.
-    audit.record(
-        session,
-        "read_dead_letters",
-        "dead_letter",
-        None,
-        summary=f"{len(rows)} rows, code={code or '*'}",
-    )
-    return rows
+    return service.dead_letters(session, code=code, serial=serial, limit=limit)

@@ -7,17 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yiyang.core import audit
 from yiyang.core.auth import require
 from yiyang.core.db import get_session
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.devices import service
 from yiyang.devices.enums import DeviceStatus, DeviceType
-from yiyang.devices.models import DeadLetter, Device
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -33,14 +30,14 @@ def devices_page(
     status: str = "",
     serial: str = "",
 ) -> Response:
-    query = service.readable(actor)
-    if device_type in DeviceType.__members__.values():
-        query = query.where(Device.device_type == device_type)
-    if status in DeviceStatus.__members__.values():
-        query = query.where(Device.status == status)
-    if serial:
-        query = query.where(Device.serial == serial.strip())
-    devices = session.scalars(query.order_by(Device.id).limit(200)).all()
+    devices = service.search(
+        session,
+        actor,
+        device_type=device_type if device_type in set(DeviceType) else None,
+        status=status if status in set(DeviceStatus) else None,
+        serial=serial,
+        limit=200,
+    )
     return render(
         request,
         "devices/list.html",
@@ -73,15 +70,5 @@ def dead_letters_page(
     session: DB,
     code: str = "",
 ) -> Response:
-    query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(200)
-    if code:
-        query = query.where(DeadLetter.code == code)
-    rows = session.scalars(query).all()
-    audit.record(
-        session,
-        "read_dead_letters",
-        "dead_letter",
-        None,
-        summary=f"{len(rows)} rows, code={code or '*'}",
-    )
+    rows = service.dead_letters(session, code=code or None, limit=200)
     return render(request, "devices/dead_letters.html", rows=rows, code=code)

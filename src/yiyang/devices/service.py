@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlalchemy.orm import Session
 
+from yiyang.core import audit
 from yiyang.core.clock import now
 from yiyang.core.errors import Conflict, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import REGION_SCOPED, Perm, Role
 from yiyang.core.scoping import Actor, region_scope_path, within_path
 from yiyang.devices.enums import DEFAULT_INTERVAL, DeviceStatus
-from yiyang.devices.models import Device, DeviceBinding, DeviceMessage, Vendor
+from yiyang.devices.models import DeadLetter, Device, DeviceBinding, DeviceMessage, Vendor
 from yiyang.devices.schemas import Bind, DeviceCreate, DeviceUpdate
 from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
@@ -33,6 +34,50 @@ def device_scope(actor: Actor) -> ColumnElement[bool]:
 
 def readable(actor: Actor) -> Select[tuple[Device]]:
     return select(Device).where(device_scope(actor))
+
+
+def search(
+    session: Session,
+    actor: Actor,
+    *,
+    device_type: str | None = None,
+    status: str | None = None,
+    elder_id: int | None = None,
+    serial: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Device]:
+    query = readable(actor)
+    if device_type:
+        query = query.where(Device.device_type == device_type)
+    if status:
+        query = query.where(Device.status == status)
+    if elder_id is not None:
+        query = query.where(Device.elder_id == elder_id)
+    if serial:
+        query = query.where(Device.serial == serial.strip())
+    return list(session.scalars(query.order_by(Device.id).limit(limit).offset(offset)))
+
+
+def dead_letters(
+    session: Session, *, code: str | None = None, serial: str | None = None, limit: int = 100
+) -> list[DeadLetter]:
+    """Rejected messages, newest first. Raw payloads may hold health readings: every look is
+    recorded in the audit log."""
+    query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+    if code:
+        query = query.where(DeadLetter.code == code)
+    if serial:
+        query = query.where(DeadLetter.serial == serial)
+    rows = list(session.scalars(query))
+    audit.record(
+        session,
+        "read_dead_letters",
+        "dead_letter",
+        None,
+        summary=f"{len(rows)} rows, code={code or '*'}",
+    )
+    return rows
 
 
 def get_device(session: Session, actor: Actor, device_id: int) -> Device:
