@@ -4,7 +4,8 @@
                                           [--sos 200] [--replay-elders 10000]
 
 1. Throughput: a publisher process sends ``--messages`` device messages (the simulator's
-   ordinary mix) as fast as it can, QoS 1, to 127.0.0.1:1883. A bare paho subscriber (another
+   ordinary mix) as fast as it can, QoS 1, to a Mosquitto started by the bench (port 18830,
+   production queue settings, see BROKER_CONF). A bare paho subscriber (another
    process, QoS 1, no work at all) and Yiyang's pipeline (MQTT listener acknowledging after
    storing → gateway → in-process bus → rule worker → PostgreSQL) receive the same stream in the
    same run. Rates are messages divided by first-to-last-message time; the ratio is ours / bare.
@@ -41,6 +42,34 @@ ADMIN_URL = os.environ.get(
 DB = "yiyang_alarm_bench"
 URL = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB
 TOPIC = "yiyang/v1/devices/{}/up"
+PORT = int(os.environ.get("YIYANG_BENCH_MQTT_PORT", "18830"))
+# Production broker settings (docs/deploy.md): the gateway acknowledges only after storing, so a
+# subscriber that falls behind must be queued for, not dropped (Debian's default queue is 1,000
+# messages per client, beyond which QoS-1 messages are silently discarded).
+BROKER_CONF = f"""
+listener {PORT} 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages 0
+max_inflight_messages 0
+"""
+
+
+def start_broker() -> subprocess.Popen:  # type: ignore[type-arg]
+    conf = Path(tempfile.mkdtemp()) / "mosquitto.conf"
+    conf.write_text(BROKER_CONF)
+    broker = subprocess.Popen(
+        ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    import socket
+
+    for _ in range(50):
+        try:
+            socket.create_connection(("127.0.0.1", PORT), timeout=0.2).close()
+            return broker
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"mosquitto did not start on port {PORT}")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -63,34 +92,53 @@ def bare_subscriber(expected: int, ready: Path) -> None:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bare-{uuid.uuid4().hex[:8]}")
     client.on_message = on_message
     client.on_connect = lambda c, *_: (c.subscribe("yiyang/v1/+/+/up", qos=1), ready.touch())
-    client.connect("127.0.0.1", 1883)
+    client.connect("127.0.0.1", PORT)
     client.loop_start()
     deadline = time.time() + 600
     while len(times) < expected and time.time() < deadline:
         time.sleep(0.05)
     client.loop_stop()
-    print(json.dumps({"count": len(times), "first": times[0] if times else 0, "last": times[-1] if times else 0}))
+    print(
+        json.dumps(
+            {
+                "count": len(times),
+                "first": times[0] if times else 0,
+                "last": times[-1] if times else 0,
+            }
+        )
+    )
 
 
-def publisher(path: Path) -> None:
-    """Publish the prepared messages as fast as the broker takes them (QoS 1)."""
+def publisher(path: Path, rate: float) -> None:
+    """Publish the prepared messages (QoS 1) as fast as the broker takes them, or at ``rate``
+    messages a second."""
     import paho.mqtt.client as mqtt
 
     plan = json.loads(path.read_text())
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", 1883)
+    client.connect("127.0.0.1", PORT)
     client.loop_start()
     sos_sent: dict[str, float] = {}
-    last = None
-    for item in plan["messages"]:
+    window: list[mqtt.MQTTMessageInfo] = []
+    start = time.perf_counter()
+    for n, item in enumerate(plan["messages"]):
+        if rate and n % 50 == 0:
+            ahead = n / rate - (time.perf_counter() - start)
+            if ahead > 0:
+                time.sleep(ahead)
         body = item["body"].encode()
         if item.get("sos_elder"):
             sos_sent[str(item["sos_elder"])] = time.time()
-        last = client.publish(TOPIC.format(item["serial"]), body, qos=1)
-    if last is not None:
-        last.wait_for_publish(120)
+        info = client.publish(TOPIC.format(item["serial"]), body, qos=1)
+        assert info.rc == mqtt.MQTT_ERR_SUCCESS, info.rc
+        window.append(info)
+        if len(window) >= 20_000:  # message ids are 16-bit: keep fewer than 65,535 unacked
+            window[-10_000].wait_for_publish(120)
+            window = window[-10_000:]
+    for info in window:
+        info.wait_for_publish(120)
     client.loop_stop()
     print(json.dumps({"sos": sos_sent}))
 
@@ -116,7 +164,10 @@ def fresh_database(elders: int) -> None:
         out = load(session, elders, seed=3)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
-    print(f"  loaded {out['created']:,} elders, {out['devices']:,} devices in {time.perf_counter() - t:.0f}s")
+    print(
+        f"  loaded {out['created']:,} elders, {out['devices']:,} devices"
+        f" in {time.perf_counter() - t:.0f}s"
+    )
 
 
 def plan_messages(kits: list, n: int, sos: int, seed: int = 5) -> dict:  # type: ignore[type-arg]
@@ -136,7 +187,9 @@ def plan_messages(kits: list, n: int, sos: int, seed: int = 5) -> dict:  # type:
             kit = with_sos.pop()
             serial = kit.devices["sos_button"][0]
             body = simulator.msg(serial, "sos_button", "sos", now)
-            out.append({"serial": serial, "body": orjson.dumps(body).decode(), "sos_elder": kit.elder_id})
+            out.append(
+                {"serial": serial, "body": orjson.dumps(body).decode(), "sos_elder": kit.elder_id}
+            )
             continue
         kit = rnd.choice(kits)
         dtype = rnd.choice(list(kit.devices))
@@ -149,7 +202,7 @@ def plan_messages(kits: list, n: int, sos: int, seed: int = 5) -> dict:  # type:
 # -- phases --------------------------------------------------------------------------------
 
 
-def throughput(kits: list, n: int, sos: int) -> dict:  # type: ignore[type-arg]
+def throughput(kits: list, n: int, sos: int, rate: float = 0) -> dict:  # type: ignore[type-arg]
     from yiyang.core import events
     from yiyang.runtime import Pipeline
 
@@ -165,14 +218,14 @@ def throughput(kits: list, n: int, sos: int) -> dict:  # type: ignore[type-arg]
     )
     alert_times: dict[int, float] = {}
     unlisten = events.listen(
-        lambda topic, p: alert_times.setdefault(p["elder_id"], time.time())
-        if topic == "alert.created"
-        else None
+        lambda topic, p: (
+            alert_times.setdefault(p["elder_id"], time.time()) if topic == "alert.created" else None
+        )
     )
 
     async def run() -> dict:  # type: ignore[type-arg]
         pipeline = Pipeline(
-            mqtt_url="mqtt://127.0.0.1:1883",
+            mqtt_url=f"mqtt://127.0.0.1:{PORT}",
             mqtt_client_id=f"yiyang-bench-{uuid.uuid4().hex[:6]}",
             loops=False,
         )
@@ -191,7 +244,16 @@ def throughput(kits: list, n: int, sos: int) -> dict:  # type: ignore[type-arg]
 
         pipeline.gateway.submit = timed  # type: ignore[method-assign]
         pub = subprocess.Popen(
-            [sys.executable, __file__, "--role", "publish", "--plan", str(tmp / "plan.json")],
+            [
+                sys.executable,
+                __file__,
+                "--role",
+                "publish",
+                "--plan",
+                str(tmp / "plan.json"),
+                "--rate",
+                str(rate),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -204,7 +266,12 @@ def throughput(kits: list, n: int, sos: int) -> dict:  # type: ignore[type-arg]
                 break
         pub_out = json.loads(pub.communicate()[0])
         await pipeline.stop()
-        return {"first": first[0], "done": done_at, "processed": pipeline.worker.processed, "pub": pub_out}
+        return {
+            "first": first[0],
+            "done": done_at,
+            "processed": pipeline.worker.processed,
+            "pub": pub_out,
+        }
 
     try:
         result = asyncio.run(run())
@@ -218,10 +285,15 @@ def throughput(kits: list, n: int, sos: int) -> dict:  # type: ignore[type-arg]
         for e, t in result["pub"]["sos"].items()
         if int(e) in alert_times
     ]
-    print(f"  messages {n:,} (incl. {sos_count} SOS)   processed {result['processed']:,}")
-    print(f"  bare subscriber: {base:,.0f} msg/s   Yiyang pipeline: {ours:,.0f} msg/s   ratio {ours / base:.2f}")
+    paced = f"paced at {rate:,.0f}/s" if rate else "as fast as possible"
+    print(f"  messages {n:,} (incl. {sos_count} SOS, {paced})   processed {result['processed']:,}")
     print(
-        f"  SOS → stored alert: {len(lat)}/{sos_count} alerts, p50 {statistics.median(lat):.0f} ms, "
+        f"  bare subscriber: {base:,.0f} msg/s   Yiyang pipeline: {ours:,.0f} msg/s"
+        f"   ratio {ours / base:.2f}"
+    )
+    print(
+        f"  SOS → stored alert: {len(lat)}/{sos_count} alerts, "
+        f"p50 {statistics.median(lat):.0f} ms, "
         f"p95 {pct(lat, 95):.0f} ms, p99 {pct(lat, 99):.0f} ms, max {max(lat):.0f} ms"
     )
     return {"ours": ours, "bare": base, "lat": lat}
@@ -234,10 +306,15 @@ def replay(kits: list) -> None:  # type: ignore[type-arg]
     from yiyang.devices.gateway import RawMessage
     from yiyang.runtime import Pipeline
 
-    start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=25)
+    start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(
+        hours=25
+    )
     t = time.perf_counter()
     day = simulator.day(kits, start, seed=9)
-    print(f"  generated a day: {len(day):,} messages for {len(kits):,} elders in {time.perf_counter() - t:.0f}s")
+    print(
+        f"  generated a day: {len(day):,} messages for {len(kits):,} elders"
+        f" in {time.perf_counter() - t:.0f}s"
+    )
 
     async def run() -> float:
         pipeline = Pipeline(mqtt_url="", loops=False)
@@ -267,9 +344,11 @@ def replay(kits: list) -> None:  # type: ignore[type-arg]
         elapsed = time.perf_counter() - t0
         await pipeline.stop()
         print(
-            f"  replayed {pipeline.worker.processed:,} bus messages ({pipeline.gateway.accepted_total:,} "
+            f"  replayed {pipeline.worker.processed:,} bus messages "
+            f"({pipeline.gateway.accepted_total:,} "
             f"device messages, {pipeline.gateway.rejected_total} rejected) in {elapsed:.0f}s "
-            f"= {pipeline.gateway.accepted_total / elapsed:,.0f} msg/s; alerts raised {pipeline.worker.alerts_created}"
+            f"= {pipeline.gateway.accepted_total / elapsed:,.0f} msg/s; "
+            f"alerts raised {pipeline.worker.alerts_created}"
         )
         return elapsed
 
@@ -287,12 +366,16 @@ def main() -> None:
     parser.add_argument("--sos", type=int, default=200)
     parser.add_argument("--replay-elders", type=int, default=10_000)
     parser.add_argument("--skip-replay", action="store_true")
+    parser.add_argument(
+        "--rate", type=float, default=0, help="publish at this rate (0: as fast as possible)"
+    )
+    parser.add_argument("--reuse", action="store_true", help="keep the database of the last run")
     args = parser.parse_args()
     if args.role == "bare":
         bare_subscriber(args.expect, args.ready)
         return
     if args.role == "publish":
-        publisher(args.plan)
+        publisher(args.plan, args.rate)
         return
 
     os.environ["YIYANG_DATABASE_URL"] = URL
@@ -301,14 +384,23 @@ def main() -> None:
     from yiyang.devices import simulator
     from yiyang.devices.models import Device
 
-    print(f"setting up {DB}: {args.elders:,} elders")
-    fresh_database(args.elders)
+    if args.reuse:
+        db.set_engine(db.make_engine(URL))
+        with db.unit_of_work() as session:  # so every SOS of this run opens a new alert
+            session.execute(text("UPDATE alert SET state = 'resolved' WHERE state <> 'resolved'"))
+    else:
+        print(f"setting up {DB}: {args.elders:,} elders")
+        fresh_database(args.elders)
     with db.unit_of_work() as session:
         kits, _ = simulator.load_kits(session, 10**9)
         devices = session.scalar(select(func.count()).select_from(Device))
     print(f"  {len(kits):,} equipped elders, {devices:,} devices")
-    print("1+2. throughput through Mosquitto, SOS latency under load")
-    throughput(kits, args.messages, args.sos)
+    print(f"1+2. throughput through Mosquitto (own instance on :{PORT}), SOS latency under load")
+    broker = start_broker()
+    try:
+        throughput(kits, args.messages, args.sos, args.rate)
+    finally:
+        broker.terminate()
     if not args.skip_replay:
         print(f"3. day replay for {args.replay_elders:,} elders")
         replay(kits[: args.replay_elders])

@@ -130,12 +130,12 @@ def test_polygon_geofence() -> None:
 
 
 def test_inactivity_only_in_waking_hours_and_optionally_after_asking_the_elder() -> None:
-    s = rules.State(last_activity_at=local(20, 0, day=22))
+    s = rules.State(last_activity_at=local(20, 0, day=22), activity_sensed=True)
     assert types(rules.on_tick(s, local(6, 30), P, FACTS, TZ)) == []  # 10.5 h, and before 07:00
     out = rules.on_tick(s, local(8, 30), P, FACTS, TZ)  # 12.5 h
     assert AlertType.INACTIVITY in [f.alert_type for f in out]
     p = rules.Params.layered({"prewarn_minutes": 30})
-    s2 = rules.State(last_activity_at=local(20, 0, day=22))
+    s2 = rules.State(last_activity_at=local(20, 0, day=22), activity_sensed=True)
     first = [
         f
         for f in rules.on_tick(s2, local(8, 30), p, FACTS, TZ)
@@ -160,7 +160,7 @@ def test_inactivity_only_in_waking_hours_and_optionally_after_asking_the_elder()
 
 
 def test_morning_silence() -> None:
-    s = rules.State(last_activity_at=local(21, 0, day=22))
+    s = rules.State(last_activity_at=local(21, 0, day=22), activity_sensed=True)
     assert AlertType.MORNING_SILENCE not in [
         f.alert_type for f in rules.on_tick(s, local(7, 30), P, FACTS, TZ)
     ]
@@ -268,3 +268,35 @@ def test_params_layering_and_escalation_ladder() -> None:
     )
     assert rules.escalation_due(created, "critical", 3, P) is None
     assert rules.escalation_due(created, "info", 0, P) is None
+
+
+def test_silence_rules_need_a_motion_or_door_sensor_in_the_home() -> None:
+    watch_only = rules.State(last_activity_at=local(20, 0, day=22))  # e.g. from a bed sensor
+    assert types(rules.on_tick(watch_only, local(9, 30), P, FACTS, TZ)) == []
+    rules.on_event(
+        watch_only,
+        ev(EventKind.MOTION, local(9, 31), {"count": 1}, DeviceType.PIR_MOTION),
+        P,
+        FACTS,
+        TZ,
+    )
+    assert watch_only.activity_sensed
+
+
+def test_ordinary_household_water_use_is_not_a_running_tap() -> None:
+    s = rules.State()
+    found = []
+    for i, total in enumerate([100, 115, 140, 150, 172, 190]):  # 10–25 L an hour, all day
+        found += rules.on_event(
+            s,
+            ev(
+                EventKind.METER,
+                local(8) + dt.timedelta(hours=i),
+                {"total_litres": float(total)},
+                DeviceType.WATER_METER,
+            ),
+            P,
+            FACTS,
+            TZ,
+        )
+    assert found == []

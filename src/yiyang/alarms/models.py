@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yiyang.alarms.enums import AlertState
@@ -114,6 +114,7 @@ class ElderState(Base):
     recent: Mapped[dict[str, Any]] = mapped_column(default=dict)  # metric → last N values
     baseline: Mapped[list[Any] | None] = mapped_column(default=None)  # cumulative motion by hour
     baseline_days: Mapped[int] = mapped_column(Integer, default=0)
+    activity_sensed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[dt.datetime] = mapped_column(default=now, onupdate=now)
 
 

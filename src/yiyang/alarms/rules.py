@@ -65,7 +65,9 @@ class Params(BaseModel):
     # Water (remote meter)
     water_no_use_hours: float = Field(24, gt=0, le=168)
     water_running_hours: float = Field(3, gt=0, le=48)
-    water_flow_min_lph: float = Field(2.0, gt=0)  # below this an interval counts as "stopped"
+    # A left-open tap runs hundreds of litres an hour; an elder's ordinary use averages 5–25 L/h
+    # over an hour of meter readings. Below this an interval counts as "stopped".
+    water_flow_min_lph: float = Field(30.0, gt=0)
     # Night
     night_start: str = Field("22:00", pattern=HHMM)
     night_end: str = Field("06:00", pattern=HHMM)
@@ -130,6 +132,9 @@ class State:
     recent: dict[str, list[Any]] = field(default_factory=dict)
     baseline: list[float] | None = None
     baseline_days: int = 0
+    # The home has a motion or door sensor: only then does silence mean something (an elder
+    # with only a watch or a bed sensor is not "inactive" when those report nothing).
+    activity_sensed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,33 +217,28 @@ def inside_geofence(point: tuple[float, float], facts: Facts, p: Params) -> bool
 # -- vitals ---------------------------------------------------------------------------------
 
 
+def _band(value: float, warn: tuple[float, float], crit: tuple[float, float]) -> int:
+    """Outside the critical range → 2, outside the normal range → 1, else 0."""
+    if value < crit[0] or value > crit[1]:
+        return 2
+    return 1 if value < warn[0] or value > warn[1] else 0
+
+
 def _grade(metric: str, value: Any, p: Params) -> int:
     """0 normal, 1 warning, 2 critical."""
     if metric == "heart_rate":
-        lo, hi = p.heart_rate_crit
-        if value < lo or value > hi:
-            return 2
-        lo, hi = p.heart_rate_warn
-        return 1 if value < lo or value > hi else 0
+        return _band(value, p.heart_rate_warn, p.heart_rate_crit)
+    if metric == "breathing_rate":
+        return _band(value, p.breathing_rate_warn, p.breathing_rate_crit)
+    if metric == "glucose":
+        return _band(value, p.glucose_warn, p.glucose_crit)
     if metric == "spo2":
         return 2 if value < p.spo2_crit_below else 1 if value < p.spo2_warn_below else 0
-    if metric == "breathing_rate":
-        lo, hi = p.breathing_rate_crit
-        if value < lo or value > hi:
-            return 2
-        lo, hi = p.breathing_rate_warn
-        return 1 if value < lo or value > hi else 0
     if metric == "bp":
         sys_, dia = value
         if sys_ >= p.bp_crit[0] or dia >= p.bp_crit[1]:
             return 2
         return 1 if sys_ >= p.bp_warn[0] or dia >= p.bp_warn[1] else 0
-    if metric == "glucose":
-        lo, hi = p.glucose_crit
-        if value < lo or value > hi:
-            return 2
-        lo, hi = p.glucose_warn
-        return 1 if value < lo or value > hi else 0
     return 0
 
 
@@ -304,11 +304,13 @@ def on_event(state: State, ev: Event, p: Params, facts: Facts, tz: ZoneInfo) -> 
             )
         )
     elif kind is EventKind.MOTION:
+        state.activity_sensed = True
         _activity(state, ev.at)
     elif kind is EventKind.PRESENCE:
         if data.get("present"):
             _activity(state, ev.at)
     elif kind is EventKind.DOOR:
+        state.activity_sensed = True
         _activity(state, ev.at)
         local = ev.at.astimezone(tz)
         if facts.dementia and data.get("open") and in_window(local, p.night_start, p.night_end):
@@ -463,7 +465,7 @@ def on_tick(
     out: list[Finding] = []
     local = now.astimezone(tz)
     waking = in_window(local, p.waking_start, p.waking_end)
-    last = state.last_activity_at
+    last = state.last_activity_at if state.activity_sensed else None
     # Overall inactivity (optionally after asking the elder first)
     if last is not None and waking and now - last >= dt.timedelta(hours=p.inactivity_hours):
         hours = round((now - last).total_seconds() / 3600, 1)
