@@ -376,6 +376,14 @@ ZH: dict[str, str | tuple[str, str]] = {
     "Recent messages": "最近消息",
     "Type": "类型",
     "No devices.": "暂无设备。",
+    "raised": "生成",
+    "repeated": "重复触发",
+    "storm suppressed": "告警风暴已合并",
+    "escalated": "已升级通知",
+    "acknowledged": "已确认",
+    "being handled": "处理中",
+    "dispatched": "已派遣",
+    "resolved": "已办结",
 }
 
 

@@ -71,5 +71,21 @@ def explain(alert_type: str, detail: dict[str, Any]) -> str:
         return gettext(TYPE_LABELS.get(alert_type, alert_type))
 
 
+TRAIL_LABELS = {
+    "created": N_("raised"),
+    "repeated": N_("repeated"),
+    "suppressed": N_("storm suppressed"),
+    "escalated": N_("escalated"),
+    "acknowledged": N_("acknowledged"),
+    "handling": N_("being handled"),
+    "dispatched": N_("dispatched"),
+    "resolved": N_("resolved"),
+}
+
+
+def trail_label(action: str) -> str:
+    return gettext(TRAIL_LABELS[action]) if action in TRAIL_LABELS else action
+
+
 def title(alert_type: str) -> str:
     return gettext(TYPE_LABELS.get(alert_type, alert_type))

@@ -33,6 +33,7 @@ env.globals["AUDIT_ACTIONS"] = ACTIONS
 env.globals["Perm"] = Perm
 env.globals["explain"] = describe.explain
 env.globals["alert_title"] = describe.title
+env.globals["trail_label"] = describe.trail_label
 env.globals["STATE_LABELS"] = alert_enums.STATE_LABELS
 env.globals["SEVERITY_LABELS"] = alert_enums.SEVERITY_LABELS
 env.globals["OUTCOME_LABELS"] = alert_enums.OUTCOME_LABELS
