@@ -224,7 +224,7 @@ def simulate(
         client.connect(target.hostname or "127.0.0.1", target.port or 1883)
         client.loop_start()
 
-        def send(batch: list[dict]) -> None:  # type: ignore[type-arg]
+        def send(batch: list[dict]) -> None:
             for m in batch:
                 client.publish(f"yiyang/v1/devices/{m['device']}/up", orjson.dumps(m), qos=1)
 
@@ -232,8 +232,8 @@ def simulate(
         base = (url or "http://127.0.0.1:8000").rstrip("/")
         http = httpx.Client(timeout=30)
 
-        def send(batch: list[dict]) -> None:  # type: ignore[type-arg]
-            by_vendor: dict[str, list[dict]] = {}  # type: ignore[type-arg]
+        def send(batch: list[dict]) -> None:
+            by_vendor: dict[str, list[dict]] = {}
             for m in batch:
                 by_vendor.setdefault(vendor_of[m["device"]], []).append(m)
             for vendor, msgs in by_vendor.items():

@@ -104,7 +104,7 @@ class Pipeline:
         routine = self._last_hour != local.hour
         self._last_hour = local.hour
 
-        def collect() -> list:  # type: ignore[type-arg]
+        def collect() -> list:
             with db.unit_of_work() as session:
                 out = sweeper.tick_messages(session, now, routine=routine)
                 if self._last_day != local.date():

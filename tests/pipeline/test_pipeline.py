@@ -128,3 +128,45 @@ def test_repeated_presses_merge_into_the_open_alert(kit) -> None:
             select(AlertEvent.action).where(AlertEvent.alert_id == alert.id)
         ).all()
     assert actions == ["created", "repeated", "repeated"]
+
+
+def test_inactivity_asks_the_elder_first_then_raises_the_alert(kit) -> None:
+    from zoneinfo import ZoneInfo
+
+    from yiyang.alarms.models import RuleSettings
+    from yiyang.core.bus import BusMessage
+    from yiyang.notifications.models import Notification
+
+    k = kit(need=("pir_motion",))
+    elder = k["elder_id"]
+    with db.unit_of_work() as session:
+        session.add(RuleSettings(elder_id=elder, params={"prewarn_minutes": 30}))
+    tz = ZoneInfo("Asia/Shanghai")
+    today = dt.datetime.now(tz).replace(hour=10, minute=0, second=0, microsecond=0)
+    if today > dt.datetime.now(tz):
+        today -= dt.timedelta(days=1)
+    moved = today - dt.timedelta(hours=13)
+
+    def tick(at: dt.datetime) -> BusMessage:
+        return BusMessage(elder, orjson.dumps({"k": "tick", "e": elder, "now": at.timestamp()}))
+
+    async def go(p):
+        motion = message(k["pir_motion"], "pir_motion", "motion", at=moved, data={"count": 2})
+        await p.gateway.submit([mqtt_raw(motion)])
+        await p.bus.publish([tick(today)])
+        first = [a.alert_type for a in alerts_for(elder)]
+        await p.bus.publish([tick(today + dt.timedelta(minutes=31))])
+        return first
+
+    first = run_pipeline(go)
+    assert first == []  # asked the elder, no alert yet
+    with db.unit_of_work() as session:
+        prompts = session.scalars(
+            select(Notification).where(
+                Notification.elder_id == elder,
+                Notification.payload["event"].as_string() == "elder.prompt",
+            )
+        ).all()
+    assert len(prompts) == 1 and prompts[0].channel == "sms"
+    (alert,) = alerts_for(elder)
+    assert alert.alert_type == "inactivity" and alert.detail["hours"] >= 13

@@ -65,7 +65,7 @@ def _detail(session: Session, alert: Alert) -> AlertDetail:
         .where(AlertEvent.alert_id == alert.id)
         .order_by(AlertEvent.at, AlertEvent.id)
     ).all()
-    return AlertDetail(**to_read(alert).model_dump(), trail=trail)  # type: ignore[arg-type]
+    return AlertDetail(**to_read(alert).model_dump(), trail=trail)
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetail, summary="An alert with its trail")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -134,19 +135,19 @@ def alert_scope(actor: Actor) -> ColumnElement[bool]:
     return Alert.elder_id.in_(elders.readable_ids(actor))
 
 
-def readable_alerts(actor: Actor) -> Select[tuple[Alert]]:
+def readable_alerts(actor: Actor) -> Select[Alert]:
     return select(Alert).where(alert_scope(actor))
 
 
 def filtered(
     actor: Actor,
     *,
-    states: list[str] | None = None,
+    states: Sequence[str] | None = None,
     open_only: bool = False,
     severity: str | None = None,
     alert_type: str | None = None,
     elder_id: int | None = None,
-) -> Select[tuple[Alert]]:
+) -> Select[Alert]:
     """The actor's alerts with the list filters, newest first."""
     from yiyang.alarms.enums import AlertState
 

@@ -557,9 +557,9 @@ def on_tick(
             Finding(
                 AlertType.NOT_WORN,
                 Severity.INFO,
-                f"not_worn:{state.not_worn_since.isoformat()}",
+                f"not_worn:{not_worn.isoformat()}",
                 now,
-                {"since": state.not_worn_since.isoformat()},
+                {"since": not_worn.isoformat()},
                 repeat_counts=False,
                 episodic=True,
             )

@@ -8,7 +8,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from yiyang.alarms import rules
@@ -38,8 +38,8 @@ def _event(
     to: str | None = None,
     actor: audit.AuditActor | None = None,
     note: str | None = None,
-    data: dict | None = None,  # type: ignore[type-arg]
-) -> dict:  # type: ignore[type-arg]
+    data: dict | None = None,
+) -> dict:
     actor = actor or audit.current_actor()
     return {
         "alert_id": alert_id,
@@ -65,14 +65,14 @@ def apply_findings(
     findings = {e: fs for e, fs in findings.items() if fs}
     if not findings:
         return []
-    elders = list(findings)
+    elder_ids = list(findings)
     episodic = {f.key for fs in findings.values() for f in fs if f.episodic}
     window = now - dt.timedelta(
-        minutes=max(params.for_elder(e, region_of[e]).storm_window_minutes for e in elders)
+        minutes=max(params.for_elder(e, region_of[e]).storm_window_minutes for e in elder_ids)
     )
     rows = session.execute(
         select(Alert.id, Alert.elder_id, Alert.dedupe_key, Alert.state, Alert.created_at).where(
-            Alert.elder_id.in_(elders),
+            Alert.elder_id.in_(elder_ids),
             or_(
                 Alert.state != AlertState.RESOLVED,
                 Alert.created_at >= window,
@@ -175,7 +175,7 @@ def apply_findings(
             )
         )
     if trail:
-        session.execute(AlertEvent.__table__.insert(), trail)
+        session.execute(insert(AlertEvent.__table__), trail)  # type: ignore[arg-type]
     if prompts:
         phones = {
             r.id: r.mobile_phone

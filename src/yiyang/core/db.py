@@ -138,7 +138,8 @@ def upsert(session: Session, model: type[Base]) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
+    table: Any = model.__table__
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def among(column: Any, ids: list[int]) -> Any:

@@ -86,7 +86,7 @@ def install(session: Session) -> int:
                 vendors[code] = vendor.id
         equipped = set(session.scalars(select(Device.elder_id).where(Device.elder_id.is_not(None))))
         at = now()
-        devices: list[dict] = []  # type: ignore[type-arg]
+        devices: list[dict] = []
         rows = session.execute(
             select(
                 Elder.id,

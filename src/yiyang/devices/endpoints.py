@@ -73,7 +73,7 @@ def create_device(actor: Manager, session: DB, data: DeviceCreate) -> Device:
     response_model=DeviceDetail,
     summary="A device, its bindings and recent messages",
 )
-def get_device(actor: Viewer, session: DB, device_id: int) -> dict:  # type: ignore[type-arg]
+def get_device(actor: Viewer, session: DB, device_id: int) -> dict:
     device = service.get_device(session, actor, device_id)
     return {
         **DeviceRead.model_validate(device).model_dump(),

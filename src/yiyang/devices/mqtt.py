@@ -65,7 +65,7 @@ class MqttListener:
 
     # paho's network thread -------------------------------------------------------------
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-        self._inbox.append(Incoming(msg.topic, msg.payload, msg.mid, msg.qos))
+        self._inbox.append(Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
         if self._loop is not None and not self._wake.is_set():
             self._loop.call_soon_threadsafe(self._wake.set)
 

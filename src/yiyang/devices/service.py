@@ -32,7 +32,7 @@ def device_scope(actor: Actor) -> ColumnElement[bool]:
     return Device.elder_id.in_(elders.readable_ids(actor))
 
 
-def readable(actor: Actor) -> Select[tuple[Device]]:
+def readable(actor: Actor) -> Select[Device]:
     return select(Device).where(device_scope(actor))
 
 

@@ -158,7 +158,7 @@ def by_id_numbers(session: Session, numbers: Sequence[str]) -> Sequence[Elder]:
     return session.scalars(select(Elder).where(Elder.id_number.in_(numbers))).all()
 
 
-def readable_ids(actor: Actor) -> Select[tuple[int]]:
+def readable_ids(actor: Actor) -> Select[int]:
     """The ids of the elders ``actor`` may read, as a subquery for rows that hang off an elder."""
     return select(Elder.id).where(elder_scope(actor))
 
