@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, select, true
+from sqlalchemy import ColumnElement, Select, Table, select
 from sqlalchemy.orm import Session
 
 from yiyang.alarms import rules
 from yiyang.alarms.models import Alert, ElderState, RuleSettings
 from yiyang.core.bulk import copy_upsert
 from yiyang.core.db import among, upsert
-from yiyang.core.roles import REGION_SCOPED, Perm, Role
-from yiyang.core.scoping import Actor, within_path
+from yiyang.core.roles import Perm
+from yiyang.core.scoping import Actor, elder_row_scope
 from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
 
@@ -122,17 +122,7 @@ class ParamsCache:
 
 
 def alert_scope(actor: Actor) -> ColumnElement[bool]:
-    """分权分域 for alerts: region roles by the alert's region path (indexed), person-scoped
-    roles through the elders they may read."""
-    if not actor.can(Perm.VIEW_ALERTS):
-        from sqlalchemy import false
-
-        return false()
-    if actor.role is Role.PLATFORM_ADMIN:
-        return true()
-    if actor.role in REGION_SCOPED:
-        return within_path(Alert.region_path, actor.region_path)
-    return Alert.elder_id.in_(elders.readable_ids(actor))
+    return elder_row_scope(actor, Perm.VIEW_ALERTS, Alert.region_path, Alert.elder_id)
 
 
 def readable_alerts(actor: Actor) -> Select[Alert]:

@@ -82,3 +82,20 @@ def region_scope_path(actor: Actor) -> str | None:
     if actor.role in REGION_SCOPED:
         return actor.region_path
     return None
+
+
+def elder_row_scope(
+    actor: Actor, perm: Perm, region_path: Any, elder_id: Any
+) -> ColumnElement[bool]:
+    """Scope for rows that hang off an elder and carry a copy of its region path (alerts,
+    devices): region roles by the row's path (indexed, no join), person-scoped roles through
+    the elders they may read, nobody without ``perm``."""
+    if not actor.can(perm):
+        return false()
+    if actor.role is Role.PLATFORM_ADMIN:
+        return true()
+    if actor.role in REGION_SCOPED:
+        return within_path(region_path, actor.region_path)
+    from yiyang.registry.repository import readable_ids
+
+    return elder_id.in_(readable_ids(actor))

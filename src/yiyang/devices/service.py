@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from yiyang.core import audit
 from yiyang.core.clock import now
 from yiyang.core.errors import Conflict, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
-from yiyang.core.roles import REGION_SCOPED, Perm, Role
-from yiyang.core.scoping import Actor, region_scope_path, within_path
+from yiyang.core.roles import Perm
+from yiyang.core.scoping import Actor, elder_row_scope, region_scope_path
 from yiyang.devices.enums import DEFAULT_INTERVAL, DeviceStatus
 from yiyang.devices.models import DeadLetter, Device, DeviceBinding, DeviceMessage, Vendor
 from yiyang.devices.schemas import Bind, DeviceCreate, DeviceUpdate
@@ -23,13 +23,7 @@ from yiyang.registry.models import Elder
 
 
 def device_scope(actor: Actor) -> ColumnElement[bool]:
-    if not actor.can(Perm.VIEW_DEVICES):
-        return false()
-    if actor.role is Role.PLATFORM_ADMIN:
-        return true()
-    if actor.role in REGION_SCOPED:
-        return within_path(Device.region_path, actor.region_path)
-    return Device.elder_id.in_(elders.readable_ids(actor))
+    return elder_row_scope(actor, Perm.VIEW_DEVICES, Device.region_path, Device.elder_id)
 
 
 def readable(actor: Actor) -> Select[Device]:
