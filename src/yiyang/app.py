@@ -28,6 +28,8 @@ from yiyang.devices import pages as devices_pages
 from yiyang.regions import endpoints as regions_api
 from yiyang.registry import endpoints as registry_api
 from yiyang.registry import pages as registry_pages
+from yiyang.response import endpoints as response_api
+from yiyang.response import pages as response_pages
 from yiyang.web.templating import render
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -51,6 +53,10 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         try:
             yield
         finally:
+            hub = getattr(app.state, "console_hub", None)
+            if hub is not None:
+                await hub.stop()
+                app.state.console_hub = None
             if app.state.pipeline is not None:
                 await app.state.pipeline.stop()
 
@@ -127,6 +133,7 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         registry_api.router,
         devices_api.router,
         alarms_api.router,
+        response_api.router,
         audit_api.router,
         regions_api.router,
         accounts_pages.router,
@@ -134,6 +141,7 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         audit_pages.router,
         devices_pages.router,
         alarms_pages.router,
+        response_pages.router,
     ):
         app.include_router(router)
     return app

@@ -8,5 +8,6 @@ from yiyang.devices import models as devices_models  # noqa: F401
 from yiyang.notifications import models as notifications_models  # noqa: F401
 from yiyang.regions import models as regions_models  # noqa: F401
 from yiyang.registry import models as registry_models  # noqa: F401
+from yiyang.response import models as response_models  # noqa: F401
 
 metadata = Base.metadata

@@ -80,6 +80,13 @@ TRAIL_LABELS = {
     "handling": N_("being handled"),
     "dispatched": N_("dispatched"),
     "resolved": N_("resolved"),
+    "claimed": N_("claimed"),
+    "released": N_("released"),
+    "handed_over": N_("handed over"),
+    "call": N_("call logged"),
+    "dispatch": N_("responder sent"),
+    "arrived": N_("responder arrived"),
+    "request_120": N_("120 requested"),
 }
 
 

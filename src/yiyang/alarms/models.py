@@ -66,6 +66,10 @@ class Alert(Audited, Base):
     resolved_at: Mapped[dt.datetime | None]
     resolved_by: Mapped[int | None] = mapped_column(Integer)
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    # The operator handling it (claimed in the console); one at a time.
+    claimed_by: Mapped[int | None] = mapped_column(Integer)
+    claimed_by_name: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime | None]
     escalation_step: Mapped[int] = mapped_column(Integer, default=0)
     next_escalation_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=now, onupdate=now)

@@ -54,6 +54,25 @@ def _event(
     }
 
 
+def add_trail(
+    session: Session,
+    alert: Alert,
+    action: str,
+    *,
+    at: dt.datetime,
+    note: str | None = None,
+    data: dict | None = None,
+) -> None:
+    """One line on the alert's trail for something a person did with it (a call, a dispatch),
+    and the announcement that the alert changed."""
+    session.add(AlertEvent(**_event(alert.id, action, at=at, note=note, data=data)))
+    events.emit(
+        session,
+        "alert.changed",
+        {"alert_id": alert.id, "state": str(alert.state), "elder_id": alert.elder_id},
+    )
+
+
 def apply_findings(
     session: Session,
     findings: dict[int, list[rules.Finding]],

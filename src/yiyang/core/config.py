@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     sms_token: str = ""
     duty_email: str = ""  # district duty officer's mailbox (escalation's last rung)
     notify_max_attempts: int = 8
+    # Operator console
+    public_base_url: str = "http://127.0.0.1:8000"  # links sent to responders' phones
+    emergency_url: str = ""  # the 120 dispatch system's adapter (signed webhook), docs/console.md
+    dispatch_link_hours: int = 24
+    map_tile_url: str = ""  # e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
+    map_attribution: str = ""
+    console_shifts: str = "day=08:00-16:00,evening=16:00-00:00,night=00:00-08:00"
 
 
 @lru_cache

@@ -99,3 +99,13 @@ def elder_row_scope(
     from yiyang.registry.repository import readable_ids
 
     return elder_id.in_(readable_ids(actor))
+
+
+def region_row_visible(actor: Actor, perm: Perm, region_path: str) -> bool:
+    """``elder_row_scope`` for one row already in memory (the live console filters pushed
+    alerts with it). Person-scoped roles never see pushed rows: their views query instead."""
+    if not actor.can(perm):
+        return False
+    if actor.role is Role.PLATFORM_ADMIN:
+        return True
+    return actor.role in REGION_SCOPED and region_path.startswith(actor.region_path)

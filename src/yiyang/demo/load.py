@@ -42,6 +42,7 @@ def demo_users(street: str, community: str) -> list[DemoUser]:
         DemoUser("street", "街道 王主任", Role.STREET_OFFICER, street),
         DemoUser("community", "社区 李社工", Role.COMMUNITY_WORKER, community),
         DemoUser("operator", "呼叫中心 陈坐席", Role.OPERATOR, district),
+        DemoUser("operator2", "呼叫中心 吴坐席", Role.OPERATOR, district),
         DemoUser("provider", "服务商 张经理", Role.PROVIDER_ADMIN, district, provider_id=1),
         DemoUser("caregiver", "护理员 刘阿姨", Role.CAREGIVER, street, provider_id=1),
         DemoUser("doctor", "家庭医生 徐医生", Role.DOCTOR, street),
@@ -98,8 +99,12 @@ def load(session: Session, elders: int, seed: int) -> dict[str, int]:
         from yiyang.demo.devices import install
 
         devices = install(session)
+        from yiyang.demo import response
+
+        responders = response.install(session)
         return {
             "devices": devices,
+            "responders": responders,
             "created": outcome.created,
             "updated": outcome.updated,
             "unchanged": outcome.unchanged,

@@ -105,3 +105,24 @@ STATUS_LABELS: dict[DeviceStatus, str] = {
     DeviceStatus.FAULTY: N_("Faulty"),
     DeviceStatus.RETIRED: N_("Retired"),
 }
+
+EVENT_LABELS: dict[EventKind, str] = {
+    E.HEARTBEAT: N_("heartbeat"),
+    E.SOS: N_("SOS pressed"),
+    E.FALL: N_("fall detected"),
+    E.SMOKE: N_("smoke detected"),
+    E.GAS: N_("gas detected"),
+    E.TEST: N_("alarm test"),
+    E.TAMPER: N_("tampered with"),
+    E.VITALS: N_("vital signs"),
+    E.GPS: N_("location"),
+    E.STEPS: N_("steps"),
+    E.WEAR: N_("worn / taken off"),
+    E.PRESENCE: N_("presence"),
+    E.DOOR: N_("door"),
+    E.MOTION: N_("motion"),
+    E.METER: N_("water meter reading"),
+    E.BP: N_("blood pressure"),
+    E.GLUCOSE: N_("blood glucose"),
+    E.BED: N_("in / out of bed"),
+}

@@ -142,6 +142,44 @@ def enqueue(
     return targets
 
 
+def enqueue_message(
+    session: Session,
+    *,
+    dedupe_key: str,
+    channel: str,
+    recipient: str,
+    label: str,
+    subject: str,
+    body: str,
+    payload: dict[str, Any],
+    alert_id: int | None = None,
+    elder_id: int | None = None,
+) -> None:
+    """One outbox row, sent by the dispatcher after the caller's transaction commits."""
+    at = now()
+    stmt = upsert(session, Notification)
+    session.execute(
+        stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        [
+            {
+                "dedupe_key": dedupe_key[:160],
+                "created_at": at,
+                "alert_id": alert_id,
+                "elder_id": elder_id,
+                "channel": channel,
+                "recipient": recipient,
+                "recipient_label": label[:128],
+                "subject": subject[:255],
+                "body": body,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": at,
+            }
+        ],
+    )
+
+
 def prompt_elder(session: Session, elder_id: int, phone: str | None, key: str) -> None:
     """Ask the elder to check in before raising an inactivity alert (SMS or a voice call
     through the SMS adapter)."""
@@ -155,25 +193,14 @@ def prompt_elder(session: Session, elder_id: int, phone: str | None, key: str) -
         )
     finally:
         i18n.reset_locale(token)
-    stmt = upsert(session, Notification)
-    at = now()
-    elder_label = AUDIENCE_LABELS["elder"]
-    session.execute(
-        stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]),
-        [
-            {
-                "dedupe_key": f"prompt:{elder_id}:{key}"[:160],
-                "created_at": at,
-                "elder_id": elder_id,
-                "channel": "sms",
-                "recipient": phone,
-                "recipient_label": gettext(elder_label),
-                "subject": text[:60],
-                "body": text,
-                "payload": {"event": "elder.prompt", "elder_id": elder_id},
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": at,
-            }
-        ],
+    enqueue_message(
+        session,
+        dedupe_key=f"prompt:{elder_id}:{key}",
+        channel="sms",
+        recipient=phone,
+        label=gettext(AUDIENCE_LABELS["elder"]),
+        subject=text[:60],
+        body=text,
+        payload={"event": "elder.prompt", "elder_id": elder_id},
+        elder_id=elder_id,
     )

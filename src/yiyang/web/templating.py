@@ -51,6 +51,32 @@ def _localtime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 env.filters["localtime"] = _localtime
 
 
+def _epoch(value: dt.datetime | None) -> str:
+    """Seconds since 1970 for the browser's clocks (naive values are UTC, as stored)."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return f"{value.timestamp():.3f}"
+
+
+env.filters["epoch"] = _epoch
+env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.1f}%"
+env.filters["secs"] = lambda v: "—" if v is None else f"{v:.0f}"
+env.filters["place"] = lambda f: {
+    "name": f.name,
+    "kind": f.kind,
+    "lat": f.latitude,
+    "lon": f.longitude,
+}
+env.filters["trackpoint"] = lambda p: [p[0], p[1], _localtime(p[2], "%H:%M")]
+env.globals["event_label"] = lambda e: (
+    i18n.gettext(device_enums.EVENT_LABELS[device_enums.EventKind(e)])
+    if e in device_enums.EventKind.__members__.values()
+    else e
+)
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     actor = getattr(request.state, "actor", None)
     base = {

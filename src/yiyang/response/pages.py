@@ -1,0 +1,363 @@
+"""Console pages: the live queue, the emergency card with its actions, the 120 brief (HTML
+and PDF), service levels, and the responder's phone page (reached by the link in their SMS)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
+
+from yiyang.alarms import service as alerts
+from yiyang.alarms.enums import AlertState, AlertType, Outcome
+from yiyang.core import i18n
+from yiyang.core.auth import require
+from yiyang.core.clock import now, to_local
+from yiyang.core.config import get_settings
+from yiyang.core.db import get_session
+from yiyang.core.errors import DomainError
+from yiyang.core.roles import Perm
+from yiyang.core.scoping import Actor
+from yiyang.response import card as cards
+from yiyang.response import pdf, reports
+from yiyang.response import service as response
+from yiyang.response.repository import QueueFilters, QueueRow, queue
+from yiyang.response.schemas import (
+    ArrivalIn,
+    CallIn,
+    ClaimIn,
+    DispatchIn,
+    HandOverIn,
+    Request120In,
+    ResolveIn,
+)
+from yiyang.web.templating import TEMPLATES, render
+
+router = APIRouter(include_in_schema=False)
+DB = Annotated[Session, Depends(get_session)]
+Operator = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
+
+
+def queue_filters(actor: Actor, region: str = "", alert_type: str = "", state: str = "") -> QueueFilters:
+    """Filters from the query string; a region outside the actor's area is ignored (the scope
+    still applies in the query, this only keeps the form honest)."""
+    if region and not region.startswith(actor.region_path) and actor.region_path != "/":
+        region = ""
+    if alert_type not in {t.value for t in AlertType}:
+        alert_type = ""
+    if state not in {s.value for s in AlertState if s is not AlertState.RESOLVED}:
+        state = ""
+    return QueueFilters(region=region, alert_type=alert_type, state=state)
+
+
+def render_row(row: QueueRow) -> str:
+    return TEMPLATES.env.get_template("console/_row.html").render(
+        row=row, locale=i18n.get_locale()
+    )
+
+
+def _regions(session: Session, actor: Actor) -> list[Any]:
+    from sqlalchemy import select
+
+    from yiyang.regions.models import Region
+
+    rows = session.execute(select(Region.path, Region.name, Region.level).order_by(Region.path))
+    scope = actor.region_path if actor.region_path != "/" else ""
+    return [r for r in rows if r.path.startswith(scope) and r.level != "community"]
+
+
+@router.get("/console")
+def console_page(
+    request: Request,
+    actor: Operator,
+    session: DB,
+    region: str = "",
+    alert_type: str = "",
+    state: str = "",
+) -> Response:
+    f = queue_filters(actor, region, alert_type, state)
+    rows = queue(session, actor, f)
+    today = reports.today(session, actor)
+    return render(
+        request,
+        "console/index.html",
+        rows=rows,
+        filters=f,
+        regions=_regions(session, actor),
+        alert_types=list(AlertType),
+        states=[s for s in AlertState if s is not AlertState.RESOLVED],
+        today=today,
+    )
+
+
+@router.get("/console/queue")
+def queue_fragment(
+    request: Request,
+    actor: Operator,
+    session: DB,
+    region: str = "",
+    alert_type: str = "",
+    state: str = "",
+) -> Response:
+    rows = queue(session, actor, queue_filters(actor, region, alert_type, state))
+    return render(request, "console/_rows.html", rows=rows)
+
+
+@router.get("/console/stream")
+async def console_stream(
+    request: Request,
+    actor: Operator,
+    region: str = "",
+    alert_type: str = "",
+    state: str = "",
+) -> StreamingResponse:
+    hub = await hub_of(request)
+    stream = hub.stream(actor, queue_filters(actor, region, alert_type, state), i18n.get_locale())
+    return StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def hub_of(request: Request) -> Any:
+    from yiyang.response.live import ConsoleHub
+
+    app = request.app
+    hub = getattr(app.state, "console_hub", None)
+    if hub is None:
+        hub = app.state.console_hub = ConsoleHub(render_row)
+        await hub.start()
+    return hub
+
+
+# -- the emergency card ----------------------------------------------------------------------
+
+
+def _card(request: Request, actor: Actor, session: Session, alert_id: int, **extra: Any) -> Response:
+    alert = alerts.get_alert(session, actor, alert_id)
+    c = cards.load(session, actor, alert, now())
+    settings = get_settings()
+    return render(
+        request,
+        "console/card.html",
+        c=c,
+        outcomes=list(Outcome),
+        tile_url=settings.map_tile_url,
+        attribution=settings.map_attribution,
+        status_code=extra.pop("status_code", 200),
+        **extra,
+    )
+
+
+@router.get("/console/alerts/{alert_id}")
+def card_page(request: Request, actor: Operator, session: DB, alert_id: int) -> Response:
+    return _card(request, actor, session, alert_id)
+
+
+def _act(request: Request, actor: Actor, session: Session, alert_id: int, do: Any) -> Response:
+    """Run one action; on success back to the card (post/redirect/get), on a refusal the card
+    again with the reason (e.g. who already has the alert)."""
+    alert = alerts.get_alert(session, actor, alert_id)
+    try:
+        with session.begin_nested():
+            extra = do(alert) or {}
+    except DomainError as exc:
+        return _card(request, actor, session, alert_id, error=exc.message, status_code=exc.status_code)
+    session.commit()
+    target = f"/console/alerts/{alert_id}"
+    if extra.get("fragment"):
+        target += "#" + extra["fragment"]
+    return RedirectResponse(target, status_code=303)
+
+
+Text = Annotated[str, Form()]
+
+
+@router.post("/console/alerts/{alert_id}/claim")
+def claim_action(request: Request, actor: Operator, session: DB, alert_id: int) -> Response:
+    return _act(
+        request, actor, session, alert_id,
+        lambda a: response.claim(session, actor, a, ClaimIn(), now()) and None,
+    )
+
+
+@router.post("/console/alerts/{alert_id}/release")
+def release_action(
+    request: Request, actor: Operator, session: DB, alert_id: int, note: Text = ""
+) -> Response:
+    return _act(
+        request, actor, session, alert_id,
+        lambda a: response.release(session, actor, a, ClaimIn(note=note or None), now()) and None,
+    )
+
+
+@router.post("/console/alerts/{alert_id}/handover")
+def handover_action(
+    request: Request,
+    actor: Operator,
+    session: DB,
+    alert_id: int,
+    to_user_id: Annotated[int, Form()],
+    note: Text,
+) -> Response:
+    return _act(
+        request, actor, session, alert_id,
+        lambda a: response.hand_over(
+            session, actor, a, HandOverIn(to_user_id=to_user_id, note=note), now()
+        ) and None,
+    )
+
+
+@router.post("/console/alerts/{alert_id}/call")
+def call_action(
+    request: Request,
+    actor: Operator,
+    session: DB,
+    alert_id: int,
+    callee: Text,
+    answered: Text,
+    outcome: Text = "",
+) -> Response:
+    kind, _, rest = callee.partition("|")
+    name, _, phone = rest.partition("|")
+    data = CallIn(
+        callee=kind or "other",  # type: ignore[arg-type]
+        callee_name=name or "?",
+        phone=phone or None,
+        answered=answered == "yes",
+        outcome=outcome or None,
+    )
+    return _act(
+        request, actor, session, alert_id,
+        lambda a: response.log_call(session, actor, a, data, now()) and {"fragment": "calls"},
+    )
+
+
+@router.post("/console/alerts/{alert_id}/dispatch")
+def dispatch_action(
+    request: Request, actor: Operator, session: DB, alert_id: int, target: Text, note: Text = ""
+) -> Response:
+    kind, _, ident = target.partition(":")
+    data = DispatchIn(
+        responder_id=int(ident) if kind == "responder" and ident.isdigit() else None,
+        contact_id=int(ident) if kind == "contact" and ident.isdigit() else None,
+        note=note or None,
+    ) if ident.isdigit() and kind in ("responder", "contact") else None
+    if data is None:
+        return _card(request, actor, session, alert_id, error=i18n.gettext("Choose who to send."), status_code=422)
+    return _act(
+        request, actor, session, alert_id,
+        lambda a: response.dispatch(session, actor, a, data, now()) and {"fragment": "dispatches"},
+    )
+
+
+@router.post("/console/alerts/{alert_id}/request-120")
+def request_120_action(
+    request: Request, actor: Operator, session: DB, alert_id: int, note: Text = ""
+) -> Response:
+    return _act(
+        request, actor, session, alert_id,
+        lambda a: response.request_120(session, actor, a, Request120In(note=note or None), now())
+        and {"fragment": "e120"},
+    )
+
+
+@router.post("/console/alerts/{alert_id}/resolve")
+def resolve_action(
+    request: Request,
+    actor: Operator,
+    session: DB,
+    alert_id: int,
+    outcome: Text = "",
+    note: Text = "",
+) -> Response:
+    if outcome not in {o.value for o in Outcome}:
+        return _card(
+            request, actor, session, alert_id,
+            error=i18n.gettext("Choose an outcome to resolve the alert."), status_code=422,
+        )
+    data = ResolveIn(outcome=Outcome(outcome), note=note or None)
+    return _act(
+        request, actor, session, alert_id,
+        lambda a: response.resolve(session, actor, a, data, now()) and None,
+    )
+
+
+# -- 120 brief -----------------------------------------------------------------------------
+
+
+@router.get("/console/alerts/{alert_id}/brief")
+def brief_page(request: Request, actor: Operator, session: DB, alert_id: int) -> Response:
+    alert = alerts.get_alert(session, actor, alert_id)
+    brief = cards.brief(session, actor, alert, now())
+    return render(request, "console/brief.html", brief=brief, generated_at=_stamp())
+
+
+@router.get("/console/alerts/{alert_id}/brief.pdf")
+def brief_pdf(actor: Operator, session: DB, alert_id: int) -> Response:
+    alert = alerts.get_alert(session, actor, alert_id)
+    brief = cards.brief(session, actor, alert, now())
+    return Response(
+        pdf.render(brief, _stamp()),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="brief-120-{alert_id}.pdf"'},
+    )
+
+
+def _stamp() -> str:
+    local = to_local(now())
+    return local.strftime("%Y-%m-%d %H:%M:%S") if local else ""
+
+
+# -- service levels ------------------------------------------------------------------------
+
+
+@router.get("/console/sla")
+def sla_page(request: Request, actor: Operator, session: DB, month: str = "") -> Response:
+    period = reports.parse_month(month)
+    rep = reports.monthly(session, actor, period)
+    return render(request, "console/sla.html", rep=rep, month=period, months=reports.recent_months())
+
+
+@router.get("/console/sla.xlsx")
+def sla_export(actor: Operator, session: DB, month: str = "") -> Response:
+    period = reports.parse_month(month)
+    body = reports.export_xlsx(session, actor, period)
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="sla-{period:%Y-%m}.xlsx"'},
+    )
+
+
+# -- the responder's phone page ------------------------------------------------------------
+
+
+@router.get("/r/{token}")
+def responder_page(request: Request, session: DB, token: str) -> Response:
+    sent = response.dispatch_by_token(session, token, now())
+    return render(request, "console/responder.html", sent=sent, info=cards.for_responder(session, sent), token=token)
+
+
+@router.post("/r/{token}")
+def responder_arrived(
+    request: Request,
+    session: DB,
+    token: str,
+    latitude: Text = "",
+    longitude: Text = "",
+    note: Text = "",
+) -> Response:
+    def num(v: str) -> float | None:
+        try:
+            return float(v) if v else None
+        except ValueError:
+            return None
+
+    data = ArrivalIn(latitude=num(latitude), longitude=num(longitude), note=note or None)
+    response.confirm_arrival(session, token, data, now())
+    session.commit()
+    return RedirectResponse(f"/r/{token}", status_code=303)
+

@@ -1,0 +1,155 @@
+"""The console's queue: open alerts in the operator's area, most urgent first, with the
+elder's name and address — as a scoped query for a page, and by id for pushed updates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
+
+from yiyang.alarms.enums import AlertState, Severity
+from yiyang.alarms.models import Alert
+from yiyang.alarms.repository import alert_scope
+from yiyang.core.scoping import Actor, within_path
+from yiyang.registry.models import Elder
+
+RANK = case(
+    {Severity.CRITICAL.value: 0, Severity.WARNING.value: 1},
+    value=Alert.severity,
+    else_=2,
+)
+OPEN_STATES = [s.value for s in AlertState if s is not AlertState.RESOLVED]
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    region: str = ""  # a region path inside the actor's scope
+    alert_type: str = ""
+    state: str = ""  # one open state, or "" for all open ones
+
+    def matches(self, row: QueueRow) -> bool:
+        if row.state == AlertState.RESOLVED:
+            return False
+        if self.region and not row.region_path.startswith(self.region):
+            return False
+        if self.alert_type and row.alert_type != self.alert_type:
+            return False
+        return not self.state or row.state == self.state
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: int
+    elder_id: int
+    elder_name: str
+    address: str
+    region_path: str
+    alert_type: str
+    severity: str
+    state: str
+    detail: dict
+    count: int
+    created_at: dt.datetime
+    first_at: dt.datetime
+    next_escalation_at: dt.datetime | None
+    escalation_step: int
+    claimed_by: int | None
+    claimed_by_name: str | None
+    version: int
+
+
+COLUMNS = (
+    Alert.id,
+    Alert.elder_id,
+    Elder.name.label("elder_name"),
+    Elder.address,
+    Alert.region_path,
+    Alert.alert_type,
+    Alert.severity,
+    Alert.state,
+    Alert.detail,
+    Alert.count,
+    Alert.created_at,
+    Alert.first_at,
+    Alert.next_escalation_at,
+    Alert.escalation_step,
+    Alert.claimed_by,
+    Alert.claimed_by_name,
+    Alert.version,
+)
+
+
+def queue(session: Session, actor: Actor, f: QueueFilters, limit: int = 1000) -> list[QueueRow]:
+    query = (
+        select(*COLUMNS)
+        .join(Elder, Elder.id == Alert.elder_id)
+        .where(alert_scope(actor), Alert.state.in_(OPEN_STATES))
+    )
+    if f.region:
+        query = query.where(within_path(Alert.region_path, f.region))
+    if f.alert_type:
+        query = query.where(Alert.alert_type == f.alert_type)
+    if f.state:
+        query = query.where(Alert.state == f.state)
+    query = query.order_by(RANK, Alert.created_at, Alert.id).limit(limit)
+    return [QueueRow(**r._asdict()) for r in session.execute(query)]
+
+
+def rows_by_id(session: Session, ids: Sequence[int]) -> list[QueueRow]:
+    """Rows for pushed updates, unscoped: the hub filters them per console."""
+    query = select(*COLUMNS).join(Elder, Elder.id == Alert.elder_id).where(Alert.id.in_(ids))
+    return [QueueRow(**r._asdict()) for r in session.execute(query)]
+
+
+def sla_alarms(
+    session: Session, actor: Actor, start: dt.datetime, end: dt.datetime, region: str = ""
+) -> list[Any]:
+    """The alarms of a period for the service-level report, in the actor's area."""
+    from yiyang.accounts.models import User
+    from yiyang.devices.models import Device
+    from yiyang.response.sla import AlarmTimes
+
+    query = (
+        select(
+            Alert.id,
+            Alert.created_at,
+            Alert.claimed_at,
+            Alert.acknowledged_at,
+            Alert.resolved_at,
+            Alert.outcome,
+            Alert.severity,
+            Alert.state,
+            Device.device_type,
+            User.display_name,
+        )
+        .outerjoin(Device, Device.id == Alert.device_id)
+        .outerjoin(User, User.id == Alert.acknowledged_by)
+        .where(alert_scope(actor), Alert.created_at >= start, Alert.created_at < end)
+    )
+    if region:
+        query = query.where(within_path(Alert.region_path, region))
+    out = []
+    for r in session.execute(query):
+        answered = min((t for t in (r.claimed_at, r.acknowledged_at) if t), default=None)
+        out.append(
+            AlarmTimes(
+                alert_id=r.id,
+                created_at=_aware(r.created_at),
+                answered_at=_aware(answered) if answered else None,
+                resolved_at=_aware(r.resolved_at) if r.resolved_at else None,
+                answered_by=r.display_name,
+                outcome=r.outcome,
+                device_type=r.device_type,
+                severity=r.severity,
+                system_closed=r.state == AlertState.RESOLVED and answered is None,
+            )
+        )
+    return out
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
