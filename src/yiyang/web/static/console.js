@@ -174,7 +174,8 @@
   document.addEventListener("DOMContentLoaded", () => {
     soundToggle(); live(); map(); tick();
     setInterval(tick, 1000);
-    const first = document.querySelector("tr.qrow");
-    if (first && !document.querySelector("[autofocus]")) first.setAttribute("data-first", "1");
+    // On the card, the next thing to do has the focus: claim, else the call form.
+    const claim = document.getElementById("claim");
+    if (claim) claim.focus();
   });
 })();
