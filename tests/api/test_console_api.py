@@ -47,7 +47,9 @@ def test_two_operators_claim_and_exactly_one_wins(client, login, session) -> Non
     assert alert.next_escalation_at is None  # the ladder stopped
     assert trail(session, alert.id)[-2:] == ["claimed", "acknowledged"]
     audited = session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "claim", AuditEvent.entity_id == str(alert.id))
+        select(AuditEvent).where(
+            AuditEvent.action == "claim", AuditEvent.entity_id == str(alert.id)
+        )
     ).one()
     assert audited.before["claimed_by"] is None
     assert audited.after["claimed_by_name"] == "呼叫中心 陈坐席"
@@ -60,7 +62,9 @@ def test_release_and_hand_over(client, login, session) -> None:
     client.post(f"/api/alerts/{aid}/claim", headers=first.headers)
     r = client.post(f"/api/alerts/{aid}/release", json={}, headers=second.headers)
     assert r.status_code == 409  # only the holder (or a supervisor) releases
-    r = client.post(f"/api/alerts/{aid}/release", json={"note": "shift ends"}, headers=first.headers)
+    r = client.post(
+        f"/api/alerts/{aid}/release", json={"note": "shift ends"}, headers=first.headers
+    )
     assert r.status_code == 200 and r.json()["claimed_by"] is None
     assert client.post(f"/api/alerts/{aid}/claim", headers=second.headers).status_code == 200
     operator_id = client.get("/api/auth/me", headers=first.headers).json()["id"]
@@ -112,7 +116,9 @@ def test_call_dispatch_arrival_and_resolve(client, login, session) -> None:
     assert page.status_code == 200 and card["elder"]["address"] in page.text
     assert "过敏" not in page.text  # no medical profile on the responder's page
     assert client.get("/r/not-a-real-token").status_code == 404
-    r = client.post(f"/api/dispatch-links/{token}/arrived", json={"latitude": 31.2, "longitude": 121.4})
+    r = client.post(
+        f"/api/dispatch-links/{token}/arrived", json={"latitude": 31.2, "longitude": 121.4}
+    )
     assert r.status_code == 200 and r.json()["status"] == "arrived"
     r = client.post(
         f"/api/alerts/{aid}/resolve",

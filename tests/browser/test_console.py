@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from ..conftest import CI, PASSWORD
-from .test_browser import ARGS, CHROMIUM, _free_port, browser  # noqa: F401
+from .test_browser import _free_port, browser  # noqa: F401  (the shared Chromium fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
 
@@ -51,7 +51,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cli = [sys.executable, "-m", "yiyang"]
     subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
     subprocess.run(
-        [*cli, "demo-data", "--elders", "200", "--seed", "9"], env=env, check=True, capture_output=True
+        [*cli, "demo-data", "--elders", "200", "--seed", "9"],
+        env=env,
+        check=True,
+        capture_output=True,
     )
     port = _free_port()
     proc = subprocess.Popen(
@@ -107,7 +110,9 @@ def press_sos(server: str) -> str:
             "battery": 77,
         }
     )
-    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"dev-{serial}-{uuid.uuid4().hex[:4]}")
+    pub = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"dev-{serial}-{uuid.uuid4().hex[:4]}"
+    )
     pub.connect("127.0.0.1", 1883)
     pub.loop_start()
     pub.publish(f"yiyang/v1/devices/{serial}/up", body, qos=1).wait_for_publish(5)
@@ -116,8 +121,8 @@ def press_sos(server: str) -> str:
     return serial
 
 
-def new_page(browser, server, username: str):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
+def new_page(chromium, server, username: str):  # type: ignore[no-untyped-def]
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.goto(server + "/login?next=/console")
@@ -218,7 +223,9 @@ def test_keyboard_only_main_flow(browser, server) -> None:  # noqa: F811
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/console/alerts/\d+$"))
     page.wait_for_load_state()
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'claim'")  # focus lands on "claim"
+    page.wait_for_function(
+        "document.activeElement && document.activeElement.id === 'claim'"
+    )  # focus lands on "claim"
     page.keyboard.press("Enter")
     page.wait_for_selector(".claimed-by-me")
     # tab to the outcome select, choose with the keyboard, tab to resolve, press Enter

@@ -101,9 +101,22 @@ def test_distances_and_nearest() -> None:
 
 def row(i: int, path: str, **kw) -> QueueRow:  # type: ignore[no-untyped-def]
     base = dict(
-        id=i, elder_id=i, elder_name="x", address="y", region_path=path, alert_type="sos",
-        severity="critical", state="new", detail={}, count=1, created_at=T0, first_at=T0,
-        next_escalation_at=None, escalation_step=0, claimed_by=None, claimed_by_name=None,
+        id=i,
+        elder_id=i,
+        elder_name="x",
+        address="y",
+        region_path=path,
+        alert_type="sos",
+        severity="critical",
+        state="new",
+        detail={},
+        count=1,
+        created_at=T0,
+        first_at=T0,
+        next_escalation_at=None,
+        escalation_step=0,
+        claimed_by=None,
+        claimed_by_name=None,
         version=1,
     )
     return QueueRow(**{**base, **kw})

@@ -26,7 +26,20 @@ HOSPITALS = [
     ("上海市徐汇区大华医院", "徐汇区老沪闵路901号", "021-64536060", 31.1525, 121.4371),
 ]
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗"
-_GIVEN = ["建华", "秀兰", "志强", "丽娟", "海燕", "国庆", "春梅", "小军", "玉珍", "晓东", "敏", "静"]
+_GIVEN = [
+    "建华",
+    "秀兰",
+    "志强",
+    "丽娟",
+    "海燕",
+    "国庆",
+    "春梅",
+    "小军",
+    "玉珍",
+    "晓东",
+    "敏",
+    "静",
+]
 
 
 def install(session: Session, seed: int = 11) -> int:
@@ -89,7 +102,9 @@ def install(session: Session, seed: int = 11) -> int:
                 Responder(
                     kind=kind,
                     name=name,
-                    phone=(user.phone if user and user.phone else f"139{rnd.randrange(10**7, 10**8)}"),
+                    phone=(
+                        user.phone if user and user.phone else f"139{rnd.randrange(10**7, 10**8)}"
+                    ),
                     email=user.email if user else None,
                     region_id=region.id,
                     region_path=region.path,

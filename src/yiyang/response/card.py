@@ -88,9 +88,7 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
     community = names.get(elder.region_id, ("", ""))[1]
     from yiyang.regions.models import Region
 
-    street_row = session.scalar(
-        select(Region.name).where(Region.path == elder.region_path[:27])
-    )
+    street_row = session.scalar(select(Region.name).where(Region.path == elder.region_path[:27]))
     start = min(alert.first_at, alert.created_at) - TIMELINE_BEFORE
     messages = session.execute(
         select(DeviceMessage.at, DeviceMessage.event, DeviceMessage.data, DeviceMessage.device_id)
@@ -98,9 +96,7 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
         .order_by(DeviceMessage.at.desc())
         .limit(200)
     ).all()
-    devices = {
-        d.id: d for d in session.scalars(select(Device).where(Device.elder_id == elder.id))
-    }
+    devices = {d.id: d for d in session.scalars(select(Device).where(Device.elder_id == elder.id))}
     timeline = [
         {
             "at": m.at,
@@ -141,7 +137,9 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
     ).all()
     hospitals, centres = _facilities(session, elder)
     trail = session.scalars(
-        select(AlertEvent).where(AlertEvent.alert_id == alert.id).order_by(AlertEvent.at, AlertEvent.id)
+        select(AlertEvent)
+        .where(AlertEvent.alert_id == alert.id)
+        .order_by(AlertEvent.at, AlertEvent.id)
     ).all()
     calls = session.scalars(
         select(CallLog).where(CallLog.alert_id == alert.id).order_by(CallLog.at)
@@ -181,7 +179,9 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
         responders=response.responders_for(session, alert)
         if alert.state != AlertState.RESOLVED
         else [],
-        colleagues=response.colleagues(session, alert) if alert.state != AlertState.RESOLVED else [],
+        colleagues=response.colleagues(session, alert)
+        if alert.state != AlertState.RESOLVED
+        else [],
     )
 
 

@@ -97,7 +97,12 @@ def get_card(actor: Operator, session: DB, alert_id: int) -> dict[str, Any]:
             else None
         ),
         "timeline": [
-            {"at": t["at"], "event": t["event"], "device_type": t["device_type"], "fired": t["fired"]}
+            {
+                "at": t["at"],
+                "event": t["event"],
+                "device_type": t["device_type"],
+                "fired": t["fired"],
+            }
             for t in c.timeline
         ],
         "track": [{"lat": la, "lon": lo, "at": at} for la, lo, at in c.track],
@@ -211,7 +216,9 @@ def sla_report(actor: Operator, session: DB, month: str = "") -> dict[str, Any]:
         "overall": s(rep.overall),
         "by_operator": {k: s(v) for k, v in rep.by_operator.items()},
         "by_shift": {k: s(v) for k, v in rep.by_shift.items()},
-        "false_by_device": {k: {"false": f, "resolved": r} for k, (f, r) in rep.false_by_device.items()},
+        "false_by_device": {
+            k: {"false": f, "resolved": r} for k, (f, r) in rep.false_by_device.items()
+        },
         "exceptions": [
             {
                 "alert_id": e.alert_id,

@@ -25,6 +25,7 @@ from yiyang.response import service as response
 from yiyang.response.repository import QueueFilters, QueueRow, queue
 from yiyang.response.schemas import (
     ArrivalIn,
+    Callee,
     CallIn,
     ClaimIn,
     DispatchIn,
@@ -39,7 +40,9 @@ DB = Annotated[Session, Depends(get_session)]
 Operator = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
 
 
-def queue_filters(actor: Actor, region: str = "", alert_type: str = "", state: str = "") -> QueueFilters:
+def queue_filters(
+    actor: Actor, region: str = "", alert_type: str = "", state: str = ""
+) -> QueueFilters:
     """Filters from the query string; a region outside the actor's area is ignored (the scope
     still applies in the query, this only keeps the form honest)."""
     if region and not region.startswith(actor.region_path) and actor.region_path != "/":
@@ -52,9 +55,7 @@ def queue_filters(actor: Actor, region: str = "", alert_type: str = "", state: s
 
 
 def render_row(row: QueueRow) -> str:
-    return TEMPLATES.env.get_template("console/_row.html").render(
-        row=row, locale=i18n.get_locale()
-    )
+    return TEMPLATES.env.get_template("console/_row.html").render(row=row, locale=i18n.get_locale())
 
 
 def _regions(session: Session, actor: Actor) -> list[Any]:
@@ -135,7 +136,9 @@ async def hub_of(request: Request) -> Any:
 # -- the emergency card ----------------------------------------------------------------------
 
 
-def _card(request: Request, actor: Actor, session: Session, alert_id: int, **extra: Any) -> Response:
+def _card(
+    request: Request, actor: Actor, session: Session, alert_id: int, **extra: Any
+) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
     c = cards.load(session, actor, alert, now())
     settings = get_settings()
@@ -164,7 +167,9 @@ def _act(request: Request, actor: Actor, session: Session, alert_id: int, do: An
         with session.begin_nested():
             extra = do(alert) or {}
     except DomainError as exc:
-        return _card(request, actor, session, alert_id, error=exc.message, status_code=exc.status_code)
+        return _card(
+            request, actor, session, alert_id, error=exc.message, status_code=exc.status_code
+        )
     session.commit()
     target = f"/console/alerts/{alert_id}"
     if extra.get("fragment"):
@@ -178,7 +183,10 @@ Text = Annotated[str, Form()]
 @router.post("/console/alerts/{alert_id}/claim")
 def claim_action(request: Request, actor: Operator, session: DB, alert_id: int) -> Response:
     return _act(
-        request, actor, session, alert_id,
+        request,
+        actor,
+        session,
+        alert_id,
         lambda a: response.claim(session, actor, a, ClaimIn(), now()) and None,
     )
 
@@ -188,7 +196,10 @@ def release_action(
     request: Request, actor: Operator, session: DB, alert_id: int, note: Text = ""
 ) -> Response:
     return _act(
-        request, actor, session, alert_id,
+        request,
+        actor,
+        session,
+        alert_id,
         lambda a: response.release(session, actor, a, ClaimIn(note=note or None), now()) and None,
     )
 
@@ -203,10 +214,16 @@ def handover_action(
     note: Text,
 ) -> Response:
     return _act(
-        request, actor, session, alert_id,
-        lambda a: response.hand_over(
-            session, actor, a, HandOverIn(to_user_id=to_user_id, note=note), now()
-        ) and None,
+        request,
+        actor,
+        session,
+        alert_id,
+        lambda a: (
+            response.hand_over(
+                session, actor, a, HandOverIn(to_user_id=to_user_id, note=note), now()
+            )
+            and None
+        ),
     )
 
 
@@ -223,14 +240,17 @@ def call_action(
     kind, _, rest = callee.partition("|")
     name, _, phone = rest.partition("|")
     data = CallIn(
-        callee=kind or "other",  # type: ignore[arg-type]
-        callee_name=name or "?",
-        phone=phone or None,
+        callee=Callee(kind) if kind in Callee.__members__.values() else Callee.OTHER,
+        callee_name=(name or "?")[:64],
+        phone=(phone or None) and phone[:20],
         answered=answered == "yes",
-        outcome=outcome or None,
+        outcome=(outcome or None) and outcome[:2000],
     )
     return _act(
-        request, actor, session, alert_id,
+        request,
+        actor,
+        session,
+        alert_id,
         lambda a: response.log_call(session, actor, a, data, now()) and {"fragment": "calls"},
     )
 
@@ -240,15 +260,29 @@ def dispatch_action(
     request: Request, actor: Operator, session: DB, alert_id: int, target: Text, note: Text = ""
 ) -> Response:
     kind, _, ident = target.partition(":")
-    data = DispatchIn(
-        responder_id=int(ident) if kind == "responder" and ident.isdigit() else None,
-        contact_id=int(ident) if kind == "contact" and ident.isdigit() else None,
-        note=note or None,
-    ) if ident.isdigit() and kind in ("responder", "contact") else None
+    data = (
+        DispatchIn(
+            responder_id=int(ident) if kind == "responder" and ident.isdigit() else None,
+            contact_id=int(ident) if kind == "contact" and ident.isdigit() else None,
+            note=note or None,
+        )
+        if ident.isdigit() and kind in ("responder", "contact")
+        else None
+    )
     if data is None:
-        return _card(request, actor, session, alert_id, error=i18n.gettext("Choose who to send."), status_code=422)
+        return _card(
+            request,
+            actor,
+            session,
+            alert_id,
+            error=i18n.gettext("Choose who to send."),
+            status_code=422,
+        )
     return _act(
-        request, actor, session, alert_id,
+        request,
+        actor,
+        session,
+        alert_id,
         lambda a: response.dispatch(session, actor, a, data, now()) and {"fragment": "dispatches"},
     )
 
@@ -258,9 +292,14 @@ def request_120_action(
     request: Request, actor: Operator, session: DB, alert_id: int, note: Text = ""
 ) -> Response:
     return _act(
-        request, actor, session, alert_id,
-        lambda a: response.request_120(session, actor, a, Request120In(note=note or None), now())
-        and {"fragment": "e120"},
+        request,
+        actor,
+        session,
+        alert_id,
+        lambda a: (
+            response.request_120(session, actor, a, Request120In(note=note or None), now())
+            and {"fragment": "e120"}
+        ),
     )
 
 
@@ -275,12 +314,19 @@ def resolve_action(
 ) -> Response:
     if outcome not in {o.value for o in Outcome}:
         return _card(
-            request, actor, session, alert_id,
-            error=i18n.gettext("Choose an outcome to resolve the alert."), status_code=422,
+            request,
+            actor,
+            session,
+            alert_id,
+            error=i18n.gettext("Choose an outcome to resolve the alert."),
+            status_code=422,
         )
     data = ResolveIn(outcome=Outcome(outcome), note=note or None)
     return _act(
-        request, actor, session, alert_id,
+        request,
+        actor,
+        session,
+        alert_id,
         lambda a: response.resolve(session, actor, a, data, now()) and None,
     )
 
@@ -318,7 +364,9 @@ def _stamp() -> str:
 def sla_page(request: Request, actor: Operator, session: DB, month: str = "") -> Response:
     period = reports.parse_month(month)
     rep = reports.monthly(session, actor, period)
-    return render(request, "console/sla.html", rep=rep, month=period, months=reports.recent_months())
+    return render(
+        request, "console/sla.html", rep=rep, month=period, months=reports.recent_months()
+    )
 
 
 @router.get("/console/sla.xlsx")
@@ -338,7 +386,13 @@ def sla_export(actor: Operator, session: DB, month: str = "") -> Response:
 @router.get("/r/{token}")
 def responder_page(request: Request, session: DB, token: str) -> Response:
     sent = response.dispatch_by_token(session, token, now())
-    return render(request, "console/responder.html", sent=sent, info=cards.for_responder(session, sent), token=token)
+    return render(
+        request,
+        "console/responder.html",
+        sent=sent,
+        info=cards.for_responder(session, sent),
+        token=token,
+    )
 
 
 @router.post("/r/{token}")
@@ -360,4 +414,3 @@ def responder_arrived(
     response.confirm_arrival(session, token, data, now())
     session.commit()
     return RedirectResponse(f"/r/{token}", status_code=303)
-

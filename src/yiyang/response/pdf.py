@@ -57,7 +57,8 @@ def render(brief: dict[str, Any], generated_at: str) -> bytes:
         if m["dementia"]:
             rows.append([_p(_("Dementia")), _p(_("yes"))])
     contacts = "; ".join(
-        f"{c['priority']}. {c['relation']} {c['name']} {c['phone'] or ''}" for c in brief["contacts"]
+        f"{c['priority']}. {c['relation']} {c['name']} {c['phone'] or ''}"
+        for c in brief["contacts"]
     )
     rows.append([_p(_("Contacts")), _p(contacts or "—")])
     doc = brief["family_doctor"]

@@ -102,24 +102,45 @@ def export_xlsx(session: Session, actor: Actor, first: dt.date) -> bytes:
     rep = period.report
     wb = Workbook()
     head = [
-        _("Alarms"), _("Answered"), _("Within 60 s"), _("Within 180 s"), _("Meets standard"),
-        _("Acknowledge median (s)"), _("Acknowledge p90 (s)"),
-        _("Resolve median (s)"), _("Resolve p90 (s)"), _("Waiting over 180 s"),
+        _("Alarms"),
+        _("Answered"),
+        _("Within 60 s"),
+        _("Within 180 s"),
+        _("Meets standard"),
+        _("Acknowledge median (s)"),
+        _("Acknowledge p90 (s)"),
+        _("Resolve median (s)"),
+        _("Resolve p90 (s)"),
+        _("Waiting over 180 s"),
         _("False-alarm rate"),
     ]
 
     def line(s: sla.Summary) -> list[object]:
         return [
-            s.alarms, s.answered, _pct(s.share_within_target), _pct(s.share_within_slow),
+            s.alarms,
+            s.answered,
+            _pct(s.share_within_target),
+            _pct(s.share_within_slow),
             "" if s.meets_standard is None else (_("yes") if s.meets_standard else _("no")),
-            _s(s.ack_median_s), _s(s.ack_p90_s), _s(s.resolve_median_s), _s(s.resolve_p90_s),
-            s.unanswered_overdue, _pct(s.false_alarm_rate),
+            _s(s.ack_median_s),
+            _s(s.ack_p90_s),
+            _s(s.resolve_median_s),
+            _s(s.resolve_p90_s),
+            s.unanswered_overdue,
+            _pct(s.false_alarm_rate),
         ]
 
     ws = wb.active
     assert ws is not None
     ws.title = _("Summary")
-    ws.append([_("Month"), f"{first:%Y-%m}", _("Generated"), f"{_local(period.generated_at):%Y-%m-%d %H:%M}"])
+    ws.append(
+        [
+            _("Month"),
+            f"{first:%Y-%m}",
+            _("Generated"),
+            f"{_local(period.generated_at):%Y-%m-%d %H:%M}",
+        ]
+    )
     ws.append(head)
     ws.append(line(rep.overall))
     for title, groups in ((_("Operators"), rep.by_operator), (_("Shifts"), rep.by_shift)):
@@ -132,16 +153,35 @@ def export_xlsx(session: Session, actor: Actor, first: dt.date) -> bytes:
     for device, (false, resolved) in rep.false_by_device.items():
         devices.append([device, false, resolved, _pct(false / resolved if resolved else None)])
     exc = wb.create_sheet(_("Exceptions"))
-    exc.append([_("Alert"), _("Raised"), _("Waited (s)"), _("Answered by"), _("Severity"), _("Device type")])
+    exc.append(
+        [
+            _("Alert"),
+            _("Raised"),
+            _("Waited (s)"),
+            _("Answered by"),
+            _("Severity"),
+            _("Device type"),
+        ]
+    )
     for e in rep.exceptions:
-        exc.append([
-            e.alert_id, f"{_local(e.created_at):%Y-%m-%d %H:%M:%S}", round(e.waited_s),
-            e.answered_by or "", e.severity, e.device_type or "",
-        ])
+        exc.append(
+            [
+                e.alert_id,
+                f"{_local(e.created_at):%Y-%m-%d %H:%M:%S}",
+                round(e.waited_s),
+                e.answered_by or "",
+                e.severity,
+                e.device_type or "",
+            ]
+        )
     out = io.BytesIO()
     wb.save(out)
     audit.record(
-        session, "export", "sla_report", f"{first:%Y-%m}",
-        region_path=actor.region_path, summary=f"{rep.overall.alarms} alarms",
+        session,
+        "export",
+        "sla_report",
+        f"{first:%Y-%m}",
+        region_path=actor.region_path,
+        summary=f"{rep.overall.alarms} alarms",
     )
     return out.getvalue()

@@ -112,7 +112,12 @@ def _holding(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> 
 
 
 def _set_holder(
-    session: Session, alert: Alert, user: User | None, action: str, note: str | None, now: dt.datetime
+    session: Session,
+    alert: Alert,
+    user: User | None,
+    action: str,
+    note: str | None,
+    now: dt.datetime,
 ) -> None:
     before = _claim_snapshot(alert)
     alert.claimed_by = user.id if user else None
@@ -124,9 +129,7 @@ def _set_holder(
     _record(session, action, alert, before, _claim_snapshot(alert))
 
 
-def release(
-    session: Session, actor: Actor, alert: Alert, data: ClaimIn, now: dt.datetime
-) -> Alert:
+def release(session: Session, actor: Actor, alert: Alert, data: ClaimIn, now: dt.datetime) -> Alert:
     """Give the alert back to the queue. The holder may; so may a supervisor (an operator who
     went off shift leaving alerts claimed)."""
     if alert.claimed_by is None:
@@ -235,7 +238,9 @@ def dispatch(
     if data.responder_id is not None:
         r = session.get(Responder, data.responder_id)
         if r is None or not r.active or r not in responders_for(session, alert):
-            raise ValidationFailed(_("That responder does not cover this area."), field="responder_id")
+            raise ValidationFailed(
+                _("That responder does not cover this area."), field="responder_id"
+            )
         kind, name, phone, email = r.kind, r.name, r.phone, r.email
     else:
         c = session.get(EmergencyContact, data.contact_id)
@@ -274,7 +279,9 @@ def dispatch(
         name=elder.name,
         address=elder.address,
         what=describe.title(alert.alert_type),
-        access=(_("Access: {notes}. ").format(notes=elder.access_notes) if elder.access_notes else ""),
+        access=(
+            _("Access: {notes}. ").format(notes=elder.access_notes) if elder.access_notes else ""
+        ),
         link=link,
     )
     notify.enqueue_message(
@@ -369,7 +376,9 @@ def request_120(
     return req
 
 
-def resolve(session: Session, actor: Actor, alert: Alert, data: ResolveIn, now: dt.datetime) -> Alert:
+def resolve(
+    session: Session, actor: Actor, alert: Alert, data: ResolveIn, now: dt.datetime
+) -> Alert:
     _holding(session, actor, alert, now)
     alerts.transition(
         session,
