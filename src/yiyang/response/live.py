@@ -145,6 +145,7 @@ class ConsoleHub:
                     "severity": row.severity,
                     "state": row.state,
                     "sent": stamp,
+                    "elder_id": row.elder_id,
                 }
                 s.queue.put_nowait(("row", event))
                 self.delivered += 1
