@@ -6,17 +6,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ..conftest import CI, PASSWORD
+from .conftest import running_server
 
 CHROMIUM = os.environ.get("YIYANG_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -31,49 +27,22 @@ ARGS = [
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def require_chromium() -> None:
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
         message = f"Chromium not found at {CHROMIUM} (apt-get install chromium); browser tests skip"
         if CI:
             pytest.fail(message + " — required under CI=true")
         pytest.skip(message)
-    db = tmp_path_factory.mktemp("browser") / "yiyang.db"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    require_chromium()
     # the page tests need no device pipeline listening on the shared MQTT broker
-    env = {**os.environ, "YIYANG_DATABASE_URL": f"sqlite:///{db}", "YIYANG_MQTT_URL": ""}
-    cli = [sys.executable, "-m", "yiyang"]
-    subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [*cli, "demo-data", "--elders", "300", "--seed", "5"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    proc = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with running_server(
+        tmp_path_factory.mktemp("browser"), 300, 5, {"YIYANG_MQTT_URL": ""}
+    ) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

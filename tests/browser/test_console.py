@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +18,8 @@ import orjson
 import pytest
 
 from ..conftest import CI, PASSWORD
-from .test_browser import _free_port, browser  # noqa: F401  (the shared Chromium fixture)
+from .conftest import running_server
+from .test_browser import browser, require_chromium  # noqa: F401  (the shared Chromium fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
 
@@ -39,43 +37,16 @@ def _broker_or_skip() -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    require_chromium()
     _broker_or_skip()
-    db = tmp_path_factory.mktemp("console") / "yiyang.db"
     env = {
-        **os.environ,
-        "YIYANG_DATABASE_URL": f"sqlite:///{db}",
         "YIYANG_MQTT_URL": "mqtt://127.0.0.1:1883",
         "YIYANG_MQTT_CLIENT_ID": f"yiyang-console-test-{uuid.uuid4().hex[:8]}",
         "YIYANG_MQTT_SESSION_EXPIRY_S": "0",
     }
-    cli = [sys.executable, "-m", "yiyang"]
-    subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [*cli, "demo-data", "--elders", "200", "--seed", "9"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    proc = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with running_server(tmp_path_factory.mktemp("console"), 200, 9, env) as base:
         time.sleep(0.5)  # the MQTT listener subscribes right after start-up
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def sos_serials(server: str, count: int) -> list[str]:
@@ -183,8 +154,9 @@ def test_two_operators_race_to_claim_and_exactly_one_wins(browser, server) -> No
     won = [p.locator(".claimed-by-me").count() == 1 for p in (a, b)]
     assert won.count(True) == 1
     loser = b if won[0] else a
-    text = loser.locator(".claimbox").inner_text()
-    assert "is already handling" in text or "is handling this alert" in text
+    winner_name = "呼叫中心 陈坐席" if won[0] else "呼叫中心 吴坐席"
+    assert loser.locator(".claimed-by-other").count() == 1  # told who has it…
+    assert winner_name in loser.locator(".claimbox").inner_text()  # …by name
     a.context.close()
     b.context.close()
 

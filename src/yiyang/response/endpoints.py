@@ -121,8 +121,7 @@ def get_card(actor: Operator, session: DB, alert_id: int) -> dict[str, Any]:
 
 @router.post("/alerts/{alert_id}/claim", response_model=ClaimRead, summary="Claim an alert")
 def claim(actor: Operator, session: DB, alert_id: int, body: ClaimIn | None = None) -> ClaimRead:
-    alert = alerts.get_alert(session, actor, alert_id)
-    return _claim(response.claim(session, actor, alert, body or ClaimIn(), now()))
+    return _claim(response.claim_by_id(session, actor, alert_id, body or ClaimIn(), now()))
 
 
 @router.post("/alerts/{alert_id}/release", response_model=ClaimRead, summary="Release a claim")

@@ -16,7 +16,7 @@ from yiyang.core.auth import require
 from yiyang.core.clock import now, to_local
 from yiyang.core.config import get_settings
 from yiyang.core.db import get_session
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import Conflict, DomainError
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.response import card as cards
@@ -182,13 +182,13 @@ Text = Annotated[str, Form()]
 
 @router.post("/console/alerts/{alert_id}/claim")
 def claim_action(request: Request, actor: Operator, session: DB, alert_id: int) -> Response:
-    return _act(
-        request,
-        actor,
-        session,
-        alert_id,
-        lambda a: response.claim(session, actor, a, ClaimIn(), now()) and None,
-    )
+    try:
+        with session.begin_nested():
+            response.claim_by_id(session, actor, alert_id, ClaimIn(), now())
+    except Conflict as exc:
+        return _card(request, actor, session, alert_id, error=exc.message, status_code=409)
+    session.commit()
+    return RedirectResponse(f"/console/alerts/{alert_id}", status_code=303)
 
 
 @router.post("/console/alerts/{alert_id}/release")

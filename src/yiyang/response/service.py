@@ -71,10 +71,43 @@ def claim(session: Session, actor: Actor, alert: Alert, data: ClaimIn, now: dt.d
         raise Conflict(_("This alert is already resolved."))
     if alert.claimed_by == actor.user_id:
         return alert
-    before = _claim_snapshot(alert)
+    if not _take(session, actor, alert.id, now):
+        _refuse(session, alert.id)
+    session.refresh(alert)
+    _after_claim(session, actor, alert, data, now)
+    return alert
+
+
+def claim_by_id(
+    session: Session, actor: Actor, alert_id: int, data: ClaimIn, now: dt.datetime
+) -> Alert:
+    """``claim`` for a request that has read nothing yet: the conditional update comes first,
+    so on SQLite the transaction starts as a writer (a reader that later writes can lose a race
+    with "database is locked" instead of waiting its turn)."""
+    if _take(session, actor, alert_id, now):
+        alert = alerts.get_alert(session, actor, alert_id)
+        _after_claim(session, actor, alert, data, now)
+        return alert
+    alert = alerts.get_alert(session, actor, alert_id)  # 404 outside the actor's area
+    if alert.state == AlertState.RESOLVED:
+        raise Conflict(_("This alert is already resolved."))
+    if alert.claimed_by == actor.user_id:
+        return alert
+    _refuse(session, alert_id)
+    raise AssertionError("unreachable")
+
+
+def _take(session: Session, actor: Actor, alert_id: int, now: dt.datetime) -> bool:
+    from yiyang.alarms.repository import alert_scope
+
     won = session.execute(
         update(Alert)
-        .where(Alert.id == alert.id, Alert.claimed_by.is_(None), Alert.state != "resolved")
+        .where(
+            Alert.id == alert_id,
+            Alert.claimed_by.is_(None),
+            Alert.state != "resolved",
+            alert_scope(actor),
+        )
         .values(
             claimed_by=actor.user_id,
             claimed_by_name=actor.display_name,
@@ -83,18 +116,24 @@ def claim(session: Session, actor: Actor, alert: Alert, data: ClaimIn, now: dt.d
         )
         .execution_options(synchronize_session=False)
     )
-    if won.rowcount != 1:  # type: ignore[attr-defined]
-        holder = session.scalar(select(Alert.claimed_by_name).where(Alert.id == alert.id))
-        raise Conflict(
-            _("{name} is already handling this alert.").format(name=holder or "?"),
-            holder=holder,
-        )
-    session.refresh(alert)
+    return bool(won.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _refuse(session: Session, alert_id: int) -> None:
+    holder = session.scalar(select(Alert.claimed_by_name).where(Alert.id == alert_id))
+    raise Conflict(
+        _("{name} is already handling this alert.").format(name=holder or "?"), holder=holder
+    )
+
+
+def _after_claim(
+    session: Session, actor: Actor, alert: Alert, data: ClaimIn, now: dt.datetime
+) -> None:
+    before = {"claimed_by": None, "claimed_by_name": None, "state": str(alert.state)}
     alerts.add_trail(session, alert, "claimed", at=now, note=data.note)
     if alert.state == AlertState.NEW:
         alerts.transition(session, actor, alert, AlertState.ACKNOWLEDGED, now=now)
     _record(session, "claim", alert, before, _claim_snapshot(alert))
-    return alert
 
 
 def _holding(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> None:
