@@ -80,9 +80,7 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Web requests take the write lock up front (see get_session); jobs begin deferred.
-            immediate = conn.get_execution_options().get("sqlite_immediate")
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -128,15 +126,8 @@ def unit_of_work() -> Iterator[Session]:
 
 
 def get_session() -> Iterator[Session]:
-    """FastAPI dependency: one session per request, committed by the edge.
-
-    On SQLite (the embedded single-machine mode) a request's transaction begins IMMEDIATE: a
-    request that reads and then writes (an audited read, a claim) would otherwise fail with
-    "database is locked" when another writer commits in between, instead of waiting its turn.
-    """
+    """FastAPI dependency: one session per request, committed by the edge."""
     with unit_of_work() as session:
-        if session.get_bind().dialect.name == "sqlite":
-            session.connection(execution_options={"sqlite_immediate": True})
         yield session
 
 
