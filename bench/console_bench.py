@@ -33,7 +33,7 @@ import orjson
 from sqlalchemy import create_engine, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).parent))
-from alarm_bench import PORT, pct, start_broker  # noqa: E402
+from alarm_bench import PORT, pct, start_broker
 
 ADMIN_URL = os.environ.get(
     "YIYANG_BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -73,7 +73,9 @@ def fresh_database(elders: int, open_alerts: int) -> list[tuple[str, int]]:
         ).all()
         sos_elders = {e for _s, e in sos}
         others = session.execute(
-            select(Elder.id, Elder.region_path).where(Elder.id.not_in(sos_elders)).limit(open_alerts)
+            select(Elder.id, Elder.region_path)
+            .where(Elder.id.not_in(sos_elders))
+            .limit(open_alerts)
         ).all()
         kinds = [("fall", "critical"), ("inactivity", "warning"), ("low_battery", "info")]
         rows = []
@@ -147,17 +149,19 @@ def login(base: str, username: str = "operator") -> httpx.Cookies:
 async def console(
     base: str, cookies: httpx.Cookies, got: dict[int, float], ready: asyncio.Event
 ) -> None:
-    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=None) as c:
-        async with c.stream("GET", "/console/stream") as r:
-            event = ""
-            async for line in r.aiter_lines():
-                if line.startswith("event: "):
-                    event = line[7:]
-                    if event == "hello":
-                        ready.set()
-                elif line.startswith("data: ") and event == "row":
-                    data = orjson.loads(line[6:])
-                    got.setdefault(data["elder_id"], time.perf_counter())
+    async with (
+        httpx.AsyncClient(base_url=base, cookies=cookies, timeout=None) as c,
+        c.stream("GET", "/console/stream") as r,
+    ):
+        event = ""
+        async for line in r.aiter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+                if event == "hello":
+                    ready.set()
+            elif line.startswith("data: ") and event == "row":
+                data = orjson.loads(line[6:])
+                got.setdefault(data["elder_id"], time.perf_counter())
 
 
 async def push_latency(base: str, serials: list[tuple[str, int]], consoles: int, n: int) -> None:
@@ -193,9 +197,7 @@ async def push_latency(base: str, serials: list[tuple[str, int]], consoles: int,
     pub.loop_stop()
     for t in tasks:
         t.cancel()
-    lat = [
-        (got[e] - t0) * 1000 for got in received for e, t0 in published.items() if e in got
-    ]
+    lat = [(got[e] - t0) * 1000 for got in received for e, t0 in published.items() if e in got]
     missing = consoles * len(published) - len(lat)
     print(
         f"  push: {len(published)} SOS × {consoles} consoles = {len(lat)} deliveries"
