@@ -239,3 +239,43 @@ def test_monthly_service_levels(client, login, session) -> None:
     rows = list(wb.worksheets[-1].iter_rows(values_only=True))
     assert rows[1][0] == outside.id and rows[1][2] == 200
     assert session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).first()
+
+
+def test_bad_input_is_refused_with_a_reason_and_changes_nothing(
+    client, login, session, browser_login
+) -> None:
+    ids = make_alerts(session)
+    aid = ids["inside"]
+    op = login("operator")
+    before = trail(session, aid)
+    bad = [
+        ("calls", {"callee": "elder", "callee_name": "x"}, "answered"),  # answered missing
+        ("calls", {"callee": "neighbour", "callee_name": "x", "answered": True}, "callee"),
+        ("dispatches", {"responder_id": 1, "contact_id": 1}, None),  # two targets
+        ("dispatches", {}, None),  # none
+        ("resolve", {"outcome": "bogus"}, "outcome"),
+        ("handover", {"to_user_id": 1, "note": ""}, "note"),
+    ]
+    for path, body, field in bad:
+        r = client.post(f"/api/alerts/{aid}/{path}", json=body, headers=op.headers)
+        assert r.status_code == 422, (path, r.text)
+        detail = r.json()["detail"]
+        assert detail["message"], path
+        if field:
+            assert field in str(detail["errors"]), (path, detail)
+    r = client.get("/api/console/sla?month=2026-13", headers=op.headers)
+    assert r.status_code == 422 and r.json()["detail"]["field"] == "month"
+    r = client.post("/api/dispatch-links/x/arrived", json={"latitude": 999})
+    assert r.status_code == 422
+    # the same through the card's forms: the card again, with the reason
+    csrf = browser_login("operator")
+    r = client.post(f"/console/alerts/{aid}/resolve", data={"csrf_token": csrf, "outcome": ""})
+    assert r.status_code == 422 and 'role="alert"' in r.text
+    r = client.post(f"/console/alerts/{aid}/dispatch", data={"csrf_token": csrf, "target": "x"})
+    assert r.status_code == 422 and 'role="alert"' in r.text
+    r = client.post(f"/console/alerts/{aid}/claim", data={})  # no CSRF token
+    assert r.status_code == 403
+    session.expire_all()
+    alert = session.get(Alert, aid)
+    assert alert.state == "new" and alert.claimed_by is None  # nothing half-done
+    assert trail(session, aid) == before

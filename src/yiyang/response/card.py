@@ -119,7 +119,7 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
                 vitals[v.metric].append((v.at, v.value))
     track: list[tuple[float, float, dt.datetime]] = []
     if alert.alert_type == AlertType.WANDERING:
-        since = _aware(alert.first_at) - dt.timedelta(hours=1)
+        since = alert.first_at - dt.timedelta(hours=1)
         track = [
             (p.lat, p.lon, p.at)
             for p in session.execute(
@@ -185,10 +185,6 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
     )
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def brief(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> dict[str, Any]:
     """The 120 brief as data (JSON API, webhook, and the source of the HTML and PDF)."""
     c = load(session, actor, alert, now)
@@ -219,7 +215,7 @@ def brief_from_card(c: Card, actor: Actor) -> dict[str, Any]:
             "title": describe.title(c.alert.alert_type),
             "severity": c.alert.severity,
             "what": describe.explain(c.alert.alert_type, c.alert.detail),
-            "first_at": _aware(c.alert.first_at).isoformat(),
+            "first_at": c.alert.first_at.isoformat(),
         },
         "elder": {
             "name": e.name,
@@ -244,7 +240,7 @@ def brief_from_card(c: Card, actor: Actor) -> dict[str, Any]:
                 "dementia": e.dementia,
                 "notes": e.medical_notes,
                 "recent_vitals": {
-                    k: [{"at": _aware(at).isoformat(), "value": v} for at, v in vs[:3]]
+                    k: [{"at": at.isoformat(), "value": v} for at, v in vs[:3]]
                     for k, vs in c.vitals.items()
                 },
             }

@@ -177,10 +177,8 @@ def brief(actor: Operator, session: DB, alert_id: int) -> dict[str, Any]:
 
 @router.get("/alerts/{alert_id}/brief.pdf", summary="The 120 brief as PDF")
 def brief_pdf(actor: Operator, session: DB, alert_id: int) -> Response:
-    from yiyang.response.pages import _stamp
-
     alert = alerts.get_alert(session, actor, alert_id)
-    body = pdf.render(cards.brief(session, actor, alert, now()), _stamp())
+    body = pdf.render(cards.brief(session, actor, alert, now()), pdf.stamp())
     return Response(body, media_type="application/pdf")
 
 

@@ -3,6 +3,7 @@ and PDF), service levels, and the responder's phone page (reached by the link in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -13,10 +14,10 @@ from yiyang.alarms import service as alerts
 from yiyang.alarms.enums import AlertState, AlertType, Outcome
 from yiyang.core import i18n
 from yiyang.core.auth import require
-from yiyang.core.clock import now, to_local
+from yiyang.core.clock import now
 from yiyang.core.config import get_settings
 from yiyang.core.db import get_session
-from yiyang.core.errors import Conflict, DomainError
+from yiyang.core.errors import DomainError
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.response import card as cards
@@ -169,22 +170,30 @@ def card_page(request: Request, actor: Operator, session: DB, alert_id: int) -> 
         return _card(request, actor, session, alert_id)
 
 
-def _act(request: Request, actor: Actor, session: Session, alert_id: int, do: Any) -> Response:
-    """Run one action; on success back to the card (post/redirect/get), on a refusal the card
-    again with the reason (e.g. who already has the alert)."""
-    alert = alerts.get_alert(session, actor, alert_id)
+def _act(
+    request: Request,
+    actor: Actor,
+    session: Session,
+    alert_id: int,
+    run: Callable[[], object],
+    fragment: str = "",
+) -> Response:
+    """Run one action in a savepoint; on success back to the card (post/redirect/get), on a
+    refusal the card again with the reason (e.g. who already has the alert)."""
     try:
         with session.begin_nested():
-            extra = do(alert) or {}
+            run()
     except DomainError as exc:
-        return _card(
-            request, actor, session, alert_id, error=exc.message, status_code=exc.status_code
-        )
+        return _refused(request, actor, session, alert_id, exc.message, exc.status_code)
     session.commit()
-    target = f"/console/alerts/{alert_id}"
-    if extra.get("fragment"):
-        target += "#" + extra["fragment"]
+    target = f"/console/alerts/{alert_id}" + (f"#{fragment}" if fragment else "")
     return RedirectResponse(target, status_code=303)
+
+
+def _refused(
+    request: Request, actor: Actor, session: Session, alert_id: int, message: str, status: int
+) -> Response:
+    return _card(request, actor, session, alert_id, error=message, status_code=status)
 
 
 Text = Annotated[str, Form()]
@@ -192,25 +201,28 @@ Text = Annotated[str, Form()]
 
 @router.post("/console/alerts/{alert_id}/claim")
 def claim_action(request: Request, actor: Operator, session: DB, alert_id: int) -> Response:
-    try:
-        with session.begin_nested():
-            response.claim_by_id(session, actor, alert_id, ClaimIn(), now())
-    except Conflict as exc:
-        return _card(request, actor, session, alert_id, error=exc.message, status_code=409)
-    session.commit()
-    return RedirectResponse(f"/console/alerts/{alert_id}", status_code=303)
+    # the claim writes before it reads (see response.service.claim_by_id)
+    return _act(
+        request,
+        actor,
+        session,
+        alert_id,
+        lambda: response.claim_by_id(session, actor, alert_id, ClaimIn(), now()),
+    )
 
 
 @router.post("/console/alerts/{alert_id}/release")
 def release_action(
     request: Request, actor: Operator, session: DB, alert_id: int, note: Text = ""
 ) -> Response:
+    alert = alerts.get_alert(session, actor, alert_id)
+    data = ClaimIn(note=note or None)
     return _act(
         request,
         actor,
         session,
         alert_id,
-        lambda a: response.release(session, actor, a, ClaimIn(note=note or None), now()) and None,
+        lambda: response.release(session, actor, alert, data, now()),
     )
 
 
@@ -223,17 +235,14 @@ def handover_action(
     to_user_id: Annotated[int, Form()],
     note: Text,
 ) -> Response:
+    alert = alerts.get_alert(session, actor, alert_id)
+    data = HandOverIn(to_user_id=to_user_id, note=note)
     return _act(
         request,
         actor,
         session,
         alert_id,
-        lambda a: (
-            response.hand_over(
-                session, actor, a, HandOverIn(to_user_id=to_user_id, note=note), now()
-            )
-            and None
-        ),
+        lambda: response.hand_over(session, actor, alert, data, now()),
     )
 
 
@@ -247,6 +256,7 @@ def call_action(
     answered: Text,
     outcome: Text = "",
 ) -> Response:
+    alert = alerts.get_alert(session, actor, alert_id)
     kind, _, rest = callee.partition("|")
     name, _, phone = rest.partition("|")
     data = CallIn(
@@ -261,7 +271,8 @@ def call_action(
         actor,
         session,
         alert_id,
-        lambda a: response.log_call(session, actor, a, data, now()) and {"fragment": "calls"},
+        lambda: response.log_call(session, actor, alert, data, now()),
+        fragment="calls",
     )
 
 
@@ -269,31 +280,23 @@ def call_action(
 def dispatch_action(
     request: Request, actor: Operator, session: DB, alert_id: int, target: Text, note: Text = ""
 ) -> Response:
+    alert = alerts.get_alert(session, actor, alert_id)
     kind, _, ident = target.partition(":")
-    data = (
-        DispatchIn(
-            responder_id=int(ident) if kind == "responder" and ident.isdigit() else None,
-            contact_id=int(ident) if kind == "contact" and ident.isdigit() else None,
-            note=note or None,
-        )
-        if ident.isdigit() and kind in ("responder", "contact")
-        else None
+    if kind not in ("responder", "contact") or not ident.isdigit():
+        message = i18n.gettext("Choose who to send.")
+        return _refused(request, actor, session, alert_id, message, 422)
+    data = DispatchIn(
+        responder_id=int(ident) if kind == "responder" else None,
+        contact_id=int(ident) if kind == "contact" else None,
+        note=note or None,
     )
-    if data is None:
-        return _card(
-            request,
-            actor,
-            session,
-            alert_id,
-            error=i18n.gettext("Choose who to send."),
-            status_code=422,
-        )
     return _act(
         request,
         actor,
         session,
         alert_id,
-        lambda a: response.dispatch(session, actor, a, data, now()) and {"fragment": "dispatches"},
+        lambda: response.dispatch(session, actor, alert, data, now()),
+        fragment="dispatches",
     )
 
 
@@ -301,15 +304,15 @@ def dispatch_action(
 def request_120_action(
     request: Request, actor: Operator, session: DB, alert_id: int, note: Text = ""
 ) -> Response:
+    alert = alerts.get_alert(session, actor, alert_id)
+    data = Request120In(note=note or None)
     return _act(
         request,
         actor,
         session,
         alert_id,
-        lambda a: (
-            response.request_120(session, actor, a, Request120In(note=note or None), now())
-            and {"fragment": "e120"}
-        ),
+        lambda: response.request_120(session, actor, alert, data, now()),
+        fragment="e120",
     )
 
 
@@ -322,22 +325,17 @@ def resolve_action(
     outcome: Text = "",
     note: Text = "",
 ) -> Response:
+    alert = alerts.get_alert(session, actor, alert_id)
     if outcome not in {o.value for o in Outcome}:
-        return _card(
-            request,
-            actor,
-            session,
-            alert_id,
-            error=i18n.gettext("Choose an outcome to resolve the alert."),
-            status_code=422,
-        )
+        message = i18n.gettext("Choose an outcome to resolve the alert.")
+        return _refused(request, actor, session, alert_id, message, 422)
     data = ResolveIn(outcome=Outcome(outcome), note=note or None)
     return _act(
         request,
         actor,
         session,
         alert_id,
-        lambda a: response.resolve(session, actor, a, data, now()) and None,
+        lambda: response.resolve(session, actor, alert, data, now()),
     )
 
 
@@ -348,7 +346,7 @@ def resolve_action(
 def brief_page(request: Request, actor: Operator, session: DB, alert_id: int) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
     brief = cards.brief(session, actor, alert, now())
-    return render(request, "console/brief.html", brief=brief, generated_at=_stamp())
+    return render(request, "console/brief.html", brief=brief, generated_at=pdf.stamp())
 
 
 @router.get("/console/alerts/{alert_id}/brief.pdf")
@@ -356,15 +354,10 @@ def brief_pdf(actor: Operator, session: DB, alert_id: int) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
     brief = cards.brief(session, actor, alert, now())
     return Response(
-        pdf.render(brief, _stamp()),
+        pdf.render(brief, pdf.stamp()),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="brief-120-{alert_id}.pdf"'},
     )
-
-
-def _stamp() -> str:
-    local = to_local(now())
-    return local.strftime("%Y-%m-%d %H:%M:%S") if local else ""
 
 
 # -- service levels ------------------------------------------------------------------------

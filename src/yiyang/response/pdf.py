@@ -15,6 +15,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from yiyang.core.clock import now, to_local
 from yiyang.core.i18n import gettext as _
 
 FONT = "STSong-Light"
@@ -22,6 +23,12 @@ pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 BODY = ParagraphStyle("body", fontName=FONT, fontSize=10.5, leading=15, wordWrap="CJK")
 TITLE = ParagraphStyle("title", parent=BODY, fontSize=17, leading=22, spaceAfter=4)
 HEAD = ParagraphStyle("head", parent=BODY, fontSize=12, leading=17, spaceBefore=6)
+
+
+def stamp() -> str:
+    """When a brief was generated, in local time (printed on it)."""
+    local = to_local(now())
+    return local.strftime("%Y-%m-%d %H:%M:%S") if local else ""
 
 
 def _p(text: Any, style: ParagraphStyle = BODY) -> Paragraph:

@@ -138,9 +138,9 @@ def sla_alarms(
         out.append(
             AlarmTimes(
                 alert_id=r.id,
-                created_at=_aware(r.created_at),
-                answered_at=_aware(answered) if answered else None,
-                resolved_at=_aware(r.resolved_at) if r.resolved_at else None,
+                created_at=r.created_at,
+                answered_at=answered,
+                resolved_at=r.resolved_at,
                 answered_by=r.display_name,
                 outcome=r.outcome,
                 device_type=r.device_type,
@@ -149,7 +149,3 @@ def sla_alarms(
             )
         )
     return out
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

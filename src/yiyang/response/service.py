@@ -19,7 +19,7 @@ from yiyang.alarms import describe
 from yiyang.alarms import service as alerts
 from yiyang.alarms.enums import TRANSITIONS, AlertState, Outcome
 from yiyang.alarms.models import Alert
-from yiyang.core import audit, events
+from yiyang.core import audit
 from yiyang.core.config import get_settings
 from yiyang.core.errors import Conflict, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
@@ -347,13 +347,9 @@ def dispatch_by_token(session: Session, token: str, now: dt.datetime) -> Dispatc
     """The dispatch a phone link stands for; the link is the only credential, so an unknown,
     expired or finished one is simply not found."""
     sent = session.scalar(select(Dispatch).where(Dispatch.token_hash == _token_hash(token)))
-    if sent is None or sent.status == "cancelled" or now > _aware(sent.expires_at):
+    if sent is None or sent.status == "cancelled" or now > sent.expires_at:
         raise NotFound(_("This link is not valid any more."))
     return sent
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def confirm_arrival(session: Session, token: str, data: ArrivalIn, now: dt.datetime) -> Dispatch:
@@ -430,11 +426,3 @@ def resolve(
         now=now,
     )
     return alert
-
-
-def announce(session: Session, alert: Alert) -> None:
-    events.emit(
-        session,
-        "alert.changed",
-        {"alert_id": alert.id, "state": str(alert.state), "elder_id": alert.elder_id},
-    )
