@@ -135,12 +135,6 @@ def test_sos_over_mqtt_appears_live_and_is_handled_to_the_end(browser, server) -
     page.context.close()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect in the embedded SQLite mode: a concurrent read-then-write request "
-    "(the audited card read) can fail with 'database is locked' (about 1 run in 3); the claim "
-    "race itself is asserted on SQLite and PostgreSQL in tests/api/test_console_api.py",
-)
 def test_two_operators_race_to_claim_and_exactly_one_wins(browser, server) -> None:  # noqa: F811
     a = new_page(browser, server, "operator")
     b = new_page(browser, server, "operator2")

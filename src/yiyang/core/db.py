@@ -80,7 +80,12 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE: take the single write lock at the start. A deferred transaction that
+            # reads and then writes fails at once with "database is locked" when another
+            # connection committed in between (the busy timeout does not apply to that case);
+            # this way it waits its turn instead. SQLite is the embedded, one-machine mode:
+            # serialising its transactions costs little; PostgreSQL is unaffected.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):

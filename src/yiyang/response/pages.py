@@ -157,17 +157,7 @@ def _card(
 
 @router.get("/console/alerts/{alert_id}")
 def card_page(request: Request, actor: Operator, session: DB, alert_id: int) -> Response:
-    from sqlalchemy.exc import OperationalError
-
-    try:
-        return _card(request, actor, session, alert_id)
-    except OperationalError as exc:
-        # SQLite (embedded mode): the audited read lost its lock upgrade to a writer that
-        # committed meanwhile; begin again with a fresh snapshot, once.
-        if "database is locked" not in str(exc):
-            raise
-        session.rollback()
-        return _card(request, actor, session, alert_id)
+    return _card(request, actor, session, alert_id)
 
 
 def _act(
