@@ -546,6 +546,9 @@ ZH: dict[str, str | tuple[str, str]] = {
     "Exceptions: over 180 s": "超时明细：超过 180 秒",
     "not answered": "未接听",
     "years": "岁",
+    "Day shift": "白班",
+    "Evening shift": "中班",
+    "Night shift": "夜班",
 }
 
 

@@ -41,6 +41,14 @@ def test_standard_met_only_when_both_shares_reach_their_targets() -> None:
     s = sla.summarise([*fast, alarm(999, None)], now)  # still waiting after an hour
     assert s.unanswered_overdue == 1 and s.share_within_slow == pytest.approx(0.995)
     assert sla.summarise([], now).meets_standard is None
+    # an alarm that arrived 10 s ago and waits has failed nothing yet
+    fresh = alarm(998, None, created_at=now - dt.timedelta(seconds=10))
+    s = sla.summarise([*fast, alarm(999, 20), fresh], now)
+    assert s.alarms == 201 and s.share_within_target == 1.0 and s.meets_standard
+    # past 60 s it counts against the 60 s share, past 180 s against both
+    late = alarm(997, None, created_at=now - dt.timedelta(seconds=90))
+    s = sla.summarise([*fast, late], now)
+    assert s.share_within_target == pytest.approx(199 / 200) and s.share_within_slow == 1.0
 
 
 def test_alerts_the_system_closed_do_not_count_and_exceptions_are_listed() -> None:

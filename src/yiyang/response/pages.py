@@ -358,7 +358,12 @@ def sla_page(request: Request, actor: Operator, session: DB, month: str = "") ->
     period = reports.parse_month(month)
     rep = reports.monthly(session, actor, period)
     return render(
-        request, "console/sla.html", rep=rep, month=period, months=reports.recent_months()
+        request,
+        "console/sla.html",
+        rep=rep,
+        month=period,
+        months=reports.recent_months(),
+        shift_label=reports.shift_label,
     )
 
 

@@ -14,10 +14,17 @@ from yiyang.core import audit
 from yiyang.core.clock import local_zone, now, to_local
 from yiyang.core.config import get_settings
 from yiyang.core.errors import ValidationFailed
+from yiyang.core.i18n import N_
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
 from yiyang.response import sla
 from yiyang.response.repository import sla_alarms
+
+SHIFT_LABELS = {"day": N_("Day shift"), "evening": N_("Evening shift"), "night": N_("Night shift")}
+
+
+def shift_label(code: str) -> str:
+    return _(SHIFT_LABELS[code]) if code in SHIFT_LABELS else code
 
 
 def shifts() -> tuple[sla.Shift, ...]:
@@ -147,7 +154,8 @@ def export_xlsx(session: Session, actor: Actor, first: dt.date) -> bytes:
         sheet = wb.create_sheet(title)
         sheet.append([title, *head])
         for name, s in groups.items():
-            sheet.append([name, *line(s)])
+            shown = shift_label(name) if groups is rep.by_shift else name
+            sheet.append([shown if shown != "—" else _("not answered"), *line(s)])
     devices = wb.create_sheet(_("False alarms"))
     devices.append([_("Device type"), _("False alarms"), _("Resolved"), _("False-alarm rate")])
     for device, (false, resolved) in rep.false_by_device.items():

@@ -76,6 +76,10 @@ class Summary:
     answered: int = 0
     within_target: int = 0  # answered within 60 s
     within_slow: int = 0  # answered within 180 s
+    # Alarms each share is decided for: answered ones, and unanswered ones that have already
+    # waited past that share's limit (one that arrived 10 s ago has not failed anything yet).
+    judged_target: int = 0
+    judged_slow: int = 0
     unanswered_overdue: int = 0  # still waiting after 180 s
     ack_median_s: float | None = None
     ack_p90_s: float | None = None
@@ -86,11 +90,11 @@ class Summary:
 
     @property
     def share_within_target(self) -> float | None:
-        return self.within_target / self.alarms if self.alarms else None
+        return self.within_target / self.judged_target if self.judged_target else None
 
     @property
     def share_within_slow(self) -> float | None:
-        return self.within_slow / self.alarms if self.alarms else None
+        return self.within_slow / self.judged_slow if self.judged_slow else None
 
     @property
     def meets_standard(self) -> bool | None:
@@ -137,13 +141,16 @@ def summarise(alarms: Sequence[AlarmTimes], now: dt.datetime) -> Summary:
             continue
         s.alarms += 1
         wait = _wait(a, now)
-        if a.answered_at is not None:
+        answered = a.answered_at is not None
+        if answered:
             s.answered += 1
             acks.append(wait)
             s.within_target += wait <= ANSWER_TARGET_S
             s.within_slow += wait <= SLOW_TARGET_S
         elif wait > SLOW_TARGET_S:
             s.unanswered_overdue += 1
+        s.judged_target += answered or wait > ANSWER_TARGET_S
+        s.judged_slow += answered or wait > SLOW_TARGET_S
         if a.resolved_at is not None:
             s.resolved += 1
             resolves.append((a.resolved_at - a.created_at).total_seconds())
