@@ -549,6 +549,7 @@ ZH: dict[str, str | tuple[str, str]] = {
     "Day shift": "白班",
     "Evening shift": "中班",
     "Night shift": "夜班",
+    "Call the elder": "致电老人",
 }
 
 
