@@ -48,7 +48,10 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         if pipeline:
             from yiyang.runtime import Pipeline
 
-            app.state.pipeline = Pipeline()
+            if get_settings().bus_url:  # scaled out: gateways and workers run elsewhere
+                app.state.pipeline = Pipeline(consume=False, listen=False, loops=False)
+            else:
+                app.state.pipeline = Pipeline()
             await app.state.pipeline.start()
         try:
             yield
@@ -124,8 +127,14 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         return RedirectResponse("/elders", status_code=303)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def healthz() -> dict[str, object]:
+        """Liveness for a load balancer; with the pipeline here, how that is doing."""
+        p = getattr(app.state, "pipeline", None)
+        return {
+            "status": "ok",
+            "version": __version__,
+            "pipeline": p.health() if p is not None else None,
+        }
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in (
@@ -144,6 +153,7 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         response_pages.router,
     ):
         app.include_router(router)
+
     return app
 
 

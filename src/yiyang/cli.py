@@ -1,4 +1,5 @@
-"""The `yiyang` command line: migrate, demo-data, serve, create-user, import-elders, make-roll."""
+"""The `yiyang` command line: migrate, demo-data, serve, gateway, worker, simulate, create-user,
+import-elders, make-roll."""
 
 from __future__ import annotations
 
@@ -92,6 +93,100 @@ def serve(
         workers=workers,
         log_level="info",
     )
+
+
+def _run_until_signalled(main: object) -> None:
+    """Run an async ``main(stop_event)`` until SIGINT/SIGTERM."""
+    import asyncio
+    import signal
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)  # type: ignore[operator]
+
+    asyncio.run(runner())
+
+
+def _scaled_out_settings(bus_url: str | None) -> None:
+    import os
+
+    from yiyang.core.config import get_settings
+
+    if bus_url:
+        os.environ["YIYANG_BUS_URL"] = bus_url
+        get_settings.cache_clear()
+    if not get_settings().bus_url:
+        typer.echo(
+            "set YIYANG_BUS_URL (e.g. nats://127.0.0.1:4222): gateway and worker "
+            "processes meet on the JetStream bus",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+BusOption = Annotated[
+    str | None, typer.Option("--bus-url", help="JetStream URL; defaults to YIYANG_BUS_URL")
+]
+
+
+@app.command()
+def worker(database_url: DbOption = None, bus_url: BusOption = None) -> None:
+    """Consume the JetStream bus: rules, alerts, and (in whichever worker holds the leader
+    lock) the timers: silence sweeps, escalation, the notification outbox. Run several."""
+    import logging
+
+    from yiyang.runtime import Pipeline
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _scaled_out_settings(bus_url)
+    _engine(database_url)
+
+    async def main(stop: object) -> None:
+        pipeline = Pipeline(listen=False, loops="leader")
+        await pipeline.start()
+        typer.echo(f"worker: consuming {pipeline.bus.partitions} partitions")
+        try:
+            await stop.wait()  # type: ignore[attr-defined]
+        finally:
+            await pipeline.stop()
+
+    _run_until_signalled(main)
+
+
+@app.command()
+def gateway(
+    database_url: DbOption = None,
+    bus_url: BusOption = None,
+    dc09_port: Annotated[int | None, typer.Option(help="DC-09 TCP/UDP port (0: off)")] = None,
+    health_port: Annotated[int | None, typer.Option(help="GET /healthz port")] = None,
+) -> None:
+    """Listen to devices (MQTT, SIA DC-09 over TCP/UDP) and put what they send on the
+    JetStream bus; acknowledges a device only once the bus has stored its message."""
+    import logging
+
+    from yiyang.core.config import get_settings
+    from yiyang.runtime import Pipeline, serve_health
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _scaled_out_settings(bus_url)
+    _engine(database_url)
+    settings = get_settings()
+
+    async def main(stop: object) -> None:
+        pipeline = Pipeline(consume=False, loops=False, dc09_port=dc09_port)
+        await pipeline.start()
+        server = await serve_health(pipeline, health_port or settings.gateway_health_port)
+        typer.echo(f"gateway: {pipeline.health()}")
+        try:
+            await stop.wait()  # type: ignore[attr-defined]
+        finally:
+            server.close()
+            await pipeline.stop()
+
+    _run_until_signalled(main)
 
 
 @app.command("create-user")

@@ -1,9 +1,15 @@
 """What runs in the background of a Yiyang process: the device pipeline.
 
-gateway (MQTT listener, HTTP ingest) → bus → rule worker → alerts → notification outbox, plus
-the loops that drive time: the sweeper (silence rules, device health, baselines, retention),
-escalation timers and the outbox dispatcher. ``yiyang serve`` starts one ``Pipeline`` with the
-web app; tests and benchmarks build their own.
+gateway (MQTT listener, DC-09 receiver, HTTP ingest) → bus → rule worker → alerts → notification
+outbox, plus the loops that drive time: the sweeper (silence rules, device health, baselines,
+retention), escalation timers and the outbox dispatcher.
+
+On one machine ``yiyang serve`` runs all of it with the in-process bus. Scaled out (a JetStream
+bus, docs/deploy.md) the parts run as separate processes: ``yiyang gateway`` listens
+(``listen``), ``yiyang worker`` consumes (``consume``) and, in the one worker that holds the
+leader lock, runs the timers (``loops="leader"``); ``yiyang serve`` then only publishes what
+arrives over HTTP. Timers live in the database (escalation due times, last-seen stamps), so a
+new leader carries on where a dead one stopped.
 """
 
 from __future__ import annotations
@@ -12,7 +18,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from sqlalchemy import text
 
 from yiyang.alarms import service as alarm_service
 from yiyang.alarms import sweeper
@@ -26,16 +36,86 @@ from yiyang.core.config import get_settings
 from yiyang.devices import telemetry
 from yiyang.devices.gateway import Gateway
 from yiyang.devices.mqtt import MqttListener
+from yiyang.devices.receiver import AccountBook, Dc09Receiver
 from yiyang.notifications import dispatcher
 
 log = logging.getLogger(__name__)
+
+
+LEADER_LOCK = 72_0105  # pg advisory lock id held by the worker that runs the timers
 
 
 def default_partitions() -> int:
     configured = get_settings().bus_partitions
     if configured:
         return configured
+    if get_settings().bus_url:
+        return 16
     return 1 if db.get_engine().dialect.name == "sqlite" else 4
+
+
+def make_bus() -> Bus:
+    """The configured bus: JetStream when YIYANG_BUS_URL is set, else in-process."""
+    s = get_settings()
+    if s.bus_url:
+        from yiyang.core.jetstream import JetStreamBus
+
+        return JetStreamBus(
+            s.bus_url,
+            stream=s.bus_stream,
+            partitions=default_partitions(),
+            ack_wait_s=s.bus_ack_wait_s,
+        )
+    return InProcessBus(default_partitions())
+
+
+class Leader:
+    """Whether this process runs the timers. On PostgreSQL: whoever holds an advisory lock on a
+    connection of its own (released by the server when the process dies); on SQLite (one
+    machine, one process) always."""
+
+    def __init__(self, recheck_s: float = 10.0) -> None:
+        self.recheck_s = recheck_s
+        self._conn: Any = None
+        self._checked = 0.0
+
+    def hold(self) -> bool:
+        """Blocking; cheap while the lock is held and recently checked."""
+        engine = db.get_engine()
+        if engine.dialect.name != "postgresql":
+            return True
+        now = time.monotonic()
+        if self._conn is not None and now - self._checked < self.recheck_s:
+            return True
+        self._checked = now
+        try:
+            if self._conn is not None:
+                self._conn.execute(text("SELECT 1"))
+                return True
+            conn = engine.connect()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK}).scalar()
+            conn.commit()
+            if got:
+                self._conn = conn
+                log.info("this process now runs the timers (leader lock held)")
+                return True
+            conn.close()
+        except Exception:
+            log.warning("leader lock check failed; not running the timers", exc_info=True)
+            self.release()
+        return False
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None or db.get_engine().dialect.name != "postgresql"
+
+    def release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.close()
+            except Exception:
+                log.debug("closing the leader connection failed", exc_info=True)
 
 
 class Pipeline:
@@ -45,12 +125,19 @@ class Pipeline:
         *,
         mqtt_url: str | None = None,
         mqtt_client_id: str | None = None,
-        loops: bool = True,
+        loops: bool | Literal["leader"] = True,
+        consume: bool = True,
+        listen: bool = True,
+        dc09_port: int | None = None,
         clock: Callable[[], dt.datetime] = clock_now,
     ) -> None:
         settings = get_settings()
         self.clock = clock
-        self.bus = bus or InProcessBus(default_partitions())
+        self.bus = bus or make_bus()
+        self.consume, self.listen = consume, listen
+        self.leader = Leader() if loops == "leader" else None
+        self.dc09_port = settings.dc09_port if dc09_port is None else dc09_port
+        self.receiver: Dc09Receiver | None = None
         self.worker = RuleWorker(clock=clock)
         self.gateway = Gateway(
             self.bus,
@@ -68,9 +155,20 @@ class Pipeline:
         self._last_day: dt.date | None = None
 
     async def start(self) -> None:
-        self.bus.subscribe(self.worker.handle)
+        if self.consume:
+            self.bus.subscribe(self.worker.handle)
         await self.bus.start()
-        if self.mqtt_url:
+        if self.listen and self.dc09_port:
+            s = get_settings()
+            self.receiver = Dc09Receiver(
+                self.gateway,
+                s.dc09_host,
+                self.dc09_port,
+                book=AccountBook((s.dc09_window_past_s, s.dc09_window_future_s)),
+                clock=self.clock,
+            )
+            await self.receiver.start()
+        if self.listen and self.mqtt_url:
             self.mqtt = MqttListener(
                 self.gateway,
                 self.mqtt_url,
@@ -88,7 +186,8 @@ class Pipeline:
         async def loop() -> None:
             while True:
                 try:
-                    await job()
+                    if self.leader is None or await asyncio.to_thread(self.leader.hold):
+                        await job()
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -139,4 +238,59 @@ class Pipeline:
         self._tasks = []
         if self.mqtt is not None:
             await self.mqtt.stop()
+        if self.receiver is not None:
+            await self.receiver.stop()
         await self.bus.stop()
+        if self.leader is not None:
+            self.leader.release()
+
+    def health(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "bus": type(self.bus).__name__,
+            "accepted": self.gateway.accepted_total,
+            "rejected": self.gateway.rejected_total,
+            "processed": self.worker.processed,
+        }
+        if self.mqtt is not None:
+            out["mqtt_connected"] = self.mqtt.connected.is_set()
+        if self.receiver is not None:
+            out["dc09"] = self.receiver.health()
+        if self.leader is not None:
+            out["runs_timers"] = self.leader.held
+        return out
+
+
+async def serve_health(pipeline: Pipeline, port: int, host: str = "0.0.0.0") -> asyncio.Server:
+    """A minimal HTTP responder for load balancers: ``GET /healthz`` → the pipeline's health
+    as JSON, 200 while its listeners run, 503 when one is down."""
+    import orjson
+
+    async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            health = pipeline.health()
+            up = health.get("mqtt_connected", True) and health.get("dc09", {}).get(
+                "listening", True
+            )
+            ok = request.startswith(b"GET /healthz")
+            status = (
+                "200 OK" if ok and up else ("503 Service Unavailable" if ok else "404 Not Found")
+            )
+            body = orjson.dumps({"ok": bool(ok and up), "pipeline": health})
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+        except (
+            TimeoutError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ConnectionError,
+        ):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(respond, host, port)

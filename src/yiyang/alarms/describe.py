@@ -37,6 +37,7 @@ TEMPLATES: dict[str, str] = {
     AlertType.LOW_BATTERY: N_("{device} battery at {battery}%"),
     AlertType.TAMPER: N_("{device} tampered with or removed"),
     AlertType.NOT_WORN: N_("Watch not worn since {since}"),
+    AlertType.DEVICE_TROUBLE: N_("{device}: {label} (code {code}, zone {zone})"),
 }
 
 
@@ -55,6 +56,9 @@ def explain(alert_type: str, detail: dict[str, Any]) -> str:
     values: dict[str, Any] = dict(detail)
     device = detail.get("device_type")
     values["device"] = gettext(DEVICE_LABELS[DeviceType(device)]) if device else ""
+    if "label" in detail:  # a protocol code's description (docs/protocols.md)
+        values["label"] = gettext(detail["label"])
+    values.setdefault("zone", "-")
     if "metric" in detail:
         values["metric"] = gettext(METRIC_LABELS.get(detail["metric"], detail["metric"]))
         vals = detail.get("values", [])
@@ -75,6 +79,7 @@ TRAIL_LABELS = {
     "created": N_("raised"),
     "repeated": N_("repeated"),
     "suppressed": N_("storm suppressed"),
+    "restored": N_("restored at the device"),
     "escalated": N_("escalated"),
     "acknowledged": N_("acknowledged"),
     "handling": N_("being handled"),

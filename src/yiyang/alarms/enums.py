@@ -63,6 +63,7 @@ class AlertType(enum.StrEnum):
     LOW_BATTERY = "low_battery"
     TAMPER = "tamper"
     NOT_WORN = "not_worn"
+    DEVICE_TROUBLE = "device_trouble"  # an alarm panel's trouble report (power, battery, line)
 
 
 TYPE_LABELS: dict[str, str] = {
@@ -83,7 +84,12 @@ TYPE_LABELS: dict[str, str] = {
     AlertType.LOW_BATTERY: N_("Low battery"),
     AlertType.TAMPER: N_("Device tampered with"),
     AlertType.NOT_WORN: N_("Watch not worn"),
+    AlertType.DEVICE_TROUBLE: N_("Alarm panel trouble"),
 }
+
+# Alerts that close by themselves when the device reports the condition restored; an alarm
+# (SOS, fire, gas) restored at the panel still waits for a person to close it.
+SELF_CLEARING = frozenset({AlertType.DEVICE_TROUBLE, AlertType.TAMPER})
 
 SEVERITY_LABELS = {
     Severity.CRITICAL: N_("Critical"),

@@ -80,6 +80,8 @@ class Params(BaseModel):
     # Device health
     battery_low: int = Field(20, ge=1, le=99)
     offline_factor: float = Field(2.0, ge=1)
+    # Line supervision of alarm panels: silent this long past the supervision interval
+    line_grace_s: int = Field(60, ge=0, le=3600)
     not_worn_hours: float = Field(2, gt=0)
     # Storms: at most this many new non-critical alerts per elder per window
     storm_max_new: int = Field(5, ge=1)
@@ -158,6 +160,7 @@ class Finding:
     repeat_counts: bool = True  # an event repeat bumps the count; a re-evaluated tick does not
     episodic: bool = False  # keyed by episode: once resolved, the same episode never re-opens
     prompt_elder: bool = False  # not an alert: ask the elder to check in first
+    restore: bool = False  # the device reports the condition over: never opens an alert
 
 
 def _hhmm(value: str) -> dt.time:
@@ -281,6 +284,7 @@ def on_event(state: State, ev: Event, p: Params, facts: Facts, tz: ZoneInfo) -> 
     """Apply one message to the elder's state; return what it raises."""
     out: list[Finding] = []
     kind, data = ev.event, ev.data
+    restore = bool(data.get("restore"))
     if kind in IMMEDIATE:
         out.append(
             Finding(
@@ -290,6 +294,7 @@ def on_event(state: State, ev: Event, p: Params, facts: Facts, tz: ZoneInfo) -> 
                 ev.at,
                 {"device_type": ev.device_type.value, **data},
                 ev.device_id,
+                restore=restore,
             )
         )
     elif kind is EventKind.TAMPER:
@@ -299,8 +304,22 @@ def on_event(state: State, ev: Event, p: Params, facts: Facts, tz: ZoneInfo) -> 
                 Severity.WARNING,
                 f"tamper:{ev.device_id}",
                 ev.at,
-                {"device_type": ev.device_type.value},
+                {"device_type": ev.device_type.value, **data},
                 ev.device_id,
+                restore=restore,
+            )
+        )
+    elif kind is EventKind.TROUBLE:
+        code, zone = data.get("code", "?"), data.get("zone", "")
+        out.append(
+            Finding(
+                AlertType.DEVICE_TROUBLE,
+                Severity.WARNING,
+                f"trouble:{ev.device_id}:{code}:{zone}",
+                ev.at,
+                {"device_type": ev.device_type.value, **data},
+                ev.device_id,
+                restore=restore,
             )
         )
     elif kind is EventKind.MOTION:
@@ -620,7 +639,11 @@ def device_offline(
     if last_seen is None:
         return None
     silent = now - last_seen
-    if silent <= dt.timedelta(seconds=interval_s * p.offline_factor):
+    if device_type is DeviceType.ALARM_PANEL:  # line supervision: the interval is a promise
+        limit = dt.timedelta(seconds=interval_s + p.line_grace_s)
+    else:
+        limit = dt.timedelta(seconds=interval_s * p.offline_factor)
+    if silent <= limit:
         return None
     return Finding(
         AlertType.DEVICE_OFFLINE,

@@ -7,12 +7,21 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from yiyang.alarms import rules
-from yiyang.alarms.enums import SEVERITY_RANK, TRANSITIONS, AlertState, AlertType, Outcome, Severity
+from yiyang.alarms.enums import (
+    SELF_CLEARING,
+    SEVERITY_RANK,
+    TRANSITIONS,
+    AlertState,
+    AlertType,
+    Outcome,
+    Severity,
+)
 from yiyang.alarms.models import Alert, AlertEvent
 from yiyang.alarms.repository import ParamsCache
 from yiyang.core import audit, events
@@ -115,12 +124,16 @@ def apply_findings(
     merges: dict[int, list[rules.Finding]] = defaultdict(list)
     suppressed: dict[int, list[rules.Finding]] = defaultdict(list)
     prompts: list[tuple[int, str]] = []
+    restores: list[tuple[int, rules.Finding, int | None]] = []
     for elder_id, fs in findings.items():
         p = params.for_elder(elder_id, region_of[elder_id])
         pending: dict[str, Alert] = {}
         for f in fs:
             if f.prompt_elder:
                 prompts.append((elder_id, f.key))
+                continue
+            if f.restore:
+                restores.append((elder_id, f, open_alert.get((elder_id, f.key))))
                 continue
             if f.key in pending:  # the same thing twice in this batch
                 if f.repeat_counts:
@@ -193,6 +206,7 @@ def apply_findings(
                 data={"storm": [{"type": f.alert_type.value, "key": f.key} for f in fs]},
             )
         )
+    trail += _restored(session, restores, now)
     if trail:
         session.execute(insert(AlertEvent.__table__), trail)  # type: ignore[arg-type]
     if prompts:
@@ -219,6 +233,45 @@ def apply_findings(
                 },
             )
     return created
+
+
+def _restored(
+    session: Session, restores: list[tuple[int, rules.Finding, int | None]], now: dt.datetime
+) -> list[dict[str, Any]]:
+    """A device reports a condition over. A trouble or tamper alert closes as recovered; an
+    alarm (SOS, fire, gas) only notes it on the trail: a person still decides it is over."""
+    trail: list[dict[str, Any]] = []
+    for _elder, f, alert_id in restores:
+        if alert_id is None:
+            continue  # nothing open for it (already closed, or the alarm was never raised)
+        note = {"code": f.detail.get("code"), "label": f.detail.get("label")}
+        if f.alert_type in SELF_CLEARING:
+            alert = session.get(Alert, alert_id)
+            if alert is None or alert.state == AlertState.RESOLVED:
+                continue
+            frm = alert.state
+            alert.state, alert.outcome, alert.resolved_at = (
+                AlertState.RESOLVED,
+                Outcome.RECOVERED,
+                now,
+            )
+            alert.next_escalation_at = None
+            alert.resolution_note = "device reported the condition restored"
+            trail.append(
+                _event(
+                    alert_id,
+                    "resolved",
+                    at=now,
+                    frm=frm,
+                    to=AlertState.RESOLVED,
+                    note=alert.resolution_note,
+                    data=note,
+                )
+            )
+        else:
+            trail.append(_event(alert_id, "restored", at=now, data=note))
+        events.emit(session, "alert.changed", {"alert_id": alert_id, "elder_id": _elder})
+    return trail
 
 
 def _elder_names(session: Session, elder_ids: set[int]) -> dict[int, tuple[str, str]]:

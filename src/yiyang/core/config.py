@@ -27,7 +27,18 @@ class Settings(BaseSettings):
     mqtt_url: str = "mqtt://127.0.0.1:1883"  # empty: no MQTT listener
     mqtt_client_id: str = "yiyang-gateway"
     mqtt_session_expiry_s: int = 7 * 24 * 3600  # how long the broker keeps messages for us
-    bus_partitions: int = 0  # 0: 1 on SQLite (one writer), 4 on PostgreSQL
+    bus_partitions: int = 0  # 0: in-process 1 on SQLite (one writer), 4 on PostgreSQL; JetStream 16
+    # Empty: the embedded in-process bus (one process does everything). nats://host:4222: the
+    # JetStream bus; then `yiyang gateway` and `yiyang worker` run the pipeline (docs/deploy.md)
+    bus_url: str = ""
+    bus_stream: str = "YIYANG"
+    bus_ack_wait_s: float = 30.0  # a dead worker's partition moves on after this long
+    # SIA DC-09 alarm receiver (TCP and UDP on one port); 0: off
+    dc09_port: int = 0
+    dc09_host: str = "0.0.0.0"
+    dc09_window_past_s: int = 40  # blocks timestamped outside -40 s / +20 s get NAK
+    dc09_window_future_s: int = 20
+    gateway_health_port: int = 8081  # `yiyang gateway` answers GET /healthz here
     retention_days: int = 180  # telemetry (messages, vitals, GPS, meter readings)
     sweep_seconds: int = 60  # how often silence rules and device health are checked
     escalation_seconds: float = 5.0

@@ -18,6 +18,8 @@ from yiyang.devices.enums import DeviceStatus, DeviceType
 from yiyang.devices.gateway import RawMessage
 from yiyang.devices.models import DeadLetter, Device
 from yiyang.devices.schemas import (
+    AlarmAccountRead,
+    AlarmAccountSet,
     Bind,
     DeadLetterRead,
     DeviceCreate,
@@ -101,6 +103,18 @@ def bind_device(actor: Manager, session: DB, device_id: int, data: Bind) -> Devi
 def unbind_device(actor: Manager, session: DB, device_id: int, data: Unbind) -> Device:
     device = service.get_device(session, actor, device_id)
     return service.unbind(session, actor, device, reason=data.reason)
+
+
+@router.put(
+    "/devices/{device_id}/alarm-account",
+    response_model=AlarmAccountRead,
+    summary="Set an alarm panel's DC-09 / Contact ID account, AES key and supervision interval",
+)
+def set_alarm_account(
+    actor: Manager, session: DB, device_id: int, data: AlarmAccountSet
+) -> dict[str, object]:
+    device = service.get_device(session, actor, device_id)
+    return service.set_alarm_account(session, actor, device, data)
 
 
 @router.post(

@@ -19,6 +19,9 @@ class DeviceType(enum.StrEnum):
     BP_MONITOR = "bp_monitor"
     GLUCOSE_METER = "glucose_meter"
     BED_SENSOR = "bed_sensor"
+    # A social-alarm hub or alarm panel reporting to the receiving centre over SIA DC-09 or
+    # forwarded Contact ID; its account is bound to an elder like any device.
+    ALARM_PANEL = "alarm_panel"
 
 
 class EventKind(enum.StrEnum):
@@ -40,6 +43,8 @@ class EventKind(enum.StrEnum):
     BP = "bp"
     GLUCOSE = "glucose"
     BED = "bed"
+    TROUBLE = "trouble"  # a panel's trouble report: power, battery, communication, supervision
+    CID = "cid"  # a raw Contact ID frame (on the wire only; mapped to one of the above)
 
 
 class DeviceStatus(enum.StrEnum):
@@ -63,6 +68,7 @@ EVENTS: dict[DeviceType, frozenset[EventKind]] = {
     DeviceType.BP_MONITOR: COMMON | {E.BP},
     DeviceType.GLUCOSE_METER: COMMON | {E.GLUCOSE},
     DeviceType.BED_SENSOR: COMMON | {E.BED, E.VITALS},
+    DeviceType.ALARM_PANEL: COMMON | {E.SOS, E.SMOKE, E.GAS, E.TEST, E.TROUBLE, E.CID},
 }
 
 # Reporting interval (seconds) a new device of each type gets unless told otherwise.
@@ -78,11 +84,18 @@ DEFAULT_INTERVAL: dict[DeviceType, int] = {
     DeviceType.BP_MONITOR: 3600 * 24,
     DeviceType.GLUCOSE_METER: 3600 * 24,
     DeviceType.BED_SENSOR: 1800,
+    DeviceType.ALARM_PANEL: 3600,  # the line supervision interval (3 min to 24 h)
 }
 
 # Devices whose silence leaves the elder unprotected: offline is a warning, not a note.
 SAFETY_DEVICES = frozenset(
-    {DeviceType.SOS_BUTTON, DeviceType.SMOKE_ALARM, DeviceType.GAS_ALARM, DeviceType.FALL_RADAR}
+    {
+        DeviceType.SOS_BUTTON,
+        DeviceType.SMOKE_ALARM,
+        DeviceType.GAS_ALARM,
+        DeviceType.FALL_RADAR,
+        DeviceType.ALARM_PANEL,
+    }
 )
 
 TYPE_LABELS: dict[DeviceType, str] = {
@@ -97,6 +110,7 @@ TYPE_LABELS: dict[DeviceType, str] = {
     DeviceType.BP_MONITOR: N_("Blood-pressure meter"),
     DeviceType.GLUCOSE_METER: N_("Glucose meter"),
     DeviceType.BED_SENSOR: N_("Bed sensor"),
+    DeviceType.ALARM_PANEL: N_("Alarm panel (DC-09 / Contact ID)"),
 }
 
 STATUS_LABELS: dict[DeviceStatus, str] = {
@@ -125,4 +139,6 @@ EVENT_LABELS: dict[EventKind, str] = {
     E.BP: N_("blood pressure"),
     E.GLUCOSE: N_("blood glucose"),
     E.BED: N_("in / out of bed"),
+    E.TROUBLE: N_("trouble report"),
+    E.CID: N_("Contact ID frame"),
 }

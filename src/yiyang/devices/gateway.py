@@ -175,52 +175,49 @@ class Gateway:
     async def submit(self, raws: Sequence[RawMessage]) -> list[Outcome]:
         """Validate, dead-letter the bad, publish the good; returns when all is durable."""
         now = self.clock()
-        outcomes = [Outcome() for _ in raws]
-        dead: list[dict[str, Any]] = []
-        candidates: list[tuple[int, RawMessage, Any]] = []  # (outcome index, raw, reading)
-        serials: set[str] = set()
-
-        def reject(i: int, raw: RawMessage, rej: messages.Rejection, payload: bytes) -> None:
-            outcomes[i].rejected.append({"id": rej.msg_id, "code": rej.code, "reason": rej.reason})
-            dead.append(
-                {
-                    "received_at": raw.received_at,
-                    "transport": raw.transport,
-                    "source": raw.source[:255],
-                    "code": rej.code,
-                    "reason": rej.reason,
-                    "serial": rej.serial,
-                    "msg_id": rej.msg_id,
-                    "size": len(payload),
-                    "payload": _text(payload),
-                }
-            )
-
+        batch = _Batch(len(raws))
         for i, raw in enumerate(raws):
             decoded = messages.decode(raw.payload)
             if isinstance(decoded, messages.Rejection):
-                reject(i, raw, decoded, raw.payload)
+                batch.reject(i, raw, decoded, raw.payload)
                 continue
             for obj in decoded:
                 reading = messages.validate(
                     obj, now=now, max_future=self.max_future, max_past=self.max_past
                 )
                 if isinstance(reading, messages.Rejection):
-                    reject(i, raw, reading, _dump(obj, raw.payload))
+                    batch.reject(i, raw, reading, _dump(obj, raw.payload))
                     continue
-                candidates.append((i, raw, reading))
-                serials.add(reading.serial)
+                batch.candidates.append((i, raw, reading))
+        await self._accept(batch)
+        return batch.outcomes
 
+    async def submit_readings(
+        self, items: Sequence[tuple[RawMessage, messages.Reading | messages.Rejection]]
+    ) -> list[Outcome]:
+        """For transports that decode their own protocol (DC-09): readings already built, or
+        the protocol's rejection; the registry checks, dead letters and durability as above."""
+        batch = _Batch(len(items))
+        for i, (raw, reading) in enumerate(items):
+            if isinstance(reading, messages.Rejection):
+                batch.reject(i, raw, reading, raw.payload)
+            else:
+                batch.candidates.append((i, raw, reading))
+        await self._accept(batch)
+        return batch.outcomes
+
+    async def _accept(self, batch: _Batch) -> None:
+        serials = {reading.serial for _, _, reading in batch.candidates}
         missing = self.directory.missing(serials)
         if missing:
             await asyncio.to_thread(self.directory.load, missing)
 
         published: list[BusMessage] = []
         accepted: list[tuple[int, str]] = []
-        for i, raw, reading in candidates:
+        for i, raw, reading in batch.candidates:
             rej = self._check(raw, reading)
             if rej is not None:
-                reject(i, raw, rej, orjson.dumps(_wire(reading)))
+                batch.reject(i, raw, rej, orjson.dumps(_wire(reading)))
                 continue
             info = self.directory.get(reading.serial)
             assert info is not None and info.elder_id is not None
@@ -229,15 +226,14 @@ class Gateway:
             )
             accepted.append((i, reading.msg_id))
 
-        if dead:
-            await asyncio.to_thread(_store_dead_letters, dead)
-            self.rejected_total += len(dead)
+        if batch.dead:
+            await asyncio.to_thread(_store_dead_letters, batch.dead)
+            self.rejected_total += len(batch.dead)
         if published:
             await asyncio.wait_for(self.bus.publish(published), self.publish_timeout)
             self.accepted_total += len(published)
         for i, msg_id in accepted:
-            outcomes[i].accepted.append(msg_id)
-        return outcomes
+            batch.outcomes[i].accepted.append(msg_id)
 
     def _check(self, raw: RawMessage, r: messages.Reading) -> messages.Rejection | None:
         info = self.directory.get(r.serial)
@@ -289,6 +285,31 @@ class Gateway:
                 r.msg_id,
             )
         return None
+
+
+class _Batch:
+    """One submission: its outcomes, the dead letters so far, the readings still to check."""
+
+    def __init__(self, n: int) -> None:
+        self.outcomes = [Outcome() for _ in range(n)]
+        self.dead: list[dict[str, Any]] = []
+        self.candidates: list[tuple[int, RawMessage, messages.Reading]] = []
+
+    def reject(self, i: int, raw: RawMessage, rej: messages.Rejection, payload: bytes) -> None:
+        self.outcomes[i].rejected.append({"id": rej.msg_id, "code": rej.code, "reason": rej.reason})
+        self.dead.append(
+            {
+                "received_at": raw.received_at,
+                "transport": raw.transport,
+                "source": raw.source[:255],
+                "code": rej.code,
+                "reason": rej.reason,
+                "serial": rej.serial,
+                "msg_id": rej.msg_id,
+                "size": len(payload),
+                "payload": _text(payload),
+            }
+        )
 
 
 def _dump(obj: Any, fallback: bytes) -> bytes:

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from yiyang.devices.enums import EVENTS, DeviceType, EventKind
+from yiyang.devices.protocols import codes
 
 SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 256 * 1024  # a vendor batch of ~1,000 messages fits comfortably
@@ -115,6 +116,24 @@ class BedData(_Data):
     in_bed: bool
 
 
+class PanelData(_Data):
+    """What an alarm panel's event carries (filled in from the protocol code)."""
+
+    protocol: Literal["contact_id", "sia_dcs"] | None = None
+    code: str | None = Field(None, max_length=8)
+    label: str | None = Field(None, max_length=64)
+    zone: str | None = Field(None, max_length=8)
+    partition: str | None = Field(None, max_length=4)
+    restore: bool | None = None
+    status_report: bool | None = None
+
+
+class CidData(_Data):
+    frame: str = Field(
+        max_length=40, description="Contact ID frame ACCT 18 QXYZ GG CCC S, checksum included"
+    )
+
+
 EVENT_DATA: dict[EventKind, type[_Data]] = {
     EventKind.HEARTBEAT: Empty,
     EventKind.SOS: Empty,
@@ -134,7 +153,12 @@ EVENT_DATA: dict[EventKind, type[_Data]] = {
     EventKind.BP: BpData,
     EventKind.GLUCOSE: GlucoseData,
     EventKind.BED: BedData,
+    EventKind.TROUBLE: PanelData,
+    EventKind.CID: CidData,
 }
+
+# Events an alarm panel sends with protocol details rather than an empty body.
+PANEL_EVENTS = frozenset({EventKind.SOS, EventKind.SMOKE, EventKind.GAS, EventKind.TAMPER})
 
 
 class WireMessage(BaseModel):
@@ -243,8 +267,11 @@ def validate(
             serial,
             msg_id,
         )
+    model = EVENT_DATA[wire.event]
+    if wire.type is DeviceType.ALARM_PANEL and wire.event in PANEL_EVENTS | {EventKind.TEST}:
+        model = PanelData
     try:
-        data = EVENT_DATA[wire.event].model_validate(wire.data)
+        data = model.model_validate(wire.data)
     except ValidationError as exc:
         err = exc.errors()[0]
         return Rejection("schema", f"data.{_where(err['loc'])}: {err['msg']}", serial, msg_id)
@@ -264,13 +291,28 @@ def validate(
             serial,
             msg_id,
         )
+    event, fields = wire.event, data.model_dump(exclude_none=True)
+    if isinstance(data, CidData):
+        try:
+            frame = codes.parse_frame(data.frame)
+        except codes.CidError as exc:
+            return Rejection(exc.code, exc.reason, serial, msg_id)
+        mapped = codes.map_cid(frame.qualifier, frame.code, frame.partition, frame.zone)
+        if mapped is None:
+            return Rejection(
+                "unsupported_code",
+                f"Contact ID event {frame.code} is not one Yiyang handles (docs/protocols.md)",
+                serial,
+                msg_id,
+            )
+        event, fields = mapped.event, mapped.data
     return Reading(
         msg_id=wire.id,
         serial=wire.device,
         device_type=wire.type,
-        event=wire.event,
+        event=event,
         at=at,
-        data=data.model_dump(exclude_none=True),
+        data=fields,
         battery=wire.battery,
     )
 
@@ -288,17 +330,25 @@ def schema_document() -> dict[str, Any]:
     envelope = WireMessage.model_json_schema(ref_template="#/$defs/{model}")
     defs = envelope.pop("$defs", {})
     rules: list[dict[str, Any]] = []
+    panel = {"properties": {"type": {"const": DeviceType.ALARM_PANEL.value}}}
+    panel_events = sorted(e.value for e in PANEL_EVENTS | {EventKind.TEST})
     for kind, model in EVENT_DATA.items():
         sub = model.model_json_schema(ref_template="#/$defs/{model}")
         defs.update(sub.pop("$defs", {}))
         name = f"{kind.value}_data"
         defs[name] = sub
+        condition: dict[str, Any] = {"properties": {"event": {"const": kind.value}}}
+        if kind.value in panel_events:  # an alarm panel's alarms carry protocol details
+            condition = {**condition, "not": panel}
         rules.append(
-            {
-                "if": {"properties": {"event": {"const": kind.value}}},
-                "then": {"properties": {"data": {"$ref": f"#/$defs/{name}"}}},
-            }
+            {"if": condition, "then": {"properties": {"data": {"$ref": f"#/$defs/{name}"}}}}
         )
+    rules.append(
+        {
+            "if": {**panel, "properties": {**panel["properties"], "event": {"enum": panel_events}}},
+            "then": {"properties": {"data": {"$ref": "#/$defs/trouble_data"}}},
+        }
+    )
     for dtype, events in EVENTS.items():
         rules.append(
             {

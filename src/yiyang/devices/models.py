@@ -89,6 +89,24 @@ class Device(Audited, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
+class AlarmAccount(Audited, Base):
+    """A DC-09 / Contact ID account: how an alarm panel names itself to the receiver. It belongs
+    to one ``alarm_panel`` device, which carries the elder binding and, as its reporting
+    interval, the line supervision interval."""
+
+    __tablename__ = "alarm_account"
+    __audit_mask__: ClassVar[dict[str, Callable[[Any], Any]]] = {"aes_key": _secret_mask}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id"), unique=True)
+    account: Mapped[str] = mapped_column(String(16), unique=True)  # 3-16 hex digits, upper case
+    # AES key as programmed in the panel (16, 24 or 32 characters → AES-128/192/256) when it
+    # encrypts (DC-09 "*" messages); the characters themselves are the key bytes
+    aes_key: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=now, onupdate=now)
+
+
 class DeviceBinding(Audited, Base):
     """Which elder a device served, from when to when (the binding history)."""
 

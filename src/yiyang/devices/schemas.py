@@ -94,3 +94,29 @@ class DeadLetterRead(BaseModel):
     msg_id: str | None
     size: int
     payload: str
+
+
+class AlarmAccountSet(BaseModel):
+    """The DC-09 / Contact ID account an alarm panel reports under."""
+
+    account: str = Field(
+        pattern=r"^[0-9A-Fa-f]{3,16}$", description="3-16 hex digits, as programmed in the panel"
+    )
+    aes_key: str | None = Field(
+        None,
+        pattern=r"^[0-9A-Fa-f]{16}$|^[0-9A-Fa-f]{24}$|^[0-9A-Fa-f]{32}$",
+        description="the panel's AES key (16, 24 or 32 hex characters) if it encrypts; "
+        "never shown again",
+    )
+    supervision_s: int = Field(
+        3600, ge=180, le=86400, description="line supervision interval: 3 min to 24 h"
+    )
+
+
+class AlarmAccountRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    device_id: int
+    account: str
+    encrypted: bool
+    supervision_s: int

@@ -15,9 +15,16 @@ from yiyang.core.errors import Conflict, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor, elder_row_scope, region_scope_path
-from yiyang.devices.enums import DEFAULT_INTERVAL, DeviceStatus
-from yiyang.devices.models import DeadLetter, Device, DeviceBinding, DeviceMessage, Vendor
-from yiyang.devices.schemas import Bind, DeviceCreate, DeviceUpdate
+from yiyang.devices.enums import DEFAULT_INTERVAL, DeviceStatus, DeviceType
+from yiyang.devices.models import (
+    AlarmAccount,
+    DeadLetter,
+    Device,
+    DeviceBinding,
+    DeviceMessage,
+    Vendor,
+)
+from yiyang.devices.schemas import AlarmAccountSet, Bind, DeviceCreate, DeviceUpdate
 from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
 
@@ -198,4 +205,47 @@ def detail(session: Session, actor: Actor, device: Device) -> dict[str, Any]:
         "recent": [
             {"at": r.at, "event": r.event, "data": r.data, "battery": r.battery} for r in recent
         ],
+    }
+
+
+def set_alarm_account(
+    session: Session, actor: Actor, device: Device, data: AlarmAccountSet
+) -> dict[str, Any]:
+    """Give an alarm panel its DC-09 / Contact ID account, AES key and supervision interval.
+    The receiver picks the change up within its refresh interval."""
+    _manageable(actor, device)
+    if device.device_type is not DeviceType.ALARM_PANEL:
+        raise ValidationFailed(
+            _("Only an alarm panel has a receiver account."), field="device_type"
+        )
+    account = data.account.upper()
+    taken = session.scalar(
+        select(AlarmAccount.device_id).where(
+            AlarmAccount.account == account, AlarmAccount.device_id != device.id
+        )
+    )
+    if taken is not None:
+        raise Conflict(
+            _("Account {account} belongs to another panel.").format(account=account),
+            field="account",
+        )
+    row = session.scalar(select(AlarmAccount).where(AlarmAccount.device_id == device.id))
+    if row is None:
+        row = AlarmAccount(device_id=device.id, account=account, aes_key=data.aes_key)
+        session.add(row)
+    else:
+        row.account = account
+        if data.aes_key is not None:
+            row.aes_key = data.aes_key
+    device.report_interval_s = data.supervision_s
+    session.flush()
+    return alarm_account_view(row, device)
+
+
+def alarm_account_view(row: AlarmAccount, device: Device) -> dict[str, Any]:
+    return {
+        "device_id": device.id,
+        "account": row.account,
+        "encrypted": bool(row.aes_key),
+        "supervision_s": device.report_interval_s,
     }

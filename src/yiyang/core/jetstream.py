@@ -1,0 +1,200 @@
+"""The bus on NATS JetStream: partitions by elder, shared by any number of worker processes.
+
+- One stream (work-queue retention, file storage) with one subject per partition,
+  ``<prefix>.p.<n>``. ``publish`` puts each partition's share of a batch in one JetStream message
+  and returns when JetStream has stored it: from then on it survives the gateway, the workers
+  and a broker restart.
+- Each partition has one durable pull consumer that every worker pulls from, with
+  ``max_ack_pending = 1``: the server hands a partition's next message to whichever worker asks,
+  but only once the previous one is acknowledged. So a partition is processed by one worker at a
+  time, in order, with no lease protocol; N workers share the partitions by asking.
+- A worker acknowledges after its transaction commits. While it works it tells the server so
+  (``in_progress``) every third of ``ack_wait``; if it dies (SIGKILL), the message is redelivered
+  to a survivor after ``ack_wait``. Redelivery is safe: the store drops (device, message id)
+  duplicates, so nothing becomes two alerts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import nats
+import orjson
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from yiyang.core.bus import Bus, BusClosed, BusMessage, Handler
+
+log = logging.getLogger(__name__)
+
+
+def encode(messages: Sequence[BusMessage]) -> bytes:
+    return orjson.dumps([[m.key, orjson.Fragment(m.body)] for m in messages])
+
+
+def decode(payload: bytes) -> list[BusMessage]:
+    return [BusMessage(int(k), orjson.dumps(body)) for k, body in orjson.loads(payload)]
+
+
+class JetStreamBus(Bus):
+    def __init__(
+        self,
+        url: str = "nats://127.0.0.1:4222",
+        *,
+        stream: str = "YIYANG",
+        partitions: int = 16,
+        ack_wait_s: float = 30.0,
+        retry_max_s: float = 5.0,
+        publish_timeout_s: float = 10.0,
+    ) -> None:
+        self.url, self.stream, self.partitions = url, stream, partitions
+        self.prefix = stream.lower()
+        self.ack_wait_s, self.retry_max_s = ack_wait_s, retry_max_s
+        self.publish_timeout_s = publish_timeout_s
+        self._handler: Handler | None = None
+        self._nc: Any = None
+        self._js: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.processed = 0
+
+    def subject(self, partition: int) -> str:
+        return f"{self.prefix}.p.{partition}"
+
+    def subscribe(self, handler: Handler, *, max_batch: int = 500) -> None:
+        self._handler = handler  # a partition's batch is one JetStream message
+
+    async def start(self) -> None:
+        self._nc = await nats.connect(
+            self.url,
+            name=f"yiyang-{self.stream}",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+        )
+        self._js = self._nc.jetstream()
+        await self.ensure_stream()
+        if self._handler is not None:
+            for p in range(self.partitions):
+                sub = await self._js.pull_subscribe(
+                    self.subject(p),
+                    durable=f"{self.prefix}-worker-p{p}",
+                    stream=self.stream,
+                    config=ConsumerConfig(
+                        ack_policy=AckPolicy.EXPLICIT,
+                        max_ack_pending=1,
+                        ack_wait=self.ack_wait_s,
+                        max_deliver=-1,
+                    ),
+                )
+                self._tasks.append(asyncio.create_task(self._consume(p, sub), name=f"js-p{p}"))
+
+    async def ensure_stream(self) -> None:
+        config = StreamConfig(
+            name=self.stream,
+            subjects=[f"{self.prefix}.p.*"],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            max_age=7 * 24 * 3600,
+        )
+        try:
+            await self._js.stream_info(self.stream)
+        except NotFoundError:
+            await self._js.add_stream(config)
+
+    async def publish(self, messages: Sequence[BusMessage]) -> None:
+        if self._js is None or self._nc.is_closed:
+            raise BusClosed("bus is not running")
+        parts: dict[int, list[BusMessage]] = defaultdict(list)
+        for m in messages:
+            parts[self.partition_of(m.key)].append(m)
+        try:
+            await asyncio.gather(
+                *(
+                    self._js.publish(self.subject(p), encode(batch), timeout=self.publish_timeout_s)
+                    for p, batch in parts.items()
+                )
+            )
+        except (NatsTimeout, nats.errors.Error) as exc:
+            raise BusClosed(f"JetStream did not store the messages: {exc!r}") from exc
+
+    async def _consume(self, partition: int, sub: Any) -> None:
+        assert self._handler is not None
+        while True:
+            try:
+                msgs = await sub.fetch(1, timeout=2)
+            except NatsTimeout:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection trouble: nats-py reconnects; ask again
+                log.warning("partition %d: fetch failed (%r); retrying", partition, exc)
+                await asyncio.sleep(1)
+                continue
+            for msg in msgs:
+                await self._handle(partition, msg)
+
+    async def _handle(self, partition: int, msg: Any) -> None:
+        assert self._handler is not None
+        batch = decode(msg.data)
+        keepalive = asyncio.create_task(self._keep_alive(msg))
+        delay = 0.1
+        try:
+            while True:
+                try:
+                    await self._handler(batch)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception(
+                        "partition %d: batch of %d failed; retrying", partition, len(batch)
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.retry_max_s)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await msg.nak()  # stopping: let another worker have it now
+            raise
+        finally:
+            keepalive.cancel()
+        for attempt in range(5):
+            try:
+                await msg.ack_sync(timeout=5)
+                break
+            except Exception as exc:  # committed but not acknowledged: redelivery is a duplicate
+                log.warning(
+                    "partition %d: ack failed (%r), attempt %d", partition, exc, attempt + 1
+                )
+                await asyncio.sleep(0.5)
+        self.processed += len(batch)
+
+    async def _keep_alive(self, msg: Any) -> None:
+        while True:
+            await asyncio.sleep(self.ack_wait_s / 3)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    async def pending(self) -> int:
+        """Messages stored and not yet acknowledged (for benchmarks and health)."""
+        info = await self._js.stream_info(self.stream)
+        return int(info.state.messages)
+
+    async def delete_stream(self) -> None:
+        with contextlib.suppress(NotFoundError):
+            await self._js.delete_stream(self.stream)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._nc is not None and not self._nc.is_closed:
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
