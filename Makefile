@@ -10,6 +10,9 @@ $(BIN)/yiyang: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	@# dc09_spt (an independent DC-09 alarm dialler, test client) pins an old pycryptodome it
+	@# does not need; install it without its dependencies
+	$(BIN)/pip install -q --no-deps 'dc09_spt==0.0.4'
 	@touch $@
 
 venv: $(BIN)/yiyang

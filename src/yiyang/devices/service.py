@@ -214,7 +214,7 @@ def set_alarm_account(
     """Give an alarm panel its DC-09 / Contact ID account, AES key and supervision interval.
     The receiver picks the change up within its refresh interval."""
     _manageable(actor, device)
-    if device.device_type is not DeviceType.ALARM_PANEL:
+    if device.device_type != DeviceType.ALARM_PANEL:
         raise ValidationFailed(
             _("Only an alarm panel has a receiver account."), field="device_type"
         )
