@@ -8,8 +8,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import os
+import socket
+import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlparse
 
 import orjson
 import pytest
@@ -20,7 +24,7 @@ from yiyang.core.migrate import upgrade
 from yiyang.devices.gateway import RawMessage
 from yiyang.runtime import Pipeline
 
-from ..conftest import temporary_pg_database
+from ..conftest import require_or_skip, temporary_pg_database
 
 ELDERS = 300
 
@@ -133,15 +137,59 @@ def mqtt_raw(obj: Any, serial: str | None = None) -> RawMessage:
     return RawMessage("mqtt", f"yiyang/v1/devices/{serial}/up", body)
 
 
+NATS_URL = os.environ.get("YIYANG_TEST_NATS_URL", "nats://127.0.0.1:4222")
+BUS_KIND = ["inprocess"]  # set per test by the ``bus_kind`` fixture
+
+
+def nats_reachable() -> str | None:
+    parsed = urlparse(NATS_URL)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 4222), timeout=2):
+            return None
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.fixture(params=["inprocess", pytest.param("jetstream", marks=pytest.mark.nats)])
+def bus_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a test on the in-process bus and on NATS JetStream (a stream of its own)."""
+    if request.param == "jetstream" and (reason := nats_reachable()):
+        require_or_skip(reason, f"NATS JetStream at {NATS_URL}")
+    BUS_KIND[0] = request.param
+    yield request.param
+    BUS_KIND[0] = "inprocess"
+
+
+def jetstream_bus(**kw: Any) -> Any:
+    from yiyang.core.jetstream import JetStreamBus
+
+    return JetStreamBus(
+        NATS_URL, stream=f"T{uuid.uuid4().hex[:12].upper()}", partitions=4, ack_wait_s=5, **kw
+    )
+
+
 def run_pipeline(coro_fn: Any, **kw: Any) -> Any:
-    """Start a pipeline (no MQTT, no timers), run ``coro_fn(pipeline)``, stop it."""
+    """Start a pipeline (no MQTT, no timers), run ``coro_fn(pipeline)``, stop it. On JetStream a
+    publish returns once stored, not processed; the tests read results right after, so there
+    each publish also waits until the workers have acknowledged everything."""
 
     async def main() -> Any:
-        pipeline = Pipeline(mqtt_url="", loops=False, **kw)
+        js = jetstream_bus() if BUS_KIND[0] == "jetstream" else None
+        pipeline = Pipeline(js, mqtt_url="", loops=False, **kw)
         await pipeline.start()
+        if js is not None:
+            publish = js.publish
+
+            async def publish_and_settle(messages: Any) -> None:
+                await publish(messages)
+                await js.drained()
+
+            js.publish = publish_and_settle  # type: ignore[method-assign]
         try:
             return await coro_fn(pipeline)
         finally:
+            if js is not None:
+                await js.delete_stream()
             await pipeline.stop()
 
     return asyncio.run(main())

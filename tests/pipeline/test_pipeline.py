@@ -1,10 +1,12 @@
-"""The alarm pipeline end to end on SQLite and PostgreSQL: message → stored → rules → alert."""
+"""The alarm pipeline end to end on SQLite and PostgreSQL, over the in-process bus and over NATS
+JetStream: message → stored → rules → alert. The same tests, whichever bus carries them."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import orjson
+import pytest
 from sqlalchemy import func, select
 
 from yiyang.alarms.enums import AlertState
@@ -13,6 +15,8 @@ from yiyang.core import db
 from yiyang.devices.models import DeadLetter, DeviceMessage, VitalReading
 
 from .conftest import message, mqtt_raw, run_pipeline
+
+pytestmark = pytest.mark.usefixtures("bus_kind")
 
 
 def alerts_for(elder_id: int) -> list[Alert]:

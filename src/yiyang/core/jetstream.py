@@ -184,6 +184,14 @@ class JetStreamBus(Bus):
         info = await self._js.stream_info(self.stream)
         return int(info.state.messages)
 
+    async def drained(self, timeout: float = 30.0) -> None:
+        """Wait until every stored message has been handled and acknowledged."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while await self.pending():
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{await self.pending()} bus messages still unhandled")
+            await asyncio.sleep(0.02)
+
     async def delete_stream(self) -> None:
         with contextlib.suppress(NotFoundError):
             await self._js.delete_stream(self.stream)
