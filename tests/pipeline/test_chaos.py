@@ -98,7 +98,9 @@ def test_sigkill_a_worker_mid_stream_loses_nothing_and_doubles_nothing(
                 for round_ in range(20):
                     raws = []
                     for _, serial in rows:
-                        raws.append(mqtt_raw(message(serial, "sos_button", "heartbeat", battery=90)))
+                        raws.append(
+                            mqtt_raw(message(serial, "sos_button", "heartbeat", battery=90))
+                        )
                     if round_ % 5 == 0:  # an SOS from a quarter of the elders every 5 rounds
                         for _, serial in rows[round_ // 5 :: 4]:
                             sos = message(serial, "sos_button", "sos")
@@ -143,9 +145,7 @@ def test_sigkill_a_worker_mid_stream_loses_nothing_and_doubles_nothing(
             for r in rows[round_ // 5 :: 4]:
                 pressed[r.elder_id] += 1
         # one open alert per elder that pressed, its count = the presses (merged, not doubled)
-        assert {e: (n, c) for e, n, c in sos_alerts} == {
-            e: (1, n) for e, n in pressed.items() if n
-        }
+        assert {e: (n, c) for e, n, c in sos_alerts} == {e: (1, n) for e, n in pressed.items() if n}
 
         # Escalation timers live in the database: make them due now; the survivor, which has
         # taken over the leader lock, escalates them.

@@ -121,7 +121,9 @@ def alerts(ctx: dict[str, Any]) -> list[dict[str, Any]]:
 def test_contact_id_and_sia_over_tcp_and_udp_become_alerts_after_the_ack(receiver_app) -> None:
     ctx = receiver_app
     panel = Dialler(ctx["plain"], None, 1, 2)
-    pendant = panel.dc09block(1, "ADM-CID", dc05_msg.dc05event(ctx["plain"], {"code": "101", "zone": "4"}))
+    pendant = panel.dc09block(
+        1, "ADM-CID", dc05_msg.dc05event(ctx["plain"], {"code": "101", "zone": "4"})
+    )
     answer, _ = panel.dc09answer(1, send_tcp(ctx["port"], pendant))
     assert answer == "ACK"
     # the ACK came after the event was durable: the alert is there now, through the API
@@ -130,7 +132,9 @@ def test_contact_id_and_sia_over_tcp_and_udp_become_alerts_after_the_ack(receive
     # a resend of the same block (the panel missed our ACK) is acknowledged, not doubled
     assert panel.dc09answer(1, send_tcp(ctx["port"], pendant))[0] == "ACK"
     # SIA-DCS fire alarm over UDP
-    fire = panel.dc09block(2, "SIA-DCS", dc03_msg.dc03event(ctx["plain"], {"code": "FA", "zone": "12"}))
+    fire = panel.dc09block(
+        2, "SIA-DCS", dc03_msg.dc03event(ctx["plain"], {"code": "FA", "zone": "12"})
+    )
     assert panel.dc09answer(2, send_udp(ctx["port"], fire))[0] == "ACK"
     # encrypted Contact ID gas alarm: the ACK is encrypted with the account's key
     sealed = Dialler(ctx["sealed"], ctx["key"], 1, 2)

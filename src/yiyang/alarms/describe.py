@@ -57,7 +57,8 @@ def explain(alert_type: str, detail: dict[str, Any]) -> str:
     device = detail.get("device_type")
     values["device"] = gettext(DEVICE_LABELS[DeviceType(device)]) if device else ""
     if "label" in detail:  # a protocol code's description (docs/protocols.md)
-        values["label"] = gettext(detail["label"])
+        code_label = str(detail["label"])
+        values["label"] = gettext(code_label)
     values.setdefault("zone", "-")
     if "metric" in detail:
         values["metric"] = gettext(METRIC_LABELS.get(detail["metric"], detail["metric"]))

@@ -9,7 +9,7 @@ than guessed at. docs/protocols.md is generated from the tables by a test-checke
 
 Contact ID frames forwarded as digits (``ACCT 18 QXYZ GG CCC S``) carry a checksum: every digit
 counts its value except 0, which counts 10 (hex B–F count 11–15); the sum including S must be a
-multiple of 15, and S = 0 is sent as F.
+multiple of 15; a check value of 10 is sent as the digit 0 and one of 15 (or 0) as F.
 """
 
 from __future__ import annotations
@@ -124,7 +124,9 @@ def checksum_digit(body: str) -> str:
     """The digit S that makes ``body + S`` sum to a multiple of 15."""
     total = sum(digit_value(c) or 0 for c in body)
     s = (15 - total % 15) % 15
-    return "F" if s == 0 else format(s, "X")
+    if s == 0:
+        return "F"  # 0 would count 10
+    return "0" if s == 10 else format(s, "X")  # the digit 0 is the one that counts 10
 
 
 def checksum_ok(frame: str) -> bool:
