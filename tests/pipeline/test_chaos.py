@@ -23,8 +23,8 @@ from yiyang.core import db
 from yiyang.devices.models import Device, DeviceMessage
 from yiyang.runtime import Pipeline
 
-from .conftest import NATS_URL, message, mqtt_raw, nats_reachable
 from ..conftest import require_or_skip
+from .conftest import NATS_URL, message, mqtt_raw, nats_reachable
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats]
 
