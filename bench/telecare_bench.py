@@ -211,7 +211,10 @@ def dc09_bench(  # type: ignore[type-arg]
         for p in procs:
             p.terminate()
         for p in procs:
-            p.wait(20)
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
         asyncio.run(drop_stream(stream))
 
 
@@ -283,7 +286,10 @@ def drain_rate(workers: int, n: int, tmp: Path, seed: int) -> float:
         for p in procs:
             p.terminate()
         for p in procs:
-            p.wait(20)
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
         asyncio.run(drop_stream(stream))
     print(
         f"    {workers} worker(s): {n:,} messages ({start_pending} JetStream batches)"
@@ -305,15 +311,18 @@ def main() -> None:
     print("setting up PostgreSQL")
     accounts = fresh_database(args.elders, args.panels)
 
-    print(f"\n1. DC-09 receiver: {args.connections} panels over TCP for {args.seconds:.0f} s")
-    r = dc09_bench(accounts, args.seconds, args.connections, tmp)
-    print(
-        f"  ACKed blocks: {r['acked']:,} ({r['events']:,} Contact ID events), "
-        f"{r['acked_per_s']:,.0f}/s; not ACKed: {r['not_acked']}"
-    )
-    for kind in ("all", "poll", "event"):
-        p50, p95, p99 = r[kind]
-        print(f"  ACK latency {kind:<5}: p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms")
+    print(f"\n1. DC-09 receiver: {args.connections} panels over TCP, {args.seconds:.0f} s per run")
+    for r in dc09_bench(accounts, args.seconds, args.connections, tmp, args.rate):
+        load = f"offered {r['offered']:,.0f}/s" if r["offered"] else "saturated (back to back)"
+        print(
+            f"  {load}: ACKed {r['acked']:,} blocks ({r['events']:,} Contact ID events), "
+            f"{r['acked_per_s']:,.0f}/s; not ACKed: {r['not_acked']}"
+        )
+        for kind in ("all", "poll", "event"):
+            p50, p95, p99 = r[kind]
+            print(
+                f"    ACK latency {kind:<5}: p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms"
+            )
 
     print(f"\n2. JetStream pipeline: drain {args.messages:,} messages into PostgreSQL")
     one = drain_rate(1, args.messages, tmp, 1)

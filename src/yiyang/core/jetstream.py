@@ -205,4 +205,4 @@ class JetStreamBus(Bus):
         self._tasks = []
         if self._nc is not None and not self._nc.is_closed:
             with contextlib.suppress(Exception):
-                await self._nc.drain()
+                await asyncio.wait_for(self._nc.close(), 5)
