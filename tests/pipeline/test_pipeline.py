@@ -141,10 +141,16 @@ def test_inactivity_asks_the_elder_first_then_raises_the_alert(kit) -> None:
     from yiyang.core.bus import BusMessage
     from yiyang.notifications.models import Notification
 
+    from sqlalchemy import update
+
+    from yiyang.registry.models import Elder
+
     k = kit(need=("pir_motion",))
     elder = k["elder_id"]
     with db.unit_of_work() as session:
         session.add(RuleSettings(elder_id=elder, params={"prewarn_minutes": 30}))
+        # the elder is asked by SMS: give the (randomly generated) demo elder a mobile phone
+        session.execute(update(Elder).where(Elder.id == elder).values(mobile_phone="13912345678"))
     tz = ZoneInfo("Asia/Shanghai")
     today = dt.datetime.now(tz).replace(hour=10, minute=0, second=0, microsecond=0)
     if today > dt.datetime.now(tz):
