@@ -137,12 +137,11 @@ def test_repeated_presses_merge_into_the_open_alert(kit) -> None:
 def test_inactivity_asks_the_elder_first_then_raises_the_alert(kit) -> None:
     from zoneinfo import ZoneInfo
 
+    from sqlalchemy import update
+
     from yiyang.alarms.models import RuleSettings
     from yiyang.core.bus import BusMessage
     from yiyang.notifications.models import Notification
-
-    from sqlalchemy import update
-
     from yiyang.registry.models import Elder
 
     k = kit(need=("pir_motion",))
