@@ -34,7 +34,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
 
 ADMIN_URL = os.environ.get(
     "YIYANG_BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -146,19 +146,27 @@ def publisher(path: Path, rate: float) -> None:
 # -- setup ---------------------------------------------------------------------------------
 
 
-def fresh_database(elders: int) -> None:
+def recreate_database(name: str, admin_url: str = ADMIN_URL) -> Engine:
+    """Drop and create database ``name``, migrate it and make it the app's engine."""
     from yiyang.core import db
     from yiyang.core.migrate import upgrade
-    from yiyang.demo.load import load
 
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DB}"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    engine = db.make_engine(URL)
+    engine = db.make_engine(admin_url.rsplit("/", 1)[0] + "/" + name)
     upgrade(engine)
     db.set_engine(engine)
+    return engine
+
+
+def fresh_database(elders: int) -> None:
+    from yiyang.core import db
+    from yiyang.demo.load import load
+
+    engine = recreate_database(DB)
     t = time.perf_counter()
     with db.unit_of_work() as session:
         out = load(session, elders, seed=3)

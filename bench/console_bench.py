@@ -30,10 +30,10 @@ from pathlib import Path
 
 import httpx
 import orjson
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import insert, select, text
 
 sys.path.insert(0, str(Path(__file__).parent))
-from alarm_bench import PORT, pct, start_broker
+from alarm_bench import PORT, pct, recreate_database, start_broker
 
 ADMIN_URL = os.environ.get(
     "YIYANG_BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -48,19 +48,11 @@ def fresh_database(elders: int, open_alerts: int) -> list[tuple[str, int]]:
     elders without one, for the presses."""
     from yiyang.alarms.models import Alert
     from yiyang.core import db
-    from yiyang.core.migrate import upgrade
     from yiyang.demo.load import load
     from yiyang.devices.models import Device
     from yiyang.registry.models import Elder
 
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DB}"'))
-    admin.dispose()
-    engine = db.make_engine(URL)
-    upgrade(engine)
-    db.set_engine(engine)
+    engine = recreate_database(DB, ADMIN_URL)
     with db.unit_of_work() as session:
         load(session, elders, seed=3)
     rnd = random.Random(4)

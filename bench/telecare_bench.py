@@ -31,10 +31,10 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).parent))
-from alarm_bench import pct
+from alarm_bench import pct, recreate_database
 
 ADMIN_URL = os.environ.get(
     "YIYANG_BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -48,19 +48,11 @@ DC09_PORT = 12099
 def fresh_database(elders: int, panels: int) -> list[str]:
     """Demo district plus ``panels`` alarm panels with DC-09 accounts; returns the accounts."""
     from yiyang.core import db
-    from yiyang.core.migrate import upgrade
     from yiyang.demo.load import load
     from yiyang.devices.models import AlarmAccount, Device
     from yiyang.registry.models import Elder
 
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DB}"'))
-    admin.dispose()
-    engine = db.make_engine(URL)
-    upgrade(engine)
-    db.set_engine(engine)
+    engine = recreate_database(DB, ADMIN_URL)
     with db.unit_of_work() as session:
         load(session, elders, seed=3)
         homes = session.execute(select(Elder.id, Elder.region_path).limit(panels)).all()
@@ -105,6 +97,16 @@ def spawn(args: list[str], stream: str, log: Path) -> subprocess.Popen:  # type:
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
+
+
+def stop_all(procs: list[subprocess.Popen]) -> None:  # type: ignore[type-arg]
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def wait_for(log: Path, marker: str, timeout: float = 60) -> None:
@@ -208,13 +210,7 @@ def dc09_bench(  # type: ignore[type-arg]
             )
         return results
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         asyncio.run(drop_stream(stream))
 
 
@@ -283,13 +279,7 @@ def drain_rate(workers: int, n: int, tmp: Path, seed: int) -> float:
             time.sleep(0.1)
         elapsed = time.perf_counter() - t0
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         asyncio.run(drop_stream(stream))
     print(
         f"    {workers} worker(s): {n:,} messages ({start_pending} JetStream batches)"

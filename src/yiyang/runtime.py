@@ -15,7 +15,6 @@ new leader carries on where a dead one stopped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -29,7 +28,7 @@ from yiyang.alarms import sweeper
 from yiyang.alarms.repository import ParamsCache
 from yiyang.alarms.worker import RuleWorker
 from yiyang.core import db
-from yiyang.core.bus import Bus, InProcessBus
+from yiyang.core.bus import Bus, InProcessBus, cancel_all
 from yiyang.core.clock import local_zone
 from yiyang.core.clock import now as clock_now
 from yiyang.core.config import get_settings
@@ -230,11 +229,7 @@ class Pipeline:
         return await asyncio.to_thread(dispatcher.run_once)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks = []
         if self.mqtt is not None:
             await self.mqtt.stop()

@@ -15,6 +15,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,16 @@ class BusMessage:
 
 
 Handler = Callable[[list[BusMessage]], Awaitable[None]]
+
+
+async def cancel_all(tasks: Sequence[asyncio.Task[Any] | None]) -> None:
+    """Cancel background tasks and wait until each has finished."""
+    running = [t for t in tasks if t is not None]
+    for task in running:
+        task.cancel()
+    for task in running:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class BusClosed(RuntimeError):
@@ -125,11 +136,7 @@ class InProcessBus(Bus):
 
     async def stop(self) -> None:
         self._closed = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         for queue in self._queues:
             while not queue.empty():
                 _, fut = queue.get_nowait()

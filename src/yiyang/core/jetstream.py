@@ -29,7 +29,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from yiyang.core.bus import Bus, BusClosed, BusMessage, Handler
+from yiyang.core.bus import Bus, BusClosed, BusMessage, Handler, cancel_all
 
 log = logging.getLogger(__name__)
 
@@ -197,11 +197,7 @@ class JetStreamBus(Bus):
             await self._js.delete_stream(self.stream)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         self._tasks = []
         if self._nc is not None and not self._nc.is_closed:
             with contextlib.suppress(Exception):

@@ -29,6 +29,7 @@ from pysiaalarm import SIAAccount
 from sqlalchemy import select
 
 from yiyang.core import db
+from yiyang.core.bus import cancel_all
 from yiyang.core.clock import now as clock_now
 from yiyang.devices import messages
 from yiyang.devices.enums import DeviceType, EventKind
@@ -138,12 +139,7 @@ class Coalescer:
             self._slots.release()
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._running) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all([self._task, *self._running])
         while self._queue:
             _, fut = self._queue.popleft()
             if not fut.done():
