@@ -30,6 +30,8 @@ from yiyang.registry import endpoints as registry_api
 from yiyang.registry import pages as registry_pages
 from yiyang.response import endpoints as response_api
 from yiyang.response import pages as response_pages
+from yiyang.services import endpoints as services_api
+from yiyang.subsidies import endpoints as subsidies_api
 from yiyang.web.templating import render
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -143,6 +145,8 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         devices_api.router,
         alarms_api.router,
         response_api.router,
+        services_api.router,
+        subsidies_api.router,
         audit_api.router,
         regions_api.router,
         accounts_pages.router,

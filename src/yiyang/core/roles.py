@@ -41,6 +41,16 @@ class Perm(enum.StrEnum):
     HANDLE_ALERTS = "can_handle_alerts"  # acknowledge, dispatch, resolve
     MANAGE_RULES = "can_manage_rules"  # rule parameters, vendors
     VIEW_DEAD_LETTERS = "can_view_dead_letters"  # rejected device messages (raw payloads)
+    VIEW_ORDERS = "can_view_orders"
+    PLACE_ORDERS = "can_place_orders"  # order for an elder; rate it, complain about it
+    MANAGE_ORDERS = "can_manage_orders"  # provider side: assign, reassign, cancel
+    DELIVER_ORDERS = "can_deliver_orders"  # caregiver: accept, check in and out
+    MANAGE_CAREGIVERS = "can_manage_caregivers"  # a provider's staff and catalog
+    MANAGE_PROVIDERS = "can_manage_providers"  # register and suspend providers
+    HANDLE_COMPLAINTS = "can_handle_complaints"
+    VIEW_SUBSIDIES = "can_view_subsidies"  # balances and use
+    MANAGE_SUBSIDIES = "can_manage_subsidies"  # policies, allocation, month-end
+    VIEW_SETTLEMENT = "can_view_settlement"  # provider statements
 
 
 # Roles whose scope is a region subtree; the others see only elders linked to them.
@@ -50,6 +60,7 @@ REGION_SCOPED = frozenset(
 
 _STAFF = {Perm.VIEW_ELDERS, Perm.VIEW_PHONE}
 _ALARMS = {Perm.VIEW_DEVICES, Perm.VIEW_ALERTS, Perm.HANDLE_ALERTS}
+_ORDERING = {Perm.VIEW_ORDERS, Perm.PLACE_ORDERS, Perm.VIEW_SUBSIDIES}
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.PLATFORM_ADMIN: frozenset(Perm),
     Role.DISTRICT_OFFICER: frozenset(
@@ -58,6 +69,9 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | {Perm.VIEW_MEDICAL, Perm.VIEW_AUDIT, Perm.MANAGE_USERS}
         | _ALARMS
         | {Perm.MANAGE_DEVICES, Perm.MANAGE_RULES, Perm.VIEW_DEAD_LETTERS}
+        | _ORDERING
+        | {Perm.HANDLE_COMPLAINTS, Perm.MANAGE_PROVIDERS, Perm.MANAGE_SUBSIDIES}
+        | {Perm.VIEW_SETTLEMENT}
     ),
     Role.STREET_OFFICER: frozenset(
         _STAFF
@@ -65,6 +79,8 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | {Perm.VIEW_MEDICAL, Perm.VIEW_AUDIT}
         | _ALARMS
         | {Perm.MANAGE_DEVICES}
+        | _ORDERING
+        | {Perm.HANDLE_COMPLAINTS}
     ),
     Role.COMMUNITY_WORKER: frozenset(
         _STAFF
@@ -72,21 +88,32 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | {Perm.VIEW_MEDICAL}
         | _ALARMS
         | {Perm.MANAGE_DEVICES}
+        | _ORDERING
     ),
     # Operators must call elders and read the medical profile to brief 120, but never need
     # the ID number.
-    Role.OPERATOR: frozenset(_STAFF | {Perm.VIEW_MEDICAL} | _ALARMS),
-    Role.PROVIDER_ADMIN: frozenset({Perm.VIEW_ELDERS}),
-    Role.CAREGIVER: frozenset({Perm.VIEW_ELDERS, Perm.VIEW_PHONE}),
+    # Operators also take orders by phone (the 12349 hotline).
+    Role.OPERATOR: frozenset(
+        _STAFF | {Perm.VIEW_MEDICAL} | _ALARMS | {Perm.VIEW_ORDERS, Perm.PLACE_ORDERS}
+    ),
+    Role.PROVIDER_ADMIN: frozenset(
+        {Perm.VIEW_ELDERS, Perm.VIEW_ORDERS, Perm.MANAGE_ORDERS, Perm.MANAGE_CAREGIVERS}
+        | {Perm.VIEW_SETTLEMENT}
+    ),
+    Role.CAREGIVER: frozenset(
+        {Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_ORDERS, Perm.DELIVER_ORDERS}
+    ),
     Role.DOCTOR: frozenset(
         {Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL, Perm.VIEW_ALERTS}
     ),
     Role.VOLUNTEER: frozenset({Perm.VIEW_ELDERS}),
     Role.FAMILY: frozenset(
         {Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL, Perm.VIEW_ALERTS, Perm.VIEW_DEVICES}
+        | _ORDERING
     ),
     Role.ELDER: frozenset(
         {Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL, Perm.VIEW_ALERTS, Perm.VIEW_DEVICES}
+        | _ORDERING
     ),
 }
 

@@ -109,3 +109,27 @@ def region_row_visible(actor: Actor, perm: Perm, region_path: str) -> bool:
     if actor.role is Role.PLATFORM_ADMIN:
         return True
     return actor.role in REGION_SCOPED and region_path.startswith(actor.region_path)
+
+
+def service_row_scope(
+    actor: Actor,
+    perm: Perm,
+    region_path: Any,
+    elder_id: Any,
+    provider_id: Any,
+    caregiver_id: Any = None,
+) -> ColumnElement[bool]:
+    """Scope for service rows (orders, ratings, complaints, meals): region roles by the row's
+    region, a provider admin by its own provider, a caregiver by the jobs assigned to them,
+    families and elders through the elders they may read."""
+    if not actor.can(perm):
+        return false()
+    if actor.role is Role.PROVIDER_ADMIN:
+        return provider_id == actor.provider_id if actor.provider_id is not None else false()
+    if actor.role is Role.CAREGIVER:
+        if caregiver_id is None:
+            return false()
+        from yiyang.services.models import Caregiver
+
+        return caregiver_id.in_(select(Caregiver.id).where(Caregiver.user_id == actor.user_id))
+    return elder_row_scope(actor, perm, region_path, elder_id)

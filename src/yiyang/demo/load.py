@@ -102,7 +102,11 @@ def load(session: Session, elders: int, seed: int) -> dict[str, int]:
         from yiyang.demo import response
 
         responders = response.install(session)
+        from yiyang.demo import services
+
+        caregivers = services.install(session)
         return {
+            "caregivers": caregivers,
             "devices": devices,
             "responders": responders,
             "created": outcome.created,

@@ -173,3 +173,21 @@ def system_rows(session: Session, elder_ids: Sequence[int], *columns: Any) -> li
             session.execute(select(Elder.id, *columns).where(Elder.id.in_(ids[i : i + 1000])))
         )
     return out
+
+
+def system_entitlement_rows(session: Session) -> Iterator[Any]:
+    """A system read for the monthly subsidy run (no user): every active elder's id, region,
+    care level and categories — what policies decide entitlement by. Never shown to a user."""
+    cats: dict[int, list[str]] = {}
+    for elder_id, category in session.execute(
+        select(ElderCategory.elder_id, ElderCategory.category)
+    ):
+        cats.setdefault(elder_id, []).append(category)
+    rows = session.execute(
+        select(Elder.id, Elder.region_path, Elder.care_level)
+        .where(Elder.status == ElderStatus.ACTIVE)
+        .order_by(Elder.id)
+        .execution_options(yield_per=10_000)
+    )
+    for elder_id, path, level in rows:
+        yield elder_id, path, level, cats.get(elder_id, [])

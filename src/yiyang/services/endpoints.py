@@ -1,0 +1,351 @@
+"""Home-service JSON API: providers, caregivers, catalog, orders (place, dispatch, deliver,
+confirm, dispute, cancel), ratings, complaints and meals. Thin: the rules live in the services."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yiyang.core.auth import current_actor, require
+from yiyang.core.db import get_session
+from yiyang.core.errors import NotFound
+from yiyang.core.i18n import gettext as _
+from yiyang.core.roles import Perm
+from yiyang.core.scoping import Actor
+from yiyang.services import complaints, meals, service
+from yiyang.services import repository as repo
+from yiyang.services.models import Caregiver, Provider, ServiceItem
+from yiyang.services.permissions import caregiver_scope, provider_scope
+from yiyang.services.schemas import (
+    AssignIn,
+    CanteenCreate,
+    CaregiverCreate,
+    CaregiverRead,
+    CertificateCreate,
+    CheckOutIn,
+    ComplaintCreate,
+    ComplaintRead,
+    ConfirmIn,
+    GeoIn,
+    ItemCreate,
+    ItemRead,
+    MealOrderCreate,
+    MealOrderRead,
+    MenuCreate,
+    NoteIn,
+    OrderCreate,
+    OrderRead,
+    ProviderCreate,
+    ProviderRead,
+    RatingIn,
+    ReasonIn,
+    SeriesCreate,
+)
+
+router = APIRouter(prefix="/api", tags=["services"])
+DB = Annotated[Session, Depends(get_session)]
+Anyone = Annotated[Actor, Depends(current_actor)]
+Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ORDERS))]
+Placer = Annotated[Actor, Depends(require(Perm.PLACE_ORDERS))]
+ProviderStaff = Annotated[Actor, Depends(require(Perm.MANAGE_ORDERS))]
+Deliverer = Annotated[Actor, Depends(require(Perm.DELIVER_ORDERS))]
+StaffManager = Annotated[Actor, Depends(require(Perm.MANAGE_CAREGIVERS))]
+Registrar = Annotated[Actor, Depends(require(Perm.MANAGE_PROVIDERS))]
+Handler = Annotated[Actor, Depends(require(Perm.HANDLE_COMPLAINTS))]
+
+
+def _read(order: Any) -> OrderRead:
+    return OrderRead.model_validate(order)
+
+
+# --- providers, caregivers, catalog ---
+
+
+@router.get("/providers", summary="Service providers")
+def list_providers(actor: Viewer, session: DB) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Provider).where(provider_scope(actor)).order_by(Provider.id))
+    out = []
+    for p in rows:
+        s = service.score(session, "provider", p.id)
+        out.append(
+            {
+                **ProviderRead.model_validate(p).model_dump(),
+                "score": s.score,
+                "reviews": s.count,
+                "mean": s.mean,
+            }
+        )
+    return out
+
+
+@router.post("/providers", status_code=201, summary="Register a provider")
+def create_provider(actor: Registrar, session: DB, body: ProviderCreate) -> ProviderRead:
+    return ProviderRead.model_validate(service.create_provider(session, actor, body))
+
+
+@router.post("/providers/{provider_id}/status", summary="Suspend or reinstate a provider")
+def set_provider_status(
+    actor: Registrar, session: DB, provider_id: int, status: str
+) -> ProviderRead:
+    return ProviderRead.model_validate(
+        service.set_provider_status(session, actor, provider_id, status)
+    )
+
+
+@router.get("/caregivers", summary="Caregivers you manage")
+def list_caregivers(actor: Anyone, session: DB) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(Caregiver).where(caregiver_scope(actor)).order_by(Caregiver.id).limit(5000)
+    )
+    out = []
+    for c in rows:
+        s = service.score(session, "caregiver", c.id)
+        out.append(
+            {
+                **CaregiverRead.model_validate(c).model_dump(mode="json"),
+                "score": s.score,
+                "reviews": s.count,
+            }
+        )
+    return out
+
+
+@router.post("/caregivers", status_code=201, summary="Add a caregiver")
+def create_caregiver(actor: StaffManager, session: DB, body: CaregiverCreate) -> CaregiverRead:
+    return CaregiverRead.model_validate(service.create_caregiver(session, actor, body))
+
+
+@router.post(
+    "/caregivers/{caregiver_id}/certificates", status_code=201, summary="Add a certificate"
+)
+def add_certificate(
+    actor: StaffManager, session: DB, caregiver_id: int, body: CertificateCreate
+) -> dict[str, Any]:
+    cert = service.add_certificate(session, actor, caregiver_id, body)
+    return {"id": cert.id, "skill": cert.skill, "expires_on": cert.expires_on}
+
+
+@router.get("/catalog", summary="Services on offer (for an elder: those serving their area)")
+def catalog(actor: Viewer, session: DB, provider_id: int | None = None) -> list[ItemRead]:
+    stmt = (
+        select(ServiceItem)
+        .join(Provider, Provider.id == ServiceItem.provider_id)
+        .where(ServiceItem.active, Provider.status == "active", provider_scope(actor))
+    )
+    if provider_id is not None:
+        stmt = stmt.where(ServiceItem.provider_id == provider_id)
+    return [ItemRead.model_validate(i) for i in session.scalars(stmt.order_by(ServiceItem.id))]
+
+
+@router.post("/catalog", status_code=201, summary="Add a service to a provider's catalog")
+def create_item(actor: StaffManager, session: DB, body: ItemCreate) -> ItemRead:
+    return ItemRead.model_validate(service.create_item(session, actor, body))
+
+
+# --- orders ---
+
+
+@router.post("/orders", status_code=201, summary="Place an order (idempotent by key)")
+def place_order(
+    actor: Placer,
+    session: DB,
+    body: OrderCreate,
+    idempotency_key: Annotated[str | None, Header(max_length=80)] = None,
+) -> JSONResponse:
+    order, created = service.place_order(session, actor, body, idempotency_key)
+    session.flush()
+    return JSONResponse(_read(order).model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.post("/order-series", status_code=201, summary="A recurring order")
+def create_series(actor: Placer, session: DB, body: SeriesCreate) -> dict[str, Any]:
+    series, made = service.create_series(session, actor, body)
+    return {"id": series.id, "orders_created": made}
+
+
+@router.get("/orders", summary="Orders in your scope")
+def list_orders(
+    actor: Viewer,
+    session: DB,
+    state: str = "",
+    day: str | None = None,
+    caregiver_id: int | None = None,
+    elder_id: int | None = None,
+    flagged: bool = False,
+) -> list[dict[str, Any]]:
+    import datetime as dt
+
+    f = repo.OrderFilters(
+        state=state,
+        day=dt.date.fromisoformat(day) if day else None,
+        caregiver_id=caregiver_id,
+        elder_id=elder_id,
+        flagged=flagged,
+    )
+    return [
+        {
+            **_read(r.ServiceOrder).model_dump(mode="json"),
+            "elder_name": r.elder_name,
+            "item_name": r.item_name,
+            "caregiver_name": r.caregiver_name,
+        }
+        for r in repo.board(session, actor, f)
+    ]
+
+
+@router.get("/orders/{order_id}", summary="One order with its trail")
+def get_order(actor: Viewer, session: DB, order_id: int) -> dict[str, Any]:
+    order = service.get_order(session, actor, order_id)
+    out = _read(order).model_dump(mode="json")
+    out["address"] = order.address
+    if actor.can(Perm.PLACE_ORDERS):  # the elder's side holds the code to read to the caregiver
+        out["confirm_code"] = order.confirm_code
+    out["trail"] = [
+        {
+            "at": e.at.isoformat(),
+            "actor": e.actor_name,
+            "action": e.action,
+            "from": e.from_state,
+            "to": e.to_state,
+            "note": e.note,
+        }
+        for e in repo.trail(session, order.id)
+    ]
+    return out
+
+
+@router.get("/orders/{order_id}/suggestions", summary="Caregivers ranked for this order")
+def suggestions(actor: ProviderStaff, session: DB, order_id: int) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(s) for s in service.suggest(session, actor, order_id)]
+
+
+@router.post("/orders/{order_id}/assign")
+def assign(actor: ProviderStaff, session: DB, order_id: int, body: AssignIn) -> OrderRead:
+    return _read(service.assign(session, actor, order_id, body.caregiver_id, body.note))
+
+
+@router.post("/orders/{order_id}/accept")
+def accept(actor: Deliverer, session: DB, order_id: int) -> OrderRead:
+    return _read(service.accept(session, actor, order_id))
+
+
+@router.post("/orders/{order_id}/decline")
+def decline(actor: Deliverer, session: DB, order_id: int, body: ReasonIn) -> OrderRead:
+    return _read(service.decline(session, actor, order_id, body.reason))
+
+
+@router.post("/orders/{order_id}/depart")
+def depart(actor: Deliverer, session: DB, order_id: int) -> OrderRead:
+    return _read(service.depart(session, actor, order_id))
+
+
+@router.post("/orders/{order_id}/check-in")
+def check_in(actor: Deliverer, session: DB, order_id: int, body: GeoIn) -> OrderRead:
+    return _read(service.check_in(session, actor, order_id, body.lat, body.lon))
+
+
+@router.post("/orders/{order_id}/check-out")
+def check_out(actor: Deliverer, session: DB, order_id: int, body: CheckOutIn) -> OrderRead:
+    return _read(
+        service.check_out(session, actor, order_id, body.lat, body.lon, body.code, body.signature)
+    )
+
+
+@router.post("/orders/{order_id}/confirm", summary="Confirm the service (pays it)")
+def confirm(actor: Viewer, session: DB, order_id: int, body: ConfirmIn) -> OrderRead:
+    return _read(service.confirm(session, actor, order_id, body.code))
+
+
+@router.post("/orders/{order_id}/dispute", summary="Dispute (reverses a payment)")
+def dispute(actor: Placer, session: DB, order_id: int, body: ReasonIn) -> OrderRead:
+    return _read(service.dispute(session, actor, order_id, body.reason))
+
+
+@router.post("/orders/{order_id}/dispute/resolve")
+def resolve_dispute(
+    actor: Handler, session: DB, order_id: int, upheld: bool, body: ReasonIn
+) -> OrderRead:
+    return _read(service.resolve_dispute(session, actor, order_id, upheld, body.reason))
+
+
+@router.post("/orders/{order_id}/cancel")
+def cancel(actor: Viewer, session: DB, order_id: int, body: ReasonIn) -> OrderRead:
+    return _read(service.cancel(session, actor, order_id, body.reason))
+
+
+@router.post("/orders/{order_id}/rating", status_code=201)
+def rate(actor: Placer, session: DB, order_id: int, body: RatingIn) -> dict[str, Any]:
+    r = service.rate(session, actor, order_id, body.stars, body.comment)
+    return {"id": r.id, "stars": r.stars}
+
+
+@router.get("/scores/{kind}/{subject_id}", summary="Bayesian score of a provider or caregiver")
+def get_score(actor: Viewer, session: DB, kind: str, subject_id: int) -> dict[str, Any]:
+    if kind not in ("provider", "caregiver"):
+        raise NotFound(_("Not found."))
+    return dataclasses.asdict(service.score(session, kind, subject_id))
+
+
+# --- complaints ---
+
+
+@router.post("/complaints", status_code=201)
+def open_complaint(actor: Placer, session: DB, body: ComplaintCreate) -> ComplaintRead:
+    return ComplaintRead.model_validate(complaints.open_complaint(session, actor, body))
+
+
+@router.get("/complaints")
+def list_complaints(actor: Viewer, session: DB, state: str = "") -> list[dict[str, Any]]:
+    return [
+        {**ComplaintRead.model_validate(c).model_dump(mode="json"), "overdue": late}
+        for c, late in complaints.listing(session, actor, state)
+    ]
+
+
+@router.post("/complaints/{complaint_id}/investigate")
+def investigate(actor: Handler, session: DB, complaint_id: int, body: NoteIn) -> ComplaintRead:
+    return ComplaintRead.model_validate(
+        complaints.advance(session, actor, complaint_id, "investigate", body.note or "")
+    )
+
+
+@router.post("/complaints/{complaint_id}/resolve")
+def resolve(actor: Handler, session: DB, complaint_id: int, body: ReasonIn) -> ComplaintRead:
+    return ComplaintRead.model_validate(
+        complaints.advance(session, actor, complaint_id, "resolve", body.reason)
+    )
+
+
+# --- meals ---
+
+
+@router.post("/canteens", status_code=201)
+def create_canteen(actor: StaffManager, session: DB, body: CanteenCreate) -> dict[str, Any]:
+    c = meals.create_canteen(session, actor, body)
+    return {"id": c.id, "name": c.name}
+
+
+@router.post("/canteens/{canteen_id}/menus", status_code=201)
+def add_menu(actor: StaffManager, session: DB, canteen_id: int, body: MenuCreate) -> dict[str, Any]:
+    m = meals.add_menu(session, actor, canteen_id, body)
+    return {"id": m.id, "day": m.day, "meal": m.meal, "price_fen": m.price_fen}
+
+
+@router.post("/meals", status_code=201)
+def order_meal(actor: Placer, session: DB, body: MealOrderCreate) -> MealOrderRead:
+    return MealOrderRead.model_validate(meals.order_meal(session, actor, body))
+
+
+@router.post("/meals/{meal_id}/serve")
+def serve_meal(actor: ProviderStaff, session: DB, meal_id: int) -> MealOrderRead:
+    return MealOrderRead.model_validate(meals.serve(session, actor, meal_id))
+
+
+@router.post("/meals/{meal_id}/cancel")
+def cancel_meal(actor: Viewer, session: DB, meal_id: int) -> MealOrderRead:
+    return MealOrderRead.model_validate(meals.cancel(session, actor, meal_id))

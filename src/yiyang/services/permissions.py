@@ -1,0 +1,66 @@
+"""Who may see and touch which service rows: one scope per table, all built on
+``core.scoping.service_row_scope`` (分权分域 in one place)."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, true
+
+from yiyang.core.roles import Perm, Role
+from yiyang.core.scoping import Actor, region_scope_path, service_row_scope
+from yiyang.services.models import Caregiver, Complaint, MealOrder, Provider, ServiceOrder
+
+
+def order_scope(actor: Actor) -> ColumnElement[bool]:
+    return service_row_scope(
+        actor,
+        Perm.VIEW_ORDERS,
+        ServiceOrder.region_path,
+        ServiceOrder.elder_id,
+        ServiceOrder.provider_id,
+        ServiceOrder.caregiver_id,
+    )
+
+
+def complaint_scope(actor: Actor) -> ColumnElement[bool]:
+    return service_row_scope(
+        actor, Perm.VIEW_ORDERS, Complaint.region_path, Complaint.elder_id, Complaint.provider_id
+    )
+
+
+def meal_scope(actor: Actor) -> ColumnElement[bool]:
+    return service_row_scope(
+        actor, Perm.VIEW_ORDERS, MealOrder.region_path, MealOrder.elder_id, MealOrder.provider_id
+    )
+
+
+def provider_scope(actor: Actor) -> ColumnElement[bool]:
+    """Providers are public to staff (an elder may pick any provider serving the area); a
+    provider admin sees only its own."""
+    if actor.role is Role.PROVIDER_ADMIN:
+        return Provider.id == actor.provider_id if actor.provider_id else false()
+    return true()
+
+
+def caregiver_scope(actor: Actor) -> ColumnElement[bool]:
+    """Caregivers: their provider's admin, district staff above the provider, themselves."""
+    if actor.role is Role.PLATFORM_ADMIN:
+        return true()
+    if actor.role is Role.PROVIDER_ADMIN and actor.provider_id:
+        return Caregiver.provider_id == actor.provider_id
+    if actor.role is Role.CAREGIVER:
+        return Caregiver.user_id == actor.user_id
+    if actor.can(Perm.MANAGE_PROVIDERS) or actor.can(Perm.HANDLE_COMPLAINTS):
+        return true()
+    return false()
+
+
+def manages_provider(actor: Actor, provider: Provider) -> bool:
+    """A provider's own admin, or the district that registered it."""
+    if actor.role is Role.PROVIDER_ADMIN:
+        return actor.provider_id == provider.id
+    scope = region_scope_path(actor)
+    return (
+        actor.can(Perm.MANAGE_PROVIDERS)
+        and scope is not None
+        and (scope == "/" or provider.region_path.startswith(scope))
+    )

@@ -1,0 +1,168 @@
+"""Service queries. Every list starts from a scope in ``services.permissions``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from yiyang.core.clock import local_zone
+from yiyang.core.db import among
+from yiyang.core.scoping import Actor
+from yiyang.registry.models import Elder
+from yiyang.services.enums import BUSY_STATES
+from yiyang.services.models import (
+    Caregiver,
+    Certificate,
+    Complaint,
+    Rating,
+    ServiceItem,
+    ServiceOrder,
+)
+from yiyang.services.permissions import complaint_scope, order_scope
+
+
+def readable_orders(actor: Actor) -> Select[ServiceOrder]:
+    return select(ServiceOrder).where(order_scope(actor))
+
+
+def get_order(
+    session: Session, actor: Actor, order_id: int, *, lock: bool = False
+) -> ServiceOrder | None:
+    stmt = readable_orders(actor).where(ServiceOrder.id == order_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=local_zone())
+    return start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    state: str = ""
+    day: dt.date | None = None
+    caregiver_id: int | None = None
+    flagged: bool = False
+    elder_id: int | None = None
+
+
+def board(session: Session, actor: Actor, f: OrderFilters, limit: int = 200) -> Sequence[Any]:
+    """The orders board: orders in scope with the names a person needs, soonest first."""
+    stmt = (
+        select(
+            ServiceOrder,
+            Elder.name.label("elder_name"),
+            ServiceItem.name.label("item_name"),
+            ServiceItem.category.label("category"),
+            Caregiver.name.label("caregiver_name"),
+        )
+        .join(Elder, Elder.id == ServiceOrder.elder_id)
+        .join(ServiceItem, ServiceItem.id == ServiceOrder.item_id)
+        .outerjoin(Caregiver, Caregiver.id == ServiceOrder.caregiver_id)
+        .where(order_scope(actor))
+    )
+    if f.state:
+        stmt = stmt.where(ServiceOrder.state == f.state)
+    if f.day:
+        lo, hi = day_bounds(f.day)
+        stmt = stmt.where(ServiceOrder.scheduled_at >= lo, ServiceOrder.scheduled_at < hi)
+    if f.caregiver_id:
+        stmt = stmt.where(ServiceOrder.caregiver_id == f.caregiver_id)
+    if f.elder_id:
+        stmt = stmt.where(ServiceOrder.elder_id == f.elder_id)
+    if f.flagged:
+        stmt = stmt.where(func.json_array_length(ServiceOrder.flags) > 0)
+    return session.execute(
+        stmt.order_by(ServiceOrder.scheduled_at, ServiceOrder.id).limit(limit)
+    ).all()
+
+
+def trail(session: Session, order_id: int) -> Sequence[Any]:
+    from yiyang.services.models import OrderEvent
+
+    return session.scalars(
+        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+    ).all()
+
+
+def caregiver_for_user(session: Session, user_id: int) -> Caregiver | None:
+    return session.scalar(select(Caregiver).where(Caregiver.user_id == user_id))
+
+
+def candidates(session: Session, provider_id: int) -> Sequence[Caregiver]:
+    return session.scalars(
+        select(Caregiver).where(Caregiver.provider_id == provider_id, Caregiver.active)
+    ).all()
+
+
+def certificates(
+    session: Session, caregiver_ids: Sequence[int]
+) -> dict[int, dict[str, dt.date | None]]:
+    out: dict[int, dict[str, dt.date | None]] = {}
+    if not caregiver_ids:
+        return out
+    rows = session.execute(
+        select(Certificate.caregiver_id, Certificate.skill, Certificate.expires_on).where(
+            among(Certificate.caregiver_id, list(caregiver_ids))
+        )
+    )
+    for cid, skill, expires in rows:
+        held = out.setdefault(cid, {})
+        # the latest certificate for a skill counts (None: it never expires)
+        known = held.get(skill, dt.date.min) if skill in held else dt.date.min
+        if known is not None and (expires is None or expires > known):
+            held[skill] = expires
+    return out
+
+
+def bookings(
+    session: Session, provider_id: int, day: dt.date, exclude_order: int | None = None
+) -> dict[int, list[Any]]:
+    """Each caregiver's busy jobs that day: (start, minutes, lat, lon)."""
+    lo, hi = day_bounds(day)
+    stmt = select(
+        ServiceOrder.caregiver_id,
+        ServiceOrder.scheduled_at,
+        ServiceOrder.booked_minutes,
+        ServiceOrder.home_lat,
+        ServiceOrder.home_lon,
+    ).where(
+        ServiceOrder.provider_id == provider_id,
+        ServiceOrder.scheduled_at >= lo,
+        ServiceOrder.scheduled_at < hi,
+        ServiceOrder.caregiver_id.is_not(None),
+        ServiceOrder.state.in_([s.value for s in BUSY_STATES]),
+    )
+    if exclude_order is not None:
+        stmt = stmt.where(ServiceOrder.id != exclude_order)
+    out: dict[int, list[Any]] = {}
+    for cid, start, minutes, lat, lon in session.execute(stmt):
+        assert cid is not None
+        out.setdefault(cid, []).append((start, minutes, lat, lon))
+    return out
+
+
+def rating_totals(session: Session, column: Any, subject_id: int) -> tuple[int, int]:
+    total, count = session.execute(
+        select(func.coalesce(func.sum(Rating.stars), 0), func.count()).where(column == subject_id)
+    ).one()
+    return int(total), int(count)
+
+
+def platform_mean(session: Session) -> float:
+    mean = session.scalar(select(func.avg(Rating.stars)))
+    return float(mean) if mean is not None else 4.0
+
+
+def complaints(session: Session, actor: Actor, state: str = "") -> Sequence[Complaint]:
+    stmt = select(Complaint).where(complaint_scope(actor))
+    if state:
+        stmt = stmt.where(Complaint.state == state)
+    return session.scalars(stmt.order_by(Complaint.due_at, Complaint.id).limit(500)).all()

@@ -1,0 +1,255 @@
+"""API shapes for providers, caregivers, the catalog, orders, ratings, complaints and meals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from yiyang.services.enums import ServiceCategory, Unit
+
+RegionCode = str
+Reason = Field(min_length=2, max_length=500)
+
+
+class ProviderCreate(BaseModel):
+    name: str = Field(min_length=2, max_length=128)
+    licence_no: str = Field(min_length=4, max_length=64)
+    licence_expires_on: dt.date | None = None
+    contact_name: str = Field(min_length=1, max_length=64)
+    contact_phone: str = Field(pattern=r"^\+?[0-9-]{7,20}$")
+    contact_email: str | None = Field(default=None, max_length=255)
+    areas: list[RegionCode] = Field(min_length=1, description="region codes it may serve")
+
+
+class ProviderRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    licence_no: str
+    licence_expires_on: dt.date | None
+    contact_name: str
+    contact_phone: str
+    status: str
+    areas: list[str]
+
+
+class CaregiverCreate(BaseModel):
+    provider_id: int | None = None  # a provider admin's own provider when omitted
+    name: str = Field(min_length=1, max_length=64)
+    phone: str = Field(pattern=r"^\+?[0-9-]{7,20}$")
+    skills: list[str] = Field(default_factory=list)
+    areas: list[RegionCode] = Field(min_length=1)
+    work_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    work_start: dt.time = dt.time(8, 0)
+    work_end: dt.time = dt.time(18, 0)
+    max_jobs_per_day: int = Field(default=8, ge=1, le=20)
+    home_lat: float | None = Field(default=None, ge=-90, le=90)
+    home_lon: float | None = Field(default=None, ge=-180, le=180)
+    user_id: int | None = None
+
+    @field_validator("work_days")
+    @classmethod
+    def _days(cls, v: list[int]) -> list[int]:
+        if any(d < 0 or d > 6 for d in v):
+            raise ValueError("work days are 0 (Monday) to 6 (Sunday)")
+        return sorted(set(v))
+
+
+class CaregiverRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    provider_id: int
+    name: str
+    phone: str
+    skills: list[str]
+    areas: list[str]
+    work_days: list[int]
+    work_start: dt.time
+    work_end: dt.time
+    max_jobs_per_day: int
+    active: bool
+
+
+class CertificateCreate(BaseModel):
+    skill: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=64)
+    number: str = Field(min_length=1, max_length=64)
+    expires_on: dt.date | None = None
+
+
+class ItemCreate(BaseModel):
+    provider_id: int | None = None
+    code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    name: str = Field(min_length=1, max_length=128)
+    category: ServiceCategory
+    unit: Unit
+    price_fen: int = Field(ge=0, le=10_000_000, description="price per unit, in fen (0.01 yuan)")
+    duration_min: int = Field(ge=5, le=720, description="minutes per unit")
+    required_skill: str | None = None
+    policy_ids: list[int] = Field(default_factory=list)
+
+
+class ItemRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    provider_id: int
+    code: str
+    name: str
+    category: str
+    unit: str
+    price_fen: int
+    duration_min: int
+    required_skill: str | None
+    policy_ids: list[int]
+
+
+class OrderCreate(BaseModel):
+    elder_id: int
+    item_id: int
+    scheduled_at: dt.datetime = Field(description="local time when naive (Asia/Shanghai)")
+    quantity: int = Field(default=1, ge=1, le=12)
+    note: str | None = Field(default=None, max_length=1000)
+    pay_with: Literal["subsidy_first", "subsidy_only"] = "subsidy_first"
+    idempotency_key: str | None = Field(
+        default=None, max_length=80, description="or the Idempotency-Key header"
+    )
+
+
+class SeriesCreate(BaseModel):
+    elder_id: int
+    item_id: int
+    weekdays: list[int] = Field(min_length=1)
+    time_of_day: dt.time
+    starts_on: dt.date
+    ends_on: dt.date | None = None
+    quantity: int = Field(default=1, ge=1, le=12)
+
+    @field_validator("weekdays")
+    @classmethod
+    def _days(cls, v: list[int]) -> list[int]:
+        if any(d < 0 or d > 6 for d in v):
+            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+        return sorted(set(v))
+
+
+class OrderRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    elder_id: int
+    provider_id: int
+    item_id: int
+    caregiver_id: int | None
+    series_id: int | None
+    state: str
+    quantity: int
+    scheduled_at: dt.datetime
+    booked_minutes: int
+    unit_price_fen: int
+    amount_fen: int
+    pay_with: str
+    subsidy_fen: int
+    self_pay_fen: int
+    flags: list[str]
+    accept_due_at: dt.datetime | None
+    escalated_at: dt.datetime | None
+    checkin_at: dt.datetime | None
+    checkin_distance_m: float | None
+    checkout_at: dt.datetime | None
+    confirmed_at: dt.datetime | None
+    confirmed_via: str | None
+    cancel_reason: str | None
+    dispute_reason: str | None
+    version: int
+
+
+class AssignIn(BaseModel):
+    caregiver_id: int
+    note: str | None = Field(default=None, max_length=500)
+
+
+class ReasonIn(BaseModel):
+    reason: str = Reason
+
+
+class NoteIn(BaseModel):
+    note: str | None = Field(default=None, max_length=500)
+
+
+class GeoIn(BaseModel):
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class CheckOutIn(GeoIn):
+    code: str | None = Field(default=None, max_length=8, description="the elder's code")
+    signature: str | None = Field(default=None, max_length=20_000, description="SVG path")
+
+
+class ConfirmIn(BaseModel):
+    code: str | None = Field(default=None, max_length=8)
+
+
+class RatingIn(BaseModel):
+    stars: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class ComplaintCreate(BaseModel):
+    order_id: int
+    category: Literal["quality", "attitude", "late", "fee", "safety", "other"]
+    description: str = Field(min_length=4, max_length=2000)
+
+
+class ComplaintRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    order_id: int | None
+    elder_id: int
+    provider_id: int
+    state: str
+    category: str
+    description: str
+    opened_by_name: str
+    opened_at: dt.datetime
+    respond_by: dt.datetime
+    due_at: dt.datetime
+    handler_name: str | None
+    resolved_at: dt.datetime | None
+    resolution: str | None
+
+
+class CanteenCreate(BaseModel):
+    provider_id: int
+    name: str = Field(min_length=2, max_length=128)
+    region_code: RegionCode
+    address: str = Field(min_length=2, max_length=255)
+    delivers: bool = True
+
+
+class MenuCreate(BaseModel):
+    day: dt.date
+    meal: Literal["breakfast", "lunch", "dinner"]
+    dishes: list[str] = Field(min_length=1, max_length=12)
+    price_fen: int = Field(ge=0, le=100_000)
+    capacity: int = Field(default=200, ge=1, le=5000)
+
+
+class MealOrderCreate(BaseModel):
+    elder_id: int
+    menu_id: int
+    mode: Literal["pickup", "delivery"] = "pickup"
+
+
+class MealOrderRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    elder_id: int
+    menu_id: int
+    mode: str
+    state: str
+    price_fen: int
+    subsidy_fen: int
+    self_pay_fen: int
+    policy_id: int | None

@@ -1,0 +1,120 @@
+"""Subsidy JSON API: policies, the month's allocation run, settlement and statements (XLSX),
+balances per elder and reports per street/community. Scoped by role and region."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yiyang.core import audit
+from yiyang.core.auth import require
+from yiyang.core.db import get_session
+from yiyang.core.errors import Conflict, NotFound
+from yiyang.core.i18n import gettext as _
+from yiyang.core.roles import Perm, Role
+from yiyang.core.scoping import Actor
+from yiyang.registry.service import access_elder
+from yiyang.services.models import Provider
+from yiyang.subsidies import service, settlement
+from yiyang.subsidies.models import SubsidyPolicy
+from yiyang.subsidies.schemas import (
+    BalanceRead,
+    MonthIn,
+    PolicyCreate,
+    PolicyRead,
+    ReportRow,
+    StatementRead,
+)
+
+router = APIRouter(prefix="/api/subsidies", tags=["subsidies"])
+DB = Annotated[Session, Depends(get_session)]
+Manager = Annotated[Actor, Depends(require(Perm.MANAGE_SUBSIDIES))]
+Viewer = Annotated[Actor, Depends(require(Perm.VIEW_SUBSIDIES))]
+Settlement = Annotated[Actor, Depends(require(Perm.VIEW_SETTLEMENT))]
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/policies", summary="Subsidy policies")
+def list_policies(actor: Viewer, session: DB) -> list[PolicyRead]:
+    rows = session.scalars(select(SubsidyPolicy).order_by(SubsidyPolicy.id))
+    return [PolicyRead.model_validate(p) for p in rows]
+
+
+@router.post("/policies", status_code=201, summary="Create a subsidy policy")
+def create_policy(actor: Manager, session: DB, body: PolicyCreate) -> PolicyRead:
+    if session.scalar(select(SubsidyPolicy.id).where(SubsidyPolicy.code == body.code)):
+        raise Conflict(_("A policy with this code already exists."))
+    policy = SubsidyPolicy(**body.model_dump(), region_path=actor.region_path)
+    session.add(policy)
+    session.flush()
+    return PolicyRead.model_validate(policy)
+
+
+@router.post("/months/open", summary="Expire what does not carry over; allocate the month")
+def open_month(actor: Manager, session: DB, body: MonthIn) -> dict[str, object]:
+    run = service.open_month(session, body.period)
+    return {
+        "period": run.period,
+        "allocations": run.allocations,
+        "expiries": run.expiries,
+        "allocated": run.allocated,
+        "expired": run.expired,
+    }
+
+
+@router.post("/months/settle", summary="Build every provider's statement for the month")
+def settle(actor: Manager, session: DB, body: MonthIn) -> list[StatementRead]:
+    return [StatementRead.model_validate(s) for s in settlement.settle(session, body.period)]
+
+
+def _provider_filter(actor: Actor, provider_id: int | None) -> int | None:
+    if actor.role is Role.PROVIDER_ADMIN:
+        if provider_id not in (None, actor.provider_id):
+            raise NotFound(_("No such provider."))
+        return actor.provider_id
+    return provider_id
+
+
+@router.get("/statements", summary="Settled statements of a month")
+def list_statements(
+    actor: Settlement, session: DB, period: str, provider_id: int | None = None
+) -> list[StatementRead]:
+    pid = _provider_filter(actor, provider_id)
+    return [StatementRead.model_validate(s) for s in settlement.statements(session, period, pid)]
+
+
+@router.get("/statements/{provider_id}/{period}.xlsx", summary="A provider's statement (XLSX)")
+def statement_xlsx(actor: Settlement, session: DB, provider_id: int, period: str) -> Response:
+    pid = _provider_filter(actor, provider_id)
+    provider = session.get(Provider, pid)
+    if provider is None:
+        raise NotFound(_("No such provider."))
+    data = settlement.statement_xlsx(session, provider.name, provider.id, period)
+    audit.record(
+        session, "export", "settlement", f"{provider.id}/{period}", summary="statement XLSX"
+    )
+    return Response(
+        data,
+        media_type=XLSX,
+        headers={
+            "Content-Disposition": f'attachment; filename="statement-{provider.id}-{period}.xlsx"'
+        },
+    )
+
+
+@router.get("/elders/{elder_id}/balances", summary="An elder's subsidy balances")
+def balances(actor: Viewer, session: DB, elder_id: int) -> list[BalanceRead]:
+    elder = access_elder(session, actor, elder_id)
+    return [BalanceRead(**b) for b in settlement.elder_balances(session, elder.id)]
+
+
+@router.get("/report", summary="Use and balance per street (depth 2) or community (3)")
+def report(actor: Viewer, session: DB, period: str, depth: int = 3) -> list[ReportRow]:
+    if actor.role in (Role.FAMILY, Role.ELDER):
+        return []
+    return [ReportRow.of(r) for r in settlement.region_report(session, actor, period, depth)]

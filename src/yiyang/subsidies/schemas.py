@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from yiyang.subsidies.enums import CarryOver, PolicyKind
+
+
+class PolicyCreate(BaseModel):
+    code: str = Field(pattern=r"^[A-Za-z0-9_-]{2,32}$")
+    name: str = Field(min_length=2, max_length=128)
+    kind: PolicyKind
+    categories: list[str] = Field(default_factory=list)
+    min_care_level: int | None = Field(default=None, ge=0, le=6)
+    monthly_amount: int = Field(default=0, ge=0, description="fen (credit) or minutes (hours)")
+    amount_by_level: dict[str, int] = Field(default_factory=dict)
+    per_meal_fen: int = Field(default=0, ge=0, le=10_000)
+    carry_over: CarryOver = CarryOver.NONE
+    carry_cap: int | None = Field(default=None, ge=0)
+    priority: int = Field(default=100, ge=0, le=1000)
+    starts_on: dt.date
+    ends_on: dt.date | None = None
+
+
+class PolicyRead(PolicyCreate):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    active: bool
+
+
+class MonthIn(BaseModel):
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class StatementRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    period: str
+    provider_id: int
+    orders: int
+    reversals: int
+    meals: int
+    gross_fen: int
+    subsidy_fen: int
+    self_pay_fen: int
+    settled_at: dt.datetime
+
+
+class BalanceRead(BaseModel):
+    policy_id: int
+    policy: str
+    kind: str
+    unit: str
+    balance: int
+
+
+class ReportRow(BaseModel):
+    region_path: str
+    region: str
+    unit: str
+    elders: int
+    allocated: int
+    used: int
+    balance: int
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> ReportRow:
+        return cls(**row)
