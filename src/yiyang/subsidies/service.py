@@ -117,6 +117,8 @@ def post(
     )
     session.add(entry)
     session.flush()
+    if not postings:  # a free service: the entry records that it was settled, at zero
+        return Posted(entry, True)
     session.execute(
         insert(LedgerPosting),
         [
@@ -285,13 +287,18 @@ def open_month(session: Session, period: str) -> MonthRun:
             )
         )
     )
-    # month-end balances of every credit account, one grouped query
+    # last month's closing balance of every credit account, one grouped query: everything
+    # except this month's own allocations and expiries (so a re-run sees the same figures)
     balance_rows = session.execute(
         text(
             "SELECT a.key, a.elder_id, a.policy_id, a.region_path, COALESCE(SUM(p.amount), 0) "
-            "FROM ledger_account a LEFT JOIN ledger_posting p ON p.account_id = a.id "
-            "WHERE a.kind = 'credit' GROUP BY a.id, a.key, a.elder_id, a.policy_id, a.region_path"
-        )
+            "FROM ledger_account a JOIN ledger_posting p ON p.account_id = a.id "
+            "JOIN ledger_entry e ON e.id = p.entry_id "
+            "WHERE a.kind = 'credit' "
+            "AND NOT (e.period = :period AND e.kind IN ('allocation', 'expiry')) "
+            "GROUP BY a.id, a.key, a.elder_id, a.policy_id, a.region_path"
+        ),
+        {"period": period},
     ).all()
     by_policy = {p.id: p for p in policies}
     entries: list[dict[str, Any]] = []
