@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yiyang.core import i18n
@@ -327,8 +328,20 @@ def place_order(
         pay_with=data.pay_with,
         flags=[],
     )
-    session.add(order)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent twin with the same key loses here
+            session.add(order)
+            session.flush()
+    except IntegrityError:
+        twin = session.scalar(
+            select(ServiceOrder).where(
+                ServiceOrder.placed_by == actor.user_id,
+                ServiceOrder.idempotency_key == order.idempotency_key,
+            )
+        )
+        if twin is None:
+            raise
+        return twin, False
     _trail(session, actor, order, "place", None)
     return order, True
 
