@@ -31,6 +31,7 @@ from yiyang.registry import pages as registry_pages
 from yiyang.response import endpoints as response_api
 from yiyang.response import pages as response_pages
 from yiyang.services import endpoints as services_api
+from yiyang.services import pages as services_pages
 from yiyang.subsidies import endpoints as subsidies_api
 from yiyang.web.templating import render
 
@@ -155,6 +156,7 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         devices_pages.router,
         alarms_pages.router,
         response_pages.router,
+        services_pages.router,
     ):
         app.include_router(router)
 

@@ -24,9 +24,20 @@ from yiyang.services.models import (
 )
 from yiyang.subsidies.models import SubsidyPolicy
 
-NAMES = (
-    "王秀英 李桂兰 张玉梅 刘淑珍 陈凤英 杨丽华 赵建国 黄志刚 周美玲 吴春燕 徐海燕 孙国强"
-).split()
+NAMES = [
+    "王秀英",
+    "李桂兰",
+    "张玉梅",
+    "刘淑珍",
+    "陈凤英",
+    "杨丽华",
+    "赵建国",
+    "黄志刚",
+    "周美玲",
+    "吴春燕",
+    "徐海燕",
+    "孙国强",
+]
 STREET_PATH = f"/{DISTRICT[0]}/310104003000/"
 
 

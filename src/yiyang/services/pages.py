@@ -1,0 +1,365 @@
+"""Service pages: the orders board (provider admins, staff), one order with its actions and
+dispatch suggestions, the order form for community workers (on behalf of an elder), the
+caregiver's phone page (today's jobs in route order, check-in/out with GPS and the elder's
+code), the provider's caregivers, and the monthly settlement."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yiyang.core.auth import require
+from yiyang.core.clock import local_zone, now, today_local
+from yiyang.core.db import get_session
+from yiyang.core.errors import DomainError
+from yiyang.core.roles import Perm, Role
+from yiyang.core.scoping import Actor
+from yiyang.services import matching, service
+from yiyang.services import repository as repo
+from yiyang.services.enums import LABELS, OrderState
+from yiyang.services.models import Caregiver, Provider, ServiceItem
+from yiyang.services.permissions import caregiver_scope, provider_scope
+from yiyang.services.schemas import OrderCreate
+from yiyang.subsidies import settlement
+from yiyang.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+DB = Annotated[Session, Depends(get_session)]
+Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ORDERS))]
+Placer = Annotated[Actor, Depends(require(Perm.PLACE_ORDERS))]
+Deliverer = Annotated[Actor, Depends(require(Perm.DELIVER_ORDERS))]
+ProviderStaff = Annotated[Actor, Depends(require(Perm.MANAGE_ORDERS))]
+Settlement = Annotated[Actor, Depends(require(Perm.VIEW_SETTLEMENT))]
+
+
+def yuan(fen: int | None) -> str:
+    return f"{(fen or 0) / 100:.2f}"
+
+
+def _ctx() -> dict[str, Any]:
+    return {"SVC": LABELS, "yuan": yuan}
+
+
+@router.get("/orders")
+def board(
+    request: Request, actor: Viewer, session: DB, state: str = "", day: str = "", flagged: str = ""
+) -> Response:
+    if actor.role is Role.CAREGIVER:
+        return RedirectResponse("/my-jobs", status_code=303)
+    chosen = dt.date.fromisoformat(day) if day else None
+    rows = repo.board(
+        session,
+        actor,
+        repo.OrderFilters(
+            state=state if state in LABELS else "", day=chosen, flagged=bool(flagged)
+        ),
+    )
+    return render(
+        request,
+        "services/board.html",
+        rows=rows,
+        state=state,
+        day=day,
+        flagged=flagged,
+        states=[s.value for s in OrderState],
+        **_ctx(),
+    )
+
+
+@router.get("/orders/new")
+def new_order(
+    request: Request, actor: Placer, session: DB, elder_id: int | None = None
+) -> Response:
+    return _form(
+        request,
+        actor,
+        session,
+        {"elder_id": elder_id or "", "quantity": 1, "pay_with": "subsidy_first"},
+        None,
+    )
+
+
+def _form(
+    request: Request,
+    actor: Actor,
+    session: Session,
+    values: dict[str, Any],
+    error: DomainError | None,
+) -> Response:
+    elder = None
+    if values.get("elder_id"):
+        from yiyang.registry.repository import get_readable
+
+        elder = get_readable(session, actor, int(values["elder_id"]))
+    rows = session.execute(
+        select(ServiceItem, Provider.name, Provider.areas)
+        .join(Provider, Provider.id == ServiceItem.provider_id)
+        .where(ServiceItem.active, Provider.status == "active", provider_scope(actor))
+        .order_by(Provider.name, ServiceItem.category, ServiceItem.id)
+    ).all()
+    # for a known elder, only providers serving the elder's community
+    items = [
+        (item, name)
+        for item, name, areas in rows
+        if elder is None or any(elder.region_path.startswith(a) for a in areas)
+    ]
+    default_at = dt.datetime.combine(today_local() + dt.timedelta(days=1), dt.time(9, 0))
+    return render(
+        request,
+        "services/form.html",
+        status_code=422 if error else 200,
+        values={"scheduled_at": default_at.strftime("%Y-%m-%dT%H:%M"), **values},
+        elder=elder,
+        items=items,
+        error=error,
+        form_key=values.get("idempotency_key") or uuid.uuid4().hex,
+        **_ctx(),
+    )
+
+
+@router.post("/orders/new")
+def place_order(
+    request: Request,
+    actor: Placer,
+    session: DB,
+    elder_id: Annotated[int, Form()],
+    item_id: Annotated[int, Form()],
+    scheduled_at: Annotated[str, Form()],
+    idempotency_key: Annotated[str, Form()],
+    quantity: Annotated[int, Form()] = 1,
+    pay_with: Annotated[str, Form()] = "subsidy_first",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    values = {
+        "elder_id": elder_id,
+        "item_id": item_id,
+        "scheduled_at": scheduled_at,
+        "quantity": quantity,
+        "pay_with": pay_with,
+        "note": note,
+        "idempotency_key": idempotency_key,
+    }
+    try:
+        at = dt.datetime.fromisoformat(scheduled_at).replace(tzinfo=local_zone())
+        data = OrderCreate(
+            elder_id=elder_id,
+            item_id=item_id,
+            scheduled_at=at,
+            quantity=quantity,
+            pay_with=pay_with,
+            note=note or None,
+        )
+        with session.begin_nested():
+            order, _created = service.place_order(session, actor, data, idempotency_key)
+    except DomainError as exc:
+        return _form(request, actor, session, values, exc)
+    except ValueError as exc:  # a malformed date or quantity from a hand-edited form
+        from yiyang.core.errors import ValidationFailed
+
+        return _form(request, actor, session, values, ValidationFailed(str(exc).splitlines()[0]))
+    return RedirectResponse(f"/orders/{order.id}", status_code=303)
+
+
+@router.get("/orders/{order_id}")
+def order_page(
+    request: Request, actor: Viewer, session: DB, order_id: int, error: str = ""
+) -> Response:
+    order = service.get_order(session, actor, order_id)
+    item = session.get(ServiceItem, order.item_id)
+    caregiver = session.get(Caregiver, order.caregiver_id) if order.caregiver_id else None
+    suggestions: list[matching.Suggestion] = []
+    names: dict[int, str] = {}
+    if actor.can(Perm.MANAGE_ORDERS) and order.state in (OrderState.PLACED, OrderState.ASSIGNED):
+        suggestions = service.suggest(session, actor, order.id)
+    from yiyang.registry.repository import get_readable
+
+    elder = get_readable(session, actor, order.elder_id)
+    return render(
+        request,
+        "services/detail.html",
+        order=order,
+        item=item,
+        caregiver=caregiver,
+        elder=elder,
+        trail=repo.trail(session, order.id),
+        suggestions=suggestions,
+        names=names,
+        EXCLUSIONS=service.EXCLUSIONS,
+        error=error,
+        **_ctx(),
+    )
+
+
+@router.post("/orders/{order_id}/assign")
+def assign(
+    actor: ProviderStaff,
+    session: DB,
+    order_id: int,
+    caregiver_id: Annotated[int, Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    return _act(
+        session,
+        f"/orders/{order_id}",
+        lambda: service.assign(session, actor, order_id, caregiver_id, note or None),
+    )
+
+
+@router.post("/orders/{order_id}/act")
+def act(
+    actor: Viewer,
+    session: DB,
+    order_id: int,
+    action: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+    stars: Annotated[int, Form()] = 0,
+) -> Response:
+    ops = {
+        "confirm": lambda: service.confirm(session, actor, order_id),
+        "cancel": lambda: service.cancel(session, actor, order_id, reason),
+        "dispute": lambda: service.dispute(session, actor, order_id, reason),
+        "rate": lambda: service.rate(session, actor, order_id, stars, reason or None),
+        "uphold": lambda: service.resolve_dispute(session, actor, order_id, True, reason),
+        "reject": lambda: service.resolve_dispute(session, actor, order_id, False, reason),
+    }
+    if action not in ops:
+        return RedirectResponse(f"/orders/{order_id}", status_code=303)
+    if action in ("cancel", "dispute", "uphold", "reject") and len(reason.strip()) < 2:
+        from urllib.parse import quote
+
+        from yiyang.core.i18n import gettext as _
+
+        return RedirectResponse(
+            f"/orders/{order_id}?error=" + quote(_("Please give a reason.")), status_code=303
+        )
+    return _act(session, f"/orders/{order_id}", ops[action])
+
+
+def _act(session: Session, back: str, op: Any, anchor: str = "") -> Response:
+    """Run a page action in a savepoint; a refusal comes back as a message on the page."""
+    from urllib.parse import quote
+
+    try:
+        with session.begin_nested():
+            op()
+    except DomainError as exc:
+        return RedirectResponse(f"{back}?error={quote(exc.message)}{anchor}", status_code=303)
+    return RedirectResponse(f"{back}{anchor}", status_code=303)
+
+
+# --- the caregiver's phone page ---
+
+
+@router.get("/my-jobs")
+def my_jobs(
+    request: Request, actor: Deliverer, session: DB, error: str = "", day: str = ""
+) -> Response:
+    me = repo.caregiver_for_user(session, actor.user_id)
+    chosen = dt.date.fromisoformat(day) if day else today_local()
+    rows = repo.board(session, actor, repo.OrderFilters(day=chosen)) if me else []
+    rows = [r for r in rows if r.ServiceOrder.state != OrderState.CANCELLED]
+    order = matching.route_order(
+        me.home_lat if me else None,
+        me.home_lon if me else None,
+        [
+            (
+                r.ServiceOrder.id,
+                r.ServiceOrder.scheduled_at,
+                r.ServiceOrder.home_lat,
+                r.ServiceOrder.home_lon,
+            )
+            for r in rows
+        ],
+    )
+    by_id = {r.ServiceOrder.id: r for r in rows}
+    return render(
+        request,
+        "services/jobs.html",
+        me=me,
+        jobs=[by_id[i] for i in order],
+        day=chosen,
+        error=error,
+        now=now(),
+        **_ctx(),
+    )
+
+
+@router.post("/my-jobs/{order_id}/{action}")
+def job_action(
+    actor: Deliverer,
+    session: DB,
+    order_id: int,
+    action: str,
+    lat: Annotated[str, Form()] = "",
+    lon: Annotated[str, Form()] = "",
+    code: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    la = float(lat) if lat else None
+    lo = float(lon) if lon else None
+    ops = {
+        "accept": lambda: service.accept(session, actor, order_id),
+        "decline": lambda: service.decline(session, actor, order_id, reason or "—"),
+        "depart": lambda: service.depart(session, actor, order_id),
+        "check-in": lambda: service.check_in(session, actor, order_id, la, lo),
+        "check-out": lambda: service.check_out(
+            session, actor, order_id, la, lo, code.strip() or None
+        ),
+    }
+    if action not in ops:
+        return RedirectResponse("/my-jobs", status_code=303)
+    return _act(session, "/my-jobs", ops[action], f"#job-{order_id}")
+
+
+# --- provider pages ---
+
+
+@router.get("/caregivers")
+def caregivers_page(
+    request: Request, actor: Annotated[Actor, Depends(require(Perm.MANAGE_CAREGIVERS))], session: DB
+) -> Response:
+    staff = session.scalars(
+        select(Caregiver).where(caregiver_scope(actor)).order_by(Caregiver.id)
+    ).all()
+    certs = repo.certificates(session, [c.id for c in staff])
+    scores = {c.id: service.score(session, "caregiver", c.id) for c in staff}
+    return render(
+        request,
+        "services/caregivers.html",
+        staff=staff,
+        certs=certs,
+        scores=scores,
+        today=today_local(),
+        **_ctx(),
+    )
+
+
+@router.get("/settlement")
+def settlement_page(request: Request, actor: Settlement, session: DB, period: str = "") -> Response:
+    period = period or f"{today_local():%Y-%m}"
+    pid = actor.provider_id if actor.role is Role.PROVIDER_ADMIN else None
+    rows = settlement.statements(session, period, pid)
+    names = dict(session.execute(select(Provider.id, Provider.name)).all())
+    return render(
+        request, "services/settlement.html", period=period, rows=rows, names=names, **_ctx()
+    )
+
+
+@router.post("/settlement")
+def settle_month(
+    actor: Annotated[Actor, Depends(require(Perm.MANAGE_SUBSIDIES))],
+    session: DB,
+    period: Annotated[str, Form()],
+) -> Response:
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+        return RedirectResponse("/settlement", status_code=303)
+    settlement.settle(session, period)
+    return RedirectResponse(f"/settlement?period={period}", status_code=303)
