@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from yiyang.core.clock import local_zone
@@ -96,10 +96,46 @@ def caregiver_for_user(session: Session, user_id: int) -> Caregiver | None:
     return session.scalar(select(Caregiver).where(Caregiver.user_id == user_id))
 
 
-def candidates(session: Session, provider_id: int) -> Sequence[Caregiver]:
-    return session.scalars(
-        select(Caregiver).where(Caregiver.provider_id == provider_id, Caregiver.active)
-    ).all()
+def ancestors(path: str) -> list[str]:
+    """ "/d/s/c/" → ["/d/", "/d/s/", "/d/s/c/"]: the region paths that cover ``path``."""
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+def candidates(
+    session: Session,
+    provider_id: int,
+    *,
+    skill: str | None = None,
+    region_path: str | None = None,
+    ids: Sequence[int] | None = None,
+) -> Sequence[Any]:
+    """A provider's active caregivers as plain rows. With ``skill`` and ``region_path`` the
+    database drops at once those who lack the skill or do not serve the area (a substring
+    test on the JSON text: a caregiver's areas are region paths, so one of them must equal an
+    ancestor of the job's path) — the rest of the rules run in Python on far fewer rows."""
+    stmt = select(
+        Caregiver.id,
+        Caregiver.name,
+        Caregiver.skills,
+        Caregiver.areas,
+        Caregiver.work_days,
+        Caregiver.work_start,
+        Caregiver.work_end,
+        Caregiver.home_lat,
+        Caregiver.home_lon,
+        Caregiver.max_jobs_per_day,
+    ).where(Caregiver.provider_id == provider_id, Caregiver.active)
+    if skill:
+        stmt = stmt.where(cast(Caregiver.skills, Text).contains(f'"{skill}"', autoescape=True))
+    if region_path:
+        areas = cast(Caregiver.areas, Text)
+        stmt = stmt.where(
+            or_(*(areas.contains(f'"{a}"', autoescape=True) for a in ancestors(region_path)))
+        )
+    if ids is not None:
+        stmt = stmt.where(among(Caregiver.id, list(ids)))
+    return session.execute(stmt.order_by(Caregiver.id)).all()
 
 
 def certificates(
@@ -123,7 +159,11 @@ def certificates(
 
 
 def bookings(
-    session: Session, provider_id: int, day: dt.date, exclude_order: int | None = None
+    session: Session,
+    provider_id: int,
+    day: dt.date,
+    exclude_order: int | None = None,
+    caregiver_ids: Sequence[int] | None = None,
 ) -> dict[int, list[Any]]:
     """Each caregiver's busy jobs that day: (start, minutes, lat, lon)."""
     lo, hi = day_bounds(day)
@@ -142,6 +182,8 @@ def bookings(
     )
     if exclude_order is not None:
         stmt = stmt.where(ServiceOrder.id != exclude_order)
+    if caregiver_ids is not None:
+        stmt = stmt.where(among(ServiceOrder.caregiver_id, list(caregiver_ids)))
     out: dict[int, list[Any]] = {}
     for cid, start, minutes, lat, lon in session.execute(stmt):
         assert cid is not None

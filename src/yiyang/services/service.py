@@ -357,11 +357,27 @@ def _job(order: ServiceOrder, item: ServiceItem) -> matching.Job:
     )
 
 
-def candidates_for(session: Session, order: ServiceOrder) -> list[matching.Candidate]:
+def candidates_for(
+    session: Session,
+    order: ServiceOrder,
+    item: ServiceItem,
+    *,
+    prefilter: bool = True,
+    bookings: bool = True,
+) -> list[matching.Candidate]:
+    """The provider's caregivers as the matcher sees them, with that day's bookings. With
+    ``prefilter`` the database first drops those without the skill or the area (the hard
+    rules the matcher would apply anyway)."""
     day = local(order.scheduled_at).date()
-    staff = repo.candidates(session, order.provider_id)
-    certs = repo.certificates(session, [c.id for c in staff])
-    busy = repo.bookings(session, order.provider_id, day, exclude_order=order.id)
+    if prefilter:
+        staff = repo.candidates(
+            session, order.provider_id, skill=item.required_skill, region_path=order.region_path
+        )
+    else:
+        staff = repo.candidates(session, order.provider_id)
+    ids = [c.id for c in staff]
+    certs = repo.certificates(session, ids)
+    busy = repo.bookings(session, order.provider_id, day, exclude_order=order.id, caregiver_ids=ids)
     out = []
     for c in staff:
         out.append(
@@ -376,8 +392,9 @@ def candidates_for(session: Session, order: ServiceOrder) -> list[matching.Candi
                 home_lat=c.home_lat,
                 home_lon=c.home_lon,
                 max_jobs=c.max_jobs_per_day,
+                # aware UTC times compare correctly with the local job start
                 bookings=tuple(
-                    matching.Booking(local(s), local(s) + dt.timedelta(minutes=m), la, lo)
+                    matching.Booking(s, s + dt.timedelta(minutes=m), la, lo)
                     for s, m, la, lo in busy.get(c.id, [])
                 ),
             )
@@ -391,7 +408,14 @@ def suggest(
     order = get_order(session, actor, order_id)
     item = session.get(ServiceItem, order.item_id)
     assert item is not None
-    return matching.rank(_job(order, item), candidates_for(session, order), limit=limit)
+    job = _job(order, item)
+    ranked = matching.rank(job, candidates_for(session, order, item), limit=limit)
+    if not ranked or ranked[0].excluded:
+        # nobody eligible: say why, over all the provider's staff (the rare, slow path)
+        ranked = matching.rank(
+            job, candidates_for(session, order, item, prefilter=False), limit=limit
+        )
+    return ranked
 
 
 EXCLUSIONS = {
@@ -418,7 +442,7 @@ def assign(
     assert item is not None
     ranked = matching.rank(
         _job(order, item),
-        [c for c in candidates_for(session, order) if c.id == caregiver_id],
+        [c for c in candidates_for(session, order, item, prefilter=False) if c.id == caregiver_id],
         limit=1,
     )
     why = ranked[0].excluded if ranked else "skill"
