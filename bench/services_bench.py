@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Table, select, text
 
 sys.path.insert(0, str(Path(__file__).parent))
-from alarm_bench import pct, recreate_database  # noqa: E402
+from alarm_bench import pct, recreate_database
 
 DB = "yiyang_services_bench"
 
@@ -129,7 +129,8 @@ def seed(session: Any, elders: int, orders: int, providers: int, period: str) ->
     session.flush()
     items = {(i.provider_id, i.code): i for i in session.scalars(select(ServiceItem))}
     print(
-        f"  {elders:,} elders, {len(cats):,} with a subsidy category, {providers} providers in {time.perf_counter() - t0:.0f}s",
+        f"  {elders:,} elders, {len(cats):,} with a subsidy category, {providers} providers"
+        f" in {time.perf_counter() - t0:.0f}s",
         flush=True,
     )
 
@@ -186,7 +187,9 @@ def seed(session: Any, elders: int, orders: int, providers: int, period: str) ->
     bal: dict[str, int] = {}
     for key, amount in session.execute(
         text(
-            "SELECT a.key, SUM(p.amount) FROM ledger_account a JOIN ledger_posting p ON p.account_id = a.id WHERE a.kind = 'credit' GROUP BY a.key"
+            "SELECT a.key, SUM(p.amount) FROM ledger_account a"
+            " JOIN ledger_posting p ON p.account_id = a.id"
+            " WHERE a.kind = 'credit' GROUP BY a.key"
         )
     ):
         bal[key] = int(amount)
@@ -234,7 +237,8 @@ def seed(session: Any, elders: int, orders: int, providers: int, period: str) ->
     subsidies._write(session, entries, groups, paths)
     n_postings = sum(len(g) for g in groups)
     print(
-        f"  paid them: {len(entries):,} ledger entries, {n_postings:,} postings in {time.perf_counter() - t0:.0f}s",
+        f"  paid them: {len(entries):,} ledger entries, {n_postings:,} postings"
+        f" in {time.perf_counter() - t0:.0f}s",
         flush=True,
     )
     return {"elders": elder_ids, "providers": provider_ids, "postings": n_postings}
@@ -307,7 +311,8 @@ def bench_dispatch(session: Any, caregivers: int, suggest: int) -> dict[str, flo
         r
         for r in session.execute(
             text(
-                "SELECT id, region_path, latitude, longitude FROM elder WHERE latitude IS NOT NULL LIMIT 20000"
+                "SELECT id, region_path, latitude, longitude FROM elder"
+                " WHERE latitude IS NOT NULL LIMIT 20000"
             )
         )
     ]
@@ -390,29 +395,11 @@ def bench_dispatch(session: Any, caregivers: int, suggest: int) -> dict[str, flo
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--elders", type=int, default=100_000)
-    ap.add_argument("--orders", type=int, default=1_000_000)
-    ap.add_argument("--providers", type=int, default=20)
-    ap.add_argument("--caregivers", type=int, default=2_000)
-    ap.add_argument("--suggest", type=int, default=200)
-    args = ap.parse_args()
-
+def month_end(engine: Any, period: str) -> None:
     from yiyang.core import audit, db
     from yiyang.services.models import Provider
     from yiyang.subsidies import service as subsidies
     from yiyang.subsidies import settlement
-
-    engine = recreate_database(DB)
-    period = "2026-10"
-    print(f"seeding {args.elders:,} elders and {args.orders:,} orders for {period} …", flush=True)
-    with audit.acting_as(audit.AuditActor(None, "bench")), db.unit_of_work() as session:
-        seed(session, args.elders, args.orders, args.providers, period)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
 
     print("month end:", flush=True)
     with audit.acting_as(audit.AuditActor(None, "bench")), db.unit_of_work() as session:
@@ -425,29 +412,63 @@ def main() -> None:
         session.commit()
         total = time.perf_counter() - t0
         biggest = max(statements, key=lambda s: s.orders)
-        name = session.get(Provider, biggest.provider_id).name  # type: ignore[union-attr]
+        provider = session.get(Provider, biggest.provider_id)
+        assert provider is not None
         t2 = time.perf_counter()
-        xlsx = settlement.statement_xlsx(session, name, biggest.provider_id, period)
+        xlsx = settlement.statement_xlsx(session, provider.name, biggest.provider_id, period)
         t_xlsx = time.perf_counter() - t2
     gross = sum(s.gross_fen for s in statements)
     orders = sum(s.orders for s in statements)
     print(
-        f"  close {period} / open {next_period(period)}: {run.expiries:,} expiries + {run.allocations:,} allocations in {t_open:.1f}s"
+        f"  close {period} / open {next_period(period)}: {run.expiries:,} expiries"
+        f" + {run.allocations:,} allocations in {t_open:.1f}s"
     )
     print(
-        f"  settle {period}: {len(statements)} provider statements over {orders:,} paid orders, {gross / 100:,.2f} yuan, in {t_settle:.1f}s"
+        f"  settle {period}: {len(statements)} provider statements over {orders:,} paid"
+        f" orders, {gross / 100:,.2f} yuan, in {t_settle:.1f}s"
     )
     print(f"  month-end total: {total:.1f}s (target ≤ 60 s)")
     print(
-        f"  one provider's XLSX statement: {biggest.orders:,} lines, {len(xlsx) / 1e6:.1f} MB in {t_xlsx:.1f}s"
+        f"  one provider's XLSX statement: {biggest.orders:,} lines,"
+        f" {len(xlsx) / 1e6:.1f} MB in {t_xlsx:.1f}s"
     )
 
-    print(f"dispatch: {args.caregivers:,} caregivers …", flush=True)
-    with db.unit_of_work() as session:
-        d = bench_dispatch(session, args.caregivers, args.suggest)
-    print(
-        f"  {d['n']} suggestions among {args.caregivers:,} caregivers ({d['booked']:,} jobs booked that day): p50 {d['p50']:.1f} ms, p95 {d['p95']:.1f} ms, max {d['max']:.1f} ms (target p95 ≤ 50 ms); an eligible caregiver found for {d['eligible_found']}"
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    ap.add_argument("--elders", type=int, default=100_000)
+    ap.add_argument("--orders", type=int, default=1_000_000)
+    ap.add_argument("--providers", type=int, default=20)
+    ap.add_argument("--caregivers", type=int, default=2_000)
+    ap.add_argument("--suggest", type=int, default=200)
+    ap.add_argument("--only", choices=["settlement", "dispatch"], help="run one of the two")
+    args = ap.parse_args()
+
+    from yiyang.core import audit, db
+
+    engine = recreate_database(DB)
+    period = "2026-10"
+    if args.only == "dispatch":
+        args.elders, args.orders = 20_000, 0
+    print(f"seeding {args.elders:,} elders and {args.orders:,} orders for {period} …", flush=True)
+    with audit.acting_as(audit.AuditActor(None, "bench")), db.unit_of_work() as session:
+        seed(session, args.elders, args.orders, args.providers, period)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    if args.only != "dispatch":
+        month_end(engine, period)
+    if args.only != "settlement":
+        print(f"dispatch: {args.caregivers:,} caregivers …", flush=True)
+        with db.unit_of_work() as session:
+            d = bench_dispatch(session, args.caregivers, args.suggest)
+        print(
+            f"  {d['n']} suggestions among {args.caregivers:,} caregivers ({d['booked']:,} jobs"
+            f" booked that day): p50 {d['p50']:.1f} ms, p95 {d['p95']:.1f} ms,"
+            f" max {d['max']:.1f} ms (target p95 ≤ 50 ms); an eligible caregiver found for"
+            f" {d['eligible_found']} of {d['n']}"
+        )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ import-elders, make-roll."""
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 from pathlib import Path
 from typing import Annotated
@@ -367,3 +368,28 @@ def simulate(
             break
         time.sleep(max(0.0, 1.0 - (time.monotonic() - start - elapsed)))
     typer.echo(f"sent {sent} messages")
+
+
+@app.command("month-end")
+def month_end(
+    period: Annotated[str, typer.Argument(help="the month to settle, YYYY-MM")],
+    database_url: DbOption = None,
+) -> None:
+    """District month end: settle every provider's statement for PERIOD, then close it
+    (expire what does not carry over) and allocate the next month's subsidies. Idempotent."""
+    import re
+
+    from yiyang.core import audit
+    from yiyang.core.db import unit_of_work
+    from yiyang.subsidies import service, settlement
+    from yiyang.subsidies.eligibility import month_start, period_of
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+        raise typer.BadParameter("use YYYY-MM")
+    _engine(database_url)
+    following = period_of(month_start(period) + dt.timedelta(days=32))
+    with audit.acting_as(audit.AuditActor(None, "month-end")), unit_of_work() as session:
+        statements = settlement.settle(session, period)
+        run = service.open_month(session, following)
+    typer.echo(f"{period}: {len(statements)} provider statements")
+    typer.echo(f"{following}: {run.allocations} allocations, {run.expiries} expiries")

@@ -151,6 +151,7 @@ class Pipeline:
         self.params = ParamsCache()
         self._tasks: list[asyncio.Task[None]] = []
         self._last_hour: int | None = None
+        self._series_hour: int | None = None
         self._last_day: dt.date | None = None
 
     async def start(self) -> None:
@@ -180,6 +181,7 @@ class Pipeline:
             self._every(s.sweep_seconds, self.sweep, "sweeper")
             self._every(s.escalation_seconds, self.escalate, "escalation")
             self._every(2.0, self.send_notifications, "notifications")
+            self._every(60.0, self.services_tick, "services")
 
     def _every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
         async def loop() -> None:
@@ -222,6 +224,22 @@ class Pipeline:
         def run() -> int:
             with db.unit_of_work() as session:
                 return alarm_service.escalate_due(session, self.params, moment)
+
+        return await asyncio.to_thread(run)
+
+    async def services_tick(self, now: dt.datetime | None = None) -> dict[str, int]:
+        """Home services' timers: unaccepted assignments, missing check-outs, recurring
+        orders (hourly)."""
+        from yiyang.services.service import tick
+
+        moment = now or self.clock()
+        hour = moment.astimezone(local_zone()).hour
+        series = self._series_hour != hour
+        self._series_hour = hour
+
+        def run() -> dict[str, int]:
+            with db.unit_of_work() as session:
+                return tick(session, moment, series=series)
 
         return await asyncio.to_thread(run)
 

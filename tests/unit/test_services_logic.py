@@ -73,6 +73,14 @@ def test_hard_rules_exclude_with_a_reason() -> None:
     assert matching.rank(job(start=MON_10.replace(hour=17)), [cand(7)])[0].excluded == "hours"
 
 
+def test_load_counts_jobs_that_were_not_read() -> None:
+    """The repository reads only the bookings that can clash or precede; the day's count comes
+    separately and still fills the day."""
+    assert matching.rank(job(), [cand(1, max_jobs=3, load=3)])[0].excluded == "full"
+    ranked = matching.rank(job(), [cand(1, load=2), cand(2, load=0)])
+    assert [s.load for s in ranked] == [0, 2]
+
+
 def test_ranking_prefers_near_the_previous_job_then_a_lighter_day() -> None:
     near_home = cand(1)  # 1.1 km from the job, empty day
     far = cand(5)  # 5.6 km

@@ -90,8 +90,18 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    import orjson
+
     return create_engine(
-        url, echo=settings.log_sql, pool_size=settings.db_pool_size, pool_pre_ping=True
+        url,
+        echo=settings.log_sql,
+        pool_size=settings.db_pool_size,
+        pool_pre_ping=True,
+        json_deserializer=orjson.loads,  # JSON columns (skills, areas, flags…) read 3× faster
+        # No server-side prepared statements: after five runs psycopg would prepare one and
+        # PostgreSQL may then switch to a generic plan, which for date ranges with id arrays
+        # (dispatch, alert lists) is measured 5–20× slower than the per-call plan.
+        connect_args={"prepare_threshold": None},
     )
 
 
@@ -149,10 +159,15 @@ def upsert(session: Session, model: type[Base]) -> Any:
 
 def among(column: Any, ids: list[int]) -> Any:
     """``column IN ids`` written so that PostgreSQL gets one array parameter (a constant
-    statement) instead of one bound parameter per id."""
-    from sqlalchemy import Integer, any_, bindparam
+    statement) instead of one bound parameter per id. The array is cast to the column's type:
+    psycopg sends small numbers as ``smallint[]``, and a cross-type ``= ANY`` cannot be hashed,
+    so PostgreSQL would compare every row with every id (measured: 14 ms instead of 2 ms for
+    6,000 rows against 400 ids)."""
+    from sqlalchemy import BigInteger, Integer, any_, bindparam, cast
     from sqlalchemy.dialects.postgresql import ARRAY
 
     if _engine is not None and _engine.dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+        element = BigInteger if isinstance(column.type, BigInteger) else Integer
+        array = ARRAY(element)
+        return column == any_(cast(bindparam(None, list(ids), type_=array), array))
     return column.in_(list(ids))

@@ -47,7 +47,14 @@ class Candidate:
     home_lat: float | None
     home_lon: float | None
     max_jobs: int
-    bookings: tuple[Booking, ...]  # that day, any order
+    # that day's jobs that can matter: every one starting before this job ends (+ buffer) —
+    # those decide a clash and where the caregiver comes from; later ones cannot
+    bookings: tuple[Booking, ...]
+    load: int | None = None  # jobs that day in all (None: len(bookings))
+
+    @property
+    def jobs(self) -> int:
+        return len(self.bookings) if self.load is None else self.load
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +101,7 @@ def _exclusion(job: Job, c: Candidate, end: dt.datetime) -> str | None:
         end.time() > c.work_end or end.date() != job.start.date()
     ):
         return "hours"
-    if len(c.bookings) >= c.max_jobs:
+    if c.jobs >= c.max_jobs:
         return "full"
     for b in c.bookings:
         if b.start < end + TRAVEL_BUFFER and job.start < b.end + TRAVEL_BUFFER:
@@ -121,7 +128,7 @@ def rank(job: Job, candidates: Sequence[Candidate], *, limit: int = 10) -> list[
         why = _exclusion(job, c, end)
         lat, lon = previous_stop(job, c)
         km = _km(lat, lon, job.lat, job.lon)
-        load = len(c.bookings)
+        load = c.jobs
         score = (km if km is not None else 5.0) + KM_PER_JOB * load
         s = Suggestion(
             c.id, c.name, round(score, 3), None if km is None else round(km, 2), load, why

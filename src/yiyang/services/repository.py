@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, func, or_, select
+from sqlalchemy import DateTime, Select, Text, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from yiyang.core.clock import local_zone
@@ -135,7 +135,8 @@ def candidates(
         )
     if ids is not None:
         stmt = stmt.where(among(Caregiver.id, list(ids)))
-    return session.execute(stmt.order_by(Caregiver.id)).all()
+    # Core execution: plain rows, none of the ORM's per-row bookkeeping (the hot path of dispatch)
+    return session.connection().execute(stmt.order_by(Caregiver.id)).all()
 
 
 def certificates(
@@ -144,7 +145,7 @@ def certificates(
     out: dict[int, dict[str, dt.date | None]] = {}
     if not caregiver_ids:
         return out
-    rows = session.execute(
+    rows = session.connection().execute(
         select(Certificate.caregiver_id, Certificate.skill, Certificate.expires_on).where(
             among(Certificate.caregiver_id, list(caregiver_ids))
         )
@@ -164,31 +165,49 @@ def bookings(
     day: dt.date,
     exclude_order: int | None = None,
     caregiver_ids: Sequence[int] | None = None,
-) -> dict[int, list[Any]]:
-    """Each caregiver's busy jobs that day: (start, minutes, lat, lon)."""
+    before: dt.datetime | None = None,
+) -> tuple[dict[int, list[Any]], dict[int, int]]:
+    """Each caregiver's busy jobs that day — (start, minutes, lat, lon), only those starting
+    before ``before`` when given — and how many busy jobs each has that day in all."""
     lo, hi = day_bounds(day)
-    stmt = select(
-        ServiceOrder.caregiver_id,
-        ServiceOrder.scheduled_at,
-        ServiceOrder.booked_minutes,
-        ServiceOrder.home_lat,
-        ServiceOrder.home_lon,
-    ).where(
+    conds = [
         ServiceOrder.provider_id == provider_id,
         ServiceOrder.scheduled_at >= lo,
         ServiceOrder.scheduled_at < hi,
         ServiceOrder.caregiver_id.is_not(None),
         ServiceOrder.state.in_([s.value for s in BUSY_STATES]),
-    )
+    ]
     if exclude_order is not None:
-        stmt = stmt.where(ServiceOrder.id != exclude_order)
+        conds.append(ServiceOrder.id != exclude_order)
     if caregiver_ids is not None:
-        stmt = stmt.where(among(ServiceOrder.caregiver_id, list(caregiver_ids)))
+        conds.append(among(ServiceOrder.caregiver_id, list(caregiver_ids)))
+    conn = session.connection()  # Core: plain rows on the hot path of dispatch
+    counts = {
+        cid: int(n)
+        for cid, n in conn.execute(
+            select(ServiceOrder.caregiver_id, func.count())
+            .where(*conds)
+            .group_by(ServiceOrder.caregiver_id)
+        )
+        if cid is not None
+    }
+    stmt = select(
+        ServiceOrder.caregiver_id,
+        # the driver's datetime as is (no per-row conversion; SQLite's naive UTC fixed below)
+        type_coerce(ServiceOrder.scheduled_at, DateTime(timezone=True)),
+        ServiceOrder.booked_minutes,
+        ServiceOrder.home_lat,
+        ServiceOrder.home_lon,
+    ).where(*conds)
+    if before is not None:
+        stmt = stmt.where(ServiceOrder.scheduled_at < before)
     out: dict[int, list[Any]] = {}
-    for cid, start, minutes, lat, lon in session.execute(stmt):
+    for cid, start, minutes, lat, lon in conn.execute(stmt):
         assert cid is not None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=dt.UTC)
         out.setdefault(cid, []).append((start, minutes, lat, lon))
-    return out
+    return out, counts
 
 
 def rating_totals(session: Session, column: Any, subject_id: int) -> tuple[int, int]:

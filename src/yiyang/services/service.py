@@ -377,7 +377,18 @@ def candidates_for(
         staff = repo.candidates(session, order.provider_id)
     ids = [c.id for c in staff]
     certs = repo.certificates(session, ids)
-    busy = repo.bookings(session, order.provider_id, day, exclude_order=order.id, caregiver_ids=ids)
+    busy: dict[int, list[Any]] = {}
+    load: dict[int, int] = {}
+    if bookings:
+        end = order.scheduled_at + dt.timedelta(minutes=order.booked_minutes)
+        busy, load = repo.bookings(
+            session,
+            order.provider_id,
+            day,
+            exclude_order=order.id,
+            caregiver_ids=ids,
+            before=end + matching.TRAVEL_BUFFER,
+        )
     out = []
     for c in staff:
         out.append(
@@ -392,6 +403,7 @@ def candidates_for(
                 home_lat=c.home_lat,
                 home_lon=c.home_lon,
                 max_jobs=c.max_jobs_per_day,
+                load=load.get(c.id, 0),
                 # aware UTC times compare correctly with the local job start
                 bookings=tuple(
                     matching.Booking(s, s + dt.timedelta(minutes=m), la, lo)
@@ -410,11 +422,11 @@ def suggest(
     assert item is not None
     job = _job(order, item)
     ranked = matching.rank(job, candidates_for(session, order, item), limit=limit)
-    if not ranked or ranked[0].excluded:
-        # nobody eligible: say why, over all the provider's staff (the rare, slow path)
-        ranked = matching.rank(
-            job, candidates_for(session, order, item, prefilter=False), limit=limit
-        )
+    if not ranked:
+        # nobody has the skill and the area: say so over all the provider's staff (their
+        # bookings cannot change that reason, so they are not read)
+        everyone = candidates_for(session, order, item, prefilter=False, bookings=False)
+        ranked = matching.rank(job, everyone, limit=limit)
     return ranked
 
 
@@ -819,3 +831,28 @@ def score(session: Session, kind: str, subject_id: int) -> scoring.Score:
     column = Rating.provider_id if kind == "provider" else Rating.caregiver_id
     total, count = repo.rating_totals(session, column, subject_id)
     return scoring.bayesian(total, count, repo.platform_mean(session))
+
+
+def tick(session: Session, at: dt.datetime, *, series: bool = False) -> dict[str, int]:
+    """The services' timers: escalate unaccepted assignments, flag missing check-outs and (when
+    ``series``, hourly) keep recurring orders a fortnight ahead, each as the person who set
+    the series up (their scope still applies; a deactivated user's series pauses)."""
+    from yiyang.accounts.models import User
+    from yiyang.accounts.service import actor_for
+
+    out = {
+        "escalated": escalate_unaccepted(session, at),
+        "missing_checkouts": flag_missing_checkouts(session, at),
+        "series_orders": 0,
+    }
+    if series:
+        for s in session.scalars(select(OrderSeries).where(OrderSeries.active)).all():
+            user = session.get(User, s.placed_by) if s.placed_by else None
+            if user is None or not user.active:
+                continue
+            try:
+                with session.begin_nested():
+                    out["series_orders"] += materialize(session, actor_for(user), s, at)
+            except (ValidationFailed, NotFound, Conflict):  # the elder moved, the item retired…
+                continue
+    return out
