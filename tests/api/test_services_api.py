@@ -530,3 +530,31 @@ def test_every_order_list_is_scoped(client, login, session) -> None:
     session.commit()
     assert ids("provider2") == set()
     assert client.get(f"/api/orders/{mine}", headers=login("provider2").headers).status_code == 404
+
+
+def test_timer_flags_a_missing_check_out(client, login, session) -> None:
+    from yiyang.services.service import tick
+
+    elder = community_elder(session)
+    oid = place(client, login("community"), elder.id, item_id(session, "HAIR"), "tick-1").json()[
+        "id"
+    ]
+    caregiver = login("caregiver")
+    client.post(
+        f"/api/orders/{oid}/assign",
+        json={"caregiver_id": aunt_liu(session)},
+        headers=login("provider").headers,
+    )
+    client.post(f"/api/orders/{oid}/accept", headers=caregiver.headers)
+    client.post(f"/api/orders/{oid}/check-in", json={}, headers=caregiver.headers)
+    session.expire_all()
+    order = session.get(ServiceOrder, oid)
+    soon = order.checkin_at + dt.timedelta(minutes=order.booked_minutes + 60)
+    assert tick(session, soon)["missing_checkouts"] == 0
+    late = order.checkin_at + dt.timedelta(minutes=order.booked_minutes + 121)
+    assert tick(session, late)["missing_checkouts"] >= 1
+    session.expire_all()
+    assert "missing_checkout" in session.get(ServiceOrder, oid).flags
+    # checking out at last clears the flag (and judges the service by its real length)
+    r = client.post(f"/api/orders/{oid}/check-out", json={}, headers=caregiver.headers)
+    assert r.status_code == 200 and "missing_checkout" not in r.json()["flags"]
