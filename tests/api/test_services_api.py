@@ -529,6 +529,11 @@ def test_every_order_list_is_scoped(client, login, session) -> None:
     )
     session.commit()
     assert ids("provider2") == set()
+    assert client.get("/api/caregivers", headers=login("provider2").headers).json() == []
+    assert len(client.get("/api/caregivers", headers=login("provider").headers).json()) >= 12
+    assert client.get("/api/caregivers", headers=community.headers).json() == []
+    mine_only = client.get("/api/caregivers", headers=login("caregiver").headers).json()
+    assert [c["name"] for c in mine_only] == ["刘阿姨"]
     assert client.get(f"/api/orders/{mine}", headers=login("provider2").headers).status_code == 404
 
 
