@@ -123,7 +123,7 @@ def test_two_confirmations_pay_once(fresh_pg: Engine) -> None:
     results = race(fresh_pg, confirm)
     assert sorted(map(type, results), key=str) == sorted([str, Conflict], key=str)
     loser = next(r for r in results if isinstance(r, Conflict))
-    assert loser.to_dict()["code"] == "wrong_state" and "Confirmed" in loser.message
+    assert loser.to_dict()["code"] == "wrong_state" and loser.to_dict()["state"] == "confirmed"
     with Session(fresh_pg) as s:
         keys = s.scalars(select(LedgerEntry.key).where(LedgerEntry.order_id == oid)).all()
     assert keys == [f"pay:{oid}:1"]

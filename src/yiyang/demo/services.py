@@ -39,6 +39,16 @@ NAMES = [
     "孙国强",
 ]
 STREET_PATH = f"/{DISTRICT[0]}/310104003000/"
+# code, name, category, unit, price (fen), minutes per unit, skill, policies that may pay
+CATALOG = [
+    ("CLEAN-2H", "居家保洁", "cleaning", "hour", 4000, 60, "cleaning", ["SN-HOURS", "TK-CREDIT",
+                                                                      "DB-CREDIT"]),
+    ("BATH", "上门助浴", "bathing", "visit", 12000, 90, "bathing", ["TK-CREDIT", "DB-CREDIT"]),
+    ("HAIR", "上门理发", "haircut", "visit", 2500, 30, "haircut", ["TK-CREDIT"]),
+    ("ESCORT", "陪同就医", "escort", "hour", 5000, 60, "escort", ["SN-HOURS", "TK-CREDIT"]),
+    ("REHAB", "康复训练", "rehab", "visit", 15000, 60, "rehab", ["SN-HOURS"]),
+    ("MEAL-DLV", "助餐送餐", "meal", "meal", 1500, 15, None, []),
+]  # fmt: skip
 
 
 def policies(today: dt.date) -> list[SubsidyPolicy]:
@@ -128,70 +138,16 @@ def install(session: Session) -> int:
     items = [
         ServiceItem(
             provider_id=provider.id,
-            code="CLEAN-2H",
-            name="居家保洁",
-            category="cleaning",
-            unit="hour",
-            price_fen=4000,
-            duration_min=60,
-            required_skill="cleaning",
-            policy_ids=[by_code["SN-HOURS"], by_code["TK-CREDIT"], by_code["DB-CREDIT"]],
-        ),
-        ServiceItem(
-            provider_id=provider.id,
-            code="BATH",
-            name="上门助浴",
-            category="bathing",
-            unit="visit",
-            price_fen=12000,
-            duration_min=90,
-            required_skill="bathing",
-            policy_ids=[by_code["TK-CREDIT"], by_code["DB-CREDIT"]],
-        ),
-        ServiceItem(
-            provider_id=provider.id,
-            code="HAIR",
-            name="上门理发",
-            category="haircut",
-            unit="visit",
-            price_fen=2500,
-            duration_min=30,
-            required_skill="haircut",
-            policy_ids=[by_code["TK-CREDIT"]],
-        ),
-        ServiceItem(
-            provider_id=provider.id,
-            code="ESCORT",
-            name="陪同就医",
-            category="escort",
-            unit="hour",
-            price_fen=5000,
-            duration_min=60,
-            required_skill="escort",
-            policy_ids=[by_code["SN-HOURS"], by_code["TK-CREDIT"]],
-        ),
-        ServiceItem(
-            provider_id=provider.id,
-            code="REHAB",
-            name="康复训练",
-            category="rehab",
-            unit="visit",
-            price_fen=15000,
-            duration_min=60,
-            required_skill="rehab",
-            policy_ids=[by_code["SN-HOURS"]],
-        ),
-        ServiceItem(
-            provider_id=provider.id,
-            code="MEAL-DLV",
-            name="助餐送餐",
-            category="meal",
-            unit="meal",
-            price_fen=1500,
-            duration_min=15,
-            required_skill=None,
-            policy_ids=[],
-        ),
+            code=code,
+            name=name,
+            category=category,
+            unit=unit,
+            price_fen=price,
+            duration_min=minutes,
+            required_skill=skill,
+            policy_ids=[by_code[c] for c in pays],
+        )
+        for code, name, category, unit, price, minutes, skill, pays in CATALOG
     ]
     session.add_all(items)
     caregiver_user = session.scalar(select(User).where(User.username == "caregiver"))

@@ -125,17 +125,16 @@ def lines(session: Session, provider_id: int, period: str) -> list[Line]:
     from yiyang.services.models import MealOrder, Menu, ServiceItem, ServiceOrder
 
     gross, self_pay = _money_columns()
+    keys = (
+        LedgerEntry.id,
+        LedgerEntry.kind,
+        LedgerEntry.at,
+        LedgerEntry.order_id,
+        LedgerEntry.meal_order_id,
+        LedgerEntry.elder_id,
+    )
     money = (
-        select(
-            LedgerEntry.id,
-            LedgerEntry.kind,
-            LedgerEntry.at,
-            LedgerEntry.order_id,
-            LedgerEntry.meal_order_id,
-            LedgerEntry.elder_id,
-            gross.label("gross"),
-            self_pay.label("self"),
-        )
+        select(*keys, gross.label("gross"), self_pay.label("self"))
         .join(LedgerPosting, LedgerPosting.entry_id == LedgerEntry.id)
         .join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
         .where(
@@ -144,14 +143,7 @@ def lines(session: Session, provider_id: int, period: str) -> list[Line]:
             LedgerEntry.kind.in_(PAID_KINDS),
             LedgerPosting.unit == "fen",
         )
-        .group_by(
-            LedgerEntry.id,
-            LedgerEntry.kind,
-            LedgerEntry.at,
-            LedgerEntry.order_id,
-            LedgerEntry.meal_order_id,
-            LedgerEntry.elder_id,
-        )
+        .group_by(*keys)
         .subquery()
     )
     rows = session.execute(
