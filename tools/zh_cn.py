@@ -767,7 +767,7 @@ ZH: dict[str, str | tuple[str, str]] = {
     "Provider": "服务商",
     "Orders": "订单数",
     "Reversals": "冲正",
-    "Not settled yet.": "尚未结算。",
+    "No statements for this month yet.": "本月还没有结算单。",
 }
 
 

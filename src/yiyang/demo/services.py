@@ -12,12 +12,15 @@ from sqlalchemy.orm import Session
 
 from yiyang.accounts.models import User, UserElderLink
 from yiyang.core.clock import local_zone, today_local
+from yiyang.core.scoping import Actor
 from yiyang.demo.generate import DISTRICT, STREETS
+from yiyang.registry.models import Elder
 from yiyang.services.models import (
     Canteen,
     Caregiver,
     Certificate,
     Menu,
+    OrderEvent,
     Provider,
     ServiceItem,
     ServiceOrder,
@@ -162,7 +165,10 @@ def install(session: Session) -> int:
             name=name if i else "刘阿姨",
             phone=f"1390000{1000 + i}",
             skills=skills if i else skills_pool,
-            areas=[f"/{DISTRICT[0]}/{street_code}/" if i else STREET_PATH],
+            # every third one serves the whole district, the others one street
+            areas=[f"/{DISTRICT[0]}/" if i % 3 == 1 else f"/{DISTRICT[0]}/{street_code}/"]
+            if i
+            else [STREET_PATH],
             work_days=[0, 1, 2, 3, 4, 5, 6] if i == 0 else [0, 1, 2, 3, 4, 5],
             work_start=dt.time(7, 0),
             work_end=dt.time(20, 0),
@@ -215,6 +221,10 @@ def install(session: Session) -> int:
         )
     session.flush()
     _todays_orders(session, provider, items, staff[0], today)
+    from yiyang.subsidies.service import open_month
+
+    open_month(session, f"{today:%Y-%m}")  # this month's allocations, as on its first day
+    _delivered_orders(session, items)
     return len(staff)
 
 
@@ -273,4 +283,58 @@ def _todays_orders(
             flags=[],
         )
         session.add(order)
+        session.flush()
+        session.add(
+            OrderEvent(
+                order_id=order.id, actor_name="社区 李社工", action="place", to_state="placed"
+            )
+        )
+        if state != "placed":
+            session.add(
+                OrderEvent(
+                    order_id=order.id,
+                    actor_name="服务商 张经理",
+                    action="assign",
+                    from_state="placed",
+                    to_state="assigned",
+                )
+            )
+        if state == "accepted":
+            session.add(
+                OrderEvent(
+                    order_id=order.id,
+                    actor_name="刘阿姨",
+                    action="accept",
+                    from_state="assigned",
+                    to_state="accepted",
+                )
+            )
     session.flush()
+
+
+def _delivered_orders(session: Session, items: list[ServiceItem]) -> None:
+    """Two services delivered end to end through the real service functions (placed by the
+    community worker, assigned, accepted, checked in and out with the elder's code), so the
+    ledger, the board and the month's settlement have something real to show."""
+    from yiyang.accounts.service import actor_for
+    from yiyang.registry.repository import readable
+    from yiyang.services import service
+    from yiyang.services.schemas import OrderCreate
+
+    def actor(name: str) -> Actor:
+        return actor_for(session.scalars(select(User).where(User.username == name)).one())
+
+    community, provider, caregiver = actor("community"), actor("provider"), actor("caregiver")
+    aunt = session.scalar(select(Caregiver.id).where(Caregiver.user_id == caregiver.user_id))
+    assert aunt is not None
+    elders = session.scalars(readable(community).order_by(Elder.id.desc()).limit(2)).all()
+    start = dt.datetime.combine(today_local() + dt.timedelta(days=1), dt.time(8), local_zone())
+    for n, (elder, item) in enumerate(zip(elders, (items[0], items[2]), strict=False)):
+        data = OrderCreate(elder_id=elder.id, item_id=item.id, scheduled_at=start, quantity=1)
+        order, _ = service.place_order(session, community, data, f"demo-done-{n}")
+        service.assign(session, provider, order.id, aunt, "演示")
+        service.accept(session, caregiver, order.id)
+        service.check_in(session, caregiver, order.id, elder.latitude, elder.longitude)
+        service.check_out(
+            session, caregiver, order.id, elder.latitude, elder.longitude, order.confirm_code
+        )
