@@ -491,9 +491,10 @@ def test_every_order_list_is_scoped(client, login, session) -> None:
     theirs = place(
         client, login("district"), outsider.id, item_id(session, "HAIR"), "scope-2"
     ).json()["id"]
-    ids = lambda who: {
-        o["id"] for o in client.get("/api/orders", headers=login(who).headers).json()
-    }  # noqa: E731
+
+    def ids(who: str) -> set[int]:
+        return {o["id"] for o in client.get("/api/orders", headers=login(who).headers).json()}
+
     assert mine in ids("community") and theirs not in ids("community")
     assert {mine, theirs} <= ids("district") and {mine, theirs} <= ids("provider")
     assert client.get(f"/api/orders/{theirs}", headers=community.headers).status_code == 404
