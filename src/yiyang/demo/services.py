@@ -313,9 +313,10 @@ def _todays_orders(
 
 
 def _delivered_orders(session: Session, items: list[ServiceItem]) -> None:
-    """Two services delivered end to end through the real service functions (placed by the
-    community worker, assigned, accepted, checked in and out with the elder's code), so the
-    ledger, the board and the month's settlement have something real to show."""
+    """Services delivered through the real service functions (placed by the community worker,
+    assigned, accepted, checked in and out), so the ledger, the board and the month's
+    settlement have something real to show: one confirmed with the elder's code, and one for
+    the demo family's elder still waiting for the family to confirm it on their page."""
     from yiyang.accounts.service import actor_for
     from yiyang.registry.repository import readable
     from yiyang.services import service
@@ -325,16 +326,19 @@ def _delivered_orders(session: Session, items: list[ServiceItem]) -> None:
         return actor_for(session.scalars(select(User).where(User.username == name)).one())
 
     community, provider, caregiver = actor("community"), actor("provider"), actor("caregiver")
+    family = actor("family")
     aunt = session.scalar(select(Caregiver.id).where(Caregiver.user_id == caregiver.user_id))
     assert aunt is not None
-    elders = session.scalars(readable(community).order_by(Elder.id.desc()).limit(2)).all()
-    start = dt.datetime.combine(today_local() + dt.timedelta(days=1), dt.time(8), local_zone())
-    for n, (elder, item) in enumerate(zip(elders, (items[0], items[2]), strict=False)):
+    theirs = session.scalars(readable(family).order_by(Elder.id).limit(1)).all()
+    other = session.scalars(readable(community).order_by(Elder.id.desc()).limit(1)).all()
+    day = today_local() + dt.timedelta(days=1)
+    plan = [(e, items[2], True) for e in other] + [(e, items[0], False) for e in theirs]
+    for n, (elder, item, with_code) in enumerate(plan):
+        start = dt.datetime.combine(day, dt.time(8 + 3 * n), local_zone())
         data = OrderCreate(elder_id=elder.id, item_id=item.id, scheduled_at=start, quantity=1)
         order, _ = service.place_order(session, community, data, f"demo-done-{n}")
-        service.assign(session, provider, order.id, aunt, "演示")
+        service.assign(session, provider, order.id, aunt)
         service.accept(session, caregiver, order.id)
         service.check_in(session, caregiver, order.id, elder.latitude, elder.longitude)
-        service.check_out(
-            session, caregiver, order.id, elder.latitude, elder.longitude, order.confirm_code
-        )
+        code = order.confirm_code if with_code else None
+        service.check_out(session, caregiver, order.id, elder.latitude, elder.longitude, code)

@@ -18,6 +18,7 @@ from yiyang.core.auth import require
 from yiyang.core.clock import local_zone, now, today_local
 from yiyang.core.db import get_session
 from yiyang.core.errors import DomainError
+from yiyang.core.i18n import N_
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
 from yiyang.services import matching, service
@@ -42,8 +43,11 @@ def yuan(fen: int | None) -> str:
     return f"{(fen or 0) / 100:.2f}"
 
 
+MEALS = {"breakfast": N_("Breakfast"), "lunch": N_("Lunch"), "dinner": N_("Dinner")}
+
+
 def _ctx() -> dict[str, Any]:
-    return {"SVC": LABELS, "yuan": yuan}
+    return {"SVC": LABELS, "yuan": yuan, "MEALS": MEALS}
 
 
 @router.get("/orders")
@@ -52,6 +56,8 @@ def board(
 ) -> Response:
     if actor.role is Role.CAREGIVER:
         return RedirectResponse("/my-jobs", status_code=303)
+    if actor.role in (Role.ELDER, Role.FAMILY):
+        return RedirectResponse("/my-services", status_code=303)
     chosen = dt.date.fromisoformat(day) if day else None
     rows = repo.board(
         session,
@@ -363,3 +369,92 @@ def settle_month(
         return RedirectResponse("/settlement", status_code=303)
     settlement.settle(session, period)
     return RedirectResponse(f"/settlement?period={period}", status_code=303)
+
+
+# --- the elder's and family's own page (适老化: large print, one big button per action) ---
+
+FAMILY_SIDE = (Role.ELDER, Role.FAMILY)
+
+
+@router.get("/my-services")
+def my_services(request: Request, actor: Viewer, session: DB, error: str = "") -> Response:
+    if actor.role not in FAMILY_SIDE:
+        return RedirectResponse("/orders", status_code=303)
+    from yiyang.registry.models import Elder
+    from yiyang.registry.repository import readable
+    from yiyang.services import meals
+    from yiyang.services.models import MealOrder, Rating
+
+    today = today_local()
+    since = dt.datetime.combine(today - dt.timedelta(days=7), dt.time(0), tzinfo=local_zone())
+    cards = []
+    for elder in session.scalars(readable(actor).order_by(Elder.id).limit(5)):
+        rows = repo.board(session, actor, repo.OrderFilters(elder_id=elder.id))
+        orders = [
+            r
+            for r in rows
+            if r.ServiceOrder.scheduled_at >= since and r.ServiceOrder.state != OrderState.CANCELLED
+        ]
+        rated = set(
+            session.scalars(
+                select(Rating.order_id).where(
+                    Rating.order_id.in_([r.ServiceOrder.id for r in orders] or [0])
+                )
+            )
+        )
+        menus = meals.menus(session, elder.region_path, today)
+        ordered = dict(
+            session.execute(
+                select(MealOrder.menu_id, MealOrder.state).where(
+                    MealOrder.elder_id == elder.id,
+                    MealOrder.menu_id.in_([m.id for m, _c in menus] or [0]),
+                )
+            ).all()
+        )
+        price_off = meals.meal_subsidy(session, elder, today)[1]
+        cards.append(
+            {
+                "elder": elder,
+                "orders": orders,
+                "rated": rated,
+                "balances": settlement.elder_balances(session, elder.id),
+                "menus": menus,
+                "meal_state": ordered,
+                "meal_subsidy": price_off,
+            }
+        )
+    return render(request, "services/mine.html", cards=cards, error=error, **_ctx())
+
+
+@router.post("/my-services/meal")
+def order_meal_page(
+    actor: Placer,
+    session: DB,
+    elder_id: Annotated[int, Form()],
+    menu_id: Annotated[int, Form()],
+    mode: Annotated[str, Form()] = "pickup",
+) -> Response:
+    from yiyang.services import meals
+    from yiyang.services.schemas import MealOrderCreate
+
+    if mode not in ("pickup", "delivery"):
+        mode = "pickup"
+    data = MealOrderCreate(elder_id=elder_id, menu_id=menu_id, mode=mode)
+    return _act(session, "/my-services", lambda: meals.order_meal(session, actor, data))
+
+
+@router.post("/my-services/{order_id}/{action}")
+def my_service_action(
+    actor: Placer,
+    session: DB,
+    order_id: int,
+    action: str,
+    stars: Annotated[int, Form()] = 0,
+) -> Response:
+    ops = {
+        "confirm": lambda: service.confirm(session, actor, order_id),
+        "rate": lambda: service.rate(session, actor, order_id, stars, None),
+    }
+    if action not in ops or (action == "rate" and not 1 <= stars <= 5):
+        return RedirectResponse("/my-services", status_code=303)
+    return _act(session, "/my-services", ops[action], f"#order-{order_id}")
