@@ -70,6 +70,8 @@ def menus(session: Session, region_path: str, day: dt.date) -> list[tuple[Menu, 
         .where(Menu.day == day, Canteen.active)
         .order_by(Canteen.name, Menu.meal)
     ).all()
+    order = {"breakfast": 0, "lunch": 1, "dinner": 2}
+    rows = sorted(rows, key=lambda r: (r[1].name, order.get(r[0].meal, 9)))
     return [
         (m, c)
         for m, c in rows
