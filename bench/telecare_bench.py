@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import subprocess
@@ -118,6 +119,20 @@ def wait_for(log: Path, marker: str, timeout: float = 60) -> None:
 
 
 # -- 1. DC-09 receiver --------------------------------------------------------------------------
+@functools.cache
+def block(account: str, seq: int, code: str | None) -> bytes:
+    """One DC-09 block, built once: an unencrypted block carries no timestamp, so the same
+    bytes stay valid for the whole run, and the load generator spends its time sending and
+    timing, not computing CRCs in Python (dc09_spt is pure Python)."""
+    from dc09_spt.msg.dc05_msg import dc05_msg
+    from dc09_spt.msg.dc09_msg import dc09_msg
+
+    msg = dc09_msg(account, None, 1, 1)
+    if code is None:
+        return msg.dc09block(seq, "NULL").encode()
+    return msg.dc09block(seq, "ADM-CID", dc05_msg.dc05event(account, {"code": code})).encode()
+
+
 async def panel_client(
     account: str,
     until: float,
@@ -125,10 +140,6 @@ async def panel_client(
     rng: random.Random,
     every: float = 0.0,
 ) -> None:
-    from dc09_spt.msg.dc05_msg import dc05_msg
-    from dc09_spt.msg.dc09_msg import dc09_msg
-
-    msg = dc09_msg(account, None, 1, 1)
     reader, writer = await asyncio.open_connection("127.0.0.1", DC09_PORT)
     seq = 0
     due = time.perf_counter() + rng.random() * every
@@ -139,15 +150,13 @@ async def panel_client(
                 due += every
             seq = seq % 9 + 1  # dc09_spt writes the sequence in hex: keep it to one digit
             if rng.random() < 0.10:
-                code = "101" if rng.random() < 0.05 else "602"
-                block, kind = (
-                    msg.dc09block(seq, "ADM-CID", dc05_msg.dc05event(account, {"code": code})),
-                    "event",
-                )
+                code: str | None = "101" if rng.random() < 0.05 else "602"
+                kind = "event"
             else:
-                block, kind = msg.dc09block(seq, "NULL"), "poll"
+                code, kind = None, "poll"
+            data = block(account, seq, code)
             t0 = time.perf_counter()
-            writer.write(block.encode())
+            writer.write(data)
             await writer.drain()
             reply = await reader.readuntil(b"\r")
             if b'"ACK"' in reply:
@@ -175,6 +184,10 @@ def dc09_bench(  # type: ignore[type-arg]
         wait_for(tmp / "gw.log", "gateway:")
         for name in ("w1.log", "w2.log"):
             wait_for(tmp / name, "worker: consuming")
+        for a in accounts[:connections]:  # every block the panels will send, built up front
+            for seq in range(1, 10):
+                for code in (None, "602", "101"):
+                    block(a, seq, code)
         results = []
         for offered in (rate, 0.0):  # paced at ``rate``, then as fast as the panels can
             lat: dict[str, list[float]] = {"poll": [], "event": [], "other": []}
