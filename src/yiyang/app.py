@@ -33,6 +33,7 @@ from yiyang.response import pages as response_pages
 from yiyang.services import endpoints as services_api
 from yiyang.services import pages as services_pages
 from yiyang.subsidies import endpoints as subsidies_api
+from yiyang.subsidies import pages as subsidies_pages
 from yiyang.web.templating import render
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -157,6 +158,7 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         alarms_pages.router,
         response_pages.router,
         services_pages.router,
+        subsidies_pages.router,
     ):
         app.include_router(router)
 

@@ -116,3 +116,19 @@ def test_settlement_page(client, browser_login) -> None:
     assert r.status_code == 200 and 'id="statements"' in r.text
     browser_login("doctor")
     assert client.get("/settlement").status_code == 403
+
+
+def test_subsidy_report_page_is_limited_to_the_area(client, browser_login, session) -> None:
+    browser_login("street")
+    page = client.get("/subsidies?depth=3")
+    assert page.status_code == 200 and 'id="subsidy-report"' in page.text
+    street = session.scalar(select(User.region_path).where(User.username == "street"))
+    shown = re.findall(r'data-region="([^"]+)"', page.text)
+    assert shown and all(path.startswith(street) for path in shown)
+    browser_login("district")
+    district = re.findall(r'data-region="([^"]+)"', client.get("/subsidies?depth=2").text)
+    assert len({p[:27] for p in district}) > 1  # the district sees every street
+    browser_login("family")
+    assert client.get("/subsidies", follow_redirects=False).headers["location"] == "/my-services"
+    browser_login("doctor")
+    assert client.get("/subsidies").status_code == 403
