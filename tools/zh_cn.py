@@ -787,12 +787,14 @@ ZH: dict[str, str | tuple[str, str]] = {
     "Deliver it": "送餐上门",
     "No elder is linked to your account yet.": "您的账号还没有关联老人。",
     "Subsidy use": "补贴使用",
-    "By": "汇总到",
-    "Street": "街道",
     "Allocated this month": "本月发放",
     "Used this month": "本月使用",
     "Balance now": "当前余额",
     "No subsidies in your area.": "您的辖区内没有补贴记录。",
+    "per street": "按街道",
+    "per community": "按社区",
+    "Elders with a subsidy": "享受补贴老人数",
+    "Totals": "汇总方式",
 }
 
 
