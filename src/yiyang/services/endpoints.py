@@ -68,10 +68,13 @@ def _read(order: Any) -> OrderRead:
 
 @router.get("/providers", summary="Service providers")
 def list_providers(actor: Viewer, session: DB) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Provider).where(provider_scope(actor)).order_by(Provider.id))
+    rows = session.scalars(
+        select(Provider).where(provider_scope(actor)).order_by(Provider.id)
+    ).all()
+    scored = service.scores(session, "provider", [p.id for p in rows])
     out = []
     for p in rows:
-        s = service.score(session, "provider", p.id)
+        s = scored[p.id]
         out.append(
             {
                 **ProviderRead.model_validate(p).model_dump(),
@@ -101,10 +104,11 @@ def set_provider_status(
 def list_caregivers(actor: Anyone, session: DB) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Caregiver).where(caregiver_scope(actor)).order_by(Caregiver.id).limit(5000)
-    )
+    ).all()
+    scored = service.scores(session, "caregiver", [c.id for c in rows])
     out = []
     for c in rows:
-        s = service.score(session, "caregiver", c.id)
+        s = scored[c.id]
         out.append(
             {
                 **CaregiverRead.model_validate(c).model_dump(mode="json"),

@@ -334,7 +334,7 @@ def caregivers_page(
         select(Caregiver).where(caregiver_scope(actor)).order_by(Caregiver.id)
     ).all()
     certs = repo.certificates(session, [c.id for c in staff])
-    scores = {c.id: service.score(session, "caregiver", c.id) for c in staff}
+    scores = service.scores(session, "caregiver", [c.id for c in staff])
     return render(
         request,
         "services/caregivers.html",

@@ -210,11 +210,18 @@ def bookings(
     return out, counts
 
 
-def rating_totals(session: Session, column: Any, subject_id: int) -> tuple[int, int]:
-    total, count = session.execute(
-        select(func.coalesce(func.sum(Rating.stars), 0), func.count()).where(column == subject_id)
-    ).one()
-    return int(total), int(count)
+def rating_totals(
+    session: Session, column: Any, subject_ids: Sequence[int]
+) -> dict[int, tuple[int, int]]:
+    """(sum of stars, reviews) per provider or caregiver, in one grouped query."""
+    if not subject_ids:
+        return {}
+    rows = session.execute(
+        select(column, func.sum(Rating.stars), func.count())
+        .where(among(column, list(subject_ids)))
+        .group_by(column)
+    )
+    return {sid: (int(total), int(n)) for sid, total, n in rows}
 
 
 def platform_mean(session: Session) -> float:

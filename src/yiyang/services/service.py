@@ -825,12 +825,18 @@ def rate(session: Session, actor: Actor, order_id: int, stars: int, comment: str
     return rating
 
 
-def score(session: Session, kind: str, subject_id: int) -> scoring.Score:
+def scores(session: Session, kind: str, subject_ids: Sequence[int]) -> dict[int, scoring.Score]:
+    """Bayesian scores of providers or caregivers (two queries however many there are)."""
     from yiyang.services.models import Rating
 
     column = Rating.provider_id if kind == "provider" else Rating.caregiver_id
-    total, count = repo.rating_totals(session, column, subject_id)
-    return scoring.bayesian(total, count, repo.platform_mean(session))
+    totals = repo.rating_totals(session, column, subject_ids)
+    prior = repo.platform_mean(session)
+    return {i: scoring.bayesian(*totals.get(i, (0, 0)), prior) for i in subject_ids}
+
+
+def score(session: Session, kind: str, subject_id: int) -> scoring.Score:
+    return scores(session, kind, [subject_id])[subject_id]
 
 
 def tick(session: Session, at: dt.datetime, *, series: bool = False) -> dict[str, int]:
