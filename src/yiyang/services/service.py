@@ -577,13 +577,13 @@ def _elder_side(actor: Actor) -> bool:
 def confirm(session: Session, actor: Actor, order_id: int, code: str | None = None) -> ServiceOrder:
     """The elder's side confirms the service: the elder or family (signed in), staff on their
     behalf, or the caregiver with the elder's code."""
-    order = get_order(session, actor, order_id, lock=True)
     if actor.role is Role.CAREGIVER:
         order = _own_job(session, actor, order_id)
         if code is None or not secrets.compare_digest(code.strip(), order.confirm_code):
             raise ValidationFailed(_("The elder's code does not match."), field="code")
         via = "code"
     elif _elder_side(actor):
+        order = get_order(session, actor, order_id, lock=True)
         via = "elder" if actor.role in (Role.ELDER, Role.FAMILY) else "staff"
     else:
         raise Forbidden(_("Your role may not do this."))

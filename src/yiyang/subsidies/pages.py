@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -14,6 +15,7 @@ from yiyang.core.db import get_session
 from yiyang.core.roles import REGION_SCOPED, Perm, Role
 from yiyang.core.scoping import Actor
 from yiyang.subsidies import settlement
+from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 DB = Annotated[Session, Depends(get_session)]
@@ -26,18 +28,8 @@ def report_page(
 ) -> Response:
     if actor.role not in REGION_SCOPED and actor.role is not Role.PLATFORM_ADMIN:
         return RedirectResponse("/my-services", status_code=303)
-    import re
-
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
         period = f"{today_local():%Y-%m}"
     depth = 2 if depth == 2 else 3
     rows = settlement.region_report(session, actor, period, depth)
-    return render_report(request, period, depth, rows)
-
-
-def render_report(
-    request: Request, period: str, depth: int, rows: list[dict[str, object]]
-) -> Response:
-    from yiyang.web.templating import render
-
     return render(request, "services/subsidies.html", period=period, depth=depth, rows=rows)
