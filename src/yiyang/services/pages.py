@@ -180,7 +180,6 @@ def order_page(
     item = session.get(ServiceItem, order.item_id)
     caregiver = session.get(Caregiver, order.caregiver_id) if order.caregiver_id else None
     suggestions: list[matching.Suggestion] = []
-    names: dict[int, str] = {}
     if actor.can(Perm.MANAGE_ORDERS) and order.state in (OrderState.PLACED, OrderState.ASSIGNED):
         suggestions = service.suggest(session, actor, order.id)
     from yiyang.registry.repository import get_readable
@@ -195,7 +194,6 @@ def order_page(
         elder=elder,
         trail=repo.trail(session, order.id),
         suggestions=suggestions,
-        names=names,
         EXCLUSIONS=service.EXCLUSIONS,
         error=error,
         **_ctx(),
