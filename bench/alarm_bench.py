@@ -72,6 +72,23 @@ def start_broker() -> subprocess.Popen:  # type: ignore[type-arg]
     raise SystemExit(f"mosquitto did not start on port {PORT}")
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL process on this machine (Linux /proc)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if "(postgres)" in stat:
+            fields = stat.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -80,67 +97,112 @@ def pct(values: list[float], p: float) -> float:
 # -- helper processes -------------------------------------------------------------------------
 
 
-def bare_subscriber(expected: int, ready: Path) -> None:
-    """Count messages with no work at all; print first/last arrival times."""
-    import paho.mqtt.client as mqtt
-
-    times: list[float] = []
-
-    def on_message(_c: object, _u: object, _m: object) -> None:
-        times.append(time.time())
-
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bare-{uuid.uuid4().hex[:8]}")
-    client.on_message = on_message
-    client.on_connect = lambda c, *_: (c.subscribe("yiyang/v1/+/+/up", qos=1), ready.touch())
-    client.connect("127.0.0.1", PORT)
-    client.loop_start()
-    deadline = time.time() + 600
-    while len(times) < expected and time.time() < deadline:
-        time.sleep(0.05)
-    client.loop_stop()
-    print(
-        json.dumps(
-            {
-                "count": len(times),
-                "first": times[0] if times else 0,
-                "last": times[-1] if times else 0,
-            }
-        )
+def start_bare_subscriber(expected: int, out: Path) -> subprocess.Popen:  # type: ignore[type-arg]
+    """The baseline: Mosquitto's own C client, subscribed like the gateway (QoS 1, MQTT 5),
+    doing no work but printing each arrival time. Its rate is what the broker can deliver to
+    one subscriber on this machine while everything else runs."""
+    sub = subprocess.Popen(
+        [
+            *("mosquitto_sub", "-h", "127.0.0.1", "-p", str(PORT), "-V", "5", "-q", "1"),
+            *("-t", "yiyang/v1/+/+/up", "-C", str(expected), "-F", "%U"),
+        ],
+        stdout=out.open("w"),
+        stderr=subprocess.DEVNULL,
     )
+    time.sleep(1.0)  # let it subscribe
+    return sub
+
+
+def bare_result(sub: subprocess.Popen, out: Path) -> dict:  # type: ignore[type-arg]
+    try:
+        sub.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        sub.kill()
+    times = [float(x) for x in out.read_text().split()]
+    return {
+        "count": len(times),
+        "first": times[0] if times else 0,
+        "last": times[-1] if times else 0,
+    }
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        n, digit = n >> 7, n & 0x7F
+        out.append(digit | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _publish_packet(topic: str, body: bytes, packet_id: int) -> bytes:
+    """An MQTT 3.1.1 PUBLISH, QoS 1."""
+    t = topic.encode()
+    rest = len(t).to_bytes(2, "big") + t + packet_id.to_bytes(2, "big") + body
+    return b"\x32" + _varint(len(rest)) + rest
 
 
 def publisher(path: Path, rate: float) -> None:
-    """Publish the prepared messages (QoS 1) as fast as the broker takes them, or at ``rate``
-    messages a second."""
-    import paho.mqtt.client as mqtt
+    """Publish the prepared messages (QoS 1) as fast as the broker takes them, or paced at
+    ``rate`` messages a second.
+
+    A load generator must not be the bottleneck (paho's Python publisher tops out near 3,500
+    msg/s on this machine and takes half a core doing it), so this one writes pre-built MQTT
+    3.1.1 PUBLISH packets straight to the socket and counts the broker's PUBACKs on a reader
+    thread, with at most 30,000 messages unacknowledged."""
+    import socket
+    import threading
 
     plan = json.loads(path.read_text())
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", PORT)
-    client.loop_start()
+    items = plan["messages"]
+    packets = [
+        _publish_packet(TOPIC.format(m["serial"]), m["body"].encode(), n % 65535 + 1)
+        for n, m in enumerate(items)
+    ]
+    sock = socket.create_connection(("127.0.0.1", PORT))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    client_id = f"pub-{uuid.uuid4().hex[:8]}".encode()
+    var = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(client_id).to_bytes(2, "big") + client_id
+    sock.sendall(b"\x10" + _varint(len(var)) + var)
+    assert sock.recv(4)[:2] == b"\x20\x02", "no CONNACK"
+    acked = [0]
+    done = threading.Event()
+
+    def read_acks() -> None:
+        pending = b""
+        while acked[0] < len(packets):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            pending += chunk
+            whole = len(pending) // 4  # the broker sends only PUBACKs here, 4 bytes each
+            acked[0] += whole
+            pending = pending[whole * 4 :]
+        done.set()
+
+    reader = threading.Thread(target=read_acks, daemon=True)
+    reader.start()
+    sos_at = {n: str(m["sos_elder"]) for n, m in enumerate(items) if m.get("sos_elder")}
     sos_sent: dict[str, float] = {}
-    window: list[mqtt.MQTTMessageInfo] = []
     start = time.perf_counter()
-    for n, item in enumerate(plan["messages"]):
-        if rate and n % 50 == 0:
-            ahead = n / rate - (time.perf_counter() - start)
-            if ahead > 0:
-                time.sleep(ahead)
-        body = item["body"].encode()
-        if item.get("sos_elder"):
-            sos_sent[str(item["sos_elder"])] = time.time()
-        info = client.publish(TOPIC.format(item["serial"]), body, qos=1)
-        assert info.rc == mqtt.MQTT_ERR_SUCCESS, info.rc
-        window.append(info)
-        if len(window) >= 20_000:  # message ids are 16-bit: keep fewer than 65,535 unacked
-            window[-10_000].wait_for_publish(120)
-            window = window[-10_000:]
-    for info in window:
-        info.wait_for_publish(120)
-    client.loop_stop()
-    print(json.dumps({"sos": sos_sent}))
+    sent = 0
+    while sent < len(packets):
+        due = len(packets) if not rate else int((time.perf_counter() - start) * rate) + 1
+        due = min(due, len(packets), acked[0] + 30_000, sent + 2_000)
+        if due <= sent:
+            time.sleep(0.002)
+            continue
+        stamp = time.time()
+        for n in range(sent, due):
+            if n in sos_at:
+                sos_sent[sos_at[n]] = stamp
+        sock.sendall(b"".join(packets[sent:due]))
+        sent = due
+    done.wait(300)
+    elapsed = time.perf_counter() - start
+    sock.sendall(b"\xe0\x00")  # DISCONNECT
+    sock.close()
+    print(json.dumps({"sos": sos_sent, "sent": sent, "acked": acked[0], "seconds": elapsed}))
 
 
 # -- setup ---------------------------------------------------------------------------------
@@ -218,12 +280,7 @@ def throughput(kits: list, n: int, sos: int, rate: float = 0) -> dict:  # type: 
     sos_count = sum(1 for m in plan["messages"] if m.get("sos_elder"))
     tmp = Path(tempfile.mkdtemp())
     (tmp / "plan.json").write_text(json.dumps(plan))
-    ready = tmp / "bare-ready"
-    bare = subprocess.Popen(
-        [sys.executable, __file__, "--role", "bare", "--expect", str(n), "--ready", str(ready)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    bare_out_path = tmp / "bare.txt"
     alert_times: dict[int, float] = {}
     unlisten = events.listen(
         lambda topic, p: (
@@ -240,15 +297,16 @@ def throughput(kits: list, n: int, sos: int, rate: float = 0) -> dict:  # type: 
         await pipeline.start()
         listener = pipeline.mqtt
         assert listener is not None
-        while not (listener.connected.is_set() and ready.exists()):
+        while not listener.connected.is_set():
             await asyncio.sleep(0.1)
+        bare = start_bare_subscriber(n, bare_out_path)
         first: list[float] = []
         original = pipeline.gateway.submit
 
-        async def timed(raws):  # type: ignore[no-untyped-def]
+        async def timed(raws, **kw):  # type: ignore[no-untyped-def]
             if not first:
                 first.append(time.time())
-            return await original(raws)
+            return await original(raws, **kw)
 
         pipeline.gateway.submit = timed  # type: ignore[method-assign]
         pub = subprocess.Popen(
@@ -266,15 +324,19 @@ def throughput(kits: list, n: int, sos: int, rate: float = 0) -> dict:  # type: 
             text=True,
         )
         t0 = time.time()
+        cpu0, pg0 = time.process_time(), postgres_cpu()
         done_at = None
         while time.time() - t0 < 900:
             await asyncio.sleep(0.05)
             if pipeline.worker.processed >= n:
                 done_at = time.time()
                 break
+        cpu = {"ours": time.process_time() - cpu0, "pg": postgres_cpu() - pg0}
         pub_out = json.loads(pub.communicate()[0])
         await pipeline.stop()
         return {
+            "bare": bare_result(bare, bare_out_path),
+            "cpu": cpu,
             "first": first[0],
             "done": done_at,
             "processed": pipeline.worker.processed,
@@ -285,7 +347,7 @@ def throughput(kits: list, n: int, sos: int, rate: float = 0) -> dict:  # type: 
         result = asyncio.run(run())
     finally:
         unlisten()
-    bare_out = json.loads(bare.communicate()[0])
+    bare_out = result["bare"]
     ours = result["processed"] / (result["done"] - result["first"])
     base = bare_out["count"] / max(1e-9, bare_out["last"] - bare_out["first"])
     lat = [
@@ -294,10 +356,15 @@ def throughput(kits: list, n: int, sos: int, rate: float = 0) -> dict:  # type: 
         if int(e) in alert_times
     ]
     paced = f"paced at {rate:,.0f}/s" if rate else "as fast as possible"
+    cpu = result["cpu"]
     print(f"  messages {n:,} (incl. {sos_count} SOS, {paced})   processed {result['processed']:,}")
     print(
         f"  bare subscriber: {base:,.0f} msg/s   Yiyang pipeline: {ours:,.0f} msg/s"
         f"   ratio {ours / base:.2f}"
+    )
+    print(
+        f"  CPU per message: Yiyang's process {cpu['ours'] / n * 1e6:.0f} µs,"
+        f" PostgreSQL {cpu['pg'] / n * 1e6:.0f} µs"
     )
     print(
         f"  SOS → stored alert: {len(lat)}/{sos_count} alerts, "
@@ -366,8 +433,6 @@ def replay(kits: list) -> None:  # type: ignore[type-arg]
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--role", default="main")
-    parser.add_argument("--expect", type=int, default=0)
-    parser.add_argument("--ready", type=Path)
     parser.add_argument("--plan", type=Path)
     parser.add_argument("--elders", type=int, default=40_000)
     parser.add_argument("--messages", type=int, default=100_000)
@@ -379,9 +444,6 @@ def main() -> None:
     )
     parser.add_argument("--reuse", action="store_true", help="keep the database of the last run")
     args = parser.parse_args()
-    if args.role == "bare":
-        bare_subscriber(args.expect, args.ready)
-        return
     if args.role == "publish":
         publisher(args.plan, args.rate)
         return

@@ -101,7 +101,9 @@ class ElderState(Base):
     keep no state of their own, so any worker can take over an elder after a crash."""
 
     __tablename__ = "elder_state"
-    __table_args__ = (Index("ix_elder_state_activity", "last_activity_at"),)
+    # No index on last_activity_at: it moves with every motion event, and an indexed column
+    # forbids PostgreSQL's in-page (HOT) update; fillfactor 70 leaves room for those (0007).
+    __table_args__ = ({"postgresql_with": {"fillfactor": 70}},)
 
     elder_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_activity_at: Mapped[dt.datetime | None]

@@ -29,6 +29,19 @@ def load_states(session: Session, elder_ids: list[int]) -> dict[int, rules.State
     if not elder_ids:
         return out
     table: Table = ElderState.__table__  # type: ignore[assignment]
+    if session.get_bind().dialect.name == "postgresql":
+        # the worker's hottest read: plain rows (the connection speaks UTC, JSON is decoded by
+        # the driver), no per-value type processing
+        raw = session.connection().connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur:
+            cur.execute(_LOAD_STATES, (elder_ids,))
+            rows = cur.fetchall()
+        for elder_id, *values in rows:
+            state = rules.State(*values)
+            state.recent = state.recent or {}
+            out[elder_id] = state
+        return out
     query = select(table.c.elder_id, *(table.c[k] for k in STATE_FIELDS))
     for row in session.execute(query.where(among(table.c.elder_id, elder_ids))):
         values = row._asdict()
@@ -36,6 +49,21 @@ def load_states(session: Session, elder_ids: list[int]) -> dict[int, rules.State
         values["recent"] = values["recent"] or {}
         out[elder_id] = rules.State(**values)
     return out
+
+
+_LOAD_STATES = (
+    f"SELECT elder_id, {', '.join(STATE_FIELDS)} FROM elder_state WHERE elder_id = ANY(%s::int[])"
+)
+
+
+def snapshot(state: rules.State) -> tuple[Any, ...]:
+    """A comparable copy of a state (the rules replace ``recent``'s lists, never edit them)."""
+    values = [getattr(state, k) for k in STATE_FIELDS]
+    values[_RECENT] = dict(state.recent)
+    return tuple(values)
+
+
+_RECENT = STATE_FIELDS.index("recent")
 
 
 def save_states(session: Session, states: dict[int, rules.State], now: dt.datetime) -> None:

@@ -275,6 +275,9 @@ IMMEDIATE = {
 
 
 def _activity(state: State, at: dt.datetime) -> None:
+    # Remembered to the minute: silence rules count hours, and a per-second timestamp would
+    # rewrite the elder's state row on every motion report.
+    at = at.replace(second=0, microsecond=0)
     if state.last_activity_at is None or at > state.last_activity_at:
         state.last_activity_at = at
         state.prewarned_at = None

@@ -21,7 +21,13 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from yiyang.alarms import rules, service
-from yiyang.alarms.repository import ElderFacts, ParamsCache, load_states, save_states
+from yiyang.alarms.repository import (
+    ElderFacts,
+    ParamsCache,
+    load_states,
+    save_states,
+    snapshot,
+)
 from yiyang.core import audit, db
 from yiyang.core.bus import BusMessage
 from yiyang.core.clock import local_zone
@@ -39,6 +45,7 @@ class RuleWorker:
         self.facts = ElderFacts()
         self.params = ParamsCache()
         self.tz = local_zone()
+        self.seen = telemetry.LastSeen()
         self.processed = 0
         self.alerts_created = 0
 
@@ -80,24 +87,28 @@ class RuleWorker:
         """One transaction for the batch; returns the number of alerts created."""
         now = self.clock()
         with db.unit_of_work() as session, audit.acting_as(audit.SYSTEM):
-            created = self._process(session, items, now)
+            created, touched = self._process(session, items, now)
+        self.seen.written(touched)  # only now: a rolled-back batch wrote nothing
         self.processed += len(items)
         self.alerts_created += created
         return created
 
-    def _process(self, session: Session, items: list[dict[str, Any]], now: dt.datetime) -> int:
+    def _process(
+        self, session: Session, items: list[dict[str, Any]], now: dt.datetime
+    ) -> tuple[int, list[dict[str, Any]]]:
         self.params.refresh(session)
         msgs = [i for i in items if i["k"] == "msg"]
         fresh = telemetry.store_messages(session, msgs) if msgs else []
         fresh_ids = {id(i) for i in fresh}
         if fresh:
             telemetry.store_readings(session, fresh)
-        recovered = telemetry.touch_devices(session, fresh) if fresh else []
+        due = self.seen.due(fresh)
 
         work = [i for i in items if i["k"] != "msg" or id(i) in fresh_ids]
         elders = {i["e"] for i in work}
         facts = self.facts.get(session, elders)
         states = load_states(session, list(elders))
+        before = {e: snapshot(s) for e, s in states.items()}
         touched: set[int] = set()
         findings: dict[int, list[rules.Finding]] = defaultdict(list)
         activity: Counter[tuple[int, dt.datetime, str]] = Counter()
@@ -132,26 +143,37 @@ class RuleWorker:
                     state, at, p, fact, self.tz, motion_today=motion_today.get(elder)
                 )
             elif kind == "offline":
+                seen = item["seen"]
+                latest = self.seen.latest(item["d"])
+                if latest is not None and latest > seen:
+                    # heard from since the stored last-seen (written at most every 30 s):
+                    # store what we know instead of raising a false alarm
+                    seen = latest
+                    due.append({"d": item["d"], "rx": latest, "b": None})
                 found = rules.device_offline(
                     item["d"],
                     DeviceType(item["t"]),
-                    telemetry.ts(item["seen"]),
+                    telemetry.ts(seen),
                     item["iv"],
                     telemetry.ts(item["now"]),
                     p,
                 )
                 if found:
                     findings[elder].append(found)
-                    self._mark_offline(session, item["d"], item["seen"])
+                    self._mark_offline(session, item["d"], seen)
             elif kind == "baseline":
                 state.baseline, state.baseline_days = item["base"], item["days"]
-        save_states(session, {e: states[e] for e in touched}, now)
+        changed = {
+            e: states[e] for e in touched if e not in before or snapshot(states[e]) != before[e]
+        }
+        save_states(session, changed, now)
         telemetry.add_activity(session, activity)
+        recovered = telemetry.touch_devices(session, due)
         service.resolve_recovered(session, recovered, now)
         created = service.apply_findings(
             session, findings, {e: facts[e][1] for e in findings if e in facts}, self.params, now
         )
-        return len(created)
+        return len(created), due
 
     def _motion_today(self, session: Session, ticks: list[dict[str, Any]]) -> dict[int, int]:
         wanted = [t for t in ticks if t.get("routine")]
@@ -163,6 +185,7 @@ class RuleWorker:
         return telemetry.motion_since(session, [t["e"] for t in wanted], start, until)
 
     def _mark_offline(self, session: Session, device_id: int, seen: float) -> None:
+        self.seen.forget(device_id)
         session.execute(
             update(Device)
             .where(

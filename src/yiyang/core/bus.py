@@ -73,7 +73,8 @@ class InProcessBus(Bus):
 
     def __init__(self, partitions: int = 4, *, retry_max_s: float = 5.0) -> None:
         self.partitions = partitions
-        self._queues: list[asyncio.Queue[tuple[BusMessage, asyncio.Future[None]]]] = []
+        # one entry per publish call and partition: its messages and the future to settle
+        self._queues: list[asyncio.Queue[tuple[list[BusMessage], asyncio.Future[None]]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._handler: Handler | None = None
         self._max_batch = 500
@@ -96,28 +97,34 @@ class InProcessBus(Bus):
         if self._closed or not self._queues:
             raise BusClosed("bus is not running")
         loop = asyncio.get_running_loop()
-        futures = []
+        parts: dict[int, list[BusMessage]] = {}
+        n = self.partitions
         for message in messages:
+            parts.setdefault(message.key % n, []).append(message)
+        futures = []
+        for partition, group in parts.items():
             fut: asyncio.Future[None] = loop.create_future()
-            self._queues[self.partition_of(message.key)].put_nowait((message, fut))
+            self._queues[partition].put_nowait((group, fut))
             futures.append(fut)
         if futures:
             await asyncio.gather(*futures)
 
-    def backlog(self) -> int:
-        return sum(q.qsize() for q in self._queues)
-
-    async def _consume(self, queue: asyncio.Queue[tuple[BusMessage, asyncio.Future[None]]]) -> None:
+    async def _consume(
+        self, queue: asyncio.Queue[tuple[list[BusMessage], asyncio.Future[None]]]
+    ) -> None:
         assert self._handler is not None
         while True:
-            batch = [await queue.get()]
-            while len(batch) < self._max_batch and not queue.empty():
-                batch.append(queue.get_nowait())
+            entries = [await queue.get()]
+            size = len(entries[0][0])
+            while size < self._max_batch and not queue.empty():
+                entries.append(queue.get_nowait())
+                size += len(entries[-1][0])
+            batch = [m for group, _ in entries for m in group]
             delay = 0.1
             try:
                 while True:
                     try:
-                        await self._handler([m for m, _ in batch])
+                        await self._handler(batch)
                         break
                     except asyncio.CancelledError:
                         raise
@@ -126,11 +133,11 @@ class InProcessBus(Bus):
                         await asyncio.sleep(delay)
                         delay = min(delay * 2, self._retry_max_s)
             except asyncio.CancelledError:
-                for _, fut in batch:
+                for _, fut in entries:
                     if not fut.done():
                         fut.set_exception(BusClosed("bus stopped while handling the message"))
                 raise
-            for _, fut in batch:
+            for _, fut in entries:
                 if not fut.done():
                     fut.set_result(None)
 

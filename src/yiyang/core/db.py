@@ -91,7 +91,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     import orjson
+    from psycopg.types.json import set_json_loads
 
+    set_json_loads(orjson.loads)  # JSON read by plain SQL (the rule worker's state rows)
     return create_engine(
         url,
         echo=settings.log_sql,
@@ -101,7 +103,8 @@ def make_engine(url: str) -> Engine:
         # No server-side prepared statements: after five runs psycopg would prepare one and
         # PostgreSQL may then switch to a generic plan, which for date ranges with id arrays
         # (dispatch, alert lists) is measured 5–20× slower than the per-call plan.
-        connect_args={"prepare_threshold": None},
+        # UTC sessions: plain-SQL reads get the same UTC datetimes as the ORM's UTCDateTime.
+        connect_args={"prepare_threshold": None, "options": "-c timezone=UTC"},
     )
 
 

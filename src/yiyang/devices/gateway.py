@@ -172,8 +172,9 @@ class Gateway:
             " or yiyang/v1/vendors/<code>/up",
         )
 
-    async def submit(self, raws: Sequence[RawMessage]) -> list[Outcome]:
-        """Validate, dead-letter the bad, publish the good; returns when all is durable."""
+    async def submit(self, raws: Sequence[RawMessage], *, report: bool = True) -> list[Outcome]:
+        """Validate, dead-letter the bad, publish the good; returns when all is durable, with
+        what happened to each payload (``report=False``: nothing, for MQTT, which only acks)."""
         now = self.clock()
         batch = _Batch(len(raws))
         for i, raw in enumerate(raws):
@@ -190,7 +191,7 @@ class Gateway:
                     continue
                 batch.candidates.append((i, raw, reading))
         await self._accept(batch)
-        return batch.outcomes
+        return batch.outcomes() if report else []
 
     async def submit_readings(
         self, items: Sequence[tuple[RawMessage, messages.Reading | messages.Rejection]]
@@ -204,7 +205,7 @@ class Gateway:
             else:
                 batch.candidates.append((i, raw, reading))
         await self._accept(batch)
-        return batch.outcomes
+        return batch.outcomes()
 
     async def _accept(self, batch: _Batch) -> None:
         serials = {reading.serial for _, _, reading in batch.candidates}
@@ -213,7 +214,7 @@ class Gateway:
             await asyncio.to_thread(self.directory.load, missing)
 
         published: list[BusMessage] = []
-        accepted: list[tuple[int, str]] = []
+        accepted = batch.accepted
         for i, raw, reading in batch.candidates:
             rej = self._check(raw, reading)
             if rej is not None:
@@ -232,8 +233,6 @@ class Gateway:
         if published:
             await asyncio.wait_for(self.bus.publish(published), self.publish_timeout)
             self.accepted_total += len(published)
-        for i, msg_id in accepted:
-            batch.outcomes[i].accepted.append(msg_id)
 
     def _check(self, raw: RawMessage, r: messages.Reading) -> messages.Rejection | None:
         info = self.directory.get(r.serial)
@@ -291,12 +290,22 @@ class _Batch:
     """One submission: its outcomes, the dead letters so far, the readings still to check."""
 
     def __init__(self, n: int) -> None:
-        self.outcomes = [Outcome() for _ in range(n)]
+        self.n = n
+        self.accepted: list[tuple[int, str]] = []
+        self.rejected: list[tuple[int, dict[str, Any]]] = []
         self.dead: list[dict[str, Any]] = []
         self.candidates: list[tuple[int, RawMessage, messages.Reading]] = []
 
+    def outcomes(self) -> list[Outcome]:
+        out = [Outcome() for _ in range(self.n)]
+        for i, msg_id in self.accepted:
+            out[i].accepted.append(msg_id)
+        for i, why in self.rejected:
+            out[i].rejected.append(why)
+        return out
+
     def reject(self, i: int, raw: RawMessage, rej: messages.Rejection, payload: bytes) -> None:
-        self.outcomes[i].rejected.append({"id": rej.msg_id, "code": rej.code, "reason": rej.reason})
+        self.rejected.append((i, {"id": rej.msg_id, "code": rej.code, "reason": rej.reason}))
         self.dead.append(
             {
                 "received_at": raw.received_at,

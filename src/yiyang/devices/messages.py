@@ -10,6 +10,7 @@ models below (``schema_document``) and a test keeps the two equal.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -201,6 +202,22 @@ class Reading:
 
 def _depth(value: Any, limit: int) -> bool:
     """True when ``value`` nests deeper than ``limit`` (iterative: safe on hostile input)."""
+    if isinstance(value, dict) and limit >= 2:
+        # the usual message: an object whose values nest at most one level (``data``)
+        flat = True
+        for v in value.values():
+            inner: Iterable[Any]
+            if isinstance(v, dict):
+                inner = v.values()
+            elif isinstance(v, list):
+                inner = v
+            else:
+                continue
+            if any(isinstance(w, dict | list) for w in inner):
+                flat = False
+                break
+        if flat:
+            return False
     stack = [(value, 0)]
     while stack:
         item, level = stack.pop()

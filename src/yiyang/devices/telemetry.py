@@ -9,7 +9,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy import Table, bindparam, delete, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yiyang.core.bulk import copy_upsert, insert_rows
@@ -56,15 +58,19 @@ def store_messages(session: Session, items: list[Item]) -> list[Item]:
     ]
     table: Table = DeviceMessage.__table__  # type: ignore[assignment]
     if session.get_bind().dialect.name == "postgresql":
-        # the pipeline's hottest write: a constant statement, no SQL built per row
-        found = copy_upsert(
-            session.connection(),
-            table,
-            rows,
-            ("device_id", "msg_id"),
-            returning=("device_id", "msg_id"),
-        )
-        fresh = {(r.device_id, r.msg_id) for r in found}
+        conn = session.connection()
+        # The pipeline's hottest write. Nearly every message is new, so COPY the batch straight
+        # in; a redelivery among them makes the unique index refuse the whole COPY, and only
+        # then does the batch go through the slower de-duplicating path.
+        try:
+            with conn.begin_nested():
+                insert_rows(conn, table, rows)
+            return list(unique.values())
+        except (IntegrityError, UniqueViolation):
+            found = copy_upsert(
+                conn, table, rows, ("device_id", "msg_id"), returning=("device_id", "msg_id")
+            )
+            fresh = {(r.device_id, r.msg_id) for r in found}
     else:
         stmt = (
             upsert(session, DeviceMessage)
@@ -104,38 +110,86 @@ def store_readings(session: Session, items: Iterable[Item]) -> None:
             insert_rows(session.connection(), model.__table__, rows)  # type: ignore[arg-type]
 
 
-def touch_devices(session: Session, items: Iterable[Item]) -> list[int]:
-    """Last seen and battery per device; returns devices that were offline and are back."""
-    latest: dict[int, Item] = {}
-    for i in items:
-        seen = latest.get(i["d"])
-        if seen is None or i["rx"] >= seen["rx"]:
-            latest[i["d"]] = i
+class LastSeen:
+    """When each device was last heard from, kept by the worker that owns its elder, so that
+    ``device.last_seen_at`` is written once per ``every_s`` seconds per device rather than on
+    every message (a watch reporting every few seconds would otherwise rewrite its device row —
+    and every index on it — each time). Pure bookkeeping, no I/O.
+
+    The stored value lags the truth by at most ``every_s``; the worker corrects an "offline"
+    notice with what it remembers (see ``latest``), and a device it has not written since it
+    started, or whose battery changed, is always written. Call ``written`` only after the
+    transaction that wrote the rows has committed."""
+
+    def __init__(self, every_s: float = 30.0) -> None:
+        self.every_s = every_s
+        self._written: dict[int, tuple[float, int | None]] = {}  # device → (rx, battery)
+        self._latest: dict[int, float] = {}
+
+    def due(self, items: Iterable[Item]) -> list[Item]:
+        """The newest item per device whose row needs writing now."""
+        newest: dict[int, Item] = {}
+        for i in items:
+            seen = newest.get(i["d"])
+            if seen is None or i["rx"] >= seen["rx"]:
+                newest[i["d"]] = i
+        out = []
+        for device, item in newest.items():
+            if item["rx"] > self._latest.get(device, 0.0):
+                self._latest[device] = item["rx"]
+            hit = self._written.get(device)
+            if (
+                hit is None
+                or item["rx"] - hit[0] >= self.every_s
+                or (item["b"] is not None and item["b"] != hit[1])
+            ):
+                out.append(item)
+        return out
+
+    def written(self, items: Iterable[Item]) -> None:
+        for i in items:
+            self._written[i["d"]] = (i["rx"], i["b"] if i["b"] is not None else None)
+
+    def latest(self, device_id: int) -> float | None:
+        """The newest receive time this worker has seen for the device (epoch seconds)."""
+        return self._latest.get(device_id)
+
+    def forget(self, device_id: int) -> None:
+        """The device was marked offline: write its next message at once (that write also
+        notices it is back)."""
+        self._written.pop(device_id, None)
+
+
+def touch_devices(session: Session, latest: list[Item]) -> list[int]:
+    """Write last seen and battery for the given newest item per device; returns devices that
+    were offline and are back."""
     if not latest:
         return []
     table: Table = Device.__table__  # type: ignore[assignment]
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
+        # one statement: update, flip offline → active, and say which ones were offline
+        rows = session.execute(
             text(
-                "UPDATE device d SET last_seen_at = v.seen, battery = coalesce(v.bat, d.battery) "
-                "FROM unnest(CAST(:ids AS int[]), CAST(:seen AS timestamptz[]), "
-                "CAST(:bat AS int[])) AS v(id, seen, bat) WHERE d.id = v.id"
+                "UPDATE device d SET last_seen_at = v.seen, battery = coalesce(v.bat, d.battery),"
+                " status = CASE WHEN d.status = 'offline' THEN 'active' ELSE d.status END"
+                " FROM (SELECT u.id, to_timestamp(u.seen) AS seen, u.bat, x.status AS was"
+                "       FROM unnest(CAST(:ids AS int[]), CAST(:seen AS float8[]),"
+                "                   CAST(:bat AS int[])) AS u(id, seen, bat)"
+                "       JOIN device x ON x.id = u.id) AS v"
+                " WHERE d.id = v.id RETURNING d.id, v.was"
             ),
             {
-                "ids": list(latest),
-                "seen": [ts(i["rx"]) for i in latest.values()],
-                "bat": [i["b"] for i in latest.values()],
+                "ids": [i["d"] for i in latest],
+                "seen": [i["rx"] for i in latest],
+                "bat": [i["b"] for i in latest],
             },
         )
-        with_battery = []
-    else:
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("did"))
-            .values(last_seen_at=bindparam("seen")),
-            [{"did": d, "seen": ts(i["rx"])} for d, i in latest.items()],
-        )
-        with_battery = [{"did": d, "bat": i["b"]} for d, i in latest.items() if i["b"] is not None]
+        return [r.id for r in rows if r.was == DeviceStatus.OFFLINE]
+    session.execute(
+        update(table).where(table.c.id == bindparam("did")).values(last_seen_at=bindparam("seen")),
+        [{"did": i["d"], "seen": ts(i["rx"])} for i in latest],
+    )
+    with_battery = [{"did": i["d"], "bat": i["b"]} for i in latest if i["b"] is not None]
     if with_battery:
         session.execute(
             update(table).where(table.c.id == bindparam("did")).values(battery=bindparam("bat")),
@@ -143,7 +197,7 @@ def touch_devices(session: Session, items: Iterable[Item]) -> list[int]:
         )
     back = session.scalars(
         update(Device)
-        .where(among(Device.id, list(latest)), Device.status == DeviceStatus.OFFLINE)
+        .where(among(Device.id, [i["d"] for i in latest]), Device.status == DeviceStatus.OFFLINE)
         .values(status=DeviceStatus.ACTIVE)
         .returning(Device.id)
         .execution_options(synchronize_session=False)
@@ -159,6 +213,24 @@ def add_activity(session: Session, counts: Counter[tuple[int, dt.datetime, str]]
     for (elder, hour, kind), n in counts.items():
         row = merged.setdefault((elder, hour), {"motion": 0, "door": 0})
         row[kind] += n
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text(
+                "INSERT INTO activity_hourly (elder_id, hour, motion, door)"
+                " SELECT * FROM unnest(CAST(:e AS int[]), CAST(:h AS timestamptz[]),"
+                " CAST(:m AS int[]), CAST(:d AS int[]))"
+                " ON CONFLICT (elder_id, hour) DO UPDATE SET"
+                " motion = activity_hourly.motion + EXCLUDED.motion,"
+                " door = activity_hourly.door + EXCLUDED.door"
+            ),
+            {
+                "e": [e for e, _ in merged],
+                "h": [h for _, h in merged],
+                "m": [c["motion"] for c in merged.values()],
+                "d": [c["door"] for c in merged.values()],
+            },
+        )
+        return
     rows = [{"elder_id": e, "hour": h, **c} for (e, h), c in merged.items()]
     stmt = upsert(session, ActivityHourly)
     table = ActivityHourly.__table__
