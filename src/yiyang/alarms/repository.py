@@ -24,8 +24,11 @@ from yiyang.registry.models import Elder
 STATE_FIELDS = [f.name for f in fields(rules.State)]
 
 
-def load_states(session: Session, elder_ids: list[int]) -> dict[int, rules.State]:
-    out: dict[int, rules.State] = {}
+def load_states(
+    session: Session, elder_ids: list[int]
+) -> dict[int, tuple[rules.State, dt.datetime]]:
+    """Stored states with the time each was written."""
+    out: dict[int, tuple[rules.State, dt.datetime]] = {}
     if not elder_ids:
         return out
     table: Table = ElderState.__table__  # type: ignore[assignment]
@@ -37,23 +40,79 @@ def load_states(session: Session, elder_ids: list[int]) -> dict[int, rules.State
         with raw.cursor() as cur:
             cur.execute(_LOAD_STATES, (elder_ids,))
             rows = cur.fetchall()
-        for elder_id, *values in rows:
+        for elder_id, updated_at, *values in rows:
             state = rules.State(*values)
             state.recent = state.recent or {}
-            out[elder_id] = state
+            out[elder_id] = (state, updated_at)
         return out
-    query = select(table.c.elder_id, *(table.c[k] for k in STATE_FIELDS))
+    query = select(table.c.elder_id, table.c.updated_at, *(table.c[k] for k in STATE_FIELDS))
     for row in session.execute(query.where(among(table.c.elder_id, elder_ids))):
         values = row._asdict()
-        elder_id = values.pop("elder_id")
+        elder_id, updated_at = values.pop("elder_id"), values.pop("updated_at")
         values["recent"] = values["recent"] or {}
-        out[elder_id] = rules.State(**values)
+        out[elder_id] = (rules.State(**values), updated_at)
     return out
 
 
 _LOAD_STATES = (
-    f"SELECT elder_id, {', '.join(STATE_FIELDS)} FROM elder_state WHERE elder_id = ANY(%s::int[])"
+    f"SELECT elder_id, updated_at, {', '.join(STATE_FIELDS)} FROM elder_state"
+    " WHERE elder_id = ANY(%s::int[])"
 )
+
+
+class StateCache:
+    """Rule states this worker read or wrote lately, so that a batch reads only each state's
+    ``updated_at`` (a narrow index-only look) and decodes a full row only when another writer
+    has changed it since — a worker that took the partition over meanwhile, say. Entries are
+    immutable snapshots; a batch works on fresh ``State`` objects made from them, and the cache
+    learns what a batch wrote only after its commit."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self._entries: dict[int, tuple[dt.datetime, tuple[Any, ...]]] = {}
+
+    def load(
+        self, session: Session, elder_ids: list[int]
+    ) -> tuple[dict[int, rules.State], dict[int, tuple[Any, ...]]]:
+        """The elders' states (new ones for elders without a row) and, for those with a row,
+        snapshots of what is stored."""
+        states: dict[int, rules.State] = {}
+        before: dict[int, tuple[Any, ...]] = {}
+        if not elder_ids:
+            return states, before
+        table: Table = ElderState.__table__  # type: ignore[assignment]
+        versions = dict(
+            session.execute(
+                select(table.c.elder_id, table.c.updated_at).where(
+                    among(table.c.elder_id, elder_ids)
+                )
+            ).all()
+        )
+        stale = []
+        for elder_id, version in versions.items():
+            hit = self._entries.get(elder_id)
+            if hit is not None and hit[0] == version:
+                states[elder_id] = from_snapshot(hit[1])
+                before[elder_id] = hit[1]
+            else:
+                stale.append(elder_id)
+        for elder_id, (state, version) in load_states(session, stale).items():
+            snap = snapshot(state)
+            states[elder_id], before[elder_id] = state, snap
+            self._remember(elder_id, version, snap)
+        return states, before
+
+    def saved(self, written: dict[int, tuple[Any, ...]], version: dt.datetime) -> None:
+        """After the commit: these snapshots are now stored with ``updated_at = version``."""
+        for elder_id, snap in written.items():
+            self._remember(elder_id, version, snap)
+
+    def _remember(self, elder_id: int, version: dt.datetime, snap: tuple[Any, ...]) -> None:
+        self._entries.pop(elder_id, None)
+        self._entries[elder_id] = (version, snap)
+        if len(self._entries) > self.size:  # forget the least recently stored tenth
+            for key in list(self._entries)[: self.size // 10]:
+                del self._entries[key]
 
 
 def snapshot(state: rules.State) -> tuple[Any, ...]:
@@ -66,6 +125,12 @@ def snapshot(state: rules.State) -> tuple[Any, ...]:
 _RECENT = STATE_FIELDS.index("recent")
 
 
+def from_snapshot(snap: tuple[Any, ...]) -> rules.State:
+    state = rules.State(*snap)
+    state.recent = dict(snap[_RECENT])
+    return state
+
+
 def save_states(session: Session, states: dict[int, rules.State], now: dt.datetime) -> None:
     if not states:
         return
@@ -76,7 +141,7 @@ def save_states(session: Session, states: dict[int, rules.State], now: dt.dateti
     columns = [*STATE_FIELDS, "updated_at"]
     if session.get_bind().dialect.name == "postgresql":
         table: Table = ElderState.__table__  # type: ignore[assignment]
-        copy_upsert(session.connection(), table, rows, ("elder_id",), update=columns)
+        copy_upsert(session.connection(), table, rows, ("elder_id",), update=columns, binary=True)
         return
     stmt = upsert(session, ElderState)
     stmt = stmt.on_conflict_do_update(

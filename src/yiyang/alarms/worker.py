@@ -21,13 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from yiyang.alarms import rules, service
-from yiyang.alarms.repository import (
-    ElderFacts,
-    ParamsCache,
-    load_states,
-    save_states,
-    snapshot,
-)
+from yiyang.alarms.repository import ElderFacts, ParamsCache, StateCache, save_states, snapshot
 from yiyang.core import audit, db
 from yiyang.core.bus import BusMessage
 from yiyang.core.clock import local_zone
@@ -46,6 +40,7 @@ class RuleWorker:
         self.params = ParamsCache()
         self.tz = local_zone()
         self.seen = telemetry.LastSeen()
+        self.states = StateCache()
         self.processed = 0
         self.alerts_created = 0
 
@@ -87,28 +82,32 @@ class RuleWorker:
         """One transaction for the batch; returns the number of alerts created."""
         now = self.clock()
         with db.unit_of_work() as session, audit.acting_as(audit.SYSTEM):
-            created, touched = self._process(session, items, now)
-        self.seen.written(touched)  # only now: a rolled-back batch wrote nothing
+            created, touched, written = self._process(session, items, now)
+        # only now: a rolled-back batch wrote nothing
+        self.seen.written(touched)
+        self.states.saved(written, now)
         self.processed += len(items)
         self.alerts_created += created
         return created
 
     def _process(
         self, session: Session, items: list[dict[str, Any]], now: dt.datetime
-    ) -> tuple[int, list[dict[str, Any]]]:
+    ) -> tuple[int, list[dict[str, Any]], dict[int, tuple[Any, ...]]]:
         self.params.refresh(session)
         msgs = [i for i in items if i["k"] == "msg"]
         fresh = telemetry.store_messages(session, msgs) if msgs else []
         fresh_ids = {id(i) for i in fresh}
         if fresh:
             telemetry.store_readings(session, fresh)
-        due = self.seen.due(fresh)
+        # Alarms come in the urgent lane beside the elder's partition: they leave the device
+        # row (and rule state, which they do not change) to the partition, so the two lanes
+        # never wait on each other's row locks.
+        due = [i for i in self.seen.due(fresh) if not i.get("u")]
 
         work = [i for i in items if i["k"] != "msg" or id(i) in fresh_ids]
         elders = {i["e"] for i in work}
         facts = self.facts.get(session, elders)
-        states = load_states(session, list(elders))
-        before = {e: snapshot(s) for e, s in states.items()}
+        states, before = self.states.load(session, list(elders))
         touched: set[int] = set()
         findings: dict[int, list[rules.Finding]] = defaultdict(list)
         activity: Counter[tuple[int, dt.datetime, str]] = Counter()
@@ -129,7 +128,7 @@ class RuleWorker:
                     item["d"],
                     DeviceType(item["t"]),
                     EventKind(item["ev"]),
-                    telemetry.ts(item["at"]),
+                    telemetry.at_of(item),
                     item["data"],
                     item["b"],
                 )
@@ -163,17 +162,19 @@ class RuleWorker:
                     self._mark_offline(session, item["d"], seen)
             elif kind == "baseline":
                 state.baseline, state.baseline_days = item["base"], item["days"]
-        changed = {
-            e: states[e] for e in touched if e not in before or snapshot(states[e]) != before[e]
-        }
-        save_states(session, changed, now)
+        written = {}
+        for e in touched:
+            snap = snapshot(states[e])
+            if before.get(e) != snap:
+                written[e] = snap
+        save_states(session, {e: states[e] for e in written}, now)
         telemetry.add_activity(session, activity)
         recovered = telemetry.touch_devices(session, due)
         service.resolve_recovered(session, recovered, now)
         created = service.apply_findings(
             session, findings, {e: facts[e][1] for e in findings if e in facts}, self.params, now
         )
-        return len(created), due
+        return len(created), due, written
 
     def _motion_today(self, session: Session, ticks: list[dict[str, Any]]) -> dict[int, int]:
         wanted = [t for t in ticks if t.get("routine")]

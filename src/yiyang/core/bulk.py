@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, Connection, Table, insert, text
+from sqlalchemy.sql import sqltypes
 
 
 def _json(value: Any) -> str:
@@ -29,14 +30,45 @@ def _python_defaults(table: Table, present: set[str]) -> dict[str, Any]:
     return out
 
 
+_BINARY = {  # SQLAlchemy type → PostgreSQL type for binary COPY
+    sqltypes.SmallInteger: "int2",
+    sqltypes.BigInteger: "int8",
+    sqltypes.Integer: "int4",
+    sqltypes.Float: "float8",
+    sqltypes.Boolean: "bool",
+    sqltypes.DateTime: "timestamptz",
+    sqltypes.Date: "date",
+    sqltypes.JSON: "json",
+    sqltypes.String: "text",
+}
+
+
+def _binary_type(column: Any) -> str | None:
+    kind = column.type
+    impl = getattr(kind, "impl", None)  # a TypeDecorator (UTCDateTime)
+    kind = impl if isinstance(impl, sqltypes.TypeEngine) else kind
+    if isinstance(kind, sqltypes.DateTime) and not kind.timezone:
+        return None
+    for base, name in _BINARY.items():
+        if isinstance(kind, base):
+            return name
+    return None
+
+
 def insert_rows(
     conn: Connection,
     table: Table,
     rows: Sequence[dict[str, Any]],
     constants: dict[str, Any] | None = None,
+    *,
+    binary: bool = False,
 ) -> None:
     """Insert ``rows`` (all with the same keys) into ``table``; ``constants`` are the same for
-    every row (a timestamp, a status) and are not copied into each dict."""
+    every row (a timestamp, a status) and are not copied into each dict.
+
+    ``binary``: PostgreSQL's binary COPY, about four times cheaper per row in Python, for
+    callers whose values already have the columns' exact types (the device pipeline); imports,
+    whose values may be strings for a date, keep the forgiving text format."""
     if not rows:
         return
     constants = constants or {}
@@ -55,6 +87,20 @@ def insert_rows(
     columns = ", ".join(f'"{n}"' for n in all_names)
     raw = conn.connection.driver_connection
     assert raw is not None
+    types = [_binary_type(table.c[n]) for n in all_names] if binary else [None]
+    if all(types):
+        fixed_values = list(fixed.values())
+        sql = f'COPY "{table.name}" ({columns}) FROM STDIN (FORMAT BINARY)'
+        with raw.cursor() as cur, cur.copy(sql) as copy:
+            copy.set_types(types)
+            write = copy.write_row
+            if fixed_values:
+                for row in rows:
+                    write([*(row[n] for n in names), *fixed_values])
+            else:
+                for row in rows:
+                    write([row[n] for n in names])
+        return
     dumps = _json
     with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
         for row in rows:
@@ -100,6 +146,8 @@ def copy_upsert(
     conflict: Sequence[str],
     update: Sequence[str] = (),
     returning: Sequence[str] = (),
+    *,
+    binary: bool = False,
 ) -> list[Any]:
     """PostgreSQL only: COPY ``rows`` into a per-connection staging table shaped like ``table``,
     then one ``INSERT … SELECT … ON CONFLICT`` (DO NOTHING, or DO UPDATE of ``update``). A
@@ -113,7 +161,7 @@ def copy_upsert(
             f'(LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
         )
     )
-    insert_rows(conn, _staging(table), rows)
+    insert_rows(conn, _staging(table), rows, binary=binary)
     cols = ", ".join(f'"{c}"' for c in rows[0])
     action = (
         "DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update)

@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 class BusMessage:
     key: int  # partition key: the elder's id
     body: bytes  # serialised message (JSON), so any bus can carry it
+    # An alarm (SOS, fall, smoke, gas): it travels in its own lane, so it never waits behind a
+    # partition's backlog of ordinary telemetry. Alarms change no rule state, so handling them
+    # beside the elder's partition keeps the one-writer-per-elder rule for that state.
+    urgent: bool = False
 
 
 Handler = Callable[[list[BusMessage]], Awaitable[None]]
@@ -48,6 +52,10 @@ class Bus(ABC):
 
     def partition_of(self, key: int) -> int:
         return key % self.partitions
+
+    def lane_of(self, message: BusMessage) -> int:
+        """The message's partition, or lane number ``partitions`` (the urgent lane)."""
+        return self.partitions if message.urgent else message.key % self.partitions
 
     @abstractmethod
     def subscribe(self, handler: Handler, *, max_batch: int = 500) -> None:
@@ -87,7 +95,7 @@ class InProcessBus(Bus):
     async def start(self) -> None:
         if self._handler is None:
             raise RuntimeError("subscribe a handler before starting the bus")
-        self._queues = [asyncio.Queue() for _ in range(self.partitions)]
+        self._queues = [asyncio.Queue() for _ in range(self.partitions + 1)]  # + urgent lane
         self._tasks = [
             asyncio.create_task(self._consume(q), name=f"bus-partition-{i}")
             for i, q in enumerate(self._queues)
@@ -98,9 +106,8 @@ class InProcessBus(Bus):
             raise BusClosed("bus is not running")
         loop = asyncio.get_running_loop()
         parts: dict[int, list[BusMessage]] = {}
-        n = self.partitions
         for message in messages:
-            parts.setdefault(message.key % n, []).append(message)
+            parts.setdefault(self.lane_of(message), []).append(message)
         futures = []
         for partition, group in parts.items():
             fut: asyncio.Future[None] = loop.create_future()

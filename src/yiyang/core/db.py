@@ -91,9 +91,11 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     import orjson
-    from psycopg.types.json import set_json_loads
+    from psycopg.types.json import set_json_dumps, set_json_loads
 
-    set_json_loads(orjson.loads)  # JSON read by plain SQL (the rule worker's state rows)
+    # JSON read by plain SQL (the rule worker's state rows) and written by binary COPY
+    set_json_loads(orjson.loads)
+    set_json_dumps(_json_bytes)
     return create_engine(
         url,
         echo=settings.log_sql,
@@ -106,6 +108,12 @@ def make_engine(url: str) -> Engine:
         # UTC sessions: plain-SQL reads get the same UTC datetimes as the ORM's UTCDateTime.
         connect_args={"prepare_threshold": None, "options": "-c timezone=UTC"},
     )
+
+
+def _json_bytes(value: Any) -> bytes:
+    import orjson
+
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
 def get_engine() -> Engine:

@@ -64,6 +64,9 @@ class JetStreamBus(Bus):
         self.processed = 0
 
     def subject(self, partition: int) -> str:
+        """Partition ``n``'s subject; number ``partitions`` is the urgent lane."""
+        if partition == self.partitions:
+            return f"{self.prefix}.p.urgent"
         return f"{self.prefix}.p.{partition}"
 
     def subscribe(self, handler: Handler, *, max_batch: int = 500) -> None:
@@ -79,10 +82,11 @@ class JetStreamBus(Bus):
         self._js = self._nc.jetstream()
         await self.ensure_stream()
         if self._handler is not None:
-            for p in range(self.partitions):
+            for p in range(self.partitions + 1):  # + the urgent lane
+                name = "urgent" if p == self.partitions else f"p{p}"
                 sub = await self._js.pull_subscribe(
                     self.subject(p),
-                    durable=f"{self.prefix}-worker-p{p}",
+                    durable=f"{self.prefix}-worker-{name}",
                     stream=self.stream,
                     config=ConsumerConfig(
                         ack_policy=AckPolicy.EXPLICIT,
@@ -111,7 +115,7 @@ class JetStreamBus(Bus):
             raise BusClosed("bus is not running")
         parts: dict[int, list[BusMessage]] = defaultdict(list)
         for m in messages:
-            parts[self.partition_of(m.key)].append(m)
+            parts[self.lane_of(m)].append(m)
         try:
             await asyncio.gather(
                 *(

@@ -55,6 +55,9 @@ class DeviceStatus(enum.StrEnum):
 
 
 E = EventKind
+# Alarms that raise a critical alert at once (the rules' IMMEDIATE): the gateway sends them in
+# the bus's urgent lane, ahead of any backlog of ordinary telemetry.
+URGENT = frozenset({E.SOS, E.FALL, E.SMOKE, E.GAS})
 COMMON = frozenset({E.HEARTBEAT, E.TAMPER})
 EVENTS: dict[DeviceType, frozenset[EventKind]] = {
     DeviceType.SOS_BUTTON: COMMON | {E.SOS},

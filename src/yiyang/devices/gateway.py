@@ -23,7 +23,7 @@ from yiyang.core import db
 from yiyang.core.bus import Bus, BusMessage
 from yiyang.core.clock import now as clock_now
 from yiyang.devices import messages
-from yiyang.devices.enums import DeviceStatus, DeviceType
+from yiyang.devices.enums import URGENT, DeviceStatus, DeviceType
 from yiyang.devices.models import DeadLetter, Device, Vendor
 
 log = logging.getLogger(__name__)
@@ -117,9 +117,12 @@ class Directory:
         return self._vendors.get(code)
 
 
-def encode_event(info: DeviceInfo, reading: messages.Reading, received_at: dt.datetime) -> bytes:
+def encode_event(
+    info: DeviceInfo, reading: messages.Reading, received_at: dt.datetime, urgent: bool = False
+) -> bytes:
     return orjson.dumps(
         {
+            "u": urgent,
             "k": "msg",
             "e": info.elder_id,
             "d": info.id,
@@ -222,8 +225,11 @@ class Gateway:
                 continue
             info = self.directory.get(reading.serial)
             assert info is not None and info.elder_id is not None
+            urgent = reading.event in URGENT
             published.append(
-                BusMessage(info.elder_id, encode_event(info, reading, raw.received_at))
+                BusMessage(
+                    info.elder_id, encode_event(info, reading, raw.received_at, urgent), urgent
+                )
             )
             accepted.append((i, reading.msg_id))
 

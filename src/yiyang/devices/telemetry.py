@@ -35,6 +35,14 @@ def ts(value: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
+def at_of(item: Item) -> dt.datetime:
+    """The message's own time as a datetime, converted once per item."""
+    at = item.get("_at")
+    if at is None:
+        at = item["_at"] = ts(item["at"])
+    return at
+
+
 def store_messages(session: Session, items: list[Item]) -> list[Item]:
     """Write the message log; returns the items seen for the first time (redeliveries of a
     message id already stored for that device are dropped here, once and for all)."""
@@ -49,7 +57,7 @@ def store_messages(session: Session, items: list[Item]) -> list[Item]:
             "elder_id": i["e"],
             "msg_id": i["id"],
             "event": i["ev"],
-            "at": ts(i["at"]),
+            "at": at_of(i),
             "received_at": ts(i["rx"]),
             "data": i["data"],
             "battery": i["b"],
@@ -64,11 +72,16 @@ def store_messages(session: Session, items: list[Item]) -> list[Item]:
         # then does the batch go through the slower de-duplicating path.
         try:
             with conn.begin_nested():
-                insert_rows(conn, table, rows)
+                insert_rows(conn, table, rows, binary=True)
             return list(unique.values())
         except (IntegrityError, UniqueViolation):
             found = copy_upsert(
-                conn, table, rows, ("device_id", "msg_id"), returning=("device_id", "msg_id")
+                conn,
+                table,
+                rows,
+                ("device_id", "msg_id"),
+                returning=("device_id", "msg_id"),
+                binary=True,
             )
             fresh = {(r.device_id, r.msg_id) for r in found}
     else:
@@ -87,7 +100,7 @@ def store_readings(session: Session, items: Iterable[Item]) -> None:
     meter: list[dict[str, Any]] = []
     for i in items:
         ev, data = i["ev"], i["data"]
-        base = {"elder_id": i["e"], "device_id": i["d"], "at": ts(i["at"])}
+        base = {"elder_id": i["e"], "device_id": i["d"], "at": at_of(i)}
         if ev == "vitals":
             vitals.extend({**base, "metric": k, "value": v} for k, v in data.items())
         elif ev == "bp":
@@ -107,7 +120,7 @@ def store_readings(session: Session, items: Iterable[Item]) -> None:
             meter.append({**base, "total_litres": data["total_litres"]})
     for model, rows in ((VitalReading, vitals), (GpsPoint, gps), (MeterReading, meter)):
         if rows:
-            insert_rows(session.connection(), model.__table__, rows)  # type: ignore[arg-type]
+            insert_rows(session.connection(), model.__table__, rows, binary=True)  # type: ignore[arg-type]
 
 
 class LastSeen:
