@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -41,27 +42,33 @@ class RuleWorker:
         self.tz = local_zone()
         self.seen = telemetry.LastSeen()
         self.states = StateCache()
+        # Its own threads: the shared default pool (six on two cores) is also where the gateway
+        # reads the device registry, and an alarm's batch must never queue behind those.
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="rule-worker")
         self.processed = 0
         self.alerts_created = 0
 
     async def handle(self, batch: list[BusMessage]) -> None:
         items = [orjson.loads(m.body) for m in batch]
         try:
-            await asyncio.to_thread(self.process, items)
+            await self._run(self.process, items)
         except Exception:
             if len(items) == 1:
                 # A message our own code cannot handle must not block its partition forever:
                 # keep it for inspection and move on. (Infrastructure errors raise again on the
                 # whole batch first, and the bus retries that batch.)
-                await asyncio.to_thread(self._dead_letter, items[0])
+                await self._run(self._dead_letter, items[0])
                 return
             # Split to find the one message at fault; the good ones still go through.
             for item, message in zip(items, batch, strict=True):
                 try:
-                    await asyncio.to_thread(self.process, [item])
+                    await self._run(self.process, [item])
                 except Exception:
                     log.exception("message could not be processed; kept as a dead letter")
-                    await asyncio.to_thread(self._dead_letter, orjson.loads(message.body))
+                    await self._run(self._dead_letter, orjson.loads(message.body))
+
+    async def _run(self, fn: Callable[[Any], Any], arg: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)
 
     def _dead_letter(self, item: dict[str, Any]) -> None:
         with db.unit_of_work() as session:
