@@ -67,6 +67,21 @@ def pipe_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         db.set_engine(previous)
 
 
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Set YIYANG_* settings for one test."""
+    from yiyang.core.config import get_settings
+
+    def apply(**values: str) -> None:
+        for k, v in values.items():
+            monkeypatch.setenv(f"YIYANG_{k.upper()}", v)
+        get_settings.cache_clear()
+
+    yield apply
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
 _taken: set[int] = set()
 
 

@@ -25,25 +25,12 @@ from sqlalchemy import select, update
 
 from yiyang.alarms.models import Alert, AlertEvent
 from yiyang.core import db
-from yiyang.core.config import get_settings
 from yiyang.devices.ingest import signature
 from yiyang.notifications import dispatcher
 from yiyang.notifications.models import Notification
 
 from ..conftest import CI
 from .conftest import message, mqtt_raw, run_pipeline
-
-
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    def apply(**values: str) -> None:
-        for k, v in values.items():
-            monkeypatch.setenv(f"YIYANG_{k.upper()}", v)
-        get_settings.cache_clear()
-
-    yield apply
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def signed(body: bytes, vendor: str = "anxin", secret: str = "demo-secret-anxin") -> dict[str, str]:
