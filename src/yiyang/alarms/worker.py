@@ -88,7 +88,7 @@ class RuleWorker:
     def process(self, items: list[dict[str, Any]]) -> int:
         """One transaction for the batch; returns the number of alerts created."""
         now = self.clock()
-        with db.unit_of_work() as session, audit.acting_as(audit.SYSTEM):
+        with db.unit_of_work(db.pipeline_factory()) as session, audit.acting_as(audit.SYSTEM):
             created, touched, written = self._process(session, items, now)
         # only now: a rolled-back batch wrote nothing
         self.seen.written(touched)

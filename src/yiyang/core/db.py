@@ -60,7 +60,11 @@ _engine: Engine | None = None
 _factory: sessionmaker[Session] | None = None
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, prepared: bool = False) -> Engine:
+    """``prepared``: PostgreSQL prepares a statement run twice and skips re-planning it, and
+    the pool does not ping before each checkout — for the device pipeline's worker, which runs
+    the same dozen statements all day (planning them cost more than running them) and whose
+    failed batch is retried by the bus anyway."""
     settings = get_settings()
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -100,13 +104,16 @@ def make_engine(url: str) -> Engine:
         url,
         echo=settings.log_sql,
         pool_size=settings.db_pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=not prepared,
         json_deserializer=orjson.loads,  # JSON columns (skills, areas, flags…) read 3× faster
         # No server-side prepared statements: after five runs psycopg would prepare one and
         # PostgreSQL may then switch to a generic plan, which for date ranges with id arrays
         # (dispatch, alert lists) is measured 5–20× slower than the per-call plan.
         # UTC sessions: plain-SQL reads get the same UTC datetimes as the ORM's UTCDateTime.
-        connect_args={"prepare_threshold": None, "options": "-c timezone=UTC"},
+        connect_args={
+            "prepare_threshold": 2 if prepared else None,
+            "options": "-c timezone=UTC",
+        },
     )
 
 
@@ -137,10 +144,26 @@ def session_factory() -> sessionmaker[Session]:
     return _factory
 
 
+_pipeline: tuple[Engine, sessionmaker[Session]] | None = None
+
+
+def pipeline_factory() -> sessionmaker[Session]:
+    """Sessions for the rule worker: on PostgreSQL a second, ``prepared`` engine on the same
+    database (see ``make_engine``); elsewhere the application's own."""
+    global _pipeline
+    engine = get_engine()
+    if engine.dialect.name != "postgresql":
+        return session_factory()
+    if _pipeline is None or _pipeline[0] is not engine:
+        worker = make_engine(engine.url.render_as_string(hide_password=False), prepared=True)
+        _pipeline = (engine, sessionmaker(worker, expire_on_commit=False))
+    return _pipeline[1]
+
+
 @contextmanager
-def unit_of_work() -> Iterator[Session]:
+def unit_of_work(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
     """A session for a job (CLI, worker): committed on success, rolled back on error."""
-    session = session_factory()()
+    session = (factory or session_factory())()
     try:
         yield session
         session.commit()
