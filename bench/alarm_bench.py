@@ -371,6 +371,42 @@ def throughput(kits: list, n: int, sos: int, rate: float = 0) -> dict:  # type: 
         f"p50 {statistics.median(lat):.0f} ms, "
         f"p95 {pct(lat, 95):.0f} ms, p99 {pct(lat, 99):.0f} ms, max {max(lat):.0f} ms"
     )
+    # where an SOS's time went: publish → received by the gateway → worker began → committed
+    from yiyang.alarms.models import Alert
+    from yiyang.core import db
+    from yiyang.devices.models import DeviceMessage
+
+    sos_elders = [int(e) for e in result["pub"]["sos"]]
+    with db.unit_of_work() as session:
+        rows = session.execute(
+            select(Alert.elder_id, Alert.created_at, DeviceMessage.received_at)
+            .join(DeviceMessage, DeviceMessage.elder_id == Alert.elder_id)
+            .where(
+                Alert.elder_id.in_(sos_elders),
+                Alert.alert_type == "sos",
+                Alert.created_at >= dt.datetime.fromtimestamp(result["first"] - 5, dt.UTC),
+                DeviceMessage.event == "sos",
+                DeviceMessage.received_at >= dt.datetime.fromtimestamp(result["first"] - 5, dt.UTC),
+            )
+        ).all()
+    parts: dict[str, list[float]] = {"to gateway": [], "queued": [], "in worker": []}
+    for r in rows:
+        sent = result["pub"]["sos"].get(str(r.elder_id))
+        done = alert_times.get(r.elder_id)
+        if sent is None or done is None:
+            continue
+        parts["to gateway"].append((r.received_at.timestamp() - sent) * 1000)
+        parts["queued"].append((r.created_at - r.received_at).total_seconds() * 1000)
+        parts["in worker"].append((done - r.created_at.timestamp()) * 1000)
+    if rows:
+        print(
+            "    of which: "
+            + ", ".join(
+                f"{k} p50 {statistics.median(v):.0f} / p99 {pct(v, 99):.0f} ms"
+                for k, v in parts.items()
+                if v
+            )
+        )
     return {"ours": ours, "bare": base, "lat": lat}
 
 
