@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -41,6 +42,7 @@ ADMIN_URL = os.environ.get(
 )
 DB = "yiyang_alarm_bench"
 URL = ADMIN_URL.rsplit("/", 1)[0] + "/" + DB
+NATS = os.environ.get("YIYANG_BENCH_NATS", "nats://127.0.0.1:4222")
 TOPIC = "yiyang/v1/devices/{}/up"
 PORT = int(os.environ.get("YIYANG_BENCH_MQTT_PORT", "18830"))
 # Production broker settings (docs/deploy.md): the gateway acknowledges only after storing, so a
@@ -272,9 +274,70 @@ def plan_messages(kits: list, n: int, sos: int, seed: int = 5) -> dict:  # type:
 # -- phases --------------------------------------------------------------------------------
 
 
-def throughput(kits: list, n: int, sos: int, rate: float = 0) -> dict:  # type: ignore[type-arg]
+def proc_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def listen_for_alerts(alert_times: dict[int, float], stop: threading.Event) -> None:
+    """Alert commits as PostgreSQL notifications (the workers are other processes)."""
+    import orjson
+    import psycopg
+
     from yiyang.core import events
-    from yiyang.runtime import Pipeline
+
+    with psycopg.connect(URL.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"LISTEN {events.CHANNEL}")
+        while not stop.is_set():
+            for note in conn.notifies(timeout=0.2):
+                body = orjson.loads(note.payload)
+                if body.get("topic") == "alert.created":
+                    alert_times.setdefault(body["elder_id"], time.time())
+
+
+def start_workers(count: int, stream: str, tmp: Path) -> list[subprocess.Popen]:  # type: ignore[type-arg]
+    env = {
+        **os.environ,
+        "YIYANG_DATABASE_URL": URL,
+        "YIYANG_BUS_URL": NATS,
+        "YIYANG_BUS_STREAM": stream,
+        "YIYANG_MQTT_URL": "",
+        "YIYANG_SWEEP_SECONDS": "3600",
+    }
+    procs, logs = [], []
+    for i in range(count):
+        log = tmp / f"worker-{i}.log"
+        logs.append(log)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "yiyang", "worker"],
+                env=env,
+                stdout=log.open("w"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+    deadline = time.monotonic() + 60
+    for log in logs:
+        while "worker: consuming" not in log.read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"worker did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+    return procs
+
+
+def throughput(  # type: ignore[type-arg]
+    kits: list, n: int, sos: int, rate: float = 0, workers: int = 0
+) -> dict:
+    """``workers`` 0: one process with the in-process bus (what ``make run`` runs); N: the
+    scaled-out deployment — this process is ``yiyang gateway`` (MQTT → JetStream) and N
+    ``yiyang worker`` processes consume the stream (docs/deploy.md)."""
+    from yiyang.core import events
+    from yiyang.core.jetstream import JetStreamBus
+    from yiyang.runtime import Pipeline, default_partitions
 
     plan = plan_messages(kits, n, sos)
     sos_count = sum(1 for m in plan["messages"] if m.get("sos_elder"))
@@ -288,11 +351,24 @@ def throughput(kits: list, n: int, sos: int, rate: float = 0) -> dict:  # type: 
         )
     )
 
+    stream = f"ALARMBENCH{uuid.uuid4().hex[:6].upper()}"
+    procs = start_workers(workers, stream, tmp) if workers else []
+    stop_listening = threading.Event()
+    if workers:
+        threading.Thread(
+            target=listen_for_alerts, args=(alert_times, stop_listening), daemon=True
+        ).start()
+
     async def run() -> dict:  # type: ignore[type-arg]
+        bus = (
+            JetStreamBus(NATS, stream=stream, partitions=default_partitions()) if workers else None
+        )
         pipeline = Pipeline(
+            bus,
             mqtt_url=f"mqtt://127.0.0.1:{PORT}",
             mqtt_client_id=f"yiyang-bench-{uuid.uuid4().hex[:6]}",
             loops=False,
+            consume=not workers,
         )
         await pipeline.start()
         listener = pipeline.mqtt
@@ -324,22 +400,43 @@ def throughput(kits: list, n: int, sos: int, rate: float = 0) -> dict:  # type: 
             text=True,
         )
         t0 = time.time()
+        nats_pid = int(
+            subprocess.run(
+                ["pgrep", "-o", "nats-server"], capture_output=True, text=True
+            ).stdout.strip()
+            or 0
+        )
         cpu0, pg0 = time.process_time(), postgres_cpu()
+        w0 = [proc_cpu(p.pid) for p in procs]
+        nats0 = proc_cpu(nats_pid)
         done_at = None
         while time.time() - t0 < 900:
             await asyncio.sleep(0.05)
-            if pipeline.worker.processed >= n:
+            if workers:
+                gw = pipeline.gateway
+                if gw.accepted_total + gw.rejected_total >= n and not await bus.pending():
+                    done_at = time.time()
+                    break
+            elif pipeline.worker.processed >= n:
                 done_at = time.time()
                 break
-        cpu = {"ours": time.process_time() - cpu0, "pg": postgres_cpu() - pg0}
+        cpu = {
+            "ours": time.process_time() - cpu0,
+            "pg": postgres_cpu() - pg0,
+            "workers": sum(proc_cpu(p.pid) for p in procs) - sum(w0),
+            "nats": proc_cpu(nats_pid) - nats0 if workers else 0.0,
+        }
         pub_out = json.loads(pub.communicate()[0])
+        processed = pipeline.gateway.accepted_total if workers else pipeline.worker.processed
+        if bus is not None:
+            await bus.delete_stream()
         await pipeline.stop()
         return {
             "bare": bare_result(bare, bare_out_path),
             "cpu": cpu,
             "first": first[0],
             "done": done_at,
-            "processed": pipeline.worker.processed,
+            "processed": processed,
             "pub": pub_out,
         }
 
@@ -347,6 +444,11 @@ def throughput(kits: list, n: int, sos: int, rate: float = 0) -> dict:  # type: 
         result = asyncio.run(run())
     finally:
         unlisten()
+        stop_listening.set()
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(20)
     bare_out = result["bare"]
     ours = result["processed"] / (result["done"] - result["first"])
     base = bare_out["count"] / max(1e-9, bare_out["last"] - bare_out["first"])
@@ -357,15 +459,24 @@ def throughput(kits: list, n: int, sos: int, rate: float = 0) -> dict:  # type: 
     ]
     paced = f"paced at {rate:,.0f}/s" if rate else "as fast as possible"
     cpu = result["cpu"]
-    print(f"  messages {n:,} (incl. {sos_count} SOS, {paced})   processed {result['processed']:,}")
+    how = f"gateway + {workers} worker process(es) over JetStream" if workers else "one process"
+    print(f"  {how}: messages {n:,} (incl. {sos_count} SOS, {paced})")
+    print(f"  processed {result['processed']:,}")
     print(
         f"  bare subscriber: {base:,.0f} msg/s   Yiyang pipeline: {ours:,.0f} msg/s"
         f"   ratio {ours / base:.2f}"
     )
-    print(
-        f"  CPU per message: Yiyang's process {cpu['ours'] / n * 1e6:.0f} µs,"
-        f" PostgreSQL {cpu['pg'] / n * 1e6:.0f} µs"
-    )
+    if workers:
+        print(
+            f"  CPU per message: gateway {cpu['ours'] / n * 1e6:.0f} µs,"
+            f" {workers} worker(s) {cpu['workers'] / n * 1e6:.0f} µs,"
+            f" NATS {cpu['nats'] / n * 1e6:.0f} µs, PostgreSQL {cpu['pg'] / n * 1e6:.0f} µs"
+        )
+    else:
+        print(
+            f"  CPU per message: Yiyang's process {cpu['ours'] / n * 1e6:.0f} µs,"
+            f" PostgreSQL {cpu['pg'] / n * 1e6:.0f} µs"
+        )
     print(
         f"  SOS → stored alert: {len(lat)}/{sos_count} alerts, "
         f"p50 {statistics.median(lat):.0f} ms, "
@@ -479,6 +590,14 @@ def main() -> None:
         "--rate", type=float, default=0, help="publish at this rate (0: as fast as possible)"
     )
     parser.add_argument("--reuse", action="store_true", help="keep the database of the last run")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="0: one process, in-process bus; N: gateway + N worker processes over JetStream",
+    )
+    parser.add_argument("--partitions", type=int, default=0, help="bus partitions (0: default)")
+    parser.add_argument("--linger-ms", type=int, default=0, help="MQTT linger (0: default)")
     args = parser.parse_args()
     if args.role == "publish":
         publisher(args.plan, args.rate)
@@ -486,6 +605,10 @@ def main() -> None:
 
     os.environ["YIYANG_DATABASE_URL"] = URL
     os.environ["YIYANG_MQTT_SESSION_EXPIRY_S"] = "60"
+    if args.partitions or args.workers:  # gateway and workers must agree
+        os.environ["YIYANG_BUS_PARTITIONS"] = str(args.partitions or 4)
+    if args.linger_ms:
+        os.environ["YIYANG_MQTT_LINGER_MS"] = str(args.linger_ms)
     from yiyang.core import db
     from yiyang.devices import simulator
     from yiyang.devices.models import Device
@@ -504,7 +627,7 @@ def main() -> None:
     print(f"1+2. throughput through Mosquitto (own instance on :{PORT}), SOS latency under load")
     broker = start_broker()
     try:
-        throughput(kits, args.messages, args.sos, args.rate)
+        throughput(kits, args.messages, args.sos, args.rate, args.workers)
     finally:
         broker.terminate()
     if not args.skip_replay:

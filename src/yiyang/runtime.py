@@ -174,6 +174,7 @@ class Pipeline:
                 self.mqtt_url,
                 self.mqtt_client_id,
                 session_expiry_s=get_settings().mqtt_session_expiry_s,
+                linger_s=get_settings().mqtt_linger_ms / 1000,
             )
             await self.mqtt.start()
         if self.loops:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     mqtt_url: str = "mqtt://127.0.0.1:1883"  # empty: no MQTT listener
     mqtt_client_id: str = "yiyang-gateway"
     mqtt_session_expiry_s: int = 7 * 24 * 3600  # how long the broker keeps messages for us
+    # How long the MQTT listener lets a trickle gather into one gateway batch. On the JetStream
+    # bus each batch becomes one transaction per partition, so a gateway there wants ~20 ms.
+    mqtt_linger_ms: int = 5
     bus_partitions: int = 0  # 0: in-process 1 on SQLite (one writer), 4 on PostgreSQL; JetStream 16
     # Empty: the embedded in-process bus (one process does everything). nats://host:4222: the
     # JetStream bus; then `yiyang gateway` and `yiyang worker` run the pipeline (docs/deploy.md)
