@@ -104,7 +104,7 @@ def test_state_cache_sees_a_change_made_by_another_worker(kit) -> None:
 
     class Capture(InProcessBus):
         async def publish(self, messages):  # type: ignore[no-untyped-def]
-            items.extend(orjson.loads(m.body) for m in messages)
+            items.extend(m.decoded() for m in messages)
 
     readings = [
         message(serial, "smart_watch", "vitals", data={"heart_rate": 150}) for _ in range(3)

@@ -55,7 +55,7 @@ class RuleWorker:
         self.alerts_created = 0
 
     async def handle(self, batch: list[BusMessage]) -> None:
-        items = [orjson.loads(m.body) for m in batch]
+        items = [m.decoded() for m in batch]
         try:
             await self._run(self.process, items)
         except Exception:
@@ -71,7 +71,7 @@ class RuleWorker:
                     await self._run(self.process, [item])
                 except Exception:
                     log.exception("message could not be processed; kept as a dead letter")
-                    await self._run(self._dead_letter, orjson.loads(message.body))
+                    await self._run(self._dead_letter, message.decoded())
 
     async def _run(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)

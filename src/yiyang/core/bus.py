@@ -17,17 +17,28 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class BusMessage:
     key: int  # partition key: the elder's id
-    body: bytes  # serialised message (JSON), so any bus can carry it
+    body: bytes  # serialised message (JSON), so any bus can carry it (see ``payload``)
     # An alarm (SOS, fall, smoke, gas): it travels in its own lane, so it never waits behind a
     # partition's backlog of ordinary telemetry. Alarms change no rule state, so handling them
     # beside the elder's partition keeps the one-writer-per-elder rule for that state.
     urgent: bool = False
+    # The message itself, when the sender has it decoded: the in-process bus hands it over as
+    # is; a broker bus serialises it (``payload``).
+    item: dict[str, Any] | None = None
+
+    def payload(self) -> bytes:
+        return self.body if self.item is None else orjson.dumps(self.item)
+
+    def decoded(self) -> dict[str, Any]:
+        return self.item if self.item is not None else orjson.loads(self.body)
 
 
 Handler = Callable[[list[BusMessage]], Awaitable[None]]

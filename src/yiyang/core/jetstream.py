@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 def encode(messages: Sequence[BusMessage]) -> bytes:
-    return orjson.dumps([[m.key, orjson.Fragment(m.body)] for m in messages])
+    return orjson.dumps([[m.key, orjson.Fragment(m.payload())] for m in messages])
 
 
 def decode(payload: bytes) -> list[BusMessage]:

@@ -119,22 +119,21 @@ class Directory:
 
 def encode_event(
     info: DeviceInfo, reading: messages.Reading, received_at: dt.datetime, urgent: bool = False
-) -> bytes:
-    return orjson.dumps(
-        {
-            "u": urgent,
-            "k": "msg",
-            "e": info.elder_id,
-            "d": info.id,
-            "t": reading.device_type.value,
-            "ev": reading.event.value,
-            "id": reading.msg_id,
-            "at": reading.at.timestamp(),
-            "rx": received_at.timestamp(),
-            "data": reading.data,
-            "b": reading.battery,
-        }
-    )
+) -> dict[str, Any]:
+    """The bus message for an accepted reading (JSON-ready)."""
+    return {
+        "u": urgent,
+        "k": "msg",
+        "e": info.elder_id,
+        "d": info.id,
+        "t": reading.device_type.value,
+        "ev": reading.event.value,
+        "id": reading.msg_id,
+        "at": reading.at.timestamp(),
+        "rx": received_at.timestamp(),
+        "data": reading.data,
+        "b": reading.battery,
+    }
 
 
 def _text(payload: bytes) -> str:
@@ -228,7 +227,10 @@ class Gateway:
             urgent = reading.event in URGENT
             published.append(
                 BusMessage(
-                    info.elder_id, encode_event(info, reading, raw.received_at, urgent), urgent
+                    info.elder_id,
+                    b"",
+                    urgent,
+                    encode_event(info, reading, raw.received_at, urgent),
                 )
             )
             accepted.append((i, reading.msg_id))

@@ -45,6 +45,16 @@ def at_of(item: Item) -> dt.datetime:
     return at
 
 
+def _binary(session: Session, sql: str, *arrays: list[Any]) -> list[tuple[Any, ...]]:
+    """PostgreSQL: one statement with array parameters sent in binary (psycopg's text format
+    quotes every element in Python); returns its rows, if any."""
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    with raw.cursor(binary=True) as cur:
+        cur.execute(sql, arrays)
+        return cur.fetchall() if cur.description else []
+
+
 def store_messages(session: Session, items: list[Item]) -> list[Item]:
     """Write the message log; returns the items seen for the first time (redeliveries of a
     message id already stored for that device are dropped here, once and for all)."""
@@ -207,23 +217,19 @@ def touch_devices(session: Session, latest: list[Item]) -> list[int]:
     table: Table = Device.__table__  # type: ignore[assignment]
     if session.get_bind().dialect.name == "postgresql":
         # one statement: update, flip offline → active, and say which ones were offline
-        rows = session.execute(
-            text(
-                "UPDATE device d SET last_seen_at = v.seen, battery = coalesce(v.bat, d.battery),"
-                " status = CASE WHEN d.status = 'offline' THEN 'active' ELSE d.status END"
-                " FROM (SELECT u.id, to_timestamp(u.seen) AS seen, u.bat, x.status AS was"
-                "       FROM unnest(CAST(:ids AS int[]), CAST(:seen AS float8[]),"
-                "                   CAST(:bat AS int[])) AS u(id, seen, bat)"
-                "       JOIN device x ON x.id = u.id) AS v"
-                " WHERE d.id = v.id RETURNING d.id, v.was"
-            ),
-            {
-                "ids": [i["d"] for i in latest],
-                "seen": [i["rx"] for i in latest],
-                "bat": [i["b"] for i in latest],
-            },
+        rows = _binary(
+            session,
+            "UPDATE device d SET last_seen_at = v.seen, battery = coalesce(v.bat, d.battery),"
+            " status = CASE WHEN d.status = 'offline' THEN 'active' ELSE d.status END"
+            " FROM (SELECT u.id, to_timestamp(u.seen) AS seen, u.bat, x.status AS was"
+            "       FROM unnest(%s::int[], %s::float8[], %s::int[]) AS u(id, seen, bat)"
+            "       JOIN device x ON x.id = u.id) AS v"
+            " WHERE d.id = v.id RETURNING d.id, v.was",
+            [i["d"] for i in latest],
+            [float(i["rx"]) for i in latest],
+            [i["b"] for i in latest],
         )
-        return [r.id for r in rows if r.was == DeviceStatus.OFFLINE]
+        return [device for device, was in rows if was == DeviceStatus.OFFLINE]
     session.execute(
         update(table).where(table.c.id == bindparam("did")).values(last_seen_at=bindparam("seen")),
         [{"did": i["d"], "seen": ts(i["rx"])} for i in latest],
@@ -253,21 +259,17 @@ def add_activity(session: Session, counts: Counter[tuple[int, dt.datetime, str]]
         row = merged.setdefault((elder, hour), {"motion": 0, "door": 0})
         row[kind] += n
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text(
-                "INSERT INTO activity_hourly (elder_id, hour, motion, door)"
-                " SELECT * FROM unnest(CAST(:e AS int[]), CAST(:h AS timestamptz[]),"
-                " CAST(:m AS int[]), CAST(:d AS int[]))"
-                " ON CONFLICT (elder_id, hour) DO UPDATE SET"
-                " motion = activity_hourly.motion + EXCLUDED.motion,"
-                " door = activity_hourly.door + EXCLUDED.door"
-            ),
-            {
-                "e": [e for e, _ in merged],
-                "h": [h for _, h in merged],
-                "m": [c["motion"] for c in merged.values()],
-                "d": [c["door"] for c in merged.values()],
-            },
+        _binary(
+            session,
+            "INSERT INTO activity_hourly (elder_id, hour, motion, door)"
+            " SELECT * FROM unnest(%s::int[], %s::timestamptz[], %s::int[], %s::int[])"
+            " ON CONFLICT (elder_id, hour) DO UPDATE SET"
+            " motion = activity_hourly.motion + EXCLUDED.motion,"
+            " door = activity_hourly.door + EXCLUDED.door",
+            [e for e, _ in merged],
+            [h for _, h in merged],
+            [c["motion"] for c in merged.values()],
+            [c["door"] for c in merged.values()],
         )
         return
     rows = [{"elder_id": e, "hour": h, **c} for (e, h), c in merged.items()]
