@@ -351,6 +351,18 @@ def throughput(  # type: ignore[type-arg]
         )
     )
 
+    import gc
+
+    pauses: list[tuple[int, float]] = []
+    gc_started = [0.0]
+
+    def gc_watch(phase: str, info: dict) -> None:  # type: ignore[type-arg]
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            pauses.append((info["generation"], (time.perf_counter() - gc_started[0]) * 1000))
+
+    gc.callbacks.append(gc_watch)
     stream = f"ALARMBENCH{uuid.uuid4().hex[:6].upper()}"
     procs = start_workers(workers, stream, tmp) if workers else []
     stop_listening = threading.Event()
@@ -482,6 +494,13 @@ def throughput(  # type: ignore[type-arg]
         f"p50 {statistics.median(lat):.0f} ms, "
         f"p95 {pct(lat, 95):.0f} ms, p99 {pct(lat, 99):.0f} ms, max {max(lat):.0f} ms"
     )
+    gc.callbacks.remove(gc_watch)
+    if pauses:
+        worst = max(pauses, key=lambda p: p[1])
+        print(
+            f"  garbage collections: {len(pauses)}, {sum(p for _, p in pauses):.0f} ms in all,"
+            f" longest {worst[1]:.0f} ms (generation {worst[0]})"
+        )
     # where an SOS's time went: publish → received by the gateway → worker began → committed
     from yiyang.alarms.models import Alert
     from yiyang.core import db

@@ -56,6 +56,17 @@ class RuleWorker:
 
     async def handle(self, batch: list[BusMessage]) -> None:
         items = [m.decoded() for m in batch]
+        if items and all(i.get("u") for i in items):  # the urgent lane
+            # ordinary batches pause at their next step from now until the alarm is stored
+            self._no_alarm.clear()
+            try:
+                await self._handle(items, batch)
+            finally:
+                self._no_alarm.set()
+        else:
+            await self._handle(items, batch)
+
+    async def _handle(self, items: list[dict[str, Any]], batch: list[BusMessage]) -> None:
         try:
             await self._run(self.process, items)
         except Exception:
@@ -93,12 +104,6 @@ class RuleWorker:
 
     def process(self, items: list[dict[str, Any]]) -> int:
         """One transaction for the batch; returns the number of alerts created."""
-        if items and all(i.get("u") for i in items):  # the urgent lane
-            self._no_alarm.clear()
-            try:
-                return self._transaction(items)
-            finally:
-                self._no_alarm.set()
         return self._transaction(items)
 
     def _give_way(self) -> None:
