@@ -1,17 +1,22 @@
 """Alarm pipeline benchmarks on PostgreSQL and the real Mosquitto broker (issue #3 targets).
 
-    .venv/bin/python bench/alarm_bench.py [--elders 40000] [--messages 100000]
-                                          [--sos 200] [--replay-elders 10000]
+    .venv/bin/python bench/alarm_bench.py [--elders 40000] [--messages 100000] [--sos 200]
+        [--rate 5000] [--replay-elders 10000] [--skip-replay] [--reuse] [--workers N]
 
 1. Throughput: a publisher process sends ``--messages`` device messages (the simulator's
-   ordinary mix) as fast as it can, QoS 1, to a Mosquitto started by the bench (port 18830,
-   production queue settings, see BROKER_CONF). A bare paho subscriber (another
-   process, QoS 1, no work at all) and Yiyang's pipeline (MQTT listener acknowledging after
-   storing → gateway → in-process bus → rule worker → PostgreSQL) receive the same stream in the
-   same run. Rates are messages divided by first-to-last-message time; the ratio is ours / bare.
+   ordinary mix), QoS 1, to a Mosquitto started by the bench (port 18830, production queue
+   settings, see BROKER_CONF) — paced at ``--rate`` messages/s, or as fast as it can (0). The
+   publisher writes pre-built MQTT packets to its socket so that it, not the pipeline, is never
+   the limit. A bare subscriber (Mosquitto's own C client, QoS 1, no work at all) and Yiyang's
+   pipeline (MQTT listener acknowledging after storing → gateway → in-process bus → rule worker
+   → PostgreSQL) receive the same stream in the same run. Rates are messages divided by
+   first-to-last-message time; the ratio is ours / bare. CPU per message is read from /proc.
+   ``--workers N``: the scaled-out deployment instead — this process is the gateway (MQTT →
+   JetStream) and N ``yiyang worker`` processes consume the stream.
 2. SOS latency under that load: ``--sos`` SOS presses (one per elder, spread over the run) are
    published among the ordinary messages; latency = publish time → the alert's commit (the
-   pipeline's post-commit event), p50/p95/p99.
+   pipeline's post-commit event), p50/p95/p99, split into publish → gateway, gateway → worker
+   and worker → commit.
 3. Day replay: a simulated day (24 h) of ordinary traffic for ``--replay-elders`` equipped
    elders, fed through the gateway (no MQTT) with the hourly sweeps in between — wall time.
 
