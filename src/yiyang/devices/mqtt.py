@@ -21,6 +21,7 @@ import contextlib
 import logging
 import threading
 from collections import deque
+from typing import cast
 from urllib.parse import unquote, urlparse
 
 from yiyang.core.clock import now as clock_now
@@ -162,8 +163,8 @@ class _Connection(asyncio.Protocol):
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # not an isinstance check: uvloop's transports (under uvicorn) do not subclass asyncio's
+        self.transport = cast(asyncio.Transport, transport)
         transport.write(self.listener.connect_bytes())
 
     def data_received(self, data: bytes) -> None:
