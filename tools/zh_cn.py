@@ -325,6 +325,7 @@ ZH: dict[str, str | tuple[str, str]] = {
     "Faulty": "故障",
     "Retired": "已报废",
     "Device not found.": "未找到该设备。",
+    "A retired device gets no credentials.": "已报废的设备不再发放凭据。",
     "A device with serial {serial} is already registered.": "序列号为 {serial} 的设备已登记。",
     "Unknown vendor.": "厂商不存在。",
     "A retired device cannot be bound.": "已报废的设备不能绑定。",

@@ -393,3 +393,79 @@ def month_end(
         run = service.open_month(session, following)
     typer.echo(f"{period}: {len(statements)} provider statements")
     typer.echo(f"{following}: {run.allocations} allocations, {run.expiries} expiries")
+
+
+@app.command("mqtt-auth")
+def mqtt_auth(
+    password_file: Annotated[Path, typer.Option(help="Mosquitto password_file to write")],
+    acl_file: Annotated[Path, typer.Option(help="Mosquitto acl_file to write")],
+    platform_user: Annotated[str, typer.Option(help="the platform's own MQTT user")] = "yiyang",
+    platform_password: Annotated[
+        str | None,
+        typer.Option(envvar="YIYANG_MQTT_PASSWORD", help="its password (default: from the URL)"),
+    ] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Write Mosquitto's password and ACL files from the registry: every device with an issued
+    MQTT password (username = serial), every vendor gateway with one (username = vendor code),
+    and the platform's user. Reload Mosquitto afterwards (SIGHUP)."""
+    from urllib.parse import unquote, urlparse
+
+    from sqlalchemy import select
+
+    from yiyang.core.config import get_settings
+    from yiyang.core.db import unit_of_work
+    from yiyang.devices import credentials
+    from yiyang.devices.enums import DeviceStatus
+    from yiyang.devices.models import Device, Vendor
+
+    if platform_password is None:
+        parsed = urlparse(get_settings().mqtt_url)
+        platform_password = unquote(parsed.password) if parsed.password else None
+    if not platform_password:
+        raise typer.BadParameter("give --platform-password (or a password in YIYANG_MQTT_URL)")
+    _engine(database_url)
+    with unit_of_work() as session:
+        devices = session.execute(
+            select(Device.serial, Device.mqtt_password_hash).where(
+                Device.mqtt_password_hash.is_not(None), Device.status != DeviceStatus.RETIRED
+            )
+        ).all()
+        vendors = session.execute(
+            select(Vendor.code, Vendor.mqtt_password_hash).where(
+                Vendor.mqtt_password_hash.is_not(None), Vendor.active.is_(True)
+            )
+        ).all()
+    entries = [
+        (platform_user, credentials.mosquitto_hash(platform_password)),
+        *((r.serial, r.mqtt_password_hash) for r in devices),
+        *((r.code, r.mqtt_password_hash) for r in vendors),
+    ]
+    password_file.write_text(credentials.password_file(entries))
+    password_file.chmod(0o600)
+    acl_file.write_text(credentials.acl_file(platform_user))
+    typer.echo(f"{len(devices)} devices, {len(vendors)} vendor gateways, 1 platform user")
+
+
+@app.command("mqtt-password")
+def mqtt_password(
+    vendor: Annotated[str, typer.Option(help="the vendor gateway's code")],
+    database_url: DbOption = None,
+) -> None:
+    """Issue a vendor gateway a new MQTT password (printed once; only its hash is kept).
+    Devices get theirs from the API: POST /api/devices/{id}/mqtt-password."""
+    from sqlalchemy import select
+
+    from yiyang.core import audit
+    from yiyang.core.db import unit_of_work
+    from yiyang.devices import credentials
+    from yiyang.devices.models import Vendor
+
+    _engine(database_url)
+    password = credentials.new_password()
+    with audit.acting_as(audit.AuditActor(None, "mqtt-password")), unit_of_work() as session:
+        row = session.scalar(select(Vendor).where(Vendor.code == vendor))
+        if row is None:
+            raise typer.BadParameter(f"no vendor {vendor!r}")
+        row.mqtt_password_hash = credentials.mosquitto_hash(password)
+    typer.echo(f"username: {vendor}\npassword: {password}")

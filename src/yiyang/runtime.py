@@ -15,8 +15,8 @@ new leader carries on where a dead one stopped.
 from __future__ import annotations
 
 import asyncio
-import gc
 import datetime as dt
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable

@@ -233,3 +233,37 @@ def test_rule_settings_are_validated_and_scoped(client, login, session) -> None:
         headers=login("community").headers,
     )
     assert r.status_code == 422
+
+
+def test_device_mqtt_password_is_shown_once_kept_hashed_and_scoped(client, login, session) -> None:
+    from yiyang.devices import credentials
+
+    street = session.scalar(select(User.region_path).where(User.username == "street"))
+    inside = session.scalar(
+        select(Device).where(Device.region_path.startswith(street)).order_by(Device.id).limit(1)
+    )
+    outside = session.scalar(
+        select(Device).where(~Device.region_path.startswith(street)).order_by(Device.id).limit(1)
+    )
+    who = login("street")
+    r = client.post(f"/api/devices/{inside.id}/mqtt-password", headers=who.headers)
+    assert r.status_code == 200, r.text
+    issued = r.json()
+    assert issued["username"] == inside.serial and len(issued["password"]) >= 20
+    session.refresh(inside)
+    assert inside.mqtt_password_hash != issued["password"]
+    assert credentials.verify(issued["password"], inside.mqtt_password_hash)
+    again = client.post(f"/api/devices/{inside.id}/mqtt-password", headers=who.headers).json()
+    assert again["password"] != issued["password"]  # a new one replaces the old
+    session.refresh(inside)
+    assert not credentials.verify(issued["password"], inside.mqtt_password_hash)
+    trail = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.entity_type == "device", AuditEvent.entity_id == str(inside.id)
+        )
+    ).all()
+    assert trail and all(issued["password"] not in str(e.after) for e in trail)
+    assert any((e.after or {}).get("mqtt_password_hash") == "********" for e in trail)
+    url = f"/api/devices/{outside.id}/mqtt-password"
+    assert client.post(url, headers=who.headers).status_code == 404  # another street's device
+    assert client.post(url, headers=login("doctor").headers).status_code == 403

@@ -11,6 +11,7 @@ import email.policy
 import hashlib
 import hmac
 import json
+import os
 import socket
 import threading
 import time
@@ -316,3 +317,101 @@ def test_mqtt_through_the_real_broker_with_acks_after_storing(kit, settings_env)
             select(DeadLetter).where(DeadLetter.source == f"yiyang/v1/devices/{k['sos_button']}/up")
         ).all()
     assert [d.code for d in dead] == ["bad_json"]
+
+
+@pytest.mark.mqtt
+def test_generated_mosquitto_files_let_a_device_publish_only_its_own_topic(
+    kit, tmp_path, pipe_engine
+) -> None:
+    """`yiyang mqtt-auth` output loaded by a real Mosquitto: the device's issued password
+    works, a wrong one does not, and it cannot publish as another device."""
+    import shutil
+    import subprocess
+
+    import paho.mqtt.client as mqtt
+
+    from yiyang.cli import mqtt_auth
+    from yiyang.devices import credentials
+    from yiyang.devices.models import Device
+
+    from ..conftest import require_or_skip
+
+    if shutil.which("mosquitto") is None:
+        require_or_skip("no `mosquitto` binary", "Mosquitto")
+    k = kit(need=("sos_button", "pir_motion"))
+    password = credentials.new_password()
+    with db.unit_of_work() as session:
+        device = session.scalar(select(Device).where(Device.serial == k["sos_button"]))
+        device.mqtt_password_hash = credentials.mosquitto_hash(password)
+    url = pipe_engine.url.render_as_string(hide_password=False)
+    mqtt_auth(
+        password_file=tmp_path / "passwd",
+        acl_file=tmp_path / "acl",
+        platform_user="yiyang",
+        platform_password="platform-secret",
+        database_url=url,
+    )
+    db.set_engine(pipe_engine)  # the command pointed the process at its own engine
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "mosquitto.conf").write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous false\n"
+        f"password_file {tmp_path / 'passwd'}\nacl_file {tmp_path / 'acl'}\n"
+        # as root Mosquitto would switch to its own user, who cannot read a test's temp files
+        + ("user root\n" if os.geteuid() == 0 else "")
+    )
+    broker = subprocess.Popen(
+        ["mosquitto", "-c", str(tmp_path / "mosquitto.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        got: list[str] = []
+        platform = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="platform")
+        platform.username_pw_set("yiyang", "platform-secret")
+        platform.on_message = lambda _c, _u, m: got.append(m.topic)
+        platform.connect("127.0.0.1", port)
+        platform.subscribe("yiyang/v1/#", qos=1)
+        platform.loop_start()
+
+        def connect(user: str, secret: str) -> tuple[mqtt.Client, object]:
+            result: list[object] = []
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"c-{uuid.uuid4().hex}")
+            c.username_pw_set(user, secret)
+            c.on_connect = lambda _c, _u, _f, reason, _p: result.append(reason)
+            c.connect("127.0.0.1", port)
+            c.loop_start()
+            for _ in range(50):
+                if result:
+                    break
+                time.sleep(0.05)
+            return c, result[0] if result else None
+
+        wrong, reason = connect(k["sos_button"], "not-the-password")
+        assert getattr(reason, "is_failure", False)
+        wrong.loop_stop()
+        dev, reason = connect(k["sos_button"], password)
+        assert not getattr(reason, "is_failure", True)
+        own = f"yiyang/v1/devices/{k['sos_button']}/up"
+        other = f"yiyang/v1/devices/{k['pir_motion']}/up"
+        dev.publish(other, b"{}", qos=1).wait_for_publish(5)
+        dev.publish(own, b"{}", qos=1).wait_for_publish(5)
+        for _ in range(50):
+            if got:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        dev.loop_stop()
+        platform.loop_stop()
+        assert got == [own]  # the other device's topic was refused by the broker
+        assert "user yiyang" in (tmp_path / "acl").read_text()
+    finally:
+        broker.terminate()
+        broker.wait(5)

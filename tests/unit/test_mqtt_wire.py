@@ -96,3 +96,27 @@ def test_last_seen_writes_a_device_once_per_interval_and_when_its_battery_change
     assert seen.latest(2) == 131.0 and seen.latest(3) is None
     seen.forget(1)  # marked offline: its next message is written at once
     assert [i["d"] for i in seen.due([item(1, 126.0, 80)])] == [1]
+
+
+def test_mosquitto_password_hash_matches_mosquitto_passwd() -> None:
+    import base64
+
+    from yiyang.devices import credentials
+
+    # `mosquitto_passwd -b pw.txt dev1 secret123` (Mosquitto 2.0.11) wrote this line
+    line = (
+        "dev1:$7$101$3nXiySqwAe/+T36Y$BuHzOemXt8B/0U23Cuemn5gVtZVr3MwUFajq4GdY3RnmiGzrFE1pF9B/"
+        "S8NCjEj3E6LSI2vZlg0s+NegjDudLA=="
+    )
+    stored = line.split(":", 1)[1]
+    salt = base64.b64decode(stored.split("$")[3])
+    assert credentials.mosquitto_hash("secret123", salt) == stored
+    assert credentials.verify("secret123", stored)
+    assert not credentials.verify("secret124", stored)
+    fresh = credentials.mosquitto_hash("secret123")
+    assert fresh != stored and credentials.verify("secret123", fresh)  # a new salt each time
+    text = credentials.password_file([("a", "h1"), ("a", "h2"), ("b:c", "h3"), ("d", "h4")])
+    assert text == "a:h1\nd:h4\n"  # one line per user; a colon cannot be in a username
+    acl = credentials.acl_file("yiyang")
+    assert "user yiyang\ntopic read yiyang/v1/#" in acl
+    assert "pattern write yiyang/v1/devices/%u/up" in acl

@@ -27,6 +27,7 @@ from yiyang.devices.schemas import (
     DeviceRead,
     DeviceUpdate,
     IngestResult,
+    MqttCredentials,
     Unbind,
 )
 
@@ -115,6 +116,17 @@ def set_alarm_account(
 ) -> dict[str, object]:
     device = service.get_device(session, actor, device_id)
     return service.set_alarm_account(session, actor, device, data)
+
+
+@router.post(
+    "/devices/{device_id}/mqtt-password",
+    response_model=MqttCredentials,
+    summary="Issue the device a new MQTT password (shown once; the broker learns it from "
+    "`yiyang mqtt-auth`)",
+)
+def issue_mqtt_password(actor: Manager, session: DB, device_id: int) -> dict[str, str]:
+    device = service.get_device(session, actor, device_id)
+    return service.issue_mqtt_password(session, actor, device)
 
 
 @router.post(

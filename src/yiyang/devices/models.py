@@ -44,13 +44,18 @@ class Vendor(Audited, Base):
     """A device maker or vendor cloud: its code names its MQTT topic and signs its HTTP posts."""
 
     __tablename__ = "vendor"
-    __audit_mask__: ClassVar[dict[str, Callable[[Any], Any]]] = {"hmac_secret": _secret_mask}
+    __audit_mask__: ClassVar[dict[str, Callable[[Any], Any]]] = {
+        "hmac_secret": _secret_mask,
+        "mqtt_password_hash": _secret_mask,
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(128))
     # Shared secret for HMAC-SHA256 request signatures (an HMAC needs the key itself).
     hmac_secret: Mapped[str] = mapped_column(String(128))
+    # Mosquitto's hash of the vendor gateway's MQTT password (devices/credentials.py)
+    mqtt_password_hash: Mapped[str | None] = mapped_column(String(160))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
 
@@ -59,6 +64,7 @@ class Device(Audited, Base):
     __tablename__ = "device"
     # Telemetry bookkeeping is updated by the pipeline in bulk; it is not an edit.
     __audit_exclude__ = frozenset({"updated_at", "version", "last_seen_at", "battery"})
+    __audit_mask__: ClassVar[dict[str, Callable[[Any], Any]]] = {"mqtt_password_hash": _secret_mask}
     __table_args__ = (
         Index("ix_device_elder", "elder_id"),
         Index(
@@ -87,6 +93,8 @@ class Device(Audited, Base):
     last_seen_at: Mapped[dt.datetime | None]
     status: Mapped[DeviceStatus] = mapped_column(String(16), default=DeviceStatus.ACTIVE)
     notes: Mapped[str | None] = mapped_column(Text)
+    # Mosquitto's hash of the device's MQTT password (username = serial; devices/credentials.py)
+    mqtt_password_hash: Mapped[str | None] = mapped_column(String(160))
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
     updated_at: Mapped[dt.datetime] = mapped_column(default=now, onupdate=now)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -165,7 +165,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # not an isinstance check: uvloop's transports (under uvicorn) do not subclass asyncio's
         self.transport = cast(asyncio.Transport, transport)
-        transport.write(self.listener.connect_bytes())
+        self.transport.write(self.listener.connect_bytes())
 
     def data_received(self, data: bytes) -> None:
         self.listener.last_heard = asyncio.get_running_loop().time()

@@ -60,6 +60,11 @@ class DeviceRead(BaseModel):
     version: int
 
 
+class MqttCredentials(BaseModel):
+    username: str = Field(description="the device's serial: its MQTT username")
+    password: str = Field(description="shown this once; only a hash is kept")
+
+
 class BindingRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int

@@ -15,6 +15,7 @@ from yiyang.core.errors import Conflict, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor, elder_row_scope, region_scope_path
+from yiyang.devices import credentials
 from yiyang.devices.enums import DEFAULT_INTERVAL, DeviceStatus, DeviceType
 from yiyang.devices.models import (
     AlarmAccount,
@@ -249,3 +250,16 @@ def alarm_account_view(row: AlarmAccount, device: Device) -> dict[str, Any]:
         "encrypted": bool(row.aes_key),
         "supervision_s": device.report_interval_s,
     }
+
+
+def issue_mqtt_password(session: Session, actor: Actor, device: Device) -> dict[str, str]:
+    """A new MQTT password for the device (replacing any earlier one): returned this once, kept
+    only as Mosquitto's hash. It takes effect when ``yiyang mqtt-auth`` next writes the broker's
+    password file."""
+    _manageable(actor, device)
+    if device.status == DeviceStatus.RETIRED:
+        raise Conflict(_("A retired device gets no credentials."), field="status")
+    password = credentials.new_password()
+    device.mqtt_password_hash = credentials.mosquitto_hash(password)  # audited, masked
+    session.flush()
+    return {"username": device.serial, "password": password}
