@@ -133,20 +133,13 @@ def bare_result(sub: subprocess.Popen, out: Path) -> dict:  # type: ignore[type-
     }
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = n >> 7, n & 0x7F
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _publish_packet(topic: str, body: bytes, packet_id: int) -> bytes:
     """An MQTT 3.1.1 PUBLISH, QoS 1."""
+    from yiyang.devices.mqtt import varint
+
     t = topic.encode()
     rest = len(t).to_bytes(2, "big") + t + packet_id.to_bytes(2, "big") + body
-    return b"\x32" + _varint(len(rest)) + rest
+    return b"\x32" + varint(len(rest)) + rest
 
 
 def publisher(path: Path, rate: float) -> None:
@@ -160,6 +153,8 @@ def publisher(path: Path, rate: float) -> None:
     import socket
     import threading
 
+    from yiyang.devices.mqtt import varint
+
     plan = json.loads(path.read_text())
     items = plan["messages"]
     packets = [
@@ -170,7 +165,7 @@ def publisher(path: Path, rate: float) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     client_id = f"pub-{uuid.uuid4().hex[:8]}".encode()
     var = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(client_id).to_bytes(2, "big") + client_id
-    sock.sendall(b"\x10" + _varint(len(var)) + var)
+    sock.sendall(b"\x10" + varint(len(var)) + var)
     assert sock.recv(4)[:2] == b"\x20\x02", "no CONNACK"
     acked = [0]
     done = threading.Event()

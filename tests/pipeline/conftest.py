@@ -208,3 +208,25 @@ def run_pipeline(coro_fn: Any, **kw: Any) -> Any:
             await pipeline.stop()
 
     return asyncio.run(main())
+
+
+async def eventually(check: Any, seconds: float = 5.0) -> bool:
+    """Poll ``check()`` every 0.1 s until it is true or ``seconds`` pass; its last value."""
+    for _ in range(int(seconds * 10)):
+        if check():
+            return True
+        await asyncio.sleep(0.1)
+    return bool(check())
+
+
+def publish_as_device(port: int, serial: str, *bodies: bytes) -> None:
+    """Publish to the device's uplink topic on a real broker, as the device would (QoS 1)."""
+    import paho.mqtt.client as paho
+
+    pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"dev-{uuid.uuid4().hex[:8]}")
+    pub.connect("127.0.0.1", port)
+    pub.loop_start()
+    for body in bodies:
+        pub.publish(f"yiyang/v1/devices/{serial}/up", body, qos=1).wait_for_publish(5)
+    pub.loop_stop()
+    pub.disconnect()

@@ -5,6 +5,9 @@ another writer, and an unacknowledged MQTT message comes back after a crash."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import time
 import uuid
 
 import orjson
@@ -17,7 +20,7 @@ from yiyang.core import db
 from yiyang.core.bus import BusMessage, InProcessBus
 from yiyang.devices.models import DeviceMessage
 
-from .conftest import message, mqtt_raw, run_pipeline
+from .conftest import eventually, message, mqtt_raw, publish_as_device, run_pipeline
 
 
 def test_urgent_lane_is_handled_while_a_partition_is_busy() -> None:
@@ -127,8 +130,6 @@ def test_an_unacknowledged_mqtt_message_comes_back_after_a_crash(kit, settings_e
         from ..conftest import require_or_skip
 
         require_or_skip(reason, "MQTT broker at 127.0.0.1:1883")
-    import paho.mqtt.client as paho
-
     from yiyang.runtime import Pipeline
 
     settings_env(mqtt_session_expiry_s="60")
@@ -149,22 +150,9 @@ def test_an_unacknowledged_mqtt_message_comes_back_after_a_crash(kit, settings_e
         listener = p.mqtt
         assert listener is not None
         try:
-            for _ in range(50):
-                if listener.connected.is_set():
-                    break
-                await asyncio.sleep(0.1)
-            pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"d-{uuid.uuid4().hex}")
-            pub.connect("127.0.0.1", 1883)
-            pub.loop_start()
-            topic = f"yiyang/v1/devices/{k['sos_button']}/up"
-            pub.publish(topic, orjson.dumps(sos), qos=1).wait_for_publish(5)
-            pub.loop_stop()
-            pub.disconnect()
-            for _ in range(50):
-                if calls:
-                    break
-                await asyncio.sleep(0.1)
-            assert calls, "the message never reached the gateway"
+            await eventually(listener.connected.is_set)
+            publish_as_device(1883, k["sos_button"], orjson.dumps(sos))
+            assert await eventually(lambda: calls), "the message never reached the gateway"
         finally:
             await p.stop()  # "crash": stored nothing, acknowledged nothing
 
@@ -172,10 +160,7 @@ def test_an_unacknowledged_mqtt_message_comes_back_after_a_crash(kit, settings_e
         p = Pipeline(mqtt_url="mqtt://127.0.0.1:1883", mqtt_client_id=client_id, loops=False)
         await p.start()
         try:
-            for _ in range(100):
-                if _count_alerts(k["elder_id"]):
-                    break
-                await asyncio.sleep(0.1)
+            await eventually(lambda: _count_alerts(k["elder_id"]), 10)
         finally:
             await p.stop()
 
@@ -189,3 +174,67 @@ def _count_alerts(elder_id: int) -> int:
     with db.unit_of_work() as session:
         query = select(func.count()).select_from(Alert).where(Alert.elder_id == elder_id)
         return int(session.scalar(query) or 0)
+
+
+def _private_broker(port: int, tmp_path) -> subprocess.Popen:  # type: ignore[no-untyped-def,type-arg]
+    conf = tmp_path / f"mosquitto-{port}.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 0\n"
+    )
+    broker = subprocess.Popen(
+        ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    for _ in range(50):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return broker
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("mosquitto did not start")
+
+
+@pytest.mark.mqtt
+def test_the_listener_reconnects_after_the_broker_restarts(kit, tmp_path) -> None:
+    """Kill the broker under a connected listener, start it again: the listener reconnects,
+    subscribes again, and an SOS published afterwards becomes an alert."""
+    import shutil
+
+    from yiyang.runtime import Pipeline
+
+    from ..conftest import require_or_skip
+
+    if shutil.which("mosquitto") is None:
+        require_or_skip("no `mosquitto` binary", "Mosquitto")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    k = kit()
+    sos = message(k["sos_button"], "sos_button", "sos")
+    broker = _private_broker(port, tmp_path)
+
+    async def main() -> None:
+        p = Pipeline(mqtt_url=f"mqtt://127.0.0.1:{port}", mqtt_client_id="reconnect", loops=False)
+        await p.start()
+        listener = p.mqtt
+        assert listener is not None
+        nonlocal broker
+        try:
+            assert await eventually(listener.connected.is_set)
+            broker.kill()
+            broker.wait(5)
+            assert await eventually(lambda: not listener.connected.is_set())
+            broker = _private_broker(port, tmp_path)  # a fresh broker: no session kept
+            assert await eventually(listener.connected.is_set, 10)  # back-off starts at 1 s
+            await asyncio.sleep(0.3)  # the SUBSCRIBE goes right after CONNACK
+            publish_as_device(port, k["sos_button"], orjson.dumps(sos))
+            await eventually(lambda: _count_alerts(k["elder_id"]), 10)
+        finally:
+            await p.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        broker.terminate()
+        broker.wait(5)
+    assert _count_alerts(k["elder_id"]) == 1

@@ -31,7 +31,7 @@ from yiyang.notifications import dispatcher
 from yiyang.notifications.models import Notification
 
 from ..conftest import CI
-from .conftest import message, mqtt_raw, run_pipeline
+from .conftest import eventually, message, mqtt_raw, publish_as_device, run_pipeline
 
 
 def signed(body: bytes, vendor: str = "anxin", secret: str = "demo-secret-anxin") -> dict[str, str]:
@@ -266,7 +266,6 @@ def test_mqtt_through_the_real_broker_with_acks_after_storing(kit, settings_env)
         if CI:
             pytest.fail(message_ + " — required under CI=true")
         pytest.skip(message_)
-    import paho.mqtt.client as mqtt
 
     from yiyang.runtime import Pipeline
 
@@ -286,25 +285,9 @@ def test_mqtt_through_the_real_broker_with_acks_after_storing(kit, settings_env)
         listener = pipeline.mqtt
         assert listener is not None
         try:
-            for _ in range(50):
-                if listener.connected.is_set():
-                    break
-                await asyncio.sleep(0.1)
-            pub = mqtt.Client(
-                mqtt.CallbackAPIVersion.VERSION2, client_id=f"dev-{uuid.uuid4().hex[:8]}"
-            )
-            pub.connect("127.0.0.1", 1883)
-            pub.loop_start()
-            pub.publish(f"yiyang/v1/devices/{k['sos_button']}/up", junk, qos=1).wait_for_publish(5)
-            pub.publish(
-                f"yiyang/v1/devices/{k['sos_button']}/up", orjson.dumps(sos), qos=1
-            ).wait_for_publish(5)
-            for _ in range(100):
-                if _alerts(k["elder_id"]):
-                    break
-                await asyncio.sleep(0.05)
-            pub.loop_stop()
-            pub.disconnect()
+            await eventually(listener.connected.is_set)
+            publish_as_device(1883, k["sos_button"], junk, orjson.dumps(sos))
+            await eventually(lambda: _alerts(k["elder_id"]))
         finally:
             await pipeline.stop()
 
