@@ -61,6 +61,8 @@ class JetStreamBus(Bus):
         self._nc: Any = None
         self._js: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        # messages fetched from the partitions, waiting to be handled together
+        self._ready: asyncio.Queue[tuple[int, Any, asyncio.Future[None]]] = asyncio.Queue()
         self.processed = 0
 
     def subject(self, partition: int) -> str:
@@ -96,6 +98,7 @@ class JetStreamBus(Bus):
                     ),
                 )
                 self._tasks.append(asyncio.create_task(self._consume(p, sub), name=f"js-p{p}"))
+            self._tasks.append(asyncio.create_task(self._merge(), name="js-merge"))
 
     async def ensure_stream(self) -> None:
         config = StreamConfig(
@@ -140,12 +143,33 @@ class JetStreamBus(Bus):
                 await asyncio.sleep(1)
                 continue
             for msg in msgs:
-                await self._handle(partition, msg)
+                if partition == self.partitions:  # the urgent lane: at once, on its own
+                    await self._handle([(partition, msg)])
+                    continue
+                done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                await self._ready.put((partition, msg, done))
+                await done  # the server holds the partition's next message until this is acked
 
-    async def _handle(self, partition: int, msg: Any) -> None:
+    async def _merge(self) -> None:
+        """Handle what the partitions fetched at about the same time in one batch: with many
+        partitions and a trickle, each JetStream message holds a message or two, and one
+        transaction per message would cost the worker most of its time. Each partition has
+        at most one message outstanding, so merging never reorders an elder's messages."""
+        while True:
+            taken = [await self._ready.get()]
+            while not self._ready.empty():
+                taken.append(self._ready.get_nowait())
+            try:
+                await self._handle([(p, m) for p, m, _ in taken])
+            finally:
+                for *_, done in taken:
+                    if not done.done():
+                        done.set_result(None)
+
+    async def _handle(self, fetched: list[tuple[int, Any]]) -> None:
         assert self._handler is not None
-        batch = decode(msg.data)
-        keepalive = asyncio.create_task(self._keep_alive(msg))
+        batch = [m for _, msg in fetched for m in decode(msg.data)]
+        keepalive = [asyncio.create_task(self._keep_alive(msg)) for _, msg in fetched]
         delay = 0.1
         try:
             while True:
@@ -155,27 +179,30 @@ class JetStreamBus(Bus):
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.exception(
-                        "partition %d: batch of %d failed; retrying", partition, len(batch)
-                    )
+                    log.exception("a bus batch of %d failed; retrying", len(batch))
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.retry_max_s)
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await msg.nak()  # stopping: let another worker have it now
+            for _, msg in fetched:
+                with contextlib.suppress(Exception):
+                    await msg.nak()  # stopping: let another worker have it now
             raise
         finally:
-            keepalive.cancel()
+            for task in keepalive:
+                task.cancel()
+        await asyncio.gather(*(self._ack(partition, msg) for partition, msg in fetched))
+        self.processed += len(batch)
+
+    async def _ack(self, partition: int, msg: Any) -> None:
         for attempt in range(5):
             try:
                 await msg.ack_sync(timeout=5)
-                break
+                return
             except Exception as exc:  # committed but not acknowledged: redelivery is a duplicate
                 log.warning(
                     "partition %d: ack failed (%r), attempt %d", partition, exc, attempt + 1
                 )
                 await asyncio.sleep(0.5)
-        self.processed += len(batch)
 
     async def _keep_alive(self, msg: Any) -> None:
         while True:
