@@ -238,3 +238,39 @@ def test_the_listener_reconnects_after_the_broker_restarts(kit, tmp_path) -> Non
         broker.terminate()
         broker.wait(5)
     assert _count_alerts(k["elder_id"]) == 1
+
+
+@pytest.mark.nats
+def test_jetstream_worker_merges_partitions_and_keeps_each_in_order() -> None:
+    """What the partitions fetched together is handled as one batch; a partition's messages
+    still arrive one JetStream message after another, in order."""
+    from .conftest import jetstream_bus, nats_reachable
+
+    if reason := nats_reachable():
+        from ..conftest import require_or_skip
+
+        require_or_skip(reason, "NATS JetStream")
+    calls: list[list[tuple[int, int]]] = []
+
+    async def handler(batch: list[BusMessage]) -> None:
+        calls.append([(m.key, orjson.loads(m.body)["n"]) for m in batch])
+        await asyncio.sleep(0.05)  # a transaction's worth of time: the others pile up
+
+    async def main() -> None:
+        bus = jetstream_bus()
+        bus.subscribe(handler)
+        await bus.start()
+        try:
+            for n in range(6):  # six rounds, one message for each of the 4 partitions
+                await bus.publish([BusMessage(k, orjson.dumps({"n": n})) for k in range(4)])
+            await bus.drained(20)
+        finally:
+            await bus.delete_stream()
+            await bus.stop()
+
+    asyncio.run(main())
+    seen = [item for call in calls for item in call]
+    assert sorted(seen) == sorted((k, n) for k in range(4) for n in range(6))
+    for key in range(4):
+        assert [n for k, n in seen if k == key] == list(range(6))  # each partition in order
+    assert len(calls) < 24 and max(len({k for k, _ in c}) for c in calls) > 1  # merged
