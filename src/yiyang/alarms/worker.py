@@ -56,7 +56,7 @@ class RuleWorker:
 
     async def handle(self, batch: list[BusMessage]) -> None:
         items = [m.decoded() for m in batch]
-        if items and all(i.get("u") for i in items):  # the urgent lane
+        if _urgent(items):
             # ordinary batches pause at their next step from now until the alarm is stored
             self._no_alarm.clear()
             try:
@@ -102,15 +102,12 @@ class RuleWorker:
                 )
             )
 
-    def process(self, items: list[dict[str, Any]]) -> int:
-        """One transaction for the batch; returns the number of alerts created."""
-        return self._transaction(items)
-
     def _give_way(self) -> None:
         """Between an ordinary batch's steps: let a running alarm batch go first."""
         self._no_alarm.wait(0.5)
 
-    def _transaction(self, items: list[dict[str, Any]]) -> int:
+    def process(self, items: list[dict[str, Any]]) -> int:
+        """One transaction for the batch; returns the number of alerts created."""
         now = self.clock()
         with db.unit_of_work(db.pipeline_factory()) as session, audit.acting_as(audit.SYSTEM):
             created, touched, written = self._process(session, items, now)
@@ -126,7 +123,7 @@ class RuleWorker:
     ) -> tuple[int, list[dict[str, Any]], dict[int, tuple[Any, ...]]]:
         self.params.refresh(session)
         msgs = [i for i in items if i["k"] == "msg"]
-        urgent = bool(items) and all(i.get("u") for i in items)
+        urgent = _urgent(items)
         give_way = (lambda: None) if urgent else self._give_way
         give_way()
         fresh = telemetry.store_messages(session, msgs) if msgs else []
@@ -240,3 +237,8 @@ class RuleWorker:
         audit.record(
             session, "device_offline", "device", str(device_id), summary="missed heartbeats"
         )
+
+
+def _urgent(items: list[dict[str, Any]]) -> bool:
+    """A batch from the bus's urgent lane: alarms only (the gateway marks them ``u``)."""
+    return bool(items) and all(i.get("u") for i in items)

@@ -54,6 +54,22 @@ async def cancel_all(tasks: Sequence[asyncio.Task[Any] | None]) -> None:
             await task
 
 
+async def handle_until_done(handler: Handler, batch: list[BusMessage], retry_max_s: float) -> None:
+    """Offer ``batch`` to the consumer until it succeeds, backing off 0.1 s doubling to
+    ``retry_max_s`` (a database outage must not lose or skip the batch)."""
+    delay = 0.1
+    while True:
+        try:
+            await handler(batch)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("bus consumer failed on a batch of %d; retrying", len(batch))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, retry_max_s)
+
+
 class BusClosed(RuntimeError):
     """The bus stopped before the message was handled; the sender must not acknowledge it."""
 
@@ -138,18 +154,8 @@ class InProcessBus(Bus):
                 entries.append(queue.get_nowait())
                 size += len(entries[-1][0])
             batch = [m for group, _ in entries for m in group]
-            delay = 0.1
             try:
-                while True:
-                    try:
-                        await self._handler(batch)
-                        break
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        log.exception("bus consumer failed on a batch of %d; retrying", len(batch))
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, self._retry_max_s)
+                await handle_until_done(self._handler, batch, self._retry_max_s)
             except asyncio.CancelledError:
                 for _, fut in entries:
                     if not fut.done():

@@ -29,7 +29,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from yiyang.core.bus import Bus, BusClosed, BusMessage, Handler, cancel_all
+from yiyang.core.bus import Bus, BusClosed, BusMessage, Handler, cancel_all, handle_until_done
 
 log = logging.getLogger(__name__)
 
@@ -170,18 +170,8 @@ class JetStreamBus(Bus):
         assert self._handler is not None
         batch = [m for _, msg in fetched for m in decode(msg.data)]
         keepalive = [asyncio.create_task(self._keep_alive(msg)) for _, msg in fetched]
-        delay = 0.1
         try:
-            while True:
-                try:
-                    await self._handler(batch)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("a bus batch of %d failed; retrying", len(batch))
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.retry_max_s)
+            await handle_until_done(self._handler, batch, self.retry_max_s)
         except asyncio.CancelledError:
             for _, msg in fetched:
                 with contextlib.suppress(Exception):

@@ -11,7 +11,7 @@ from typing import Any
 
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Json
-from sqlalchemy import Table, bindparam, delete, select, text, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -81,27 +81,23 @@ def store_messages(session: Session, items: list[Item]) -> list[Item]:
         conn = session.connection()
         if len(rows) <= SMALL_BATCH:
             # an alarm in its own lane, or a trickle: one round trip
-            result = session.execute(
-                text(
-                    "INSERT INTO device_message"
-                    " (device_id, elder_id, msg_id, event, at, received_at, data, battery)"
-                    " SELECT * FROM unnest(CAST(:d AS int[]), CAST(:e AS int[]),"
-                    " CAST(:m AS text[]), CAST(:ev AS text[]), CAST(:at AS timestamptz[]),"
-                    " CAST(:rx AS timestamptz[]), CAST(:data AS json[]), CAST(:b AS int2[]))"
-                    " ON CONFLICT (device_id, msg_id) DO NOTHING RETURNING device_id, msg_id"
-                ),
-                {
-                    "d": [r["device_id"] for r in rows],
-                    "e": [r["elder_id"] for r in rows],
-                    "m": [r["msg_id"] for r in rows],
-                    "ev": [r["event"] for r in rows],
-                    "at": [r["at"] for r in rows],
-                    "rx": [r["received_at"] for r in rows],
-                    "data": [Json(r["data"]) for r in rows],
-                    "b": [r["battery"] for r in rows],
-                },
+            inserted = _binary(
+                session,
+                "INSERT INTO device_message"
+                " (device_id, elder_id, msg_id, event, at, received_at, data, battery)"
+                " SELECT * FROM unnest(%s::int[], %s::int[], %s::text[], %s::text[],"
+                " %s::timestamptz[], %s::timestamptz[], %s::json[], %s::int2[])"
+                " ON CONFLICT (device_id, msg_id) DO NOTHING RETURNING device_id, msg_id",
+                [r["device_id"] for r in rows],
+                [r["elder_id"] for r in rows],
+                [r["msg_id"] for r in rows],
+                [r["event"] for r in rows],
+                [r["at"] for r in rows],
+                [r["received_at"] for r in rows],
+                [Json(r["data"]) for r in rows],
+                [r["battery"] for r in rows],
             )
-            fresh = {(r.device_id, r.msg_id) for r in result}
+            fresh = set(inserted)
             return [i for key, i in unique.items() if key in fresh]
         # The pipeline's hottest write. Nearly every message is new, so COPY the batch straight
         # in; a redelivery among them makes the unique index refuse the whole COPY, and only
