@@ -266,4 +266,12 @@ def test_device_mqtt_password_is_shown_once_kept_hashed_and_scoped(client, login
     assert any((e.after or {}).get("mqtt_password_hash") == "********" for e in trail)
     url = f"/api/devices/{outside.id}/mqtt-password"
     assert client.post(url, headers=who.headers).status_code == 404  # another street's device
+    from yiyang.devices.enums import DeviceStatus
+
+    inside.status = DeviceStatus.RETIRED
+    session.flush()
+    retired = client.post(f"/api/devices/{inside.id}/mqtt-password", headers=who.headers)
+    assert retired.status_code == 409 and "retired" in str(retired.json()["detail"]).lower()
+    session.refresh(inside)
+    assert credentials.verify(again["password"], inside.mqtt_password_hash)  # left as it was
     assert client.post(url, headers=login("doctor").headers).status_code == 403
