@@ -69,7 +69,7 @@ def me(actor: Annotated[Actor, Depends(current_actor)]) -> Me:
 def logout(
     request: Request,
     actor: Annotated[Actor, Depends(current_actor)],
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
 ) -> None:
     header = request.headers.get("authorization", "")
     token_value = (

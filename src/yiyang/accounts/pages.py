@@ -67,7 +67,7 @@ async def login_submit(
 def logout(
     request: Request,
     actor: Annotated[Actor, Depends(current_actor)],
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
 ) -> Response:
     service.logout(session, request.cookies.get(COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)

@@ -24,7 +24,7 @@ from yiyang.core.scoping import Actor, region_scope_path
 from yiyang.registry import repository as elders
 
 router = APIRouter(prefix="/api", tags=["alerts"])
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ALERTS))]
 Handler = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
 

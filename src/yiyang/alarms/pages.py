@@ -23,7 +23,7 @@ from yiyang.registry import repository as elders
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @router.get("/alerts")

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
 @router.get("", response_model=list[AuditEventRead], summary="The audit trail, filtered and scoped")
 def list_events(
     actor: Annotated[Actor, Depends(require(Perm.VIEW_AUDIT))],
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
     f: Annotated[AuditFilters, Query()],
 ) -> list[AuditEventRead]:
     return [AuditEventRead.model_validate(e) for e in repository.search(session, actor, f)]

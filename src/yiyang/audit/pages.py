@@ -22,7 +22,7 @@ router = APIRouter(include_in_schema=False)
 def audit_page(
     request: Request,
     actor: Annotated[Actor, Depends(require(Perm.VIEW_AUDIT))],
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
 ) -> Response:
     raw: dict[str, Any] = {k: v for k, v in request.query_params.items() if v and k != "lang"}
     errors: dict[str, str] = {}

@@ -175,7 +175,12 @@ def unit_of_work(factory: sessionmaker[Session] | None = None) -> Iterator[Sessi
 
 
 def get_session() -> Iterator[Session]:
-    """FastAPI dependency: one session per request, committed by the edge."""
+    """FastAPI dependency: one session per request, committed by the edge.
+
+    Declare it as ``Depends(get_session, scope="function")``: the commit then runs when the
+    route function returns, before the response is sent, so a failed COMMIT answers 500 and
+    never a 2xx for a write that was not stored. With the default (request) scope FastAPI ends
+    the dependency after the response is sent (ADR 0011; a test walks every route)."""
     with unit_of_work() as session:
         yield session
 

@@ -32,7 +32,7 @@ from yiyang.devices.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["devices"])
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_DEVICES))]
 Manager = Annotated[Actor, Depends(require(Perm.MANAGE_DEVICES))]
 MAX_INGEST = 1024 * 1024

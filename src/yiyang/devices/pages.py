@@ -18,7 +18,7 @@ from yiyang.devices.enums import DeviceStatus, DeviceType
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @router.get("/devices")

@@ -26,6 +26,6 @@ class RegionRead(BaseModel):
 @router.get("", response_model=list[RegionRead], summary="Regions the caller administers")
 def list_regions(
     actor: Annotated[Actor, Depends(current_actor)],
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
 ) -> list[RegionRead]:
     return [RegionRead.model_validate(r) for r in repository.visible(session, actor)]

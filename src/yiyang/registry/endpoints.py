@@ -32,7 +32,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ELDERS))]
 Editor = Annotated[Actor, Depends(require(Perm.EDIT_ELDERS))]
 Importer = Annotated[Actor, Depends(require(Perm.IMPORT_ELDERS))]
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @router.get("", response_model=Page[ElderListItem], summary="Search and filter elders")

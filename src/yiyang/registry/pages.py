@@ -29,7 +29,7 @@ router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ELDERS))]
 Editor = Annotated[Actor, Depends(require(Perm.EDIT_ELDERS))]
 Importer = Annotated[Actor, Depends(require(Perm.IMPORT_ELDERS))]
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 _LIST_SPLIT = re.compile(r"[\n、,，;；]+")
 
 CHOICES: dict[str, Any] = {

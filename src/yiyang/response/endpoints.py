@@ -36,7 +36,7 @@ from yiyang.response.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["console"])
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 Operator = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
 
 

@@ -37,7 +37,7 @@ from yiyang.response.schemas import (
 from yiyang.web.templating import TEMPLATES, render
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 Operator = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
 
 

@@ -48,7 +48,7 @@ from yiyang.services.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["services"])
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 Anyone = Annotated[Actor, Depends(current_actor)]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ORDERS))]
 Placer = Annotated[Actor, Depends(require(Perm.PLACE_ORDERS))]

@@ -31,7 +31,7 @@ from yiyang.subsidies import settlement
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ORDERS))]
 Placer = Annotated[Actor, Depends(require(Perm.PLACE_ORDERS))]
 Deliverer = Annotated[Actor, Depends(require(Perm.DELIVER_ORDERS))]

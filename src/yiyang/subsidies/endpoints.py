@@ -31,7 +31,7 @@ from yiyang.subsidies.schemas import (
 )
 
 router = APIRouter(prefix="/api/subsidies", tags=["subsidies"])
-DB = Annotated[Session, Depends(get_session)]
+DB = Annotated[Session, Depends(get_session, scope="function")]
 Manager = Annotated[Actor, Depends(require(Perm.MANAGE_SUBSIDIES))]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_SUBSIDIES))]
 Settlement = Annotated[Actor, Depends(require(Perm.VIEW_SETTLEMENT))]
