@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 import yiyang.models  # noqa: F401  (complete metadata, session audit hook)
 from yiyang import __version__
@@ -34,6 +35,7 @@ from yiyang.services import endpoints as services_api
 from yiyang.services import pages as services_pages
 from yiyang.subsidies import endpoints as subsidies_api
 from yiyang.subsidies import pages as subsidies_pages
+from yiyang.web.security import SecurityHeadersMiddleware
 from yiyang.web.templating import render
 
 STATIC = Path(__file__).parent / "web" / "static"
@@ -73,9 +75,10 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         version=__version__,
         description="Smart home- and community-based elderly care platform.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from packaged assets, under the same CSP as every page
         redoc_url=None,
     )
+    app.add_middleware(SecurityHeadersMiddleware)
 
     @app.middleware("http")
     async def locale_middleware(
@@ -93,8 +96,6 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         if chosen in i18n.SUPPORTED:
             response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="lax")
         response.headers.setdefault("Content-Language", locale.replace("_", "-"))
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
     @app.exception_handler(DomainError)
@@ -140,6 +141,12 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
             "pipeline": p.health() if p is not None else None,
         }
 
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        """Swagger UI from the swagger-ui-bundle-v2 package; no CDN, no inline script."""
+        return render(request, "api_docs.html", openapi_url=app.openapi_url)
+
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in (
         accounts_api.router,

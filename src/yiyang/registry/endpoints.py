@@ -24,6 +24,7 @@ from yiyang.registry.schemas import (
     Page,
     StatusChange,
 )
+from yiyang.web.security import content_disposition
 
 router = APIRouter(prefix="/api/elders", tags=["elders"])
 MAX_UPLOAD = 200 * 1024 * 1024
@@ -50,7 +51,7 @@ def export_elders(
 ) -> Response:
     data, _count = export.export_xlsx(session, actor, f)
     return Response(
-        data, media_type=XLSX, headers={"Content-Disposition": 'attachment; filename="elders.xlsx"'}
+        data, media_type=XLSX, headers={"Content-Disposition": content_disposition("elders.xlsx")}
     )
 
 
@@ -113,7 +114,7 @@ def rejected_rows(actor: Importer, session: DB, batch_id: int) -> Response:
     return Response(
         rejected_workbook(batch.rejected),
         media_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="rejected-{batch.id}.xlsx"'},
+        headers={"Content-Disposition": content_disposition(f"rejected-{batch.id}.xlsx")},
     )
 
 
@@ -124,7 +125,7 @@ def import_template(actor: Importer) -> Response:
     return Response(
         template_workbook(),
         media_type=XLSX,
-        headers={"Content-Disposition": 'attachment; filename="elders-template.xlsx"'},
+        headers={"Content-Disposition": content_disposition("elders-template.xlsx")},
     )
 
 

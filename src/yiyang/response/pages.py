@@ -34,6 +34,7 @@ from yiyang.response.schemas import (
     Request120In,
     ResolveIn,
 )
+from yiyang.web.security import content_disposition
 from yiyang.web.templating import TEMPLATES, render
 
 router = APIRouter(include_in_schema=False)
@@ -346,7 +347,9 @@ def brief_pdf(actor: Operator, session: DB, alert_id: int) -> Response:
     return Response(
         pdf.render(brief, pdf.stamp()),
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="brief-120-{alert_id}.pdf"'},
+        headers={
+            "Content-Disposition": content_disposition(f"brief-120-{alert_id}.pdf", inline=True)
+        },
     )
 
 
@@ -374,7 +377,7 @@ def sla_export(actor: Operator, session: DB, month: str = "") -> Response:
     return Response(
         body,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="sla-{period:%Y-%m}.xlsx"'},
+        headers={"Content-Disposition": content_disposition(f"sla-{period:%Y-%m}.xlsx")},
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from yiyang.services.models import Provider
 from yiyang.subsidies import service, settlement
 from yiyang.subsidies.models import SubsidyPolicy
 from yiyang.subsidies.schemas import (
+    MONTH_PATTERN,
     BalanceRead,
     MonthIn,
     PolicyCreate,
@@ -29,6 +30,7 @@ from yiyang.subsidies.schemas import (
     ReportRow,
     StatementRead,
 )
+from yiyang.web.security import content_disposition
 
 router = APIRouter(prefix="/api/subsidies", tags=["subsidies"])
 DB = Annotated[Session, Depends(get_session, scope="function")]
@@ -89,7 +91,12 @@ def list_statements(
 
 
 @router.get("/statements/{provider_id}/{period}.xlsx", summary="A provider's statement (XLSX)")
-def statement_xlsx(actor: Settlement, session: DB, provider_id: int, period: str) -> Response:
+def statement_xlsx(
+    actor: Settlement,
+    session: DB,
+    provider_id: int,
+    period: Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")],
+) -> Response:
     pid = _provider_filter(actor, provider_id)
     provider = session.get(Provider, pid)
     if provider is None:
@@ -102,7 +109,7 @@ def statement_xlsx(actor: Settlement, session: DB, provider_id: int, period: str
         data,
         media_type=XLSX,
         headers={
-            "Content-Disposition": f'attachment; filename="statement-{provider.id}-{period}.xlsx"'
+            "Content-Disposition": content_disposition(f"statement-{provider.id}-{period}.xlsx")
         },
     )
 

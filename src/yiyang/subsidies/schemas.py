@@ -30,8 +30,11 @@ class PolicyRead(PolicyCreate):
     active: bool
 
 
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
 class MonthIn(BaseModel):
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    period: str = Field(pattern=MONTH_PATTERN)
 
 
 class StatementRead(BaseModel):

@@ -145,25 +145,35 @@
   }
 
   // -- the map on the card -------------------------------------------------------------------
+  // Leaflet puts a string tooltip or attribution in with innerHTML. Names, place names and the
+  // track label are data (an elder's name is whatever was typed into the registry), so the map
+  // only ever gets them as text: a tooltip is an element built with textContent, and the
+  // attribution (a string option) is escaped.
+  const textNode = (value) => {
+    const span = document.createElement("span");
+    span.textContent = value == null ? "" : String(value);
+    return span;
+  };
+  const escapeHtml = (value) => textNode(value).innerHTML;
   function map() {
     const el = document.getElementById("map");
     if (!el || !window.L || !el.dataset.lat) return;
     const home = [Number(el.dataset.lat), Number(el.dataset.lon)];
     const m = L.map(el, { attributionControl: !!el.dataset.tiles }).setView(home, 15);
-    if (el.dataset.tiles) L.tileLayer(el.dataset.tiles, { maxZoom: 19, attribution: el.dataset.attribution }).addTo(m);
+    if (el.dataset.tiles) L.tileLayer(el.dataset.tiles, { maxZoom: 19, attribution: escapeHtml(el.dataset.attribution) }).addTo(m);
     else el.classList.add("no-tiles"); // offline: markers and the track on a plain background
     const dot = (ll, color, r) => L.circleMarker(ll, { radius: r, color, fillColor: color, fillOpacity: 0.85, weight: 2 });
-    dot(home, "#b42318", 9).addTo(m).bindTooltip(el.dataset.name, { permanent: true, direction: "top" });
+    dot(home, "#b42318", 9).addTo(m).bindTooltip(textNode(el.dataset.name), { permanent: true, direction: "top" });
     const bounds = [home];
     JSON.parse(el.dataset.places || "[]").forEach((p) => {
-      dot([p.lat, p.lon], p.kind === "hospital" ? "#1570ef" : "#039855", 7).addTo(m).bindTooltip(p.name);
+      dot([p.lat, p.lon], p.kind === "hospital" ? "#1570ef" : "#039855", 7).addTo(m).bindTooltip(textNode(p.name));
       bounds.push([p.lat, p.lon]);
     });
     const track = JSON.parse(el.dataset.track || "[]");
     if (track.length) {
       const line = track.map((p) => [p[0], p[1]]);
       L.polyline(line, { color: "#7a2e0e", weight: 3 }).addTo(m);
-      dot(line[line.length - 1], "#7a2e0e", 6).addTo(m).bindTooltip(track[track.length - 1][2], { permanent: true });
+      dot(line[line.length - 1], "#7a2e0e", 6).addTo(m).bindTooltip(textNode(track[track.length - 1][2]), { permanent: true });
       bounds.push(...line);
     }
     m.fitBounds(bounds, { padding: [20, 20], maxZoom: 16 });
