@@ -132,14 +132,17 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         return RedirectResponse("/elders", status_code=303)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, object]:
-        """Liveness for a load balancer; with the pipeline here, how that is doing."""
+    def healthz() -> JSONResponse:
+        """Liveness for a load balancer; with the pipeline here, how that is doing: 503 when
+        a listener is down or a received device message has waited too long to be stored."""
         p = getattr(app.state, "pipeline", None)
-        return {
-            "status": "ok",
+        ok = p is None or p.healthy()
+        body = {
+            "status": "ok" if ok else "degraded",
             "version": __version__,
             "pipeline": p.health() if p is not None else None,
         }
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs(request: Request) -> Response:

@@ -75,6 +75,7 @@ def make_bus() -> Bus:
             stream=s.bus_stream,
             partitions=default_partitions(),
             ack_wait_s=s.bus_ack_wait_s,
+            urgent_ack_wait_s=s.bus_urgent_ack_wait_s,
         )
     return InProcessBus(default_partitions())
 
@@ -270,6 +271,23 @@ class Pipeline:
         if self.leader is not None:
             self.leader.release()
 
+    def unstored_age(self) -> float | None:
+        """Seconds since the oldest message received here and not yet stored arrived."""
+        stamps = [self.gateway.oldest_pending()]
+        if self.mqtt is not None:
+            stamps.append(self.mqtt.oldest_waiting())
+        oldest = min((s for s in stamps if s is not None), default=None)
+        return None if oldest is None else (clock_now() - oldest).total_seconds()
+
+    def healthy(self) -> bool:
+        """Listeners up and intake moving (what a load balancer should route by)."""
+        health = self.health()
+        return bool(
+            health.get("mqtt_connected", True)
+            and health.get("dc09", {}).get("listening", True)
+            and not health["stalled"]
+        )
+
     def health(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "bus": type(self.bus).__name__,
@@ -279,6 +297,10 @@ class Pipeline:
         }
         if self.mqtt is not None:
             out["mqtt_connected"] = self.mqtt.connected.is_set()
+            out["broker_dropped"] = self.mqtt.broker_dropped
+        age = self.unstored_age()
+        out["oldest_unstored_s"] = None if age is None else round(age, 1)
+        out["stalled"] = age is not None and age > get_settings().health_max_unstored_s
         if self.receiver is not None:
             out["dc09"] = self.receiver.health()
         if self.leader is not None:
@@ -295,9 +317,7 @@ async def serve_health(pipeline: Pipeline, port: int, host: str = "0.0.0.0") -> 
         try:
             request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
             health = pipeline.health()
-            up = health.get("mqtt_connected", True) and health.get("dc09", {}).get(
-                "listening", True
-            )
+            up = pipeline.healthy()
             ok = request.startswith(b"GET /healthz")
             status = (
                 "200 OK" if ok and up else ("503 Service Unavailable" if ok else "404 Not Found")

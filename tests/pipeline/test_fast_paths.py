@@ -143,7 +143,7 @@ def test_an_unacknowledged_mqtt_message_comes_back_after_a_crash(kit, settings_e
 
         async def broken(raws, **_kw):  # type: ignore[no-untyped-def]
             calls.append(len(raws))
-            raise RuntimeError("database unreachable")
+            raise ConnectionRefusedError("database unreachable")  # transient: retried, never acked
 
         p.gateway.submit = broken  # type: ignore[method-assign]
         await p.start()

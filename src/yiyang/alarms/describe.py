@@ -38,6 +38,9 @@ TEMPLATES: dict[str, str] = {
     AlertType.TAMPER: N_("{device} tampered with or removed"),
     AlertType.NOT_WORN: N_("Watch not worn since {since}"),
     AlertType.DEVICE_TROUBLE: N_("{device}: {label} (code {code}, zone {zone})"),
+    AlertType.UNPROCESSED: N_(
+        "A message from the {device} could not be processed; call the elder to check"
+    ),
 }
 
 

@@ -64,6 +64,9 @@ class AlertType(enum.StrEnum):
     TAMPER = "tamper"
     NOT_WORN = "not_worn"
     DEVICE_TROUBLE = "device_trouble"  # an alarm panel's trouble report (power, battery, line)
+    # a safety device's message that the rule worker could not process (kept as a dead letter):
+    # the operator must check on the elder, since the alarm it may carry was not evaluated
+    UNPROCESSED = "unprocessed"
 
 
 TYPE_LABELS: dict[str, str] = {
@@ -85,6 +88,7 @@ TYPE_LABELS: dict[str, str] = {
     AlertType.TAMPER: N_("Device tampered with"),
     AlertType.NOT_WORN: N_("Watch not worn"),
     AlertType.DEVICE_TROUBLE: N_("Alarm panel trouble"),
+    AlertType.UNPROCESSED: N_("Alarm message could not be processed"),
 }
 
 # Alerts that close by themselves when the device reports the condition restored; an alarm

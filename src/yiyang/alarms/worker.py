@@ -23,13 +23,16 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from yiyang.alarms import rules, service
+from yiyang.alarms.enums import AlertType, Severity
 from yiyang.alarms.repository import ElderFacts, ParamsCache, StateCache, save_states, snapshot
 from yiyang.core import audit, db
 from yiyang.core.bus import BusMessage
 from yiyang.core.clock import local_zone
 from yiyang.core.clock import now as clock_now
+from yiyang.core.transient import is_transient
 from yiyang.devices import telemetry
-from yiyang.devices.enums import DeviceStatus, DeviceType, EventKind
+from yiyang.devices.enums import SAFETY_DEVICES, DeviceStatus, DeviceType, EventKind
+from yiyang.devices.gateway import storable
 from yiyang.devices.models import DeadLetter, Device
 
 log = logging.getLogger(__name__)
@@ -67,38 +70,84 @@ class RuleWorker:
             await self._handle(items, batch)
 
     async def _handle(self, items: list[dict[str, Any]], batch: list[BusMessage]) -> None:
+        """Process the batch; a failure that is not transient (the database or bus away: the
+        bus offers the same batch again until it is back) is narrowed down by halves to the
+        message at fault, which alone becomes a poison message (``_poison``)."""
         try:
             await self._run(self.process, items)
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):
+                raise
             if len(items) == 1:
-                # A message our own code cannot handle must not block its partition forever:
-                # keep it for inspection and move on. (Infrastructure errors raise again on the
-                # whole batch first, and the bus retries that batch.)
-                await self._run(self._dead_letter, items[0])
+                await self._run(self._poison, (items[0], exc))
                 return
-            # Split to find the one message at fault; the good ones still go through.
-            for item, message in zip(items, batch, strict=True):
-                try:
-                    await self._run(self.process, [item])
-                except Exception:
-                    log.exception("message could not be processed; kept as a dead letter")
-                    await self._run(self._dead_letter, message.decoded())
+            half = len(items) // 2
+            await self._handle(items[:half], batch[:half])
+            await self._handle(items[half:], batch[half:])
 
     async def _run(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)
 
-    def _dead_letter(self, item: dict[str, Any]) -> None:
-        with db.unit_of_work() as session:
+    def _poison(self, args: tuple[dict[str, Any], BaseException]) -> None:
+        """A message our own code fails on, alone and not for a transient reason: kept as a
+        dead letter and logged, so its partition moves on; when it came from a safety device
+        (or is an alarm), an alert of its own tells the operator to check on the elder, since
+        whatever the message carried was never evaluated."""
+        item, exc = args
+        log.error(
+            "rule worker failed on a message (elder %s, device %s, event %s); kept as a "
+            "dead letter",
+            item.get("e"),
+            item.get("d"),
+            item.get("ev"),
+            exc_info=exc,
+        )
+        try:
+            self._keep_poison(item, exc, alert=_from_safety_device(item))
+        except Exception as again:
+            if is_transient(again):
+                raise
+            log.exception("could not raise an alert for the failed message; dead letter only")
+            self._keep_poison(item, exc, alert=False)
+
+    def _keep_poison(self, item: dict[str, Any], exc: BaseException, *, alert: bool) -> None:
+        now = self.clock()
+        body = orjson.dumps(item, default=str)
+        with db.unit_of_work() as session, audit.acting_as(audit.SYSTEM):
             session.add(
                 DeadLetter(
+                    received_at=now,
                     transport="bus",
-                    source=f"elder:{item.get('e')}",
+                    source=f"elder:{item.get('e')}"[:255],
                     code="processing_error",
-                    reason="the rule worker failed on this message; see the server log",
+                    reason=storable(
+                        f"the rule worker failed on this message ({type(exc).__name__}); "
+                        "see the server log"
+                    ),
                     serial=None,
-                    msg_id=str(item.get("id"))[:64] if item.get("id") else None,
-                    size=len(orjson.dumps(item)),
-                    payload=orjson.dumps(item).decode()[:65536],
+                    msg_id=storable(str(item["id"]), 64) if item.get("id") else None,
+                    size=len(body),
+                    payload=storable(body.decode()[:65536]),
+                )
+            )
+            if not alert:
+                return
+            elder = int(item["e"])
+            facts = self.facts.get(session, {elder})
+            if elder not in facts:
+                return  # the elder was removed
+            urgent = bool(item.get("u"))
+            finding = rules.Finding(
+                AlertType.UNPROCESSED,
+                Severity.CRITICAL if urgent else Severity.WARNING,
+                f"unprocessed:{item.get('d')}",
+                now,
+                {"device_type": str(item.get("t")), "event": str(item.get("ev"))},
+                device_id=int(item["d"]) if item.get("d") is not None else None,
+            )
+            self.alerts_created += len(
+                service.apply_findings(
+                    session, {elder: [finding]}, {elder: facts[elder][1]}, self.params, now
                 )
             )
 
@@ -237,6 +286,19 @@ class RuleWorker:
         audit.record(
             session, "device_offline", "device", str(device_id), summary="missed heartbeats"
         )
+
+
+def _from_safety_device(item: dict[str, Any]) -> bool:
+    """A device message that may carry an alarm: urgent, or from a device whose silence leaves
+    the elder unprotected."""
+    if item.get("k") != "msg" or item.get("e") is None:
+        return False
+    if item.get("u"):
+        return True
+    try:
+        return DeviceType(str(item.get("t"))) in SAFETY_DEVICES
+    except ValueError:
+        return False
 
 
 def _urgent(items: list[dict[str, Any]]) -> bool:

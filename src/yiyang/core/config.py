@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     dc09_window_past_s: int = 40  # blocks timestamped outside -40 s / +20 s get NAK
     dc09_window_future_s: int = 20
     gateway_health_port: int = 8081  # `yiyang gateway` answers GET /healthz here
+    # /healthz answers 503 when a device message received this long ago is still not stored
+    # (database or bus away, or intake stuck): the load balancer and the on-call see it
+    health_max_unstored_s: float = 30.0
+    # The urgent lane's ack wait on JetStream: how long an alarm fetched by a worker that died
+    # waits before another worker gets it (ordinary partitions wait bus_ack_wait_s)
+    bus_urgent_ack_wait_s: float = 3.0
     retention_days: int = 180  # telemetry (messages, vitals, GPS, meter readings)
     sweep_seconds: int = 60  # how often silence rules and device health are checked
     escalation_seconds: float = 5.0

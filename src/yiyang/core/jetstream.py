@@ -50,12 +50,14 @@ class JetStreamBus(Bus):
         stream: str = "YIYANG",
         partitions: int = 16,
         ack_wait_s: float = 30.0,
+        urgent_ack_wait_s: float = 3.0,
         retry_max_s: float = 5.0,
         publish_timeout_s: float = 10.0,
     ) -> None:
         self.url, self.stream, self.partitions = url, stream, partitions
         self.prefix = stream.lower()
         self.ack_wait_s, self.retry_max_s = ack_wait_s, retry_max_s
+        self.urgent_ack_wait_s = min(urgent_ack_wait_s, ack_wait_s)
         self.publish_timeout_s = publish_timeout_s
         self._handler: Handler | None = None
         self._nc: Any = None
@@ -70,6 +72,12 @@ class JetStreamBus(Bus):
         if partition == self.partitions:
             return f"{self.prefix}.p.urgent"
         return f"{self.prefix}.p.{partition}"
+
+    def ack_wait_of(self, partition: int) -> float:
+        """How long a fetched message waits for a worker that died before it goes to another.
+        Short on the urgent lane: an alarm must not wait 30 s for a dead worker (the live ones
+        report progress every third of it, so a slow transaction is not taken away)."""
+        return self.urgent_ack_wait_s if partition == self.partitions else self.ack_wait_s
 
     def subscribe(self, handler: Handler, *, max_batch: int = 500) -> None:
         self._handler = handler  # a partition's batch is one JetStream message
@@ -86,17 +94,21 @@ class JetStreamBus(Bus):
         if self._handler is not None:
             for p in range(self.partitions + 1):  # + the urgent lane
                 name = "urgent" if p == self.partitions else f"p{p}"
-                sub = await self._js.pull_subscribe(
-                    self.subject(p),
-                    durable=f"{self.prefix}-worker-{name}",
-                    stream=self.stream,
-                    config=ConsumerConfig(
-                        ack_policy=AckPolicy.EXPLICIT,
-                        max_ack_pending=1,
-                        ack_wait=self.ack_wait_s,
-                        max_deliver=-1,
-                    ),
+                durable = f"{self.prefix}-worker-{name}"
+                config = ConsumerConfig(
+                    name=durable,
+                    durable_name=durable,
+                    filter_subject=self.subject(p),
+                    ack_policy=AckPolicy.EXPLICIT,
+                    max_ack_pending=1,
+                    ack_wait=self.ack_wait_of(p),
+                    max_deliver=-1,
                 )
+                try:  # create, or update one made with other settings (e.g. an older ack wait)
+                    await self._js.add_consumer(self.stream, config=config)
+                except nats.js.errors.Error as exc:
+                    log.warning("consumer %s kept as it is (%r)", durable, exc)
+                sub = await self._js.pull_subscribe_bind(durable=durable, stream=self.stream)
                 self._tasks.append(asyncio.create_task(self._consume(p, sub), name=f"js-p{p}"))
             self._tasks.append(asyncio.create_task(self._merge(), name="js-merge"))
 
@@ -169,7 +181,9 @@ class JetStreamBus(Bus):
     async def _handle(self, fetched: list[tuple[int, Any]]) -> None:
         assert self._handler is not None
         batch = [m for _, msg in fetched for m in decode(msg.data)]
-        keepalive = [asyncio.create_task(self._keep_alive(msg)) for _, msg in fetched]
+        keepalive = [
+            asyncio.create_task(self._keep_alive(msg, self.ack_wait_of(p))) for p, msg in fetched
+        ]
         try:
             await handle_until_done(self._handler, batch, self.retry_max_s)
         except asyncio.CancelledError:
@@ -194,9 +208,9 @@ class JetStreamBus(Bus):
                 )
                 await asyncio.sleep(0.5)
 
-    async def _keep_alive(self, msg: Any) -> None:
+    async def _keep_alive(self, msg: Any, ack_wait_s: float) -> None:
         while True:
-            await asyncio.sleep(self.ack_wait_s / 3)
+            await asyncio.sleep(ack_wait_s / 3)
             with contextlib.suppress(Exception):
                 await msg.in_progress()
 

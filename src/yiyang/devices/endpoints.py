@@ -9,10 +9,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
 from yiyang.core.auth import require
+from yiyang.core.bus import BusClosed
+from yiyang.core.clock import now as clock_now
 from yiyang.core.db import get_session
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import DomainError, NotAuthenticated
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
+from yiyang.core.transient import is_transient
 from yiyang.devices import ingest, service
 from yiyang.devices.enums import DeviceStatus, DeviceType
 from yiyang.devices.gateway import RawMessage
@@ -147,29 +150,39 @@ async def ingest_messages(
     x_yiyang_timestamp: Annotated[str | None, Header()] = None,
     x_yiyang_signature: Annotated[str | None, Header()] = None,
 ) -> IngestResult:
-    body = await request.body()
-    if len(body) > MAX_INGEST:
-        raise DomainError(f"request body over {MAX_INGEST} bytes; send smaller batches")
-    vendor_id = await asyncio.to_thread(
-        ingest.verify, x_yiyang_vendor, x_yiyang_timestamp, x_yiyang_signature, body
-    )
+    received = clock_now()
+    vendor = x_yiyang_vendor or ""
+    try:
+        ingest.check_headers(x_yiyang_vendor, x_yiyang_timestamp, x_yiyang_signature)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_INGEST:
+            raise ingest.TooLarge(f"request body is {declared} bytes, over {MAX_INGEST}")
+        body = await ingest.read_limited(request.stream(), MAX_INGEST)
+    except (ingest.TooLarge, NotAuthenticated) as exc:
+        # refused before the body was read (or while): kept, with what little we have
+        await asyncio.to_thread(ingest.keep_refused, vendor, b"", exc, received)
+        raise
+    try:
+        vendor_id = await asyncio.to_thread(
+            ingest.verify, x_yiyang_vendor, x_yiyang_timestamp, x_yiyang_signature, body
+        )
+    except NotAuthenticated as exc:
+        await asyncio.to_thread(ingest.keep_refused, vendor, body, exc, received)
+        raise
     pipeline = getattr(request.app.state, "pipeline", None)
     if pipeline is None:
         raise Unavailable("the device pipeline is not running here; retry later", retry_after=30)
-    payload = body
-    if body.lstrip().startswith(b"{") and b'"messages"' in body[:64]:
-        import orjson
-
-        try:
-            wrapped = orjson.loads(body)
-            if isinstance(wrapped, dict) and set(wrapped) == {"messages"}:
-                payload = orjson.dumps(wrapped["messages"])
-        except orjson.JSONDecodeError:
-            pass
-    raw = RawMessage("http", str(x_yiyang_vendor), payload, vendor_id=vendor_id)
+    raw = RawMessage("http", vendor, ingest.unwrap(body), vendor_id=vendor_id, received_at=received)
     try:
         (outcome,) = await pipeline.gateway.submit([raw])
-    except (TimeoutError, RuntimeError) as exc:
+    except Exception as exc:
+        if not is_transient(exc) and not isinstance(exc, BusClosed):
+            # a payload our code cannot store: kept as a dead letter (logged), never a 500
+            await pipeline.gateway.store([raw])
+            return IngestResult(
+                accepted=0,
+                rejected=[{"id": None, "code": "processing_error", "reason": str(exc)[:200]}],
+            )
         raise Unavailable(f"not stored ({type(exc).__name__}); retry", retry_after=5) from exc
     return IngestResult(accepted=len(outcome.accepted), rejected=outcome.rejected)
 

@@ -9,10 +9,11 @@ up or loses the good ones beside it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import insert, select
 from yiyang.core import db
 from yiyang.core.bus import Bus, BusMessage
 from yiyang.core.clock import now as clock_now
+from yiyang.core.transient import is_transient
 from yiyang.devices import messages
 from yiyang.devices.enums import URGENT, DeviceStatus, DeviceType
 from yiyang.devices.models import DeadLetter, Device, Vendor
@@ -137,7 +139,17 @@ def encode_event(
 
 
 def _text(payload: bytes) -> str:
-    return payload[:DEAD_LETTER_KEEP].decode("utf-8", errors="backslashreplace")
+    return storable(payload[:DEAD_LETTER_KEEP].decode("utf-8", errors="backslashreplace")) or ""
+
+
+def storable(text: str | None, limit: int | None = None) -> str | None:
+    """Text any database column can hold: NUL (which PostgreSQL's text cannot store) written as
+    the visible escape ``\\x00``, cut to the column's length."""
+    if text is None:
+        return None
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    return text[:limit] if limit is not None else text
 
 
 class Gateway:
@@ -158,6 +170,7 @@ class Gateway:
         self.publish_timeout = publish_timeout
         self.accepted_total = 0
         self.rejected_total = 0
+        self._pending: dict[int, dt.datetime] = {}  # submission → its oldest message
 
     def _topic_device(self, topic: str) -> tuple[str | None, str | None, str | None]:
         """(serial, vendor code, error) from an MQTT topic."""
@@ -179,11 +192,78 @@ class Gateway:
         what happened to each payload (``report=False``: nothing, for MQTT, which only acks)."""
         now = self.clock()
         batch = _Batch(len(raws))
-        for i, raw in enumerate(raws):
+        with self._tracking(batch, raws):
+            for i, raw in enumerate(raws):
+                self._validate(batch, i, raw, now)
+            await self._accept(batch)
+        return batch.outcomes() if report else []
+
+    @contextlib.contextmanager
+    def _tracking(self, key: object, raws: Sequence[RawMessage]) -> Iterator[None]:
+        """Count the submission's oldest message as not yet stored until it returns."""
+        if raws:
+            self._pending[id(key)] = min(r.received_at for r in raws)
+        try:
+            yield
+        finally:
+            self._pending.pop(id(key), None)
+
+    async def store(self, raws: Sequence[RawMessage], *, retry_max_s: float = 5.0) -> None:
+        """Submit until every payload is stored: accepted onto the bus or kept as a dead letter.
+
+        A transient failure (database or bus away) is retried with back-off for as long as it
+        lasts. Any other failure of a batch splits it in halves, so the payload at fault is
+        found and dead-lettered on its own (and logged) while the rest go through; nothing is
+        dropped to get past it. Returns only when all of ``raws`` is durable, so a transport
+        may acknowledge them all then."""
+        if not raws:
+            return
+        with self._tracking(object(), raws):
+            await self._store_or_split(list(raws), retry_max_s)
+
+    async def _store_or_split(self, raws: list[RawMessage], retry_max_s: float) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self.submit(raws, report=False)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    log.warning(
+                        "%d messages not stored yet (%r); retrying in %.1f s", len(raws), exc, delay
+                    )
+                elif len(raws) > 1:
+                    half = len(raws) // 2
+                    await self._store_or_split(raws[:half], retry_max_s)
+                    await self._store_or_split(raws[half:], retry_max_s)
+                    return
+                else:
+                    log.error(
+                        "a %s payload from %r cannot be stored; kept as a dead letter",
+                        raws[0].transport,
+                        raws[0].source[:120],
+                        exc_info=exc,
+                    )
+                    try:
+                        await asyncio.to_thread(_store_poison, raws[0], exc)
+                        self.rejected_total += 1
+                        return
+                    except Exception:
+                        log.exception("could not keep the payload as a dead letter; retrying")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, retry_max_s)
+
+    def _validate(self, batch: _Batch, i: int, raw: RawMessage, now: dt.datetime) -> None:
+        """One payload's messages into ``batch``: candidates, or rejections. Validation is pure
+        and should never raise; if it does anyway (a bug), that payload alone is dead-lettered
+        with the error's name, and the others go on."""
+        try:
             decoded = messages.decode(raw.payload)
             if isinstance(decoded, messages.Rejection):
                 batch.reject(i, raw, decoded, raw.payload)
-                continue
+                return
             for obj in decoded:
                 reading = messages.validate(
                     obj, now=now, max_future=self.max_future, max_past=self.max_past
@@ -192,8 +272,14 @@ class Gateway:
                     batch.reject(i, raw, reading, _dump(obj, raw.payload))
                     continue
                 batch.candidates.append((i, raw, reading))
-        await self._accept(batch)
-        return batch.outcomes() if report else []
+        except Exception as exc:
+            log.exception("validating a %s payload from %r failed", raw.transport, raw.source)
+            batch.drop(i)
+            batch.reject(i, raw, processing_error(exc), raw.payload)
+
+    def oldest_pending(self) -> dt.datetime | None:
+        """When the oldest message this gateway is handling right now was received."""
+        return min(self._pending.values(), default=None)
 
     async def submit_readings(
         self, items: Sequence[tuple[RawMessage, messages.Reading | messages.Rejection]]
@@ -201,12 +287,13 @@ class Gateway:
         """For transports that decode their own protocol (DC-09): readings already built, or
         the protocol's rejection; the registry checks, dead letters and durability as above."""
         batch = _Batch(len(items))
-        for i, (raw, reading) in enumerate(items):
-            if isinstance(reading, messages.Rejection):
-                batch.reject(i, raw, reading, raw.payload)
-            else:
-                batch.candidates.append((i, raw, reading))
-        await self._accept(batch)
+        with self._tracking(batch, [raw for raw, _ in items]):
+            for i, (raw, reading) in enumerate(items):
+                if isinstance(reading, messages.Rejection):
+                    batch.reject(i, raw, reading, raw.payload)
+                else:
+                    batch.candidates.append((i, raw, reading))
+            await self._accept(batch)
         return batch.outcomes()
 
     async def _accept(self, batch: _Batch) -> None:
@@ -236,7 +323,7 @@ class Gateway:
             accepted.append((i, reading.msg_id))
 
         if batch.dead:
-            await asyncio.to_thread(_store_dead_letters, batch.dead)
+            await asyncio.to_thread(store_dead_letters, [row for _, row in batch.dead])
             self.rejected_total += len(batch.dead)
         if published:
             await asyncio.wait_for(self.bus.publish(published), self.publish_timeout)
@@ -301,7 +388,7 @@ class _Batch:
         self.n = n
         self.accepted: list[tuple[int, str]] = []
         self.rejected: list[tuple[int, dict[str, Any]]] = []
-        self.dead: list[dict[str, Any]] = []
+        self.dead: list[tuple[int, dict[str, Any]]] = []  # (payload index, dead-letter row)
         self.candidates: list[tuple[int, RawMessage, messages.Reading]] = []
 
     def outcomes(self) -> list[Outcome]:
@@ -314,19 +401,35 @@ class _Batch:
 
     def reject(self, i: int, raw: RawMessage, rej: messages.Rejection, payload: bytes) -> None:
         self.rejected.append((i, {"id": rej.msg_id, "code": rej.code, "reason": rej.reason}))
-        self.dead.append(
-            {
-                "received_at": raw.received_at,
-                "transport": raw.transport,
-                "source": raw.source[:255],
-                "code": rej.code,
-                "reason": rej.reason,
-                "serial": rej.serial,
-                "msg_id": rej.msg_id,
-                "size": len(payload),
-                "payload": _text(payload),
-            }
-        )
+        self.dead.append((i, dead_letter_row(raw, rej, payload)))
+
+    def drop(self, i: int) -> None:
+        """Forget what payload ``i`` produced so far (it is rejected as a whole instead)."""
+        self.candidates = [c for c in self.candidates if c[0] != i]
+        self.rejected = [r for r in self.rejected if r[0] != i]
+        self.dead = [d for d in self.dead if d[0] != i]
+
+
+def dead_letter_row(raw: RawMessage, rej: messages.Rejection, payload: bytes) -> dict[str, Any]:
+    """A dead-letter row that any database stores, whatever the payload holds."""
+    return {
+        "received_at": raw.received_at,
+        "transport": raw.transport[:8],
+        "source": storable(raw.source, 255),
+        "code": rej.code[:32],
+        "reason": storable(rej.reason, 4000),
+        "serial": storable(rej.serial, 64),
+        "msg_id": storable(rej.msg_id, 64),
+        "size": len(payload),
+        "payload": _text(payload),
+    }
+
+
+def processing_error(exc: BaseException) -> messages.Rejection:
+    return messages.Rejection(
+        "processing_error",
+        f"the platform could not process this message ({type(exc).__name__}); see the server log",
+    )
 
 
 def _dump(obj: Any, fallback: bytes) -> bytes:
@@ -349,6 +452,21 @@ def _wire(r: messages.Reading) -> dict[str, Any]:
     }
 
 
-def _store_dead_letters(rows: list[dict[str, Any]]) -> None:
+def _store_poison(raw: RawMessage, exc: BaseException) -> None:
+    """Keep a payload that made storing fail; if even its text cannot be stored, its bytes in
+    hex (plain ASCII, which any column holds)."""
+    row = dead_letter_row(raw, processing_error(exc), raw.payload)
+    try:
+        store_dead_letters([row])
+    except Exception as again:
+        if is_transient(again):
+            raise
+        row["payload"] = raw.payload[: DEAD_LETTER_KEEP // 2].hex()
+        row["source"] = row["source"].encode("ascii", "backslashreplace").decode()
+        row["serial"] = row["msg_id"] = None
+        store_dead_letters([row])
+
+
+def store_dead_letters(rows: list[dict[str, Any]]) -> None:
     with db.unit_of_work() as session:
         session.execute(insert(DeadLetter), rows)

@@ -3,9 +3,13 @@ timestamp and the body; a timestamp outside the window or a signature seen befor
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
+import re
+from collections.abc import AsyncIterator
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -13,6 +17,8 @@ from yiyang.core import db
 from yiyang.core.clock import now
 from yiyang.core.config import get_settings
 from yiyang.core.errors import DomainError, NotAuthenticated
+from yiyang.devices.gateway import RawMessage, dead_letter_row, store_dead_letters
+from yiyang.devices.messages import Rejection
 from yiyang.devices.models import IngestNonce, Vendor
 
 
@@ -25,16 +31,65 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def verify(vendor_code: str | None, timestamp: str | None, sig: str | None, body: bytes) -> int:
-    """Returns the vendor's id, or raises with a reason the vendor's engineers can act on."""
+VENDOR_CODE = re.compile(r"[A-Za-z0-9._-]{1,32}")
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+SIGNATURE = re.compile(r"[0-9A-Fa-f]{64}")
+
+
+class TooLarge(DomainError):
+    status_code = 413
+    code = "too_large"
+
+
+def check_headers(vendor_code: str | None, timestamp: str | None, sig: str | None) -> None:
+    """The signature headers' shape, checked before anything is read or looked up."""
     if not vendor_code or not timestamp or not sig:
         raise NotAuthenticated(
             "send X-Yiyang-Vendor, X-Yiyang-Timestamp and X-Yiyang-Signature headers"
         )
-    try:
-        stamp = int(timestamp)
-    except ValueError:
-        raise NotAuthenticated("X-Yiyang-Timestamp must be Unix seconds") from None
+    if not VENDOR_CODE.fullmatch(vendor_code):
+        raise NotAuthenticated("X-Yiyang-Vendor must be your vendor code (A-Z, 0-9, . _ -)")
+    if not TIMESTAMP.fullmatch(timestamp):
+        raise NotAuthenticated("X-Yiyang-Timestamp must be Unix seconds")
+    if not SIGNATURE.fullmatch(sig):
+        raise NotAuthenticated("X-Yiyang-Signature must be 64 hex digits (HMAC-SHA256)")
+
+
+async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """The request body, refused as soon as it grows past ``limit`` (never held whole)."""
+    out = bytearray()
+    async for chunk in chunks:
+        if len(out) + len(chunk) > limit:
+            raise TooLarge(f"request body over {limit} bytes; send smaller batches")
+        out += chunk
+    return bytes(out)
+
+
+def unwrap(body: bytes) -> bytes:
+    """``{"messages": [...]}`` → the array; anything else as sent."""
+    if body.lstrip().startswith(b"{") and b'"messages"' in body[:64]:
+        try:
+            wrapped = orjson.loads(body)
+            if isinstance(wrapped, dict) and set(wrapped) == {"messages"}:
+                return orjson.dumps(wrapped["messages"])
+        except orjson.JSONDecodeError:
+            pass
+    return body
+
+
+def keep_refused(vendor: str, body: bytes, exc: DomainError, received: dt.datetime) -> None:
+    """A refused request kept as a dead letter (at most 4 KiB of it: anyone can send these)."""
+    raw = RawMessage("http", vendor[:64], body[:4096], received_at=received)
+    row = dead_letter_row(raw, Rejection(exc.code, exc.message), body[:4096])
+    row["size"] = len(body)
+    store_dead_letters([row])
+
+
+def verify(vendor_code: str | None, timestamp: str | None, sig: str | None, body: bytes) -> int:
+    """Returns the vendor's id, or raises with a reason the vendor's engineers can act on."""
+    check_headers(vendor_code, timestamp, sig)
+    assert vendor_code and timestamp and sig
+    stamp = int(timestamp)
     window = get_settings().ingest_signature_window_s
     moment = now()
     if abs(moment.timestamp() - stamp) > window:

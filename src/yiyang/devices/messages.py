@@ -292,8 +292,16 @@ def validate(
     except ValidationError as exc:
         err = exc.errors()[0]
         return Rejection("schema", f"data.{_where(err['loc'])}: {err['msg']}", serial, msg_id)
-    at = wire.ts.astimezone(dt.UTC)
-    skew = at - now
+    try:
+        at = wire.ts.astimezone(dt.UTC)
+        skew = at - now
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59: valid ISO 8601, no UTC instant
+        return Rejection(
+            "bad_time",
+            f"ts {wire.ts.isoformat()} is outside the years 1–9999 in UTC",
+            serial,
+            msg_id,
+        )
     if skew > max_future:
         return Rejection(
             "clock_skew",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import threading
 from collections import deque
@@ -29,6 +30,9 @@ from yiyang.devices.gateway import Gateway, RawMessage
 
 log = logging.getLogger(__name__)
 SUBSCRIPTION = "yiyang/v1/+/+/up"
+# Mosquitto's count of messages it dropped (queues full, or bigger than a client's maximum
+# packet size): shown in /healthz, since those messages leave no other trace.
+SYS_DROPPED = "$SYS/broker/publish/messages/dropped"
 
 CONNECT, CONNACK, PUBLISH, PUBACK = 0x10, 0x20, 0x30, 0x40
 SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 0x82, 0x90, 0xC0, 0xD0, 0xE0
@@ -220,6 +224,7 @@ class MqttListener:
         self.connected = threading.Event()  # read by tests and benchmarks from other threads
         self.last_heard = 0.0
         self.received = 0
+        self.broker_dropped: int | None = None  # Mosquitto's $SYS count, when it tells us
 
     def connect_bytes(self) -> bytes:
         return connect_packet(
@@ -237,19 +242,24 @@ class MqttListener:
             kind = first & 0xF0
             if kind == PUBLISH:
                 topic, payload, pid, qos = parse_publish(first, body)
+                if topic.startswith("$SYS/"):
+                    self._on_sys(conn, topic, payload, pid, qos)
+                    continue
                 if at is None:
                     at = clock_now()
                 self._inbox.append((conn, RawMessage("mqtt", topic, payload, None, at), pid, qos))
             elif kind == CONNACK:
                 self._on_connack(conn, body)
             elif kind == SUBACK:
+                topic = SUBSCRIPTION if body[:2] == b"\x00\x01" else SYS_DROPPED
                 codes = body[2:]
                 got = read_varint(codes, 0)
                 granted = codes[got[1] + got[0] :] if got else b""
                 if any(c >= 0x80 for c in granted):
-                    log.error("MQTT subscription to %s refused: %s", SUBSCRIPTION, granted.hex())
+                    level = logging.ERROR if topic == SUBSCRIPTION else logging.INFO
+                    log.log(level, "MQTT subscription to %s refused: %s", topic, granted.hex())
                 else:
-                    log.info("MQTT subscribed to %s", SUBSCRIPTION)
+                    log.info("MQTT subscribed to %s", topic)
             elif kind == DISCONNECT:
                 reason = body[0] if body else 0
                 log.warning("MQTT broker disconnected us (reason 0x%02x)", reason)
@@ -270,9 +280,17 @@ class MqttListener:
                 conn.transport.close()
             return
         conn.write(subscribe_packet(1, SUBSCRIPTION, qos=1))
+        conn.write(subscribe_packet(2, SYS_DROPPED, qos=0))
         self._conn = conn
         self.connected.set()
         log.info("MQTT connected to %s:%s (session present: %s)", self.host, self.port, body[0] & 1)
+
+    def _on_sys(self, conn: _Connection, topic: str, payload: bytes, pid: int, qos: int) -> None:
+        if topic == SYS_DROPPED:
+            with contextlib.suppress(ValueError):
+                self.broker_dropped = int(payload.strip() or b"0")
+        if qos:
+            conn.write(pubacks([pid]))
 
     # asyncio side ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -334,10 +352,10 @@ class MqttListener:
                 await asyncio.sleep(self.linger_s)
             self._wake.clear()
             while self._inbox:
+                await in_flight.acquire()  # before taking: what waits stays in the inbox
                 batch = [
                     self._inbox.popleft() for _ in range(min(self.max_batch, len(self._inbox)))
                 ]
-                await in_flight.acquire()
                 task = asyncio.create_task(self._store_and_ack(batch, in_flight))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -347,17 +365,9 @@ class MqttListener:
     ) -> None:
         raws = [raw for _, raw, _, _ in batch]
         try:
-            while True:
-                try:
-                    await self.gateway.submit(raws, report=False)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    # Not stored, so not acknowledged: retry (the broker would redeliver after a
-                    # reconnect anyway).
-                    log.exception("gateway could not store an MQTT batch; retrying")
-                    await asyncio.sleep(1)
+            # Every message stored or dead-lettered (a poison message is isolated; an outage is
+            # waited out): never acknowledged before, never dropped to get past it.
+            await self.gateway.store(raws)
             # Acknowledge on the connection each message came on. After a reconnect the broker
             # resends what was not acknowledged (same packet id) and the duplicate is dropped
             # downstream; an acknowledgement on the new connection could name another message.
@@ -370,6 +380,10 @@ class MqttListener:
             self.received += len(batch)
         finally:
             in_flight.release()
+
+    def oldest_waiting(self) -> dt.datetime | None:
+        """When the oldest message received and not yet handed to the gateway arrived."""
+        return self._inbox[0][1].received_at if self._inbox else None
 
     async def stop(self) -> None:
         conn = self._conn

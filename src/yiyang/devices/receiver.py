@@ -31,6 +31,7 @@ from sqlalchemy import select
 from yiyang.core import db
 from yiyang.core.bus import cancel_all
 from yiyang.core.clock import now as clock_now
+from yiyang.core.transient import is_transient
 from yiyang.devices import messages
 from yiyang.devices.enums import DeviceType, EventKind
 from yiyang.devices.gateway import Gateway, Outcome, RawMessage
@@ -126,17 +127,27 @@ class Coalescer:
 
     async def _one(self, batch: list[tuple[Item, asyncio.Future[Outcome]]]) -> None:
         try:
+            await self._submit(batch)
+        finally:
+            self._slots.release()
+
+    async def _submit(self, batch: list[tuple[Item, asyncio.Future[Outcome]]]) -> None:
+        try:
             outcomes = await self.submit([item for item, _ in batch])
-        except Exception as exc:  # not stored: every sender gets the error, none an ACK
-            for _, fut in batch:
+        except Exception as exc:
+            if len(batch) > 1 and not is_transient(exc):
+                # one block at fault must not hold back the panels coalesced with it
+                half = len(batch) // 2
+                await self._submit(batch[:half])
+                await self._submit(batch[half:])
+                return
+            for _, fut in batch:  # not stored: the sender gets the error, no ACK
                 if not fut.done():
                     fut.set_exception(exc)
         else:
             for (_, fut), outcome in zip(batch, outcomes, strict=True):
                 if not fut.done():
                     fut.set_result(outcome)
-        finally:
-            self._slots.release()
 
     async def stop(self) -> None:
         await cancel_all([self._task, *self._running])
