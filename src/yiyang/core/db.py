@@ -91,6 +91,15 @@ def make_engine(url: str, *, prepared: bool = False) -> Engine:
             # serialising its transactions costs little; PostgreSQL is unaffected.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+        @event.listens_for(engine, "reset")
+        def _sqlite_reset(dbapi_conn: Any, _record: Any, _state: Any) -> None:
+            # A COMMIT that SQLite refuses (a deferred foreign key, a busy database) leaves the
+            # transaction open, while SQLAlchemy counts it as ended and skips the rollback on
+            # return to the pool: the connection would keep the write lock and fail its next
+            # BEGIN. Roll back whatever is still open.
+            if dbapi_conn.in_transaction:
+                dbapi_conn.rollback()
+
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
