@@ -4,18 +4,34 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export YIYANG_DATABASE_URL ?= sqlite:///$(CURDIR)/var/yiyang.db
 
-.PHONY: run test lint bench venv clean messages
+# Every machine installs the versions the tests ran: the lock, with hashes (see `make lock`).
+LOCK   := requirements/dev.lock
 
-$(BIN)/yiyang: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+.PHONY: run test lint bench venv clean messages lock
+
+# A changed lock (or pyproject.toml) rebuilds the venv from scratch, so nothing stays installed
+# that the lock no longer lists.
+$(BIN)/yiyang: pyproject.toml $(LOCK)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
+	@# fails when pyproject.toml asks for something the lock lacks: run `make lock`
+	$(BIN)/pip check
 	@# dc09_spt (an independent DC-09 alarm dialler, test client) pins an old pycryptodome it
 	@# does not need; install it without its dependencies
 	$(BIN)/pip install -q --no-deps 'dc09_spt==0.0.4'
 	@touch $@
 
 venv: $(BIN)/yiyang
+
+## re-lock after changing dependencies in pyproject.toml: every other pin is kept (add
+## UV_ARGS=--upgrade to move them all); the lock resolves from PyPI alone, for any platform
+UV_VENV := .venv-uv
+lock:
+	test -x $(UV_VENV)/bin/uv || { $(PYTHON) -m venv $(UV_VENV) && $(UV_VENV)/bin/pip install -q 'uv==0.13.9'; }
+	$(UV_VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --generate-hashes \
+	  --index-url https://pypi.org/simple --custom-compile-command 'make lock' $(UV_ARGS) -o $(LOCK)
 
 ## make run: venv, install, migrate SQLite, load demo data, serve on http://127.0.0.1:8000
 ## with the device simulator feeding it
@@ -46,4 +62,4 @@ messages: venv
 	$(BIN)/python tools/zh_cn.py
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(UV_VENV) var
