@@ -16,6 +16,9 @@ ACTIONS: dict[str, str] = {
     "logout": N_("Signed out"),
     "login_failed": N_("Failed sign-in"),
     "account_locked": N_("Account locked"),
+    "confirm_code_attempt": N_("Elder's code entered"),
+    "confirm_code_locked": N_("Elder's code locked"),
+    "confirm_code_reissued": N_("Elder's code reissued"),
 }
 
 

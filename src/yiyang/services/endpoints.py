@@ -4,7 +4,8 @@ confirm, dispute, cancel), ratings, complaints and meals. Thin: the rules live i
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
@@ -253,16 +254,45 @@ def check_in(actor: Deliverer, session: DB, order_id: int, body: GeoIn) -> Order
     return _read(service.check_in(session, actor, order_id, body.lat, body.lon))
 
 
+T = TypeVar("T")
+
+
+def keeping_attempts(session: Session, op: Callable[[], T]) -> T:
+    """Run ``op``; when it refuses an attempt at the elder's code, commit what the attempt
+    recorded (audit row, failure count, lock, the provider's notice) before the refusal is
+    answered — the one write a failed request keeps."""
+    try:
+        return op()
+    except service.AttemptRefused:
+        session.commit()
+        raise
+
+
 @router.post("/orders/{order_id}/check-out")
 def check_out(actor: Deliverer, session: DB, order_id: int, body: CheckOutIn) -> OrderRead:
     return _read(
-        service.check_out(session, actor, order_id, body.lat, body.lon, body.code, body.signature)
+        keeping_attempts(
+            session,
+            lambda: service.check_out(
+                session, actor, order_id, body.lat, body.lon, body.code, body.signature
+            ),
+        )
     )
 
 
 @router.post("/orders/{order_id}/confirm", summary="Confirm the service (pays it)")
 def confirm(actor: Viewer, session: DB, order_id: int, body: ConfirmIn) -> OrderRead:
-    return _read(service.confirm(session, actor, order_id, body.code))
+    return _read(
+        keeping_attempts(session, lambda: service.confirm(session, actor, order_id, body.code))
+    )
+
+
+@router.post(
+    "/orders/{order_id}/confirm-code",
+    summary="Issue a new elder's code (unlocks it after five wrong tries)",
+)
+def reissue_code(actor: Viewer, session: DB, order_id: int) -> OrderRead:
+    return _read(service.reissue_code(session, actor, order_id))
 
 
 @router.post("/orders/{order_id}/dispute", summary="Dispute (reverses a payment)")

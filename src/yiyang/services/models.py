@@ -144,6 +144,8 @@ class ServiceOrder(Audited, Base):
         ),
     )
     __audit_exclude__ = frozenset({"updated_at", "version", "signature"})
+    # the trail says a code was issued, never which (auditors are not the elder's side)
+    __audit_mask__ = {"confirm_code": lambda _v: "******"}  # noqa: RUF012
 
     id: Mapped[int] = mapped_column(primary_key=True)
     elder_id: Mapped[int] = mapped_column(ForeignKey("elder.id"))
@@ -166,6 +168,9 @@ class ServiceOrder(Audited, Base):
     placed_by_name: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str] = mapped_column(String(80))
     confirm_code: Mapped[str] = mapped_column(String(8))  # the elder reads it to the caregiver
+    # wrong codes since it was issued; at proof.CODE_MAX_FAILURES it locks until reissued
+    code_failures: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    code_locked_at: Mapped[dt.datetime | None]
     assigned_at: Mapped[dt.datetime | None]
     accept_due_at: Mapped[dt.datetime | None]
     escalated_at: Mapped[dt.datetime | None]

@@ -231,6 +231,7 @@ def act(
         "rate": lambda: service.rate(session, actor, order_id, stars, reason or None),
         "uphold": lambda: service.resolve_dispute(session, actor, order_id, True, reason),
         "reject": lambda: service.resolve_dispute(session, actor, order_id, False, reason),
+        "reissue_code": lambda: service.reissue_code(session, actor, order_id),
     }
     if action not in ops:
         return RedirectResponse(f"/orders/{order_id}", status_code=303)
@@ -251,7 +252,16 @@ def _act(session: Session, back: str, op: Any, anchor: str = "") -> Response:
 
     try:
         with session.begin_nested():
-            op()
+            try:
+                op()
+            except service.AttemptRefused as refused:
+                # leave the savepoint normally: the attempt's record stands (nothing else
+                # was written before the code was judged)
+                attempt: DomainError | None = refused
+            else:
+                attempt = None
+        if attempt is not None:
+            raise attempt
     except DomainError as exc:
         return RedirectResponse(f"{back}?error={quote(exc.message)}{anchor}", status_code=303)
     return RedirectResponse(f"{back}{anchor}", status_code=303)
@@ -452,6 +462,7 @@ def my_service_action(
     ops = {
         "confirm": lambda: service.confirm(session, actor, order_id),
         "rate": lambda: service.rate(session, actor, order_id, stars, None),
+        "new-code": lambda: service.reissue_code(session, actor, order_id),
     }
     if action not in ops or (action == "rate" and not 1 <= stars <= 5):
         return RedirectResponse("/my-services", status_code=303)

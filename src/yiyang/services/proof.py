@@ -1,10 +1,13 @@
 """On-site proof (刷卡) checks (pure): a check-in far from the home, a service much shorter than
 booked, a missing check-out, a late arrival. Flags are for a supervisor to look at; they never
-block the caregiver (GPS indoors drifts, and the elder's confirmation is the stronger proof)."""
+block the caregiver (GPS indoors drifts, and the elder's confirmation is the stronger proof).
+And the rule for the elder's 6-digit confirmation code: when it is compared, and when it locks."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import hmac
 from dataclasses import dataclass
 
 from yiyang.response.geo import distance_m
@@ -59,3 +62,34 @@ def checkout_overdue(
 ) -> bool:
     """Still "in service" long after the booked end: the caregiver forgot, or left unproven."""
     return at > checked_in + dt.timedelta(minutes=booked_minutes) + rules.missing_checkout_after
+
+
+# --- the elder's confirmation code ------------------------------------------------------------
+
+CODE_MAX_FAILURES = 5  # wrong codes in a row lock that order's code until it is reissued
+
+
+class CodeOutcome(enum.StrEnum):
+    """What one attempt at the elder's code came to (each is audited)."""
+
+    RIGHT = "right"
+    WRONG = "wrong"
+    LOCKING = "locking"  # wrong, and the last try: the code is locked from now on
+    LOCKED = "locked"  # the code was already locked: nothing compared
+    NOT_NOW = "not_now"  # the order is not at the step that takes a code: nothing compared
+
+
+def judge_code(
+    given: str, expected: str, *, usable: bool, locked: bool, failures: int
+) -> CodeOutcome:
+    """One attempt at the code, decided in this order so that no answer depends on the code
+    unless the code may be used: the order must be at the step that takes it (``usable``;
+    before that every attempt is answered alike), the code must not be locked, and only then
+    is it compared — in constant time, as bytes (a full-width digit is simply wrong)."""
+    if not usable:
+        return CodeOutcome.NOT_NOW
+    if locked:
+        return CodeOutcome.LOCKED
+    if hmac.compare_digest(given.strip().encode(), expected.encode()):
+        return CodeOutcome.RIGHT
+    return CodeOutcome.LOCKING if failures + 1 >= CODE_MAX_FAILURES else CodeOutcome.WRONG

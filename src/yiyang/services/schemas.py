@@ -159,6 +159,8 @@ class OrderRead(BaseModel):
     checkout_at: dt.datetime | None
     confirmed_at: dt.datetime | None
     confirmed_via: str | None
+    code_failures: int  # wrong elder's codes since it was issued
+    code_locked_at: dt.datetime | None  # locked after five: reissue it, or confirm otherwise
     cancel_reason: str | None
     dispute_reason: str | None
     version: int

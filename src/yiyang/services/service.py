@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from yiyang.core import i18n
+from yiyang.core import audit, i18n
 from yiyang.core.clock import local_zone, now, to_local
 from yiyang.core.config import get_settings
-from yiyang.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from yiyang.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from yiyang.core.i18n import N_
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm, Role
@@ -53,6 +53,17 @@ ACCEPT_WINDOW = dt.timedelta(minutes=30)  # a caregiver answers an assignment wi
 BOOK_AHEAD = dt.timedelta(days=90)
 SERIES_HORIZON_DAYS = 14
 PROOF = proof.ProofRules()
+# states in which the elder's code can still be used, so reissued
+CODE_STATES = frozenset(
+    {
+        OrderState.PLACED,
+        OrderState.ASSIGNED,
+        OrderState.ACCEPTED,
+        OrderState.ON_THE_WAY,
+        OrderState.IN_SERVICE,
+        OrderState.COMPLETED,
+    }
+)
 
 
 # --- providers, caregivers, catalog ---------------------------------------------------------
@@ -189,6 +200,14 @@ def _trail(
     )
 
 
+def _wrong_state(order: ServiceOrder) -> Conflict:
+    return Conflict(
+        _("This order is %(state)s; that cannot be done now.", state=_(LABELS[order.state])),
+        code="wrong_state",
+        state=order.state,
+    )
+
+
 def _move(
     session: Session,
     actor: Actor | None,
@@ -201,14 +220,7 @@ def _move(
     state that allows it (confirming a cancelled order, checking in twice…)."""
     target = next_state(order.state, action)
     if target is None:
-        raise Conflict(
-            _(
-                "This order is %(state)s; that cannot be done now.",
-                state=_(LABELS[order.state]),
-            ),
-            code="wrong_state",
-            state=order.state,
-        )
+        raise _wrong_state(order)
     before = order.state
     order.state = target.value
     session.flush()
@@ -539,6 +551,126 @@ def check_in(
     return order
 
 
+class AttemptRefused(DomainError):
+    """A refused attempt at the elder's code, answered like ``refusal``. What the attempt wrote
+    (its audit row, the failure count, the lock and the provider's notice) must stand although
+    the request fails: the edge commits it (``services.endpoints.keeping_attempts``, the
+    pages' ``_act``) — a rollback would give a guesser unlimited, unrecorded tries."""
+
+    def __init__(self, refusal: DomainError) -> None:
+        super().__init__(refusal.message, field=refusal.field, **refusal.extra)
+        self.status_code = refusal.status_code
+        self.code = refusal.code
+
+
+def _code_locked() -> Conflict:
+    return Conflict(
+        _(
+            "The elder's code is locked after %(n)d wrong tries. Check out without it (the elder "
+            "or family then confirms on their page), or ask your provider admin or the elder "
+            "for a new code.",
+            n=proof.CODE_MAX_FAILURES,
+        ),
+        code="code_locked",
+    )
+
+
+def _try_code(
+    session: Session,
+    actor: Actor,
+    order: ServiceOrder,
+    code: str,
+    step: str,
+    not_now: DomainError | None,
+) -> None:
+    """One attempt at the elder's code on a locked order row, for ``step`` (check_out or
+    confirm). Returns when the code is right; otherwise raises ``AttemptRefused``. Every
+    attempt is audited; before the step is possible (``not_now``) the code is not compared
+    and the answer is the one a request without a code gets."""
+    outcome = proof.judge_code(
+        code,
+        order.confirm_code,
+        usable=not_now is None,
+        locked=order.code_locked_at is not None,
+        failures=order.code_failures,
+    )
+    if outcome in (proof.CodeOutcome.WRONG, proof.CodeOutcome.LOCKING):
+        order.code_failures += 1
+        if outcome is proof.CodeOutcome.LOCKING:
+            order.code_locked_at = now()
+        session.flush()
+    audit.record(
+        session,
+        "confirm_code_attempt",
+        "service_order",
+        str(order.id),
+        elder_id=order.elder_id,
+        region_path=order.region_path,
+        summary=f"{step}: {outcome.value}",
+        after={
+            "step": step,
+            "outcome": outcome.value,
+            "state": order.state,
+            "failures": order.code_failures,
+        },
+    )
+    if outcome is proof.CodeOutcome.RIGHT:
+        return
+    if outcome is proof.CodeOutcome.LOCKING:
+        _trail(session, actor, order, "code_locked", order.state, failures=order.code_failures)
+        audit.record(
+            session,
+            "confirm_code_locked",
+            "service_order",
+            str(order.id),
+            elder_id=order.elder_id,
+            region_path=order.region_path,
+            summary=f"{order.code_failures} wrong codes",
+        )
+        _notify_provider(session, order, "code_locked")
+    session.flush()
+    if outcome is proof.CodeOutcome.NOT_NOW:
+        assert not_now is not None
+        raise AttemptRefused(not_now)
+    if outcome in (proof.CodeOutcome.LOCKED, proof.CodeOutcome.LOCKING):
+        raise AttemptRefused(_code_locked())
+    left = proof.CODE_MAX_FAILURES - order.code_failures
+    raise AttemptRefused(
+        ValidationFailed(
+            _("The elder's code does not match (%(left)d tries left).", left=left),
+            field="code",
+            tries_left=left,
+        )
+    )
+
+
+def reissue_code(session: Session, actor: Actor, order_id: int) -> ServiceOrder:
+    """A new code for the order, unlocked: the provider admin (for their own orders) or the
+    elder's side. Nobody but the elder's side sees the new code; audited and trailed."""
+    if not (actor.can(Perm.MANAGE_ORDERS) or _elder_side(actor)):
+        raise Forbidden(_("Your role may not do this."))
+    order = get_order(session, actor, order_id, lock=True)
+    if order.state not in CODE_STATES:
+        raise _wrong_state(order)
+    was_locked = order.code_locked_at is not None
+    fresh = order.confirm_code
+    while fresh == order.confirm_code:
+        fresh = f"{secrets.randbelow(1_000_000):06d}"
+    order.confirm_code, order.code_failures, order.code_locked_at = fresh, 0, None
+    session.flush()
+    _trail(session, actor, order, "reissue_code", order.state, was_locked=was_locked)
+    audit.record(
+        session,
+        "confirm_code_reissued",
+        "service_order",
+        str(order.id),
+        elder_id=order.elder_id,
+        region_path=order.region_path,
+        summary="unlocked" if was_locked else "reissued",
+    )
+    return order
+
+
 def check_out(
     session: Session,
     actor: Actor,
@@ -548,12 +680,19 @@ def check_out(
     code: str | None = None,
     signature: str | None = None,
 ) -> ServiceOrder:
-    """Check out; with the elder's code (or signature) the order is confirmed and paid at once."""
+    """Check out; with the elder's code (or signature) the order is confirmed and paid at once.
+    A wrong code refuses the check-out (the caregiver may try again, up to the lock); without
+    a code the order waits for the elder's side to confirm."""
     order = _own_job(session, actor, order_id)
+    refusal: DomainError | None = None
     if order.checkout_at is not None:
-        raise Conflict(_("Already checked out."), code="already_checked_out")
-    if code is not None and not secrets.compare_digest(code.strip(), order.confirm_code):
-        raise ValidationFailed(_("The elder's code does not match."), field="code")
+        refusal = Conflict(_("Already checked out."), code="already_checked_out")
+    elif next_state(order.state, "check_out") is None:
+        refusal = _wrong_state(order)
+    if code is not None:
+        _try_code(session, actor, order, code, "check_out", refusal)
+    elif refusal is not None:
+        raise refusal
     at = now()
     metres = proof.distance_from_home(order.home_lat, order.home_lon, lat, lon)
     assert order.checkin_at is not None or order.state != OrderState.IN_SERVICE
@@ -579,8 +718,12 @@ def confirm(session: Session, actor: Actor, order_id: int, code: str | None = No
     behalf, or the caregiver with the elder's code."""
     if actor.role is Role.CAREGIVER:
         order = _own_job(session, actor, order_id)
-        if code is None or not secrets.compare_digest(code.strip(), order.confirm_code):
-            raise ValidationFailed(_("The elder's code does not match."), field="code")
+        usable = next_state(order.state, "confirm") is not None
+        if code is None:
+            if not usable:
+                raise _wrong_state(order)
+            raise ValidationFailed(_("Enter the elder's code."), field="code")
+        _try_code(session, actor, order, code, "confirm", None if usable else _wrong_state(order))
         via = "code"
     elif _elder_side(actor):
         order = get_order(session, actor, order_id, lock=True)
@@ -690,6 +833,14 @@ def _notify_provider(session: Session, order: ServiceOrder, what: str, detail: s
             ),
             "disputed": _(
                 "The elder's side disputes order %(id)s: %(detail)s.", id=order.id, detail=detail
+            ),
+            "code_locked": _(
+                "The elder's code for order %(id)s (%(when)s) was entered wrongly %(n)d times "
+                "and is locked. Check with the caregiver and the elder; issue a new code on the "
+                "order's page if the service was done.",
+                id=order.id,
+                when=when,
+                n=proof.CODE_MAX_FAILURES,
             ),
         }[what]
     finally:
