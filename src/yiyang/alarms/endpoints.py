@@ -21,6 +21,7 @@ from yiyang.core.errors import ValidationFailed, field_errors
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor, region_scope_path
+from yiyang.core.types import Id
 from yiyang.registry import repository as elders
 
 router = APIRouter(prefix="/api", tags=["alerts"])
@@ -43,7 +44,7 @@ def list_alerts(
     open_only: bool = False,
     severity: str | None = None,
     alert_type: str | None = None,
-    elder_id: int | None = None,
+    elder_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[AlertRead]:
@@ -69,7 +70,7 @@ def _detail(session: Session, alert: Alert) -> AlertDetail:
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetail, summary="An alert with its trail")
-def get_alert(actor: Viewer, session: DB, alert_id: int) -> AlertDetail:
+def get_alert(actor: Viewer, session: DB, alert_id: Id) -> AlertDetail:
     return _detail(session, service.get_alert(session, actor, alert_id))
 
 
@@ -78,7 +79,7 @@ def get_alert(actor: Viewer, session: DB, alert_id: int) -> AlertDetail:
     response_model=AlertDetail,
     summary="Acknowledge, handle, dispatch or resolve",
 )
-def transition(actor: Handler, session: DB, alert_id: int, data: Transition) -> AlertDetail:
+def transition(actor: Handler, session: DB, alert_id: Id, data: Transition) -> AlertDetail:
     alert = service.get_alert(session, actor, alert_id)
     service.transition(
         session,
@@ -125,7 +126,7 @@ def _save(
 def put_elder_settings(
     actor: Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))],
     session: DB,
-    elder_id: int,
+    elder_id: Id,
     data: RuleSettingsWrite,
 ) -> dict[str, Any]:
     if elders.get_readable(session, actor, elder_id) is None:

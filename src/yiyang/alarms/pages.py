@@ -19,6 +19,7 @@ from yiyang.core.clock import now
 from yiyang.core.db import get_session
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
+from yiyang.core.types import Id
 from yiyang.registry import repository as elders
 from yiyang.web.templating import render
 
@@ -57,7 +58,7 @@ def alert_page(
     request: Request,
     actor: Annotated[Actor, Depends(require(Perm.VIEW_ALERTS))],
     session: DB,
-    alert_id: int,
+    alert_id: Id,
 ) -> Response:
     alert = service.get_alert(session, actor, alert_id)
     trail = session.scalars(
@@ -81,7 +82,7 @@ def alert_page(
 def alert_action(
     actor: Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))],
     session: DB,
-    alert_id: int,
+    alert_id: Id,
     state: Annotated[AlertState, Form()],
     version: Annotated[int, Form()],
     outcome: Annotated[str, Form()] = "",

@@ -16,6 +16,7 @@ from yiyang.core.errors import DomainError, NotAuthenticated
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.transient import is_transient
+from yiyang.core.types import Id
 from yiyang.devices import ingest, service
 from yiyang.devices.enums import DeviceStatus, DeviceType
 from yiyang.devices.gateway import RawMessage
@@ -52,7 +53,7 @@ def list_devices(
     session: DB,
     device_type: DeviceType | None = None,
     status: DeviceStatus | None = None,
-    elder_id: int | None = None,
+    elder_id: Id | None = None,
     serial: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -79,7 +80,7 @@ def create_device(actor: Manager, session: DB, data: DeviceCreate) -> Device:
     response_model=DeviceDetail,
     summary="A device, its bindings and recent messages",
 )
-def get_device(actor: Viewer, session: DB, device_id: int) -> dict:
+def get_device(actor: Viewer, session: DB, device_id: Id) -> dict:
     device = service.get_device(session, actor, device_id)
     return {
         **DeviceRead.model_validate(device).model_dump(),
@@ -90,21 +91,21 @@ def get_device(actor: Viewer, session: DB, device_id: int) -> dict:
 @router.patch(
     "/devices/{device_id}", response_model=DeviceRead, summary="Change or retire a device"
 )
-def update_device(actor: Manager, session: DB, device_id: int, data: DeviceUpdate) -> Device:
+def update_device(actor: Manager, session: DB, device_id: Id, data: DeviceUpdate) -> Device:
     return service.update_device(
         session, actor, service.get_device(session, actor, device_id), data
     )
 
 
 @router.post("/devices/{device_id}/bind", response_model=DeviceRead, summary="Bind to an elder")
-def bind_device(actor: Manager, session: DB, device_id: int, data: Bind) -> Device:
+def bind_device(actor: Manager, session: DB, device_id: Id, data: Bind) -> Device:
     return service.bind(session, actor, service.get_device(session, actor, device_id), data)
 
 
 @router.post(
     "/devices/{device_id}/unbind", response_model=DeviceRead, summary="Unbind from its elder"
 )
-def unbind_device(actor: Manager, session: DB, device_id: int, data: Unbind) -> Device:
+def unbind_device(actor: Manager, session: DB, device_id: Id, data: Unbind) -> Device:
     device = service.get_device(session, actor, device_id)
     return service.unbind(session, actor, device, reason=data.reason)
 
@@ -115,7 +116,7 @@ def unbind_device(actor: Manager, session: DB, device_id: int, data: Unbind) -> 
     summary="Set an alarm panel's DC-09 / Contact ID account, AES key and supervision interval",
 )
 def set_alarm_account(
-    actor: Manager, session: DB, device_id: int, data: AlarmAccountSet
+    actor: Manager, session: DB, device_id: Id, data: AlarmAccountSet
 ) -> dict[str, object]:
     device = service.get_device(session, actor, device_id)
     return service.set_alarm_account(session, actor, device, data)
@@ -127,7 +128,7 @@ def set_alarm_account(
     summary="Issue the device a new MQTT password (shown once; the broker learns it from "
     "`yiyang mqtt-auth`)",
 )
-def issue_mqtt_password(actor: Manager, session: DB, device_id: int) -> dict[str, str]:
+def issue_mqtt_password(actor: Manager, session: DB, device_id: Id) -> dict[str, str]:
     device = service.get_device(session, actor, device_id)
     return service.issue_mqtt_password(session, actor, device)
 
@@ -156,11 +157,14 @@ async def ingest_messages(
         ingest.check_headers(x_yiyang_vendor, x_yiyang_timestamp, x_yiyang_signature)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_INGEST:
-            raise ingest.TooLarge(f"request body is {declared} bytes, over {MAX_INGEST}")
+            raise ingest.TooLarge(
+                f"request body is {declared} bytes, over {MAX_INGEST}", size=int(declared)
+            )
         body = await ingest.read_limited(request.stream(), MAX_INGEST)
     except (ingest.TooLarge, NotAuthenticated) as exc:
         # refused before the body was read (or while): kept, with what little we have
-        await asyncio.to_thread(ingest.keep_refused, vendor, b"", exc, received)
+        size = exc.extra.get("size", 0)
+        await asyncio.to_thread(ingest.keep_refused, vendor, b"", exc, received, size)
         raise
     try:
         vendor_id = await asyncio.to_thread(

@@ -60,7 +60,10 @@ async def read_limited(chunks: AsyncIterator[bytes], limit: int) -> bytes:
     out = bytearray()
     async for chunk in chunks:
         if len(out) + len(chunk) > limit:
-            raise TooLarge(f"request body over {limit} bytes; send smaller batches")
+            raise TooLarge(
+                f"request body over {limit} bytes; send smaller batches",
+                size=len(out) + len(chunk),
+            )
         out += chunk
     return bytes(out)
 
@@ -77,11 +80,14 @@ def unwrap(body: bytes) -> bytes:
     return body
 
 
-def keep_refused(vendor: str, body: bytes, exc: DomainError, received: dt.datetime) -> None:
-    """A refused request kept as a dead letter (at most 4 KiB of it: anyone can send these)."""
+def keep_refused(
+    vendor: str, body: bytes, exc: DomainError, received: dt.datetime, size: int = 0
+) -> None:
+    """A refused request kept as a dead letter (at most 4 KiB of it: anyone can send these);
+    ``size``: what it declared or sent before it was cut off, when the body was not kept."""
     raw = RawMessage("http", vendor[:64], body[:4096], received_at=received)
     row = dead_letter_row(raw, Rejection(exc.code, exc.message), body[:4096])
-    row["size"] = len(body)
+    row["size"] = max(len(body), size)
     store_dead_letters([row])
 
 

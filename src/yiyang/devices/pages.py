@@ -13,6 +13,7 @@ from yiyang.core.auth import require
 from yiyang.core.db import get_session
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
+from yiyang.core.types import Id
 from yiyang.devices import service
 from yiyang.devices.enums import DeviceStatus, DeviceType
 from yiyang.web.templating import render
@@ -55,7 +56,7 @@ def device_page(
     request: Request,
     actor: Annotated[Actor, Depends(require(Perm.VIEW_DEVICES))],
     session: DB,
-    device_id: int,
+    device_id: Id,
 ) -> Response:
     device = service.get_device(session, actor, device_id)
     return render(

@@ -14,6 +14,7 @@ from yiyang.core.errors import ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
+from yiyang.core.types import Id
 from yiyang.registry import export, imports, service
 from yiyang.registry.schemas import (
     ElderCreate,
@@ -101,13 +102,13 @@ async def upload_import(
 
 
 @router.post("/imports/{batch_id}/commit", summary="Commit a dry-run import")
-def commit_import(actor: Importer, session: DB, batch_id: int) -> dict[str, Any]:
+def commit_import(actor: Importer, session: DB, batch_id: Id) -> dict[str, Any]:
     batch, outcome = imports.commit(session, actor, batch_id)
     return report(batch, outcome)
 
 
 @router.get("/imports/{batch_id}/rejected.xlsx", summary="Download the rejected rows with reasons")
-def rejected_rows(actor: Importer, session: DB, batch_id: int) -> Response:
+def rejected_rows(actor: Importer, session: DB, batch_id: Id) -> Response:
     from yiyang.registry.spreadsheets import rejected_workbook
 
     batch = imports.access_batch(session, actor, batch_id)
@@ -132,17 +133,17 @@ def import_template(actor: Importer) -> Response:
 # ---------------------------------------------------------------------------- one elder
 # (after the fixed paths above, so /{elder_id} does not shadow them)
 @router.get("/{elder_id}", response_model=ElderRead, summary="One elder, masked for the role")
-def get_elder(actor: Viewer, session: DB, elder_id: int) -> ElderRead:
+def get_elder(actor: Viewer, session: DB, elder_id: Id) -> ElderRead:
     return service.read_elder(session, actor, elder_id)
 
 
 @router.patch("/{elder_id}", response_model=ElderRead, summary="Update an elder (optimistic lock)")
-def update_elder(actor: Editor, session: DB, elder_id: int, data: ElderUpdate) -> ElderRead:
+def update_elder(actor: Editor, session: DB, elder_id: Id, data: ElderUpdate) -> ElderRead:
     service.update_elder(session, actor, elder_id, data)
     return service.read_elder(session, actor, elder_id)
 
 
 @router.post("/{elder_id}/status", response_model=ElderRead, summary="Move out, deceased, back")
-def change_status(actor: Editor, session: DB, elder_id: int, data: StatusChange) -> ElderRead:
+def change_status(actor: Editor, session: DB, elder_id: Id, data: StatusChange) -> ElderRead:
     service.change_status(session, actor, elder_id, data)
     return service.read_elder(session, actor, elder_id)

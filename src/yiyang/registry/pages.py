@@ -17,6 +17,7 @@ from yiyang.core.db import get_session
 from yiyang.core.errors import DomainError, field_errors
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
+from yiyang.core.types import Id
 from yiyang.regions import repository as regions
 from yiyang.registry import imports, service
 from yiyang.registry.endpoints import read_upload
@@ -195,7 +196,7 @@ async def elder_create(request: Request, actor: Editor, session: DB) -> Response
 
 
 @router.get("/elders/{elder_id}")
-def elder_detail(request: Request, actor: Viewer, session: DB, elder_id: int) -> Response:
+def elder_detail(request: Request, actor: Viewer, session: DB, elder_id: Id) -> Response:
     elder = service.read_elder(session, actor, elder_id)
     return render(
         request,
@@ -214,7 +215,7 @@ def _values_from_read(elder: Any) -> dict[str, Any]:
 
 
 @router.get("/elders/{elder_id}/edit")
-def elder_edit(request: Request, actor: Editor, session: DB, elder_id: int) -> Response:
+def elder_edit(request: Request, actor: Editor, session: DB, elder_id: Id) -> Response:
     elder = service.read_elder(session, actor, elder_id)
     return render(
         request,
@@ -228,7 +229,7 @@ def elder_edit(request: Request, actor: Editor, session: DB, elder_id: int) -> R
 
 
 @router.post("/elders/{elder_id}/edit")
-async def elder_update(request: Request, actor: Editor, session: DB, elder_id: int) -> Response:
+async def elder_update(request: Request, actor: Editor, session: DB, elder_id: Id) -> Response:
     form = await request.form()
     payload = _form_payload(form)
     for key in ("id_number", "gender", "birth_date"):  # identity fields are not edited here
@@ -258,7 +259,7 @@ async def elder_update(request: Request, actor: Editor, session: DB, elder_id: i
 
 
 @router.post("/elders/{elder_id}/status")
-async def elder_status(request: Request, actor: Editor, session: DB, elder_id: int) -> Response:
+async def elder_status(request: Request, actor: Editor, session: DB, elder_id: Id) -> Response:
     form = await request.form()
     try:
         data = StatusChange(
@@ -315,7 +316,7 @@ async def import_upload(
 
 
 @router.post("/elders-import/{batch_id}/commit")
-async def import_commit(request: Request, actor: Importer, session: DB, batch_id: int) -> Response:
+async def import_commit(request: Request, actor: Importer, session: DB, batch_id: Id) -> Response:
     try:
         batch, outcome = await run_in_threadpool(imports.commit, session, actor, batch_id)
     except DomainError as exc:

@@ -16,6 +16,7 @@ from yiyang.core.clock import now
 from yiyang.core.db import get_session
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
+from yiyang.core.types import Id
 from yiyang.response import card as cards
 from yiyang.response import pdf, reports
 from yiyang.response import service as response
@@ -76,7 +77,7 @@ def get_queue(
 
 
 @router.get("/alerts/{alert_id}/card", summary="The emergency card (reading it is audited)")
-def get_card(actor: Operator, session: DB, alert_id: int) -> dict[str, Any]:
+def get_card(actor: Operator, session: DB, alert_id: Id) -> dict[str, Any]:
     alert = alerts.get_alert(session, actor, alert_id)
     c = cards.load(session, actor, alert, now())
     return {
@@ -120,30 +121,30 @@ def get_card(actor: Operator, session: DB, alert_id: int) -> dict[str, Any]:
 
 
 @router.post("/alerts/{alert_id}/claim", response_model=ClaimRead, summary="Claim an alert")
-def claim(actor: Operator, session: DB, alert_id: int, body: ClaimIn | None = None) -> ClaimRead:
+def claim(actor: Operator, session: DB, alert_id: Id, body: ClaimIn | None = None) -> ClaimRead:
     return _claim(response.claim_by_id(session, actor, alert_id, body or ClaimIn(), now()))
 
 
 @router.post("/alerts/{alert_id}/release", response_model=ClaimRead, summary="Release a claim")
-def release(actor: Operator, session: DB, alert_id: int, body: ClaimIn | None = None) -> ClaimRead:
+def release(actor: Operator, session: DB, alert_id: Id, body: ClaimIn | None = None) -> ClaimRead:
     alert = alerts.get_alert(session, actor, alert_id)
     return _claim(response.release(session, actor, alert, body or ClaimIn(), now()))
 
 
 @router.post("/alerts/{alert_id}/handover", response_model=ClaimRead, summary="Hand over")
-def handover(actor: Operator, session: DB, alert_id: int, body: HandOverIn) -> ClaimRead:
+def handover(actor: Operator, session: DB, alert_id: Id, body: HandOverIn) -> ClaimRead:
     alert = alerts.get_alert(session, actor, alert_id)
     return _claim(response.hand_over(session, actor, alert, body, now()))
 
 
 @router.post("/alerts/{alert_id}/calls", response_model=CallRead, status_code=201)
-def log_call(actor: Operator, session: DB, alert_id: int, body: CallIn) -> CallRead:
+def log_call(actor: Operator, session: DB, alert_id: Id, body: CallIn) -> CallRead:
     alert = alerts.get_alert(session, actor, alert_id)
     return CallRead.model_validate(response.log_call(session, actor, alert, body, now()))
 
 
 @router.post("/alerts/{alert_id}/dispatches", status_code=201, summary="Send a responder")
-def dispatch(actor: Operator, session: DB, alert_id: int, body: DispatchIn) -> dict[str, Any]:
+def dispatch(actor: Operator, session: DB, alert_id: Id, body: DispatchIn) -> dict[str, Any]:
     alert = alerts.get_alert(session, actor, alert_id)
     sent, _link = response.dispatch(session, actor, alert, body, now())
     return DispatchRead.model_validate(sent).model_dump()
@@ -162,7 +163,7 @@ def arrived(session: DB, token: str, body: ArrivalIn) -> dict[str, Any]:
     summary="Request an ambulance: the brief goes to the 120 adapter (signed webhook)",
 )
 def request_120(
-    actor: Operator, session: DB, alert_id: int, body: Request120In | None = None
+    actor: Operator, session: DB, alert_id: Id, body: Request120In | None = None
 ) -> EmergencyRequestRead:
     alert = alerts.get_alert(session, actor, alert_id)
     req = response.request_120(session, actor, alert, body or Request120In(), now())
@@ -170,20 +171,20 @@ def request_120(
 
 
 @router.get("/alerts/{alert_id}/brief", summary="The 120 brief as JSON")
-def brief(actor: Operator, session: DB, alert_id: int) -> dict[str, Any]:
+def brief(actor: Operator, session: DB, alert_id: Id) -> dict[str, Any]:
     alert = alerts.get_alert(session, actor, alert_id)
     return cards.brief(session, actor, alert, now())
 
 
 @router.get("/alerts/{alert_id}/brief.pdf", summary="The 120 brief as PDF")
-def brief_pdf(actor: Operator, session: DB, alert_id: int) -> Response:
+def brief_pdf(actor: Operator, session: DB, alert_id: Id) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
     body = pdf.render(cards.brief(session, actor, alert, now()), pdf.stamp())
     return Response(body, media_type="application/pdf")
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=ClaimRead, summary="Resolve")
-def resolve(actor: Operator, session: DB, alert_id: int, body: ResolveIn) -> ClaimRead:
+def resolve(actor: Operator, session: DB, alert_id: Id, body: ResolveIn) -> ClaimRead:
     alert = alerts.get_alert(session, actor, alert_id)
     return _claim(response.resolve(session, actor, alert, body, now()))
 

@@ -20,6 +20,7 @@ from yiyang.core.db import get_session
 from yiyang.core.errors import DomainError
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
+from yiyang.core.types import Id
 from yiyang.response import card as cards
 from yiyang.response import pdf, reports
 from yiyang.response import service as response
@@ -139,7 +140,7 @@ async def hub_of(request: Request) -> Any:
 
 
 def _card(
-    request: Request, actor: Actor, session: Session, alert_id: int, **extra: Any
+    request: Request, actor: Actor, session: Session, alert_id: Id, **extra: Any
 ) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
     c = cards.load(session, actor, alert, now())
@@ -157,7 +158,7 @@ def _card(
 
 
 @router.get("/console/alerts/{alert_id}")
-def card_page(request: Request, actor: Operator, session: DB, alert_id: int) -> Response:
+def card_page(request: Request, actor: Operator, session: DB, alert_id: Id) -> Response:
     return _card(request, actor, session, alert_id)
 
 
@@ -165,7 +166,7 @@ def _act(
     request: Request,
     actor: Actor,
     session: Session,
-    alert_id: int,
+    alert_id: Id,
     run: Callable[[], object],
     fragment: str = "",
 ) -> Response:
@@ -182,7 +183,7 @@ def _act(
 
 
 def _refused(
-    request: Request, actor: Actor, session: Session, alert_id: int, message: str, status: int
+    request: Request, actor: Actor, session: Session, alert_id: Id, message: str, status: int
 ) -> Response:
     return _card(request, actor, session, alert_id, error=message, status_code=status)
 
@@ -191,7 +192,7 @@ Text = Annotated[str, Form()]
 
 
 @router.post("/console/alerts/{alert_id}/claim")
-def claim_action(request: Request, actor: Operator, session: DB, alert_id: int) -> Response:
+def claim_action(request: Request, actor: Operator, session: DB, alert_id: Id) -> Response:
     # the claim writes before it reads (see response.service.claim_by_id)
     return _act(
         request,
@@ -204,7 +205,7 @@ def claim_action(request: Request, actor: Operator, session: DB, alert_id: int) 
 
 @router.post("/console/alerts/{alert_id}/release")
 def release_action(
-    request: Request, actor: Operator, session: DB, alert_id: int, note: Text = ""
+    request: Request, actor: Operator, session: DB, alert_id: Id, note: Text = ""
 ) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
     data = ClaimIn(note=note or None)
@@ -222,7 +223,7 @@ def handover_action(
     request: Request,
     actor: Operator,
     session: DB,
-    alert_id: int,
+    alert_id: Id,
     to_user_id: Annotated[int, Form()],
     note: Text,
 ) -> Response:
@@ -242,7 +243,7 @@ def call_action(
     request: Request,
     actor: Operator,
     session: DB,
-    alert_id: int,
+    alert_id: Id,
     callee: Text,
     answered: Text,
     outcome: Text = "",
@@ -269,7 +270,7 @@ def call_action(
 
 @router.post("/console/alerts/{alert_id}/dispatch")
 def dispatch_action(
-    request: Request, actor: Operator, session: DB, alert_id: int, target: Text, note: Text = ""
+    request: Request, actor: Operator, session: DB, alert_id: Id, target: Text, note: Text = ""
 ) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
     kind, _, ident = target.partition(":")
@@ -293,7 +294,7 @@ def dispatch_action(
 
 @router.post("/console/alerts/{alert_id}/request-120")
 def request_120_action(
-    request: Request, actor: Operator, session: DB, alert_id: int, note: Text = ""
+    request: Request, actor: Operator, session: DB, alert_id: Id, note: Text = ""
 ) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
     data = Request120In(note=note or None)
@@ -312,7 +313,7 @@ def resolve_action(
     request: Request,
     actor: Operator,
     session: DB,
-    alert_id: int,
+    alert_id: Id,
     outcome: Text = "",
     note: Text = "",
 ) -> Response:
@@ -334,14 +335,14 @@ def resolve_action(
 
 
 @router.get("/console/alerts/{alert_id}/brief")
-def brief_page(request: Request, actor: Operator, session: DB, alert_id: int) -> Response:
+def brief_page(request: Request, actor: Operator, session: DB, alert_id: Id) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
     brief = cards.brief(session, actor, alert, now())
     return render(request, "console/brief.html", brief=brief, generated_at=pdf.stamp())
 
 
 @router.get("/console/alerts/{alert_id}/brief.pdf")
-def brief_pdf(actor: Operator, session: DB, alert_id: int) -> Response:
+def brief_pdf(actor: Operator, session: DB, alert_id: Id) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
     brief = cards.brief(session, actor, alert, now())
     return Response(

@@ -18,6 +18,7 @@ from yiyang.core.errors import NotFound
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
+from yiyang.core.types import Id
 from yiyang.services import complaints, meals, service
 from yiyang.services import repository as repo
 from yiyang.services.models import Caregiver, Provider, ServiceItem
@@ -94,7 +95,7 @@ def create_provider(actor: Registrar, session: DB, body: ProviderCreate) -> Prov
 
 @router.post("/providers/{provider_id}/status", summary="Suspend or reinstate a provider")
 def set_provider_status(
-    actor: Registrar, session: DB, provider_id: int, status: str
+    actor: Registrar, session: DB, provider_id: Id, status: str
 ) -> ProviderRead:
     return ProviderRead.model_validate(
         service.set_provider_status(session, actor, provider_id, status)
@@ -129,14 +130,14 @@ def create_caregiver(actor: StaffManager, session: DB, body: CaregiverCreate) ->
     "/caregivers/{caregiver_id}/certificates", status_code=201, summary="Add a certificate"
 )
 def add_certificate(
-    actor: StaffManager, session: DB, caregiver_id: int, body: CertificateCreate
+    actor: StaffManager, session: DB, caregiver_id: Id, body: CertificateCreate
 ) -> dict[str, Any]:
     cert = service.add_certificate(session, actor, caregiver_id, body)
     return {"id": cert.id, "skill": cert.skill, "expires_on": cert.expires_on}
 
 
 @router.get("/catalog", summary="Services on offer (for an elder: those serving their area)")
-def catalog(actor: Viewer, session: DB, provider_id: int | None = None) -> list[ItemRead]:
+def catalog(actor: Viewer, session: DB, provider_id: Id | None = None) -> list[ItemRead]:
     stmt = (
         select(ServiceItem)
         .join(Provider, Provider.id == ServiceItem.provider_id)
@@ -179,8 +180,8 @@ def list_orders(
     session: DB,
     state: str = "",
     day: str | None = None,
-    caregiver_id: int | None = None,
-    elder_id: int | None = None,
+    caregiver_id: Id | None = None,
+    elder_id: Id | None = None,
     flagged: bool = False,
 ) -> list[dict[str, Any]]:
     import datetime as dt
@@ -204,7 +205,7 @@ def list_orders(
 
 
 @router.get("/orders/{order_id}", summary="One order with its trail")
-def get_order(actor: Viewer, session: DB, order_id: int) -> dict[str, Any]:
+def get_order(actor: Viewer, session: DB, order_id: Id) -> dict[str, Any]:
     order = service.get_order(session, actor, order_id)
     out = _read(order).model_dump(mode="json")
     out["address"] = order.address
@@ -225,32 +226,32 @@ def get_order(actor: Viewer, session: DB, order_id: int) -> dict[str, Any]:
 
 
 @router.get("/orders/{order_id}/suggestions", summary="Caregivers ranked for this order")
-def suggestions(actor: ProviderStaff, session: DB, order_id: int) -> list[dict[str, Any]]:
+def suggestions(actor: ProviderStaff, session: DB, order_id: Id) -> list[dict[str, Any]]:
     return [dataclasses.asdict(s) for s in service.suggest(session, actor, order_id)]
 
 
 @router.post("/orders/{order_id}/assign")
-def assign(actor: ProviderStaff, session: DB, order_id: int, body: AssignIn) -> OrderRead:
+def assign(actor: ProviderStaff, session: DB, order_id: Id, body: AssignIn) -> OrderRead:
     return _read(service.assign(session, actor, order_id, body.caregiver_id, body.note))
 
 
 @router.post("/orders/{order_id}/accept")
-def accept(actor: Deliverer, session: DB, order_id: int) -> OrderRead:
+def accept(actor: Deliverer, session: DB, order_id: Id) -> OrderRead:
     return _read(service.accept(session, actor, order_id))
 
 
 @router.post("/orders/{order_id}/decline")
-def decline(actor: Deliverer, session: DB, order_id: int, body: ReasonIn) -> OrderRead:
+def decline(actor: Deliverer, session: DB, order_id: Id, body: ReasonIn) -> OrderRead:
     return _read(service.decline(session, actor, order_id, body.reason))
 
 
 @router.post("/orders/{order_id}/depart")
-def depart(actor: Deliverer, session: DB, order_id: int) -> OrderRead:
+def depart(actor: Deliverer, session: DB, order_id: Id) -> OrderRead:
     return _read(service.depart(session, actor, order_id))
 
 
 @router.post("/orders/{order_id}/check-in")
-def check_in(actor: Deliverer, session: DB, order_id: int, body: GeoIn) -> OrderRead:
+def check_in(actor: Deliverer, session: DB, order_id: Id, body: GeoIn) -> OrderRead:
     return _read(service.check_in(session, actor, order_id, body.lat, body.lon))
 
 
@@ -269,7 +270,7 @@ def keeping_attempts(session: Session, op: Callable[[], T]) -> T:
 
 
 @router.post("/orders/{order_id}/check-out")
-def check_out(actor: Deliverer, session: DB, order_id: int, body: CheckOutIn) -> OrderRead:
+def check_out(actor: Deliverer, session: DB, order_id: Id, body: CheckOutIn) -> OrderRead:
     return _read(
         keeping_attempts(
             session,
@@ -281,7 +282,7 @@ def check_out(actor: Deliverer, session: DB, order_id: int, body: CheckOutIn) ->
 
 
 @router.post("/orders/{order_id}/confirm", summary="Confirm the service (pays it)")
-def confirm(actor: Viewer, session: DB, order_id: int, body: ConfirmIn) -> OrderRead:
+def confirm(actor: Viewer, session: DB, order_id: Id, body: ConfirmIn) -> OrderRead:
     return _read(
         keeping_attempts(session, lambda: service.confirm(session, actor, order_id, body.code))
     )
@@ -291,35 +292,35 @@ def confirm(actor: Viewer, session: DB, order_id: int, body: ConfirmIn) -> Order
     "/orders/{order_id}/confirm-code",
     summary="Issue a new elder's code (unlocks it after five wrong tries)",
 )
-def reissue_code(actor: Viewer, session: DB, order_id: int) -> OrderRead:
+def reissue_code(actor: Viewer, session: DB, order_id: Id) -> OrderRead:
     return _read(service.reissue_code(session, actor, order_id))
 
 
 @router.post("/orders/{order_id}/dispute", summary="Dispute (reverses a payment)")
-def dispute(actor: Placer, session: DB, order_id: int, body: ReasonIn) -> OrderRead:
+def dispute(actor: Placer, session: DB, order_id: Id, body: ReasonIn) -> OrderRead:
     return _read(service.dispute(session, actor, order_id, body.reason))
 
 
 @router.post("/orders/{order_id}/dispute/resolve")
 def resolve_dispute(
-    actor: Handler, session: DB, order_id: int, upheld: bool, body: ReasonIn
+    actor: Handler, session: DB, order_id: Id, upheld: bool, body: ReasonIn
 ) -> OrderRead:
     return _read(service.resolve_dispute(session, actor, order_id, upheld, body.reason))
 
 
 @router.post("/orders/{order_id}/cancel")
-def cancel(actor: Viewer, session: DB, order_id: int, body: ReasonIn) -> OrderRead:
+def cancel(actor: Viewer, session: DB, order_id: Id, body: ReasonIn) -> OrderRead:
     return _read(service.cancel(session, actor, order_id, body.reason))
 
 
 @router.post("/orders/{order_id}/rating", status_code=201)
-def rate(actor: Placer, session: DB, order_id: int, body: RatingIn) -> dict[str, Any]:
+def rate(actor: Placer, session: DB, order_id: Id, body: RatingIn) -> dict[str, Any]:
     r = service.rate(session, actor, order_id, body.stars, body.comment)
     return {"id": r.id, "stars": r.stars}
 
 
 @router.get("/scores/{kind}/{subject_id}", summary="Bayesian score of a provider or caregiver")
-def get_score(actor: Viewer, session: DB, kind: str, subject_id: int) -> dict[str, Any]:
+def get_score(actor: Viewer, session: DB, kind: str, subject_id: Id) -> dict[str, Any]:
     if kind not in ("provider", "caregiver"):
         raise NotFound(_("Not found."))
     return dataclasses.asdict(service.score(session, kind, subject_id))
@@ -342,14 +343,14 @@ def list_complaints(actor: Viewer, session: DB, state: str = "") -> list[dict[st
 
 
 @router.post("/complaints/{complaint_id}/investigate")
-def investigate(actor: Handler, session: DB, complaint_id: int, body: NoteIn) -> ComplaintRead:
+def investigate(actor: Handler, session: DB, complaint_id: Id, body: NoteIn) -> ComplaintRead:
     return ComplaintRead.model_validate(
         complaints.advance(session, actor, complaint_id, "investigate", body.note or "")
     )
 
 
 @router.post("/complaints/{complaint_id}/resolve")
-def resolve(actor: Handler, session: DB, complaint_id: int, body: ReasonIn) -> ComplaintRead:
+def resolve(actor: Handler, session: DB, complaint_id: Id, body: ReasonIn) -> ComplaintRead:
     return ComplaintRead.model_validate(
         complaints.advance(session, actor, complaint_id, "resolve", body.reason)
     )
@@ -365,7 +366,7 @@ def create_canteen(actor: StaffManager, session: DB, body: CanteenCreate) -> dic
 
 
 @router.post("/canteens/{canteen_id}/menus", status_code=201)
-def add_menu(actor: StaffManager, session: DB, canteen_id: int, body: MenuCreate) -> dict[str, Any]:
+def add_menu(actor: StaffManager, session: DB, canteen_id: Id, body: MenuCreate) -> dict[str, Any]:
     m = meals.add_menu(session, actor, canteen_id, body)
     return {"id": m.id, "day": m.day, "meal": m.meal, "price_fen": m.price_fen}
 
@@ -376,10 +377,10 @@ def order_meal(actor: Placer, session: DB, body: MealOrderCreate) -> MealOrderRe
 
 
 @router.post("/meals/{meal_id}/serve")
-def serve_meal(actor: ProviderStaff, session: DB, meal_id: int) -> MealOrderRead:
+def serve_meal(actor: ProviderStaff, session: DB, meal_id: Id) -> MealOrderRead:
     return MealOrderRead.model_validate(meals.serve(session, actor, meal_id))
 
 
 @router.post("/meals/{meal_id}/cancel")
-def cancel_meal(actor: Viewer, session: DB, meal_id: int) -> MealOrderRead:
+def cancel_meal(actor: Viewer, session: DB, meal_id: Id) -> MealOrderRead:
     return MealOrderRead.model_validate(meals.cancel(session, actor, meal_id))

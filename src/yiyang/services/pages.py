@@ -21,6 +21,7 @@ from yiyang.core.errors import DomainError
 from yiyang.core.i18n import N_
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
+from yiyang.core.types import Id
 from yiyang.services import matching, service
 from yiyang.services import repository as repo
 from yiyang.services.enums import LABELS, OrderState
@@ -80,7 +81,7 @@ def board(
 
 @router.get("/orders/new")
 def new_order(
-    request: Request, actor: Placer, session: DB, elder_id: int | None = None
+    request: Request, actor: Placer, session: DB, elder_id: Id | None = None
 ) -> Response:
     return _form(
         request,
@@ -174,7 +175,7 @@ def place_order(
 
 @router.get("/orders/{order_id}")
 def order_page(
-    request: Request, actor: Viewer, session: DB, order_id: int, error: str = ""
+    request: Request, actor: Viewer, session: DB, order_id: Id, error: str = ""
 ) -> Response:
     order = service.get_order(session, actor, order_id)
     item = session.get(ServiceItem, order.item_id)
@@ -204,7 +205,7 @@ def order_page(
 def assign(
     actor: ProviderStaff,
     session: DB,
-    order_id: int,
+    order_id: Id,
     caregiver_id: Annotated[int, Form()],
     note: Annotated[str, Form()] = "",
 ) -> Response:
@@ -219,7 +220,7 @@ def assign(
 def act(
     actor: Viewer,
     session: DB,
-    order_id: int,
+    order_id: Id,
     action: Annotated[str, Form()],
     reason: Annotated[str, Form()] = "",
     stars: Annotated[int, Form()] = 0,
@@ -308,7 +309,7 @@ def my_jobs(
 def job_action(
     actor: Deliverer,
     session: DB,
-    order_id: int,
+    order_id: Id,
     action: str,
     lat: Annotated[str, Form()] = "",
     lon: Annotated[str, Form()] = "",
@@ -455,7 +456,7 @@ def order_meal_page(
 def my_service_action(
     actor: Placer,
     session: DB,
-    order_id: int,
+    order_id: Id,
     action: str,
     stars: Annotated[int, Form()] = 0,
 ) -> Response:

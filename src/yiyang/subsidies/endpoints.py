@@ -17,6 +17,7 @@ from yiyang.core.errors import Conflict, NotFound
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
+from yiyang.core.types import Id
 from yiyang.registry.service import access_elder
 from yiyang.services.models import Provider
 from yiyang.subsidies import service, settlement
@@ -74,7 +75,7 @@ def settle(actor: Manager, session: DB, body: MonthIn) -> list[StatementRead]:
     return [StatementRead.model_validate(s) for s in settlement.settle(session, body.period)]
 
 
-def _provider_filter(actor: Actor, provider_id: int | None) -> int | None:
+def _provider_filter(actor: Actor, provider_id: Id | None) -> int | None:
     if actor.role is Role.PROVIDER_ADMIN:
         if provider_id not in (None, actor.provider_id):
             raise NotFound(_("No such provider."))
@@ -84,7 +85,7 @@ def _provider_filter(actor: Actor, provider_id: int | None) -> int | None:
 
 @router.get("/statements", summary="Settled statements of a month")
 def list_statements(
-    actor: Settlement, session: DB, period: str, provider_id: int | None = None
+    actor: Settlement, session: DB, period: str, provider_id: Id | None = None
 ) -> list[StatementRead]:
     pid = _provider_filter(actor, provider_id)
     return [StatementRead.model_validate(s) for s in settlement.statements(session, period, pid)]
@@ -94,7 +95,7 @@ def list_statements(
 def statement_xlsx(
     actor: Settlement,
     session: DB,
-    provider_id: int,
+    provider_id: Id,
     period: Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")],
 ) -> Response:
     pid = _provider_filter(actor, provider_id)
@@ -115,7 +116,7 @@ def statement_xlsx(
 
 
 @router.get("/elders/{elder_id}/balances", summary="An elder's subsidy balances")
-def balances(actor: Viewer, session: DB, elder_id: int) -> list[BalanceRead]:
+def balances(actor: Viewer, session: DB, elder_id: Id) -> list[BalanceRead]:
     elder = access_elder(session, actor, elder_id)
     return [BalanceRead(**b) for b in settlement.elder_balances(session, elder.id)]
 
