@@ -1,4 +1,4 @@
-"""Browser-facing HTTP headers, set once for every response (docs/adr/0011-browser-security.md).
+"""Browser-facing HTTP headers, set once for every response (ADR 0012).
 
 - **Content-Security-Policy** on every response: scripts, styles, fonts and connections from our
   own origin only, no inline script or style (the templates carry none, htmx's indicator style is
