@@ -165,6 +165,8 @@ def test_every_page_sends_the_policy_and_carries_no_inline_code(
     assert len(pages) >= 30  # the walk found the page routers
     checked_html = 0
     for route in pages:
+        unknown = set(route.param_convertors) - set(values)
+        assert not unknown, f"{route.path}: give this test a value for {unknown}"
         path = route.path.format(**{k: values[k] for k in route.param_convertors})
         for user in USERS:
             r = client.get(path, headers=tokens[user], follow_redirects=False)
