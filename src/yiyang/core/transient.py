@@ -16,6 +16,8 @@ import asyncio
 
 from sqlalchemy import exc as sa_exc
 
+from yiyang.core.bus import BusClosed
+
 # SQLSTATE classes and codes that say "the server, not your data": connection exceptions (08),
 # insufficient resources (53), operator intervention (57: admin shutdown, crash shutdown,
 # cannot connect now), system errors (58), and the two concurrency outcomes a retry resolves.
@@ -45,8 +47,10 @@ def is_transient(exc: BaseException) -> bool:
         if isinstance(e, sa_exc.OperationalError | sa_exc.InterfaceError):
             # No SQLSTATE (e.g. connection refused while the server restarts, SQLite locked).
             return state is None
-        if type(e).__name__ in ("BusClosed", "OperationalError", "InterfaceError"):
-            return True  # the broker is away (core.bus.BusClosed); a driver's own classes
+        if isinstance(e, BusClosed):
+            return True  # the broker is away, or the bus stopping
+        if type(e).__name__ in ("OperationalError", "InterfaceError"):
+            return True  # a driver's own classes, not wrapped by SQLAlchemy
     return False
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -85,7 +85,10 @@ def _provider_filter(actor: Actor, provider_id: Id | None) -> int | None:
 
 @router.get("/statements", summary="Settled statements of a month")
 def list_statements(
-    actor: Settlement, session: DB, period: str, provider_id: Id | None = None
+    actor: Settlement,
+    session: DB,
+    period: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
+    provider_id: Id | None = None,
 ) -> list[StatementRead]:
     pid = _provider_filter(actor, provider_id)
     return [StatementRead.model_validate(s) for s in settlement.statements(session, period, pid)]
@@ -122,7 +125,12 @@ def balances(actor: Viewer, session: DB, elder_id: Id) -> list[BalanceRead]:
 
 
 @router.get("/report", summary="Use and balance per street (depth 2) or community (3)")
-def report(actor: Viewer, session: DB, period: str, depth: int = 3) -> list[ReportRow]:
+def report(
+    actor: Viewer,
+    session: DB,
+    period: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
+    depth: Annotated[int, Query(ge=2, le=3, description="2: streets, 3: communities")] = 3,
+) -> list[ReportRow]:
     if actor.role in (Role.FAMILY, Role.ELDER):
         return []
     return [ReportRow.of(r) for r in settlement.region_report(session, actor, period, depth)]
