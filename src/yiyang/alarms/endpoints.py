@@ -5,29 +5,34 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yiyang.alarms import describe, rules, service
+from yiyang.alarms import describe, limits, repository, rules, service, settings
 from yiyang.alarms.enums import AlertState
-from yiyang.alarms.models import Alert, AlertEvent, RuleSettings
+from yiyang.alarms.models import Alert, AlertEvent
 from yiyang.alarms.repository import filtered
-from yiyang.alarms.schemas import AlertDetail, AlertRead, RuleSettingsWrite, Transition
+from yiyang.alarms.schemas import (
+    AlertDetail,
+    AlertRead,
+    EffectiveSettingsRead,
+    RuleSettingsRead,
+    RuleSettingsWrite,
+    SafeRangeRead,
+    Transition,
+)
 from yiyang.core.auth import require
 from yiyang.core.clock import now
 from yiyang.core.db import get_session
-from yiyang.core.errors import ValidationFailed, field_errors
-from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
-from yiyang.core.scoping import Actor, region_scope_path
+from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
-from yiyang.registry import repository as elders
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 DB = Annotated[Session, Depends(get_session, scope="function")]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ALERTS))]
 Handler = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
+RuleManager = Annotated[Actor, Depends(require(Perm.MANAGE_RULES))]
 
 
 def to_read(alert: Alert) -> AlertRead:
@@ -94,56 +99,65 @@ def transition(actor: Handler, session: DB, alert_id: Id, data: Transition) -> A
     return _detail(session, alert)
 
 
-@router.get("/rule-settings/defaults", summary="The code defaults of every rule parameter")
+@router.get(
+    "/rule-settings/defaults",
+    response_model=dict[str, Any],
+    summary="The code defaults of every rule parameter",
+)
 def rule_defaults(actor: Viewer) -> dict[str, Any]:
     return rules.DEFAULTS.model_dump()
 
 
-def _validated(params: dict[str, Any]) -> dict[str, Any]:
-    try:
-        rules.Params.model_validate(params)
-    except ValidationError as exc:
-        raise ValidationFailed(
-            _("Some rule parameters are not valid."), errors=field_errors(exc.errors())
-        ) from None
-    return params
+@router.get(
+    "/rule-settings/limits",
+    response_model=list[SafeRangeRead],
+    summary="The safe range of every rule parameter (the table in docs/devices.md)",
+)
+def rule_limits(actor: Viewer) -> list[SafeRangeRead]:
+    return [SafeRangeRead(**row) for row in limits.rows(rules.Params, rules.DEFAULTS)]
 
 
-def _save(
-    session: Session, where: Any, key: dict[str, Any], data: RuleSettingsWrite
-) -> RuleSettings:
-    """Create or replace one settings row (audited through the model)."""
-    row = session.scalar(select(RuleSettings).where(where))
-    if row is None:
-        row = RuleSettings(**key, params={})
-        session.add(row)
-    row.params, row.note = _validated(data.params), data.note
-    session.flush()
-    return row
+@router.get(
+    "/rule-settings/elder/{elder_id}",
+    response_model=EffectiveSettingsRead,
+    summary="An elder's overrides and the parameters in effect",
+)
+def get_elder_settings(actor: Viewer, session: DB, elder_id: Id) -> EffectiveSettingsRead:
+    elder = settings.access_elder(session, actor, elder_id)
+    row = repository.settings_row(session, elder_id=elder.id)
+    params, rejected = settings.effective(session, elder)
+    return EffectiveSettingsRead(
+        elder_id=elder.id,
+        params=row.params if row else {},
+        note=row.note if row else None,
+        effective=params.model_dump(mode="json"),
+        rejected=rejected,
+    )
 
 
-@router.put("/rule-settings/elder/{elder_id}", summary="Set an elder's rule parameters (overrides)")
+@router.put(
+    "/rule-settings/elder/{elder_id}",
+    response_model=RuleSettingsRead,
+    summary="Set an elder's rule parameters (overrides, within the safe ranges)",
+)
 def put_elder_settings(
-    actor: Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))],
-    session: DB,
-    elder_id: Id,
-    data: RuleSettingsWrite,
-) -> dict[str, Any]:
-    if elders.get_readable(session, actor, elder_id) is None:
-        raise ValidationFailed(_("No such elder in your area."), field="elder_id")
-    row = _save(session, RuleSettings.elder_id == elder_id, {"elder_id": elder_id}, data)
-    return {"elder_id": elder_id, "params": row.params}
+    actor: RuleManager, session: DB, elder_id: Id, data: RuleSettingsWrite
+) -> RuleSettingsRead:
+    row = settings.set_elder_settings(session, actor, elder_id, data.params, data.note)
+    return RuleSettingsRead.model_validate(row)
 
 
-@router.put("/rule-settings/region", summary="Set defaults for a district, street or community")
+@router.put(
+    "/rule-settings/region",
+    response_model=RuleSettingsRead,
+    summary="Set defaults for a district, street or community (within the safe ranges)",
+)
 def put_region_settings(
-    actor: Annotated[Actor, Depends(require(Perm.MANAGE_RULES))],
+    actor: RuleManager,
     session: DB,
     data: RuleSettingsWrite,
-    region_path: str | None = None,
-) -> dict[str, Any]:
+    region_path: Annotated[str | None, Query(max_length=255)] = None,
+) -> RuleSettingsRead:
     path = region_path or actor.region_path
-    if not path.startswith(region_scope_path(actor) or "\0"):
-        raise ValidationFailed(_("That region is outside your area."), field="region_path")
-    row = _save(session, RuleSettings.region_path == path, {"region_path": path}, data)
-    return {"region_path": path, "params": row.params}
+    row = settings.set_region_settings(session, actor, path, data.params, data.note)
+    return RuleSettingsRead.model_validate(row)

@@ -4,6 +4,7 @@ scoped alert queries for everyone else."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import fields
@@ -18,8 +19,11 @@ from yiyang.core.bulk import copy_upsert
 from yiyang.core.db import among, upsert
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor, elder_row_scope
+from yiyang.regions.models import Region
 from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
+
+log = logging.getLogger(__name__)
 
 STATE_FIELDS = [f.name for f in fields(rules.State)]
 
@@ -183,14 +187,21 @@ class ElderFacts:
 
 class ParamsCache:
     """Rule parameters per elder: code defaults ← region rows (district → street → community)
-    ← the elder's row. The settings table is small; it is re-read every ``ttl`` seconds."""
+    ← the elder's row. The settings table is small; it is re-read every ``ttl`` seconds.
+
+    Every row is checked again when read: a stored key that is not safe on top of the layers
+    below it (a row written before the safe ranges, edited by hand, or made unsafe by a change
+    of its region's row) is left out, and that parameter keeps the value of the layer below;
+    each such key is logged once per reload and listed in ``rejected``. The engine never runs
+    with unsafe parameters and never fails on a stored row."""
 
     def __init__(self, ttl: float = 60.0) -> None:
         self.ttl = ttl
         self._loaded = -1e9
-        self._regions: dict[str, dict[str, Any]] = {}
-        self._elders: dict[int, dict[str, Any]] = {}
+        self._regions: dict[str, Any] = {}
+        self._elders: dict[int, Any] = {}
         self._memo: dict[tuple[str, int], rules.Params] = {}
+        self.rejected: dict[tuple[str, str], Any] = {}  # (row, key) → the stored value
 
     def refresh(self, session: Session, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._loaded < self.ttl:
@@ -202,16 +213,65 @@ class ParamsCache:
             elif row.region_path:
                 regions[row.region_path] = row.params
         self._regions, self._elders, self._memo = regions, elders, {}
+        self.rejected = {}
         self._loaded = time.monotonic()
 
     def for_elder(self, elder_id: int, region_path: str) -> rules.Params:
         key = (region_path, elder_id if elder_id in self._elders else 0)
         hit = self._memo.get(key)
         if hit is None:
-            layers = [v for p, v in sorted(self._regions.items()) if region_path.startswith(p)]
-            hit = rules.Params.layered(*layers, self._elders.get(elder_id))
+            sources = [p for p in sorted(self._regions) if region_path.startswith(p)]
+            layers = [self._regions[p] for p in sources]
+            if elder_id in self._elders:
+                sources.append(f"elder {elder_id}")
+                layers.append(self._elders[elder_id])
+            rejected: list[tuple[int, str, Any]] = []
+            hit = rules.Params.layered_safely(*layers, rejected=rejected)
+            for index, name, value in rejected:
+                where = (sources[index], name)
+                if where not in self.rejected:
+                    self.rejected[where] = value
+                    log.warning(
+                        "rule settings of %s: %s=%r is outside the safe ranges here; "
+                        "the value below it applies",
+                        *where,
+                        value,
+                    )
             self._memo[key] = hit
         return hit
+
+
+def settings_row(
+    session: Session,
+    *,
+    elder_id: int | None = None,
+    region_path: str | None = None,
+    lock: bool = False,
+) -> RuleSettings | None:
+    """The stored settings row of one elder or one region (``lock``: for a write)."""
+    where = (
+        RuleSettings.elder_id == elder_id
+        if elder_id is not None
+        else RuleSettings.region_path == region_path
+    )
+    query = select(RuleSettings).where(where)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def region_layers(session: Session, region_path: str) -> list[tuple[str, Any]]:
+    """The region rows that apply at ``region_path`` (its own and its ancestors'), from the
+    district down — the layers ``ParamsCache`` puts under an elder's row."""
+    rows = session.execute(
+        select(RuleSettings.region_path, RuleSettings.params).where(
+            RuleSettings.region_path.is_not(None)
+        )
+    ).all()
+    found = [(p, params) for p, params in rows if p and region_path.startswith(p)]
+    return sorted(found, key=lambda row: row[0])
+
+
+def region_exists(session: Session, path: str) -> bool:
+    return session.scalar(select(Region.id).where(Region.path == path).limit(1)) is not None
 
 
 def alert_scope(actor: Actor) -> ColumnElement[bool]:

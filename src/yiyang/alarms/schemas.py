@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from yiyang.alarms.enums import AlertState, Outcome
+from yiyang.core.types import Input
 
 
 class AlertRead(BaseModel):
@@ -46,7 +47,7 @@ class AlertDetail(AlertRead):
     trail: list[AlertEventRead]
 
 
-class Transition(BaseModel):
+class Transition(Input):
     model_config = ConfigDict(extra="forbid")
     state: AlertState
     outcome: Outcome | None = None
@@ -54,7 +55,33 @@ class Transition(BaseModel):
     version: int | None = None
 
 
-class RuleSettingsWrite(BaseModel):
+class RuleSettingsWrite(Input):
+    """Overrides of rule parameters: only the keys given (``sustain`` and ``escalation`` name
+    only the metrics and severities they change). Checked against the safe ranges on top of the
+    layers below (``rules.Params``)."""
+
     model_config = ConfigDict(extra="forbid")
     params: dict[str, Any]
     note: str | None = None
+
+
+class RuleSettingsRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    elder_id: int | None = None
+    region_path: str | None = None
+    params: dict[str, Any]
+    note: str | None = None
+
+
+class EffectiveSettingsRead(RuleSettingsRead):
+    effective: dict[str, Any]  # what the engine runs for this elder
+    rejected: list[str]  # stored keys left out as unsafe where they apply ("row: key")
+
+
+class SafeRangeRead(BaseModel):
+    parameter: str
+    default: str
+    safe: str
+    unit: str
+    source: str
+    note: str

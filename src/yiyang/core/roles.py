@@ -39,7 +39,9 @@ class Perm(enum.StrEnum):
     MANAGE_DEVICES = "can_manage_devices"  # register, bind, retire devices
     VIEW_ALERTS = "can_view_alerts"
     HANDLE_ALERTS = "can_handle_alerts"  # acknowledge, dispatch, resolve
-    MANAGE_RULES = "can_manage_rules"  # rule parameters, vendors
+    # Everything that tunes an elder's alarms: region defaults and per-elder rule parameters
+    # (within the safe ranges of alarms/limits.py), in the holder's own area.
+    MANAGE_RULES = "can_manage_rules"
     VIEW_DEAD_LETTERS = "can_view_dead_letters"  # rejected device messages (raw payloads)
     VIEW_ORDERS = "can_view_orders"
     PLACE_ORDERS = "can_place_orders"  # order for an elder; rate it, complain about it
@@ -78,7 +80,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | {Perm.EDIT_ELDERS, Perm.IMPORT_ELDERS, Perm.EXPORT_ELDERS, Perm.VIEW_ID_NUMBER}
         | {Perm.VIEW_MEDICAL, Perm.VIEW_AUDIT}
         | _ALARMS
-        | {Perm.MANAGE_DEVICES}
+        | {Perm.MANAGE_DEVICES, Perm.MANAGE_RULES}
         | _ORDERING
         | {Perm.HANDLE_COMPLAINTS}
     ),
