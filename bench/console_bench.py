@@ -133,7 +133,11 @@ def serve() -> tuple[subprocess.Popen, str]:  # type: ignore[type-arg]
 
 def login(base: str, username: str = "operator") -> httpx.Cookies:
     c = httpx.Client(base_url=base)
-    r = c.post("/login", data={"username": username, "password": PASSWORD, "next": "/console"})
+    page = c.get("/login").text  # the form's CSRF token (and its cookie)
+    marker = 'name="csrf_token" value="'
+    csrf = page[page.index(marker) + len(marker) :].split('"', 1)[0]
+    form = {"username": username, "password": PASSWORD, "next": "/console", "csrf_token": csrf}
+    r = c.post("/login", data=form)
     assert r.status_code == 303, r.text
     return c.cookies
 

@@ -175,6 +175,15 @@ def login(client: TestClient):  # type: ignore[no-untyped-def]
     return _login
 
 
+def login_form_token(client: TestClient) -> str:
+    """Open the sign-in page as a browser would: its CSRF token (the cookie is kept by the
+    client)."""
+    page = client.get("/login")
+    marker = 'name="csrf_token" value="'
+    start = page.text.index(marker) + len(marker)
+    return page.text[start : page.text.index('"', start)]
+
+
 @pytest.fixture
 def browser_login(client: TestClient):  # type: ignore[no-untyped-def]
     """Cookie login through the real login form; returns the CSRF token from the page."""
@@ -182,7 +191,12 @@ def browser_login(client: TestClient):  # type: ignore[no-untyped-def]
     def _login(username: str) -> str:
         r = client.post(
             "/login",
-            data={"username": username, "password": PASSWORD, "next": "/elders"},
+            data={
+                "username": username,
+                "password": PASSWORD,
+                "next": "/elders",
+                "csrf_token": login_form_token(client),
+            },
             follow_redirects=False,
         )
         assert r.status_code == 303, r.text

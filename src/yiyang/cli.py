@@ -93,6 +93,9 @@ def serve(
         reload=reload,
         workers=workers,
         log_level="info",
+        # The client's address is decided once, by YIYANG_TRUSTED_PROXIES (core.auth.client_ip);
+        # uvicorn's own X-Forwarded-For handling would trust any local peer's header.
+        proxy_headers=False,
     )
 
 

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from yiyang.accounts.models import User
+from yiyang.accounts.models import LoginThrottle
 from yiyang.audit.models import AuditEvent
 
 from ..conftest import PASSWORD
@@ -55,8 +55,12 @@ def test_repeated_failures_lock_the_account(client, session, monkeypatch) -> Non
     r = client.post("/api/auth/token", json={"username": "community", "password": PASSWORD})
     assert r.status_code == 429
     assert int(r.headers["Retry-After"]) > 0
-    user = session.scalar(select(User).where(User.username == "community"))
-    assert user.locked_until is not None
+    lock = session.scalar(
+        select(LoginThrottle).where(
+            LoginThrottle.scope == "account", LoginThrottle.username == "community"
+        )
+    )
+    assert lock is not None and lock.locked_until is not None
 
 
 def test_failures_slow_down_progressively() -> None:

@@ -9,6 +9,8 @@ from stdnum.cn import ric
 from yiyang.accounts.models import User
 from yiyang.registry.models import Elder
 
+from ..conftest import login_form_token
+
 
 def test_login_page_is_chinese_by_default(client) -> None:
     client.cookies.delete("lang")
@@ -20,7 +22,8 @@ def test_login_page_is_chinese_by_default(client) -> None:
 
 
 def test_wrong_password_rerenders_the_form_with_the_reason(client) -> None:
-    page = client.post("/login", data={"username": "street", "password": "nope", "next": "/elders"})
+    form = {"username": "street", "password": "nope", "next": "/elders"}
+    page = client.post("/login", data={**form, "csrf_token": login_form_token(client)})
     assert page.status_code == 401 and "Wrong username or password." in page.text
     assert 'value="street"' in page.text
 
@@ -28,7 +31,12 @@ def test_wrong_password_rerenders_the_form_with_the_reason(client) -> None:
 def test_open_redirects_are_refused(client) -> None:
     r = client.post(
         "/login",
-        data={"username": "street", "password": "Yiyang@2026", "next": "//evil.example"},
+        data={
+            "username": "street",
+            "password": "Yiyang@2026",
+            "next": "//evil.example",
+            "csrf_token": login_form_token(client),
+        },
         follow_redirects=False,
     )
     assert r.headers["location"] == "/elders"
@@ -64,7 +72,8 @@ def test_detail_page_masks_for_the_operator(client, browser_login, session) -> N
     elder = session.scalars(select(Elder).order_by(Elder.id).limit(1)).one()
     page = client.get(f"/elders/{elder.id}")
     assert elder.id_number not in page.text
-    assert elder.id_number[:4] + "**********" + elder.id_number[-4:] in page.text
+    assert elder.id_number[0] + "*" * 16 + elder.id_number[-1] in page.text
+    assert elder.birth_date.isoformat() not in page.text  # the age only (#14 item 11)
 
 
 def test_outside_detail_page_is_404(client, browser_login, session) -> None:

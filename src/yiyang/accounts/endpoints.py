@@ -4,13 +4,13 @@ import asyncio
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from yiyang.accounts import service
-from yiyang.accounts.schemas import Me, TokenRead, TokenRequest
-from yiyang.core.auth import client_ip, current_actor
+from yiyang.accounts.schemas import Me, SessionListItem, TokenRead, TokenRequest
+from yiyang.core.auth import client_ip, current_actor, request_token
 from yiyang.core.db import get_session, unit_of_work
 from yiyang.core.errors import DomainError
 from yiyang.core.roles import ROLE_PERMS
@@ -34,10 +34,12 @@ def login_committed(
     raise failure
 
 
-async def slow_down(username: str) -> None:
+async def slow_down(username: str, ip: str | None) -> None:
+    """Hold the attempt back by the failures this (username, address) pair has run up."""
+
     def count() -> int:
         with unit_of_work() as session:
-            return service.failed_logins(session, username)
+            return service.pending_failures(session, username, ip)
 
     delay = service.failure_delay(await run_in_threadpool(count))
     if delay:
@@ -46,9 +48,10 @@ async def slow_down(username: str) -> None:
 
 @router.post("/token", response_model=TokenRead, summary="Exchange username/password for a token")
 async def token(data: TokenRequest, request: Request) -> TokenRead:
-    await slow_down(data.username)
+    ip = client_ip(request)
+    await slow_down(data.username, ip)
     value, expires = await run_in_threadpool(
-        login_committed, data.username, data.password, "api", client_ip(request)
+        login_committed, data.username, data.password, "api", ip
     )
     return TokenRead(access_token=value, expires_at=expires)
 
@@ -71,10 +74,49 @@ def logout(
     actor: Annotated[Actor, Depends(current_actor)],
     session: Annotated[Session, Depends(get_session, scope="function")],
 ) -> None:
-    header = request.headers.get("authorization", "")
-    token_value = (
-        header[7:].strip()
-        if header.lower().startswith("bearer ")
-        else request.cookies.get("yiyang_session", "")
-    )
-    service.logout(session, token_value)
+    credential = request_token(request)
+    if credential is not None:
+        service.logout(session, credential[0])
+
+
+def _current_session_id(request: Request, session: Session) -> int | None:
+    credential = request_token(request)
+    return service.session_id_for(session, *credential) if credential else None
+
+
+@router.get(
+    "/tokens",
+    response_model=list[SessionListItem],
+    summary="Your browser sessions and API tokens (a user manager: ?user_id= for a user in area)",
+)
+def list_tokens(
+    request: Request,
+    actor: Annotated[Actor, Depends(current_actor)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
+    user_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> list[SessionListItem]:
+    current = _current_session_id(request, session)
+    return [
+        SessionListItem(
+            id=s.id,
+            kind=s.kind,
+            created_at=s.created_at,
+            expires_at=s.expires_at,
+            ip=s.ip,
+            current=s.id == current,
+        )
+        for s in service.list_sessions(session, actor, user_id)
+    ]
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=204,
+    summary="Revoke a session or API token (yours, or a user's in your area as a user manager)",
+)
+def revoke_token(
+    actor: Annotated[Actor, Depends(current_actor)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
+    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> None:
+    service.revoke_session(session, actor, token_id)

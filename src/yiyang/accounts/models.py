@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yiyang.core.audit import Audited
@@ -13,9 +13,7 @@ from yiyang.core.roles import Role
 
 class User(Audited, Base):
     __tablename__ = "app_user"
-    __audit_exclude__ = frozenset(
-        {"password_hash", "failed_logins", "locked_until", "last_login_at"}
-    )
+    __audit_exclude__ = frozenset({"password_hash", "last_login_at"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -29,8 +27,6 @@ class User(Audited, Base):
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None]
     last_login_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
 
@@ -60,3 +56,23 @@ class AuthSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
     expires_at: Mapped[dt.datetime]
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per (username, client address) — scope "account" — and per client
+    address — scope "address", username "" (see ``accounts.throttle``). Unknown usernames get
+    rows like known ones; a success deletes its own pair's row."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (
+        UniqueConstraint("scope", "address", "username", name="uq_login_throttle_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(8))  # "account" | "address"
+    address: Mapped[str] = mapped_column(String(64))  # IPv4, IPv6 /64, or the peer's name
+    username: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer)
+    first_failure_at: Mapped[dt.datetime]
+    last_failure_at: Mapped[dt.datetime]
+    locked_until: Mapped[dt.datetime | None]

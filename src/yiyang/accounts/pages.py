@@ -1,30 +1,78 @@
+"""Sign-in and sign-out pages, and the account page (one's sessions and API tokens)."""
+
 from __future__ import annotations
 
+import hmac
+import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from yiyang.accounts import service
 from yiyang.accounts.endpoints import login_committed, slow_down
-from yiyang.core.auth import COOKIE, client_ip, current_actor
+from yiyang.core.auth import COOKIE, client_ip, current_actor, request_token
 from yiyang.core.config import get_settings
 from yiyang.core.db import get_session
 from yiyang.core.errors import DomainError
+from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+DB = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _safe_next(value: str | None) -> str:
     return value if value and value.startswith("/") and not value.startswith("//") else "/elders"
 
 
+# Login CSRF: before there is a session there is no session token to check, so the sign-in form
+# carries a double-submit token: a random value in a cookie of its own and the same value in the
+# form. Another site can make a browser post the form, but cannot read or set the cookie (with
+# YIYANG_COOKIE_SECURE the __Host- prefix stops even a sibling subdomain from setting it).
+def login_csrf_cookie() -> str:
+    return "__Host-yiyang_login_csrf" if get_settings().cookie_secure else "yiyang_login_csrf"
+
+
+def _login_form(
+    request: Request,
+    *,
+    status_code: int = 200,
+    next: str | None = None,
+    error: str | None = None,
+    username: str = "",
+    fresh: bool = False,
+) -> Response:
+    cookie = login_csrf_cookie()
+    token = request.cookies.get(cookie, "")
+    if fresh or len(token) != 32:
+        token = secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "login.html",
+        status_code=status_code,
+        next=_safe_next(next),
+        error=error,
+        username=username,
+        login_csrf=token,
+    )
+    response.set_cookie(
+        cookie,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().cookie_secure,
+        path="/",
+    )
+    return response
+
+
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
-    return render(request, "login.html", next=_safe_next(next), error=None, username="")
+    return _login_form(request, next=next)
 
 
 @router.post("/login")
@@ -33,22 +81,25 @@ async def login_submit(
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str | None, Form()] = None,
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
-    await slow_down(username)
-    try:
-        token, _expires = await run_in_threadpool(
-            login_committed, username, password, "cookie", client_ip(request)
-        )
-    except DomainError as exc:
-        return render(
+    expected = request.cookies.get(login_csrf_cookie(), "")
+    if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
+        return _login_form(
             request,
-            "login.html",
-            status_code=exc.status_code,
-            next=_safe_next(next),
-            error=exc.message,
+            status_code=403,
+            next=next,
+            error=_("The form has expired. Reload the page and try again."),
             username=username,
+            fresh=True,
+        )
+    ip = client_ip(request)
+    await slow_down(username, ip)
+    try:
+        token, _expires = await run_in_threadpool(login_committed, username, password, "cookie", ip)
+    except DomainError as exc:
+        return _login_form(
+            request, status_code=exc.status_code, next=next, error=exc.message, username=username
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
     settings = get_settings()
@@ -60,6 +111,7 @@ async def login_submit(
         secure=settings.cookie_secure,
         max_age=settings.session_hours * 3600,
     )
+    response.delete_cookie(login_csrf_cookie(), path="/", secure=settings.cookie_secure)
     return response
 
 
@@ -67,9 +119,40 @@ async def login_submit(
 def logout(
     request: Request,
     actor: Annotated[Actor, Depends(current_actor)],
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: DB,
 ) -> Response:
     service.logout(session, request.cookies.get(COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
+
+
+@router.get("/account")
+def account_page(
+    request: Request, actor: Annotated[Actor, Depends(current_actor)], session: DB
+) -> Response:
+    credential = request_token(request)
+    current = service.session_id_for(session, *credential) if credential else None
+    return render(
+        request,
+        "account.html",
+        sessions=service.list_sessions(session, actor),
+        current=current,
+    )
+
+
+@router.post("/account/sessions/{session_id}/revoke")
+def revoke_session(
+    request: Request,
+    actor: Annotated[Actor, Depends(current_actor)],
+    session: DB,
+    session_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> Response:
+    credential = request_token(request)
+    current = service.session_id_for(session, *credential) if credential else None
+    service.revoke_session(session, actor, session_id)
+    if session_id == current:  # signed this browser out
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+    return RedirectResponse("/account", status_code=303)

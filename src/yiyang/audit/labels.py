@@ -16,6 +16,8 @@ ACTIONS: dict[str, str] = {
     "logout": N_("Signed out"),
     "login_failed": N_("Failed sign-in"),
     "account_locked": N_("Account locked"),
+    "address_locked": N_("Sign-in address locked"),
+    "token_revoked": N_("Session or token revoked"),
     "confirm_code_attempt": N_("Elder's code entered"),
     "confirm_code_locked": N_("Elder's code locked"),
     "confirm_code_reissued": N_("Elder's code reissued"),

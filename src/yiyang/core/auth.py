@@ -4,13 +4,16 @@ writes; ``require(perm)`` for permission checks. Sets the audit actor for the re
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from yiyang.core import audit
+from yiyang.core.config import get_settings
 from yiyang.core.db import unit_of_work
 from yiyang.core.errors import Forbidden, NotAuthenticated
 from yiyang.core.i18n import gettext as _
@@ -22,8 +25,54 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=4)
+def _trusted_networks(spec: str) -> tuple[Network, ...]:
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip()
+    )
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address. The TCP peer, unless it is a trusted proxy (YIYANG_TRUSTED_PROXIES):
+    then X-Forwarded-For is read from the right, and the first address not itself a trusted
+    proxy is the client (entries left of it are whatever the client chose to send)."""
+    peer = request.client.host if request.client else None
+    networks = _trusted_networks(get_settings().trusted_proxies)
+    if peer is None or not networks:
+        return peer
+    address = _ip(peer)
+    if address is None or not any(address in n for n in networks):
+        return peer
+    hops = [h for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+    for hop in reversed(hops):
+        parsed = _ip(hop)
+        if parsed is None:  # garbage: the hop that wrote it is the last one we can believe
+            break
+        address = parsed
+        if not any(address in n for n in networks):
+            break
+    return str(address)
+
+
+def request_token(request: Request) -> tuple[str, str] | None:
+    """The credential this request carries: (token, "api") for a bearer token, (token,
+    "cookie") for the browser session cookie."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip(), "api"
+    if token := request.cookies.get(COOKIE):
+        return token, "cookie"
+    return None
 
 
 def _lookup(token: str, kind: str) -> Actor | None:
@@ -33,18 +82,42 @@ def _lookup(token: str, kind: str) -> Actor | None:
         return resolve_token(session, token, kind)
 
 
+def _session_id(token: str, kind: str) -> int | None:
+    from yiyang.accounts.service import session_id_for
+
+    with unit_of_work() as session:
+        return session_id_for(session, token, kind)
+
+
+def _session_alive(session_id: int) -> bool:
+    from yiyang.accounts.service import session_alive
+
+    with unit_of_work() as session:
+        return session_alive(session, session_id)
+
+
+async def session_watch(request: Request) -> tuple[int | None, Callable[[], Awaitable[bool]]]:
+    """For a long-lived response (an event stream): the id of the session the request runs
+    under, and a check whether that session is still usable (not signed out, revoked or
+    expired, its user still active)."""
+    credential = request_token(request)
+    session_id = await run_in_threadpool(_session_id, *credential) if credential else None
+
+    async def alive() -> bool:
+        return session_id is not None and await run_in_threadpool(_session_alive, session_id)
+
+    return session_id, alive
+
+
 async def optional_actor(request: Request) -> Actor | None:
     if hasattr(request.state, "actor"):
         cached: Actor | None = request.state.actor
         return cached
-    header = request.headers.get("authorization", "")
+    credential = request_token(request)
     actor: Actor | None = None
-    via_cookie = False
-    if header.lower().startswith("bearer "):
-        actor = await run_in_threadpool(_lookup, header[7:].strip(), "api")
-    elif token := request.cookies.get(COOKIE):
-        actor = await run_in_threadpool(_lookup, token, "cookie")
-        via_cookie = True
+    via_cookie = credential is not None and credential[1] == "cookie"
+    if credential is not None:
+        actor = await run_in_threadpool(_lookup, *credential)
     if actor is not None:
         if via_cookie and request.method not in SAFE_METHODS:
             await _check_csrf(request, actor)

@@ -16,10 +16,22 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
     session_hours: int = 12
-    api_token_hours: int = 24 * 30
+    api_token_hours: int = 24  # owners and admins list and revoke them (GET /api/auth/tokens)
     cookie_secure: bool = False
+    # Sign-in throttling (docs/accounts.md). Failures count per (username, client address): that
+    # pair slows down and, at login_max_failures, locks for login_lock_minutes, so a stranger
+    # elsewhere cannot lock an operator out. One client address (an IPv6 /64) is locked after
+    # login_address_max_failures failures across all usernames; a call centre's seats share one
+    # NAT address, so that limit is far above the per-account one and successes never count.
+    # Failures older than login_window_minutes are forgotten.
     login_max_failures: int = 5
     login_lock_minutes: int = 15
+    login_address_max_failures: int = 100
+    login_window_minutes: int = 15
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated CIDRs, e.g.
+    # "10.0.0.0/8,127.0.0.1/32"); the client is the right-most address not in this list.
+    # Empty: the TCP peer is the client and X-Forwarded-For is ignored.
+    trusted_proxies: str = ""
     db_pool_size: int = 10
     log_sql: bool = False
     # Device pipeline (gateway → bus → rule workers → alerts → notifications)

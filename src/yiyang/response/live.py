@@ -6,6 +6,11 @@ post-commit events — loads the changed rows once, and hands each console the r
 may see (``core.scoping.region_row_visible``) and its filters match, rendered in the operator's
 language. A console that reconnects reloads its queue once, so nothing missed while it was away
 stays missing; there is no polling.
+
+A stream lives only as long as the session it was opened with: signing out or revoking that
+session ends it at once (the ``session.ended`` event, NOTIFY from other processes), and the
+session is re-checked before every batch of rows is sent and every ``session_check_s`` seconds
+while idle, which also catches expiry and a deactivated user.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +32,11 @@ from yiyang.response.repository import QueueFilters, QueueRow, rows_by_id
 
 log = logging.getLogger(__name__)
 KEEPALIVE_S = 15.0
+SESSION_CHECK_S = 5.0
 ALERT_TOPICS = ("alert.created", "alert.changed", "alert.escalated")
+SESSION_TOPIC = "session.ended"  # accounts.service.SESSION_ENDED
 Renderer = Callable[[QueueRow], str]
+SessionCheck = Callable[[], Awaitable[bool]]
 
 
 @dataclass(eq=False)
@@ -36,9 +44,11 @@ class Subscriber:
     actor: Actor
     filters: QueueFilters
     locale: str
+    session_id: int | None = None
     queue: asyncio.Queue[tuple[str, dict[str, Any]]] = field(
         default_factory=lambda: asyncio.Queue(maxsize=10_000)
     )
+    ended: bool = False
 
 
 class ConsoleHub:
@@ -49,17 +59,21 @@ class ConsoleHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._unlisten: Callable[[], None] | None = None
+        self._pg = False
         self.delivered = 0
+        self.session_check_s = SESSION_CHECK_S
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._changed = asyncio.Queue()
         self._tasks.append(asyncio.create_task(self._fan_out(), name="console-fan-out"))
-        if db.get_engine().dialect.name == "postgresql":
+        self._pg = db.get_engine().dialect.name == "postgresql"
+        if self._pg:
             self._tasks.append(asyncio.create_task(self._listen_pg(), name="console-listen"))
-        else:
-            self._unlisten = events.listen(self._on_local_event)
+        # Local events always: a sign-out in this process ends its streams without a round trip
+        # (on PostgreSQL alert changes come by NOTIFY only, so they are not counted twice).
+        self._unlisten = events.listen(self._on_local_event)
 
     async def stop(self) -> None:
         if self._unlisten:
@@ -74,8 +88,19 @@ class ConsoleHub:
     # -- inputs --------------------------------------------------------------------------
     def _on_local_event(self, topic: str, payload: dict[str, Any]) -> None:
         """Called after a commit, on whichever thread committed."""
-        if topic in ALERT_TOPICS and self._loop is not None and self._changed is not None:
+        if self._loop is None or self._changed is None:
+            return
+        if topic == SESSION_TOPIC:
+            self._loop.call_soon_threadsafe(self.end_session, int(payload["session_id"]))
+        elif topic in ALERT_TOPICS and not self._pg:
             self._loop.call_soon_threadsafe(self._changed.put_nowait, int(payload["alert_id"]))
+
+    def end_session(self, session_id: int) -> None:
+        """Close every stream opened with this session (signed out or revoked)."""
+        for s in self._subscribers:
+            if s.session_id == session_id and not s.ended:
+                s.ended = True
+                s.queue.put_nowait(("end", {}))
 
     async def _listen_pg(self) -> None:
         import psycopg
@@ -93,7 +118,9 @@ class ConsoleHub:
                             body = orjson.loads(note.payload)
                         except orjson.JSONDecodeError:
                             continue
-                        if body.get("topic") in ALERT_TOPICS and self._changed is not None:
+                        if body.get("topic") == SESSION_TOPIC:
+                            self.end_session(int(body["session_id"]))
+                        elif body.get("topic") in ALERT_TOPICS and self._changed is not None:
                             self._changed.put_nowait(int(body["alert_id"]))
             except asyncio.CancelledError:
                 raise
@@ -152,19 +179,49 @@ class ConsoleHub:
 
     # -- consoles ------------------------------------------------------------------------
     async def stream(
-        self, actor: Actor, filters: QueueFilters, locale: str
+        self,
+        actor: Actor,
+        filters: QueueFilters,
+        locale: str,
+        *,
+        session_id: int | None = None,
+        alive: SessionCheck | None = None,
     ) -> AsyncIterator[bytes]:
-        sub = Subscriber(actor, filters, locale)
+        """The console's event stream. With ``alive`` (is the session still usable?) the stream
+        ends, with a final ``end`` event, as soon as the session does: checked before every
+        batch of rows is sent and every ``session_check_s`` seconds while idle."""
+        sub = Subscriber(actor, filters, locale, session_id=session_id)
         self._subscribers.add(sub)
+        loop = asyncio.get_running_loop()
         try:
             yield _sse("hello", {"server_time": time.time()})
-            while True:
+            sent = checked = loop.time()
+            while not sub.ended:
+                wait = KEEPALIVE_S - (loop.time() - sent)
+                if alive is not None:
+                    wait = min(wait, self.session_check_s - (loop.time() - checked))
+                batch: list[tuple[str, dict[str, Any]]] = []
                 try:
-                    kind, data = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
+                    batch.append(await asyncio.wait_for(sub.queue.get(), max(wait, 0.0)))
+                    while not sub.queue.empty() and len(batch) < 500:
+                        batch.append(sub.queue.get_nowait())
                 except TimeoutError:
+                    pass
+                if sub.ended or any(kind == "end" for kind, _ in batch):
+                    break
+                due = loop.time() - checked >= self.session_check_s
+                if alive is not None and (batch or due):  # before any send; and now and then
+                    if not await alive():
+                        break
+                    checked = loop.time()
+                if batch:
+                    yield b"".join(_sse(kind, data) for kind, data in batch)
+                    sent = loop.time()
+                elif loop.time() - sent >= KEEPALIVE_S:
                     yield b": keepalive\n\n"
-                    continue
-                yield _sse(kind, data)
+                    sent = loop.time()
+            sub.ended = True
+            yield _sse("end", {"reason": "session"})
         finally:
             self._subscribers.discard(sub)
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from yiyang.alarms import service as alerts
 from yiyang.alarms.enums import AlertState, AlertType, Outcome
 from yiyang.core import i18n
-from yiyang.core.auth import require
+from yiyang.core.auth import require, session_watch
 from yiyang.core.clock import now
 from yiyang.core.config import get_settings
 from yiyang.core.db import get_session
@@ -117,7 +117,14 @@ async def console_stream(
     state: str = "",
 ) -> StreamingResponse:
     hub = await hub_of(request)
-    stream = hub.stream(actor, queue_filters(actor, region, alert_type, state), i18n.get_locale())
+    session_id, alive = await session_watch(request)  # the stream ends with the session
+    stream = hub.stream(
+        actor,
+        queue_filters(actor, region, alert_type, state),
+        i18n.get_locale(),
+        session_id=session_id,
+        alive=alive,
+    )
     return StreamingResponse(
         stream,
         media_type="text/event-stream",
