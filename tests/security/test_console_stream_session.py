@@ -219,12 +219,15 @@ class _Row:
     elder_id = 3
 
 
-def test_the_hub_checks_the_session_before_each_batch_of_rows() -> None:
+@pytest.mark.parametrize("ending", ["session over", "database away"])
+def test_the_hub_checks_the_session_before_each_batch_of_rows(ending: str) -> None:
     async def run() -> list[str]:
         hub = ConsoleHub(lambda r: "<tr>王阿婆, 天平路 1 号</tr>")
         valid = True
 
         async def alive() -> bool:
+            if not valid and ending == "database away":
+                raise ConnectionError("server closed the connection unexpectedly")
             return valid
 
         stream = hub.stream(_actor(), QueueFilters(), "zh_CN", session_id=9, alive=alive)

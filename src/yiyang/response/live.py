@@ -211,7 +211,12 @@ class ConsoleHub:
                     break
                 due = loop.time() - checked >= self.session_check_s
                 if alive is not None and (batch or due):  # before any send; and now and then
-                    if not await alive():
+                    try:
+                        still = await alive()
+                    except Exception:  # cannot tell (database away): fail closed; it reconnects
+                        log.warning("console stream closed: its session could not be checked")
+                        still = False
+                    if not still:
                         break
                     checked = loop.time()
                 if batch:
