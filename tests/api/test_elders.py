@@ -165,11 +165,13 @@ def test_status_history_is_kept(client, login) -> None:
 def test_sensitive_fields_are_masked_for_roles_that_do_not_need_them(client, login) -> None:
     created = client.post("/api/elders", json=payload(), headers=login("community").headers).json()
     op = client.get(f"/api/elders/{created['id']}", headers=login("operator").headers).json()
-    assert op["id_number"] == created["id_number"][:4] + "*" * 10 + created["id_number"][-4:]
+    assert op["id_number"] == created["id_number"][0] + "*" * 16 + created["id_number"][-1]
+    assert op["birth_date"] is None and op["age"] == created["age"]  # the age only (#14 item 11)
     assert op["mobile_phone"] == "13800001111"  # operators call elders
     assert op["medical"]["allergies"] == ["青霉素"]  # and brief 120
     full = client.get(f"/api/elders/{created['id']}", headers=login("district").headers).json()
     assert full["id_number"] == created["id_number"]
+    assert full["birth_date"] == created["birth_date"]
 
 
 def test_volunteer_sees_masked_phones_and_no_medical_profile(client, login, session) -> None:

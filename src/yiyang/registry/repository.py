@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, not_, or_, select
+from sqlalchemy import Select, and_, case, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from yiyang.core.clock import today_local
@@ -15,6 +15,7 @@ from yiyang.core.scoping import Actor, elder_scope, within_path
 from yiyang.regions.models import Region
 from yiyang.registry.enums import ElderStatus
 from yiyang.registry.models import Elder, ElderCategory, ElderStatusChange
+from yiyang.registry.permissions import sees_full_identity
 from yiyang.registry.schemas import ElderFilters
 
 COUNT_CAP = 1_000  # beyond this the list says "1,000+" (counting further costs more than it tells)
@@ -48,10 +49,14 @@ def _years_ago(day: dt.date, years: int) -> dt.date:
 _DIGITS = re.compile(r"^\d+[Xx]?$")
 
 
-def _free_text(q: str) -> Any:
-    """One search box: name prefix, the last four of an ID, a phone or a whole ID number."""
+def _free_text(q: str, *, full_identity: bool = True) -> Any:
+    """One search box: name prefix, the last four of an ID, a phone or a whole ID number. For a
+    role that sees IDs masked a whole number finds by its last four only: an exact match would
+    confirm or refute a guessed number, one query per candidate."""
     q = q.strip()
     if len(q) == 18 and _DIGITS.match(q):
+        if not full_identity:
+            return Elder.id_tail == q[-4:].upper()
         return Elder.id_number == q.upper()
     if len(q) == 4 and _DIGITS.match(q):
         # The ID tail only: a phone-suffix match cannot use an index and would scan the city.
@@ -65,7 +70,7 @@ def filtered(actor: Actor, f: ElderFilters, region_path: str | None) -> Select[E
     stmt = readable(actor)
     conds: list[Any] = []
     if f.q:
-        conds.append(_free_text(f.q))
+        conds.append(_free_text(f.q, full_identity=sees_full_identity(actor)))
     if f.name:
         conds.append(Elder.name.startswith(f.name.strip(), autoescape=True))
     if f.id_tail:
@@ -107,13 +112,34 @@ _SORTS: dict[str, Any] = {
 }
 
 
+def _age_today() -> Any:
+    """Age in whole years today, in SQL (PostgreSQL and SQLite)."""
+    today = today_local()
+    born = func.extract("year", Elder.birth_date)
+    day_of_year = func.extract("month", Elder.birth_date) * 100 + func.extract(
+        "day", Elder.birth_date
+    )
+    return today.year - born - case((day_of_year > today.month * 100 + today.day, 1), else_=0)
+
+
+def _order(actor: Actor, sort: str) -> tuple[Any, ...]:
+    """The sort; for a role that sees IDs masked, "age" orders by age in years and then by
+    registration. Ordered by the exact birth date, an elder's rank among those of one age
+    would date the birthday to within days in a large district (the ages beside the ranks
+    anchor it), and that is what the masked ID hides."""
+    if sort in ("age", "-age") and not sees_full_identity(actor):
+        age = _age_today()
+        return (age.asc(), Elder.id.desc()) if sort == "age" else (age.desc(), Elder.id.asc())
+    return tuple(_SORTS[sort])
+
+
 def search(
     session: Session, actor: Actor, f: ElderFilters, region_path: str | None = None
 ) -> tuple[Sequence[Elder], int, bool]:
     """One page, plus the count (capped at COUNT_CAP; the flag says whether it was capped)."""
     base = filtered(actor, f, region_path)
     page = session.scalars(
-        base.order_by(*_SORTS[f.sort]).limit(f.page_size).offset((f.page - 1) * f.page_size)
+        base.order_by(*_order(actor, f.sort)).limit(f.page_size).offset((f.page - 1) * f.page_size)
     ).all()
     if f.page == 1 and len(page) < f.page_size:
         return page, len(page), False

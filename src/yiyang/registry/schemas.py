@@ -182,7 +182,7 @@ class ElderListItem(BaseModel):
     name: str
     gender: Gender
     age: int
-    birth_date: dt.date
+    birth_date: dt.date | None  # None for roles that see the ID number masked
     id_number: str
     mobile_phone: str | None
     region_code: str

@@ -23,6 +23,7 @@ from yiyang.registry.models import Elder, ElderCategory, ElderStatusChange, Emer
 from yiyang.registry.permissions import (
     can_edit_elder,
     can_view_medical,
+    shown_birth_date,
     shown_id_number,
     shown_phone,
 )
@@ -210,7 +211,7 @@ def to_list_item(actor: Actor, e: Elder, names: dict[int, tuple[str, str]]) -> E
         name=e.name,
         gender=e.gender,
         age=age_on(e.birth_date, today_local()),
-        birth_date=e.birth_date,
+        birth_date=shown_birth_date(actor, e.birth_date),
         id_number=shown_id_number(actor, e.id_number),
         mobile_phone=shown_phone(actor, e.mobile_phone),
         region_code=code,
