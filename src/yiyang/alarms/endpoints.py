@@ -26,7 +26,7 @@ from yiyang.core.clock import now
 from yiyang.core.db import get_session
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
-from yiyang.core.types import Id
+from yiyang.core.types import Id, Offset, Text
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 DB = Annotated[Session, Depends(get_session, scope="function")]
@@ -47,11 +47,11 @@ def list_alerts(
     session: DB,
     state: Annotated[list[AlertState] | None, Query()] = None,
     open_only: bool = False,
-    severity: str | None = None,
-    alert_type: str | None = None,
+    severity: Text | None = None,
+    alert_type: Text | None = None,
     elder_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[AlertRead]:
     query = filtered(
         actor,

@@ -5,11 +5,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from yiyang.core.types import Id, Input
 
-class AuditFilters(BaseModel):
+
+class AuditFilters(Input):
     model_config = ConfigDict(extra="forbid")
 
-    elder_id: int | None = None
+    elder_id: Id | None = None
     actor: Annotated[str, Field(max_length=64)] | None = None  # username
     action: Annotated[str, Field(max_length=32)] | None = None
     entity_type: Annotated[str, Field(max_length=48)] | None = None

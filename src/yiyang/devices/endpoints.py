@@ -16,7 +16,7 @@ from yiyang.core.errors import DomainError, NotAuthenticated
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.transient import is_transient
-from yiyang.core.types import Id
+from yiyang.core.types import Id, Offset, Text
 from yiyang.devices import ingest, service
 from yiyang.devices.enums import DeviceStatus, DeviceType
 from yiyang.devices.gateway import RawMessage
@@ -54,9 +54,9 @@ def list_devices(
     device_type: DeviceType | None = None,
     status: DeviceStatus | None = None,
     elder_id: Id | None = None,
-    serial: str | None = None,
+    serial: Text | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> list[Device]:
     return service.search(
         session,
@@ -197,8 +197,8 @@ async def ingest_messages(
 def dead_letters(
     actor: Annotated[Actor, Depends(require(Perm.VIEW_DEAD_LETTERS))],
     session: DB,
-    code: str | None = None,
-    serial: str | None = None,
+    code: Text | None = None,
+    serial: Text | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeadLetter]:
     return service.dead_letters(session, code=code, serial=serial, limit=limit)

@@ -3,25 +3,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from yiyang.core.types import Id, Input
 from yiyang.devices.enums import DeviceStatus, DeviceType
 
 
-class DeviceCreate(BaseModel):
+class DeviceCreate(Input):
     model_config = ConfigDict(extra="forbid")
     serial: str = Field(pattern=r"^[A-Za-z0-9._:\-]{1,64}$")
     device_type: DeviceType
     vendor_code: str | None = None
     model: str | None = Field(None, max_length=64)
-    elder_id: int | None = None
+    elder_id: Id | None = None
     room: str | None = Field(None, max_length=32)
     installed_on: dt.date | None = None
     report_interval_s: int | None = Field(None, ge=30, le=7 * 86400)
     notes: str | None = None
 
 
-class DeviceUpdate(BaseModel):
+class DeviceUpdate(Input):
     model_config = ConfigDict(extra="forbid")
     model: str | None = Field(None, max_length=64)
     room: str | None = Field(None, max_length=32)
@@ -29,15 +30,23 @@ class DeviceUpdate(BaseModel):
     status: DeviceStatus | None = None
     notes: str | None = None
 
+    @field_validator("report_interval_s", "status")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # may be left out (unchanged); null would empty a column that must have a value
+        if value is None:
+            raise ValueError("must not be null")
+        return value
 
-class Bind(BaseModel):
+
+class Bind(Input):
     model_config = ConfigDict(extra="forbid")
-    elder_id: int
+    elder_id: Id
     room: str | None = Field(None, max_length=32)
     reason: str | None = Field(None, max_length=255)
 
 
-class Unbind(BaseModel):
+class Unbind(Input):
     model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(None, max_length=255)
 
@@ -101,7 +110,7 @@ class DeadLetterRead(BaseModel):
     payload: str
 
 
-class AlarmAccountSet(BaseModel):
+class AlarmAccountSet(Input):
     """The DC-09 / Contact ID account an alarm panel reports under."""
 
     account: str = Field(

@@ -7,6 +7,7 @@ from typing import Annotated, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from yiyang.core.types import Input
 from yiyang.registry.enums import BloodType, Category, ElderStatus, Gender, Household, Mobility
 from yiyang.registry.validation import (
     check_birth_matches,
@@ -22,7 +23,7 @@ ShortList = Annotated[
 ]
 
 
-class ContactIn(BaseModel):
+class ContactIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
@@ -56,7 +57,7 @@ class ContactRead(BaseModel):
     receives_alerts: bool
 
 
-class _ElderFields(BaseModel):
+class _ElderFields(Input):
     model_config = ConfigDict(extra="forbid")
 
     mobile_phone: str | None = None
@@ -66,11 +67,11 @@ class _ElderFields(BaseModel):
     longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
     region_code: Annotated[str, Field(pattern=r"^\d{12}$")]
     household: Household
-    categories: list[Category] = []
+    categories: list[Category] = Field(default_factory=list)
     care_level: Annotated[int, Field(ge=0, le=6)] | None = None
-    chronic_conditions: ShortList = []
-    allergies: ShortList = []
-    medications: ShortList = []
+    chronic_conditions: ShortList = Field(default_factory=list)
+    allergies: ShortList = Field(default_factory=list)
+    medications: ShortList = Field(default_factory=list)
     mobility: Mobility = Mobility.INDEPENDENT
     blood_type: BloodType | None = None
     dementia: bool = False
@@ -84,7 +85,7 @@ class _ElderFields(BaseModel):
     consent_health_monitoring: bool = False
     consent_share_with_family: bool = False
     consent_date: dt.date | None = None
-    contacts: Annotated[list[ContactIn], Field(max_length=10)] = []
+    contacts: Annotated[list[ContactIn], Field(max_length=10)] = Field(default_factory=list)
 
     @field_validator("mobile_phone", "home_phone", "family_doctor_phone")
     @classmethod
@@ -109,7 +110,7 @@ class ElderCreate(_ElderFields):
         return self
 
 
-class ElderUpdate(BaseModel):
+class ElderUpdate(Input):
     """Partial update; ``version`` is the one the editor saw (optimistic locking → 409)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -149,7 +150,7 @@ class ElderUpdate(BaseModel):
         return check_phone(v)
 
 
-class StatusChange(BaseModel):
+class StatusChange(Input):
     model_config = ConfigDict(extra="forbid")
 
     status: ElderStatus
@@ -220,7 +221,7 @@ class ElderRead(ElderListItem):
 SortKey = Literal["name", "-name", "age", "-age", "created", "-created", "id", "-id"]
 
 
-class ElderFilters(BaseModel):
+class ElderFilters(Input):
     model_config = ConfigDict(extra="forbid")
 
     q: Annotated[str, Field(max_length=64)] | None = None
@@ -228,7 +229,7 @@ class ElderFilters(BaseModel):
     id_tail: Annotated[str, Field(pattern=r"^\d{3}[\dXx]$")] | None = None
     phone: Annotated[str, Field(max_length=20)] | None = None
     region_code: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
-    category: list[Category] = []
+    category: list[Category] = Field(default_factory=list)
     household: Household | None = None
     age_min: Annotated[int, Field(ge=0, le=130)] | None = None
     age_max: Annotated[int, Field(ge=0, le=130)] | None = None

@@ -16,7 +16,7 @@ from yiyang.core.clock import now
 from yiyang.core.db import get_session
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
-from yiyang.core.types import Id
+from yiyang.core.types import Id, Text
 from yiyang.response import card as cards
 from yiyang.response import pdf, reports
 from yiyang.response import service as response
@@ -54,7 +54,7 @@ def _claim(alert: Any) -> ClaimRead:
 
 @router.get("/console/queue", summary="Open alerts in your area, most urgent first")
 def get_queue(
-    actor: Operator, session: DB, region: str = "", alert_type: str = "", state: str = ""
+    actor: Operator, session: DB, region: Text = "", alert_type: Text = "", state: Text = ""
 ) -> list[dict[str, Any]]:
     rows = queue(session, actor, queue_filters(actor, region, alert_type, state))
     return [
@@ -190,7 +190,7 @@ def resolve(actor: Operator, session: DB, alert_id: Id, body: ResolveIn) -> Clai
 
 
 @router.get("/console/sla", summary="Service levels for a month (YYYY-MM)")
-def sla_report(actor: Operator, session: DB, month: str = "") -> dict[str, Any]:
+def sla_report(actor: Operator, session: DB, month: Text = "") -> dict[str, Any]:
     period = reports.monthly(session, actor, reports.parse_month(month))
     rep = period.report
 

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from yiyang.alarms.enums import Outcome
+from yiyang.core.types import Id, Input
 
 
 class Callee(enum.StrEnum):
@@ -19,16 +20,16 @@ class Callee(enum.StrEnum):
     OTHER = "other"
 
 
-class ClaimIn(BaseModel):
+class ClaimIn(Input):
     note: str | None = Field(default=None, max_length=500)
 
 
-class HandOverIn(BaseModel):
-    to_user_id: int
+class HandOverIn(Input):
+    to_user_id: Id
     note: str = Field(min_length=1, max_length=500)
 
 
-class CallIn(BaseModel):
+class CallIn(Input):
     callee: Callee
     callee_name: str = Field(min_length=1, max_length=64)
     phone: str | None = Field(default=None, max_length=20)
@@ -36,9 +37,9 @@ class CallIn(BaseModel):
     outcome: str | None = Field(default=None, max_length=2000)
 
 
-class DispatchIn(BaseModel):
-    responder_id: int | None = None
-    contact_id: int | None = None
+class DispatchIn(Input):
+    responder_id: Id | None = None
+    contact_id: Id | None = None
     note: str | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
@@ -48,17 +49,17 @@ class DispatchIn(BaseModel):
         return self
 
 
-class ArrivalIn(BaseModel):
+class ArrivalIn(Input):
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     note: str | None = Field(default=None, max_length=500)
 
 
-class Request120In(BaseModel):
+class Request120In(Input):
     note: str | None = Field(default=None, max_length=500)
 
 
-class ResolveIn(BaseModel):
+class ResolveIn(Input):
     outcome: Outcome
     note: str | None = Field(default=None, max_length=2000)
     version: int | None = None

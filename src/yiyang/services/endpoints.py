@@ -4,6 +4,7 @@ confirm, dispute, cancel), ratings, complaints and meals. Thin: the rules live i
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -18,7 +19,7 @@ from yiyang.core.errors import NotFound
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
-from yiyang.core.types import Id
+from yiyang.core.types import Id, Text
 from yiyang.services import complaints, meals, service
 from yiyang.services import repository as repo
 from yiyang.services.models import Caregiver, Provider, ServiceItem
@@ -178,17 +179,15 @@ def create_series(actor: Placer, session: DB, body: SeriesCreate) -> dict[str, A
 def list_orders(
     actor: Viewer,
     session: DB,
-    state: str = "",
-    day: str | None = None,
+    state: Text = "",
+    day: dt.date | None = None,
     caregiver_id: Id | None = None,
     elder_id: Id | None = None,
     flagged: bool = False,
 ) -> list[dict[str, Any]]:
-    import datetime as dt
-
     f = repo.OrderFilters(
         state=state,
-        day=dt.date.fromisoformat(day) if day else None,
+        day=day,
         caregiver_id=caregiver_id,
         elder_id=elder_id,
         flagged=flagged,
@@ -335,7 +334,7 @@ def open_complaint(actor: Placer, session: DB, body: ComplaintCreate) -> Complai
 
 
 @router.get("/complaints")
-def list_complaints(actor: Viewer, session: DB, state: str = "") -> list[dict[str, Any]]:
+def list_complaints(actor: Viewer, session: DB, state: Text = "") -> list[dict[str, Any]]:
     return [
         {**ComplaintRead.model_validate(c).model_dump(mode="json"), "overdue": late}
         for c, late in complaints.listing(session, actor, state)

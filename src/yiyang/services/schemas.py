@@ -7,13 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from yiyang.core.types import Id, Input
 from yiyang.services.enums import ServiceCategory, Unit
 
 RegionCode = str
 Reason = Field(min_length=2, max_length=500)
 
 
-class ProviderCreate(BaseModel):
+class ProviderCreate(Input):
     name: str = Field(min_length=2, max_length=128)
     licence_no: str = Field(min_length=4, max_length=64)
     licence_expires_on: dt.date | None = None
@@ -35,8 +36,8 @@ class ProviderRead(BaseModel):
     areas: list[str]
 
 
-class CaregiverCreate(BaseModel):
-    provider_id: int | None = None  # a provider admin's own provider when omitted
+class CaregiverCreate(Input):
+    provider_id: Id | None = None  # a provider admin's own provider when omitted
     name: str = Field(min_length=1, max_length=64)
     phone: str = Field(pattern=r"^\+?[0-9-]{7,20}$")
     skills: list[str] = Field(default_factory=list)
@@ -47,7 +48,7 @@ class CaregiverCreate(BaseModel):
     max_jobs_per_day: int = Field(default=8, ge=1, le=20)
     home_lat: float | None = Field(default=None, ge=-90, le=90)
     home_lon: float | None = Field(default=None, ge=-180, le=180)
-    user_id: int | None = None
+    user_id: Id | None = None
 
     @field_validator("work_days")
     @classmethod
@@ -72,15 +73,15 @@ class CaregiverRead(BaseModel):
     active: bool
 
 
-class CertificateCreate(BaseModel):
+class CertificateCreate(Input):
     skill: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=64)
     number: str = Field(min_length=1, max_length=64)
     expires_on: dt.date | None = None
 
 
-class ItemCreate(BaseModel):
-    provider_id: int | None = None
+class ItemCreate(Input):
+    provider_id: Id | None = None
     code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
     name: str = Field(min_length=1, max_length=128)
     category: ServiceCategory
@@ -105,9 +106,9 @@ class ItemRead(BaseModel):
     policy_ids: list[int]
 
 
-class OrderCreate(BaseModel):
-    elder_id: int
-    item_id: int
+class OrderCreate(Input):
+    elder_id: Id
+    item_id: Id
     scheduled_at: dt.datetime = Field(description="local time when naive (Asia/Shanghai)")
     quantity: int = Field(default=1, ge=1, le=12)
     note: str | None = Field(default=None, max_length=1000)
@@ -117,9 +118,9 @@ class OrderCreate(BaseModel):
     )
 
 
-class SeriesCreate(BaseModel):
-    elder_id: int
-    item_id: int
+class SeriesCreate(Input):
+    elder_id: Id
+    item_id: Id
     weekdays: list[int] = Field(min_length=1)
     time_of_day: dt.time
     starts_on: dt.date
@@ -166,20 +167,20 @@ class OrderRead(BaseModel):
     version: int
 
 
-class AssignIn(BaseModel):
-    caregiver_id: int
+class AssignIn(Input):
+    caregiver_id: Id
     note: str | None = Field(default=None, max_length=500)
 
 
-class ReasonIn(BaseModel):
+class ReasonIn(Input):
     reason: str = Reason
 
 
-class NoteIn(BaseModel):
+class NoteIn(Input):
     note: str | None = Field(default=None, max_length=500)
 
 
-class GeoIn(BaseModel):
+class GeoIn(Input):
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
@@ -189,17 +190,17 @@ class CheckOutIn(GeoIn):
     signature: str | None = Field(default=None, max_length=20_000, description="SVG path")
 
 
-class ConfirmIn(BaseModel):
+class ConfirmIn(Input):
     code: str | None = Field(default=None, max_length=8)
 
 
-class RatingIn(BaseModel):
+class RatingIn(Input):
     stars: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=1000)
 
 
-class ComplaintCreate(BaseModel):
-    order_id: int
+class ComplaintCreate(Input):
+    order_id: Id
     category: Literal["quality", "attitude", "late", "fee", "safety", "other"]
     description: str = Field(min_length=4, max_length=2000)
 
@@ -222,15 +223,15 @@ class ComplaintRead(BaseModel):
     resolution: str | None
 
 
-class CanteenCreate(BaseModel):
-    provider_id: int
+class CanteenCreate(Input):
+    provider_id: Id
     name: str = Field(min_length=2, max_length=128)
     region_code: RegionCode
     address: str = Field(min_length=2, max_length=255)
     delivers: bool = True
 
 
-class MenuCreate(BaseModel):
+class MenuCreate(Input):
     day: dt.date
     meal: Literal["breakfast", "lunch", "dinner"]
     dishes: list[str] = Field(min_length=1, max_length=12)
@@ -238,9 +239,9 @@ class MenuCreate(BaseModel):
     capacity: int = Field(default=200, ge=1, le=5000)
 
 
-class MealOrderCreate(BaseModel):
-    elder_id: int
-    menu_id: int
+class MealOrderCreate(Input):
+    elder_id: Id
+    menu_id: Id
     mode: Literal["pickup", "delivery"] = "pickup"
 
 
