@@ -236,6 +236,19 @@ def test_the_phone_page_keeps_the_count_and_shows_the_lock(
     session.expire_all()
     assert session.get(ServiceOrder, oid).state == "in_service"  # locked: not even the right one
     assert len(attempts(session, oid)) == 6
+    # the provider admin sees the lock on the order page and issues a new code from there
+    csrf = browser_login("provider")
+    detail = client.get(f"/orders/{oid}")
+    assert 'id="code-locked"' in detail.text and 'data-action="reissue_code"' in detail.text
+    client.post(
+        f"/orders/{oid}/act",
+        data={"csrf_token": csrf, "action": "reissue_code"},
+        follow_redirects=False,
+    )
+    session.expire_all()
+    order = session.get(ServiceOrder, oid)
+    assert order.code_locked_at is None and order.code_failures == 0
+    assert order.confirm_code != code
 
 
 @pytest.mark.postgres
