@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -180,7 +180,7 @@ def list_orders(
     actor: Viewer,
     session: DB,
     state: Text = "",
-    day: dt.date | None = None,
+    day: Annotated[dt.date | None, Query(ge=dt.date(2000, 1, 1), le=dt.date(2099, 12, 31))] = None,
     caregiver_id: Id | None = None,
     elder_id: Id | None = None,
     flagged: bool = False,
