@@ -26,7 +26,7 @@ from yiyang.runtime import Pipeline
 
 from ..conftest import require_or_skip, temporary_pg_database
 
-ELDERS = 300
+ELDERS = 900  # enough unused elders for every test that claims a kit, on both buses
 
 
 def _seed(engine: Engine) -> None:
@@ -92,9 +92,24 @@ def kit(pipe_engine: Engine) -> Any:
     from yiyang.registry.models import Elder
 
     def claim(
-        *, dementia: bool | None = None, need: tuple[str, ...] = ("sos_button",)
+        *,
+        dementia: bool | None = None,
+        need: tuple[str, ...] = ("sos_button",),
+        contacts: bool = False,
     ) -> dict[str, Any]:
+        """An elder no test has used: not claimed before, and without alerts (tests that pick
+        their own elders, like the chaos test, leave alerts behind). ``contacts``: one with an
+        emergency contact who receives alerts (SMS)."""
+        from yiyang.alarms.models import Alert
+        from yiyang.registry.models import EmergencyContact
+
         with db.unit_of_work() as session:
+            reachable = set(
+                session.scalars(
+                    select(EmergencyContact.elder_id).where(EmergencyContact.receives_alerts)
+                )
+            )
+            used = set(session.scalars(select(Alert.elder_id).distinct()))
             rows = session.execute(
                 select(Device.elder_id, Device.device_type, Device.serial, Elder.dementia)
                 .join(Elder, Elder.id == Device.elder_id)
@@ -108,9 +123,11 @@ def kit(pipe_engine: Engine) -> Any:
         key = (str(pipe_engine.url),)
         for elder_id, devices in by_elder.items():
             tag = hash((key, elder_id))
-            if tag in _taken or not all(n in devices for n in need):
+            if tag in _taken or elder_id in used or not all(n in devices for n in need):
                 continue
             if dementia is not None and devices["dementia"] != dementia:
+                continue
+            if contacts and elder_id not in reachable:
                 continue
             _taken.add(tag)
             return devices

@@ -145,7 +145,7 @@ def test_unacknowledged_sos_escalates_through_real_smtp_webhook_and_sms(kit, set
             sms_url=f"http://127.0.0.1:{http_port}/sms",
             duty_email="duty@district.example",
         )
-        k = kit()
+        k = kit(contacts=True)  # the first rung texts the elder's emergency contacts
         t0 = dt.datetime.now(dt.UTC)
 
         async def go(p):
