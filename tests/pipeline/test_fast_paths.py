@@ -176,11 +176,11 @@ def _count_alerts(elder_id: int) -> int:
         return int(session.scalar(query) or 0)
 
 
-def _private_broker(port: int, tmp_path) -> subprocess.Popen:  # type: ignore[no-untyped-def,type-arg]
+def _private_broker(port: int, tmp_path, extra: str = "") -> subprocess.Popen:  # type: ignore[no-untyped-def,type-arg]
     conf = tmp_path / f"mosquitto-{port}.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "max_queued_messages 0\n"
+        "max_queued_messages 0\n" + extra
     )
     broker = subprocess.Popen(
         ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -74,3 +74,69 @@ def test_poison_over_a_real_broker_is_acknowledged_and_the_sos_after_it_raised(
     asyncio.run(run(publish=False))  # same session: nothing comes back
     assert _alerts(k["elder_id"]) == [("sos", "critical")]
     assert dead_count() == 300
+
+
+@pytest.mark.mqtt
+def test_messages_the_broker_drops_show_in_health(kit, tmp_path) -> None:
+    """What a broker discards leaves no trace with us, so /healthz shows Mosquitto's own count
+    ($SYS/broker/publish/messages/dropped). Here its queue for our session holds 2 messages
+    while the platform is away, and 10 are published: the count says 8."""
+    import shutil
+
+    from yiyang.runtime import Pipeline
+
+    from ..conftest import require_or_skip
+    from .conftest import eventually, publish_as_device
+    from .test_fast_paths import _private_broker
+
+    if shutil.which("mosquitto") is None:
+        require_or_skip("no `mosquitto` binary", "Mosquitto")
+    k = kit()
+    port = _free()
+    broker = _private_broker(
+        port, tmp_path, extra="sys_interval 1\nmax_queued_messages 2\nmax_packet_size 1048576\n"
+    )
+    url = f"mqtt://127.0.0.1:{port}"
+    beats = [
+        orjson.dumps(message(k["sos_button"], "sos_button", "heartbeat", battery=80))
+        for _ in range(10)
+    ]
+
+    async def session() -> None:  # the first run leaves a persistent session at the broker
+        p = Pipeline(mqtt_url=url, mqtt_client_id="drops", loops=False)
+        await p.start()
+        assert p.mqtt is not None
+        try:
+            assert await eventually(p.mqtt.connected.is_set)
+            await asyncio.sleep(0.3)  # subscribed
+        finally:
+            await p.stop()
+
+    async def back() -> tuple[int | None, int]:
+        p = Pipeline(mqtt_url=url, mqtt_client_id="drops", loops=False)
+        await p.start()
+        assert p.mqtt is not None
+        try:
+            assert await eventually(p.mqtt.connected.is_set)
+            await eventually(lambda: (p.health()["broker_dropped"] or 0) >= 8, 5)
+            await eventually(lambda: p.mqtt is not None and p.mqtt.received >= 2, 5)
+            return p.health()["broker_dropped"], p.mqtt.received
+        finally:
+            await p.stop()
+
+    try:
+        asyncio.run(session())
+        publish_as_device(port, k["sos_button"], *beats)  # while the platform is away
+        dropped, received = asyncio.run(back())
+    finally:
+        broker.terminate()
+        broker.wait(5)
+    assert (dropped, received) == (8, 2)
+
+
+def _free() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
