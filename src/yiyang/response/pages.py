@@ -146,9 +146,7 @@ async def hub_of(request: Request) -> Any:
 # -- the emergency card ----------------------------------------------------------------------
 
 
-def _card(
-    request: Request, actor: Actor, session: Session, alert_id: Id, **extra: Any
-) -> Response:
+def _card(request: Request, actor: Actor, session: Session, alert_id: Id, **extra: Any) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
     c = cards.load(session, actor, alert, now())
     settings = get_settings()

@@ -80,9 +80,7 @@ def board(
 
 
 @router.get("/orders/new")
-def new_order(
-    request: Request, actor: Placer, session: DB, elder_id: Id | None = None
-) -> Response:
+def new_order(request: Request, actor: Placer, session: DB, elder_id: Id | None = None) -> Response:
     return _form(
         request,
         actor,
