@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -35,6 +36,7 @@ from yiyang.devices.schemas import (
     Unbind,
 )
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["devices"])
 DB = Annotated[Session, Depends(get_session, scope="function")]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_DEVICES))]
@@ -176,19 +178,38 @@ async def ingest_messages(
     pipeline = getattr(request.app.state, "pipeline", None)
     if pipeline is None:
         raise Unavailable("the device pipeline is not running here; retry later", retry_after=30)
+    assert x_yiyang_signature is not None
     raw = RawMessage("http", vendor, ingest.unwrap(body), vendor_id=vendor_id, received_at=received)
-    try:
-        (outcome,) = await pipeline.gateway.submit([raw])
-    except Exception as exc:
-        if not is_transient(exc) and not isinstance(exc, BusClosed):
+    with ingest.claim(vendor_id, x_yiyang_signature):
+        try:
+            (outcome,) = await pipeline.gateway.submit([raw])
+            result = IngestResult(accepted=len(outcome.accepted), rejected=outcome.rejected)
+        except Exception as exc:
+            if is_transient(exc) or isinstance(exc, BusClosed):
+                # nothing recorded: the retry of this very request is welcome
+                raise Unavailable(
+                    f"not stored ({type(exc).__name__}); retry", retry_after=5
+                ) from exc
             # a payload our code cannot store: kept as a dead letter (logged), never a 500
             await pipeline.gateway.store([raw])
-            return IngestResult(
+            result = IngestResult(
                 accepted=0,
                 rejected=[{"id": None, "code": "processing_error", "reason": str(exc)[:200]}],
             )
-        raise Unavailable(f"not stored ({type(exc).__name__}); retry", retry_after=5) from exc
-    return IngestResult(accepted=len(outcome.accepted), rejected=outcome.rejected)
+        await _record_nonce(vendor_id, x_yiyang_signature)
+    return result
+
+
+async def _record_nonce(vendor_id: int, sig: str) -> None:
+    """The request is stored: from now on its signature is a replay. If the database cannot
+    take the nonce just now, the answer is still 200 (the messages are stored); a replay would
+    be stored again and deduplicated by (device, message id)."""
+    try:
+        await asyncio.to_thread(ingest.record, vendor_id, sig)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("could not record an ingest nonce (%r); relying on message ids", exc)
 
 
 @router.get(

@@ -1,13 +1,20 @@
 """HTTP ingest authentication for vendor clouds: per-vendor HMAC-SHA256 signatures over the
-timestamp and the body; a timestamp outside the window or a signature seen before is refused."""
+timestamp and the body; a timestamp outside the window or a signature seen before is refused.
+
+A signature counts as seen only once its request's messages are stored: ``verify`` refuses one
+already recorded, ``claim`` one in flight in this process, and ``record`` keeps it after the
+store. A request answered 503 ("not stored, retry") records nothing, so its retry goes through.
+Two identical requests racing through different processes may both be stored; the second is
+then answered 409 by ``record`` and its messages are deduplicated by (device, message id)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import orjson
 from sqlalchemy import select
@@ -112,10 +119,38 @@ def verify(vendor_code: str | None, timestamp: str | None, sig: str | None, body
             raise NotAuthenticated(
                 "signature does not match: HMAC-SHA256(secret, timestamp + '.' + body)"
             )
-        vendor_id = vendor.id
+        seen = session.get(IngestNonce, (vendor.id, sig.lower()[:64]))
+        if seen is not None:
+            raise _replayed()
+        return vendor.id
+
+
+_in_flight: set[tuple[int, str]] = set()
+
+
+@contextlib.contextmanager
+def claim(vendor_id: int, sig: str) -> Iterator[None]:
+    """Hold a verified signature while its request is being stored: the same request arriving
+    meanwhile (in this process) is refused. Call from the event loop, not a worker thread."""
+    key = (vendor_id, sig.lower()[:64])
+    if key in _in_flight:
+        raise _replayed()
+    _in_flight.add(key)
+    try:
+        yield
+    finally:
+        _in_flight.discard(key)
+
+
+def record(vendor_id: int, sig: str) -> None:
+    """Remember a signature whose request is now stored; a replay from now on is refused.
+    Raises ``Replayed`` when another process stored the same request first."""
     try:
         with db.unit_of_work() as session:
-            session.add(IngestNonce(vendor_id=vendor_id, signature=sig.lower()[:64], at=moment))
+            session.add(IngestNonce(vendor_id=vendor_id, signature=sig.lower()[:64], at=now()))
     except IntegrityError:
-        raise Replayed("this signed request was already received; sign each request anew") from None
-    return vendor_id
+        raise _replayed() from None
+
+
+def _replayed() -> Replayed:
+    return Replayed("this signed request was already received; sign each request anew")
