@@ -211,3 +211,34 @@ def test_nothing_is_acknowledged_that_was_not_stored(receiver_app) -> None:
     while not alerts(ctx) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [a["alert_type"] for a in alerts(ctx)] == ["sos"]
+
+
+def test_the_time_window_is_the_receivers_clock_and_sia_zones_are_read(
+    receiver_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The receiver's injected clock, two hours behind the wall clock: a block stamped at that
+    time is acknowledged, one stamped at the wall clock's time NAKed. A SIA-DCS ``Nri1QA003``
+    is area (partition) 1, zone 003."""
+    from yiyang.devices.models import Device, DeviceMessage
+
+    ctx = receiver_app
+    skew = -7200
+    receiver = ctx["pipeline"].receiver
+    monkeypatch.setattr(
+        receiver, "clock", lambda: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=skew)
+    )
+    behind = Dialler(ctx["sealed"], ctx["key"], 1, 2, offset=skew)
+    emergency = dc03_msg.dc03event(ctx["sealed"], {"code": "QA", "zone": "003", "area": "1"})
+    reply = send_tcp(ctx["port"], behind.dc09block(7, "SIA-DCS", emergency))
+    assert behind.dc09answer(7, reply)[0] == "ACK"
+    on_time = Dialler(ctx["sealed"], ctx["key"], 1, 2)  # the wall clock: 2 h ahead of ours
+    gas = on_time.dc09block(8, "ADM-CID", dc05_msg.dc05event(ctx["sealed"], {"code": "151"}))
+    answer, offset = on_time.dc09answer(8, send_tcp(ctx["port"], gas))
+    assert answer == "NAK" and offset is not None and abs(offset - skew) < 10
+    with db.unit_of_work() as session:
+        data = session.scalars(
+            select(DeviceMessage.data)
+            .join(Device, Device.id == DeviceMessage.device_id)
+            .where(Device.serial == f"PANEL-{ctx['sealed']}")
+        ).all()
+    assert [(d["code"], d.get("partition"), d.get("zone")) for d in data] == [("QA", "1", "003")]

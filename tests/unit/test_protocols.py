@@ -103,21 +103,54 @@ ACCOUNTS = {"1234": SIAAccount("1234", None), "ABCD": SIAAccount("ABCD", None)}
 def test_dc09_blocks_from_an_independent_dialler() -> None:
     m = dc09_msg("1234", None, 1, 2)
     block = dc09.read(
-        m.dc09block(1, "ADM-CID", dc05_msg.dc05event("1234", {"code": "110"})), ACCOUNTS
+        m.dc09block(1, "ADM-CID", dc05_msg.dc05event("1234", {"code": "110"})), ACCOUNTS, now=NOW
     )
     assert block.verdict == "event" and block.mapped and block.mapped.event is EventKind.SMOKE
     assert m.dc09answer(1, dc09.ack(block, NOW).decode())[0] == "ACK"
-    sia = dc09.read(m.dc09block(2, "SIA-DCS", dc03_msg.dc03event("1234", {"code": "YT"})), ACCOUNTS)
+    sia = dc09.read(
+        m.dc09block(2, "SIA-DCS", dc03_msg.dc03event("1234", {"code": "YT"})), ACCOUNTS, now=NOW
+    )
     assert sia.mapped and sia.mapped.event is EventKind.TROUBLE and sia.mapped.data["code"] == "YT"
     back = dc09.read(
-        m.dc09block(3, "SIA-DCS", dc03_msg.dc03event("1234", {"code": "YR"})), ACCOUNTS
+        m.dc09block(3, "SIA-DCS", dc03_msg.dc03event("1234", {"code": "YR"})), ACCOUNTS, now=NOW
     )
     assert back.mapped and back.mapped.restore and back.mapped.data["code"] == "YT"  # pairs up
-    assert dc09.read(m.dc09block(4, "NULL"), ACCOUNTS).verdict == "poll"
+    assert dc09.read(m.dc09block(4, "NULL"), ACCOUNTS, now=NOW).verdict == "poll"
     corrupt = m.dc09block(5, "NULL").replace('"NULL"', '"NULK"')
-    assert dc09.read(corrupt, ACCOUNTS).verdict in ("nak", "duh")
-    nak = dc09.nak(dc09.read(m.dc09block(6, "NULL")[:-3] + "X]\r", ACCOUNTS), NOW).decode()
+    assert dc09.read(corrupt, ACCOUNTS, now=NOW).verdict in ("nak", "duh")
+    nak = dc09.nak(dc09.read(m.dc09block(6, "NULL")[:-3] + "X]\r", ACCOUNTS, now=NOW), NOW).decode()
     assert '"NAK"' in nak and "_08:00:00,11-23-2026" in nak  # the receiver's time
+
+
+def test_sia_dcs_area_is_the_partition_and_the_number_after_the_code_the_zone() -> None:
+    m = dc09_msg("1234", None, 1, 2)
+    for n, content in enumerate(("#1234|Nri1/QA003]", "#1234|Nri1QA003]", "#1234|NQA003]"), 1):
+        block = dc09.read(m.dc09block(n, "SIA-DCS", content), ACCOUNTS, now=NOW)
+        assert block.verdict == "event" and block.mapped is not None, block.reason
+        assert block.mapped.event is EventKind.SOS
+        assert block.mapped.data["zone"] == "003"
+        assert block.mapped.data.get("partition") == ("1" if "ri1" in content else None)
+
+
+def test_dc09_time_window_is_the_given_clock_not_the_wall_clock() -> None:
+    accounts = {"1234": SIAAccount("1234", None, allowed_timeband=(40, 20))}
+    m = dc09_msg("1234", None, 1, 2)
+
+    def stamped(n: int, at: dt.datetime) -> str:
+        return m.dc09block(n, "SIA-DCS", f"#1234|NQA003]_{at:%H:%M:%S,%m-%d-%Y}")
+
+    wall = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    assert abs(wall - NOW) > dt.timedelta(hours=1)
+    assert dc09.read(stamped(1, NOW), accounts, now=NOW).verdict == "event"
+    assert dc09.read(stamped(2, NOW - dt.timedelta(seconds=39)), accounts, now=NOW).verdict == (
+        "event"
+    )
+    late = dc09.read(stamped(3, NOW - dt.timedelta(seconds=41)), accounts, now=NOW)
+    early = dc09.read(stamped(4, NOW + dt.timedelta(seconds=21)), accounts, now=NOW)
+    at_wall = dc09.read(stamped(5, wall), accounts, now=NOW)
+    for block in (late, early, at_wall):
+        assert (block.verdict, block.code) == ("nak", "clock_skew")
+    assert dc09.read(stamped(6, wall), accounts, now=wall).verdict == "event"
 
 
 def test_tcp_stream_framing_keeps_partial_blocks() -> None:

@@ -264,10 +264,10 @@ class Dc09Receiver:
             self._refreshing = True
             task = asyncio.create_task(self._refresh())
             task.add_done_callback(lambda _t: setattr(self, "_refreshing", False))
-        block = dc09.read(text, self.book.accounts)
+        block = dc09.read(text, self.book.accounts, now=received)
         if block.code == "unknown_account" and self.book.stale(missed=True):
             await self._reload()
-            block = dc09.read(text, self.book.accounts)
+            block = dc09.read(text, self.book.accounts, now=received)
         raw = RawMessage("dc09", f"dc09:{block.account or '?'}", text.encode(), None, received)
         try:
             if block.verdict in ("nak", "duh"):

@@ -197,8 +197,9 @@ def map_cid(qualifier: str, code: str, partition: str = "00", zone: str = "000")
     return Mapped(event, code, label, restore, data)
 
 
-def map_sia(code: str, zone: str | None = None) -> Mapped | None:
-    """A SIA-DCS event code as a Yiyang event, or None when the code is not supported."""
+def map_sia(code: str, zone: str | None = None, partition: str | None = None) -> Mapped | None:
+    """A SIA-DCS event code as a Yiyang event, or None when the code is not supported;
+    ``zone``: the address after the code, ``partition``: the ``ri`` (area) field."""
     hit = SIA_CODES.get(code.upper() if code else "")
     if hit is None:
         return None
@@ -207,6 +208,8 @@ def map_sia(code: str, zone: str | None = None) -> Mapped | None:
     data: dict[str, Any] = {"protocol": "sia_dcs", "code": key_code, "label": label}
     if zone:
         data["zone"] = zone
+    if partition:
+        data["partition"] = partition
     if restore:
         data["restore"] = True
     return Mapped(event, code.upper(), label, restore, data)

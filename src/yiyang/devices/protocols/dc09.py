@@ -1,8 +1,9 @@
 """SIA DC-09 blocks: what one block means and what to answer. No I/O.
 
 pysiaalarm does the framing: the CRC, the header fields, AES decryption, the content of SIA-DCS
-and ADM-CID payloads, the time window. What it cannot do is wait: its server acknowledges a
-block before the application has stored it. So the receiver (``devices.receiver``) asks
+and ADM-CID payloads. The time window is checked here, against the receiver's clock (pysiaalarm
+reads the wall clock). What it cannot do is wait: its server acknowledges a block before the
+application has stored it. So the receiver (``devices.receiver``) asks
 ``read`` what a block is, stores it, and only then sends the answer built here:
 
 - ``ACK`` — the event is durable (or the block was a NULL link test);
@@ -54,8 +55,9 @@ class Block:
         return f"dc09-{self.sequence}-{bucket:%Y%m%d%H}{bucket.minute // 10}"
 
 
-def read(line: str, accounts: dict[str, SIAAccount]) -> Block:
-    """One block (without the LF/CR framing) → a ``Block`` with its verdict."""
+def read(line: str, accounts: dict[str, SIAAccount], *, now: dt.datetime) -> Block:
+    """One block (without the LF/CR framing) → a ``Block`` with its verdict; ``now``: the
+    receiver's clock, against which the block's timestamp is checked."""
     text = line.strip()
     try:
         event = SIAEvent.from_line(text, accounts)
@@ -89,7 +91,7 @@ def read(line: str, accounts: dict[str, SIAAccount]) -> Block:
         block.verdict, block.code = "duh", "unknown_account"
         block.reason = f"account '{event.account}' is not registered on this receiver"
         return block
-    if not event.valid_timestamp:
+    if not _in_window(event, now):
         block.verdict, block.code = "nak", "clock_skew"
         block.reason = f"block timestamp {event.timestamp} is outside the receiver's window"
         return block
@@ -105,7 +107,9 @@ def read(line: str, accounts: dict[str, SIAAccount]) -> Block:
         )
         shown = f"Contact ID {event.event_qualifier}{event.event_type}"
     else:
-        mapped = codes.map_sia(event.code or "", event.ri or event.message or None)
+        # SIA-DCS ``Nri1/QA003``: ``ri`` is the area (partition), the number after the code
+        # the zone (or user)
+        mapped = codes.map_sia(event.code or "", _address(event.message), event.ri or None)
         shown = f"SIA code {event.code}"
     if mapped is None:
         block.verdict, block.code = "duh", "unsupported_code"
@@ -113,6 +117,22 @@ def read(line: str, accounts: dict[str, SIAAccount]) -> Block:
         return block
     block.mapped = mapped
     return block
+
+
+def _in_window(event: SIAEvent, now: dt.datetime) -> bool:
+    """The block's timestamp within the account's window around ``now`` (pysiaalarm's own
+    ``valid_timestamp`` reads the wall clock); a block without a timestamp passes."""
+    band = event.sia_account.allowed_timeband if event.sia_account else None
+    if band is None or not isinstance(event.timestamp, dt.datetime):
+        return True
+    early, late = band
+    return now - dt.timedelta(seconds=early) <= event.timestamp <= now + dt.timedelta(seconds=late)
+
+
+def _address(message: str | None) -> str | None:
+    """The SIA address field after the event code (zone, user or door number), when numeric."""
+    text = (message or "").strip()
+    return text if text.isdigit() else None
 
 
 def _length_ok(event: SIAEvent) -> bool:
