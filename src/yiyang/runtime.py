@@ -182,12 +182,16 @@ class Pipeline:
             )
             await self.receiver.start()
         if self.listen and self.mqtt_url:
+            s = get_settings()
             self.mqtt = MqttListener(
                 self.gateway,
                 self.mqtt_url,
                 self.mqtt_client_id,
-                session_expiry_s=get_settings().mqtt_session_expiry_s,
-                linger_s=get_settings().mqtt_linger_ms / 1000,
+                session_expiry_s=s.mqtt_session_expiry_s,
+                linger_s=s.mqtt_linger_ms / 1000,
+                ca_file=s.mqtt_ca_file,
+                cert_file=s.mqtt_cert_file,
+                key_file=s.mqtt_key_file,
             )
             await self.mqtt.start()
         if self.loops:

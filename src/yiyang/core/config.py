@@ -36,7 +36,15 @@ class Settings(BaseSettings):
     log_sql: bool = False
     # Device pipeline (gateway → bus → rule workers → alerts → notifications)
     pipeline: bool = True  # run the pipeline inside `yiyang serve`
-    mqtt_url: str = "mqtt://127.0.0.1:1883"  # empty: no MQTT listener
+    # mqtt://host:1883, or mqtts://host:8883 for TLS (a gateway on another machine than the
+    # broker); user:password@ in the URL for the platform's own account. Empty: no MQTT listener
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    # TLS (mqtts:// only): the CA the broker's certificate must chain to (PEM; empty: the
+    # system's trust store). The certificate must also name the URL's host. A client certificate
+    # and its key (PEM; the key may sit in the certificate file) for brokers that require one.
+    mqtt_ca_file: str = ""
+    mqtt_cert_file: str = ""
+    mqtt_key_file: str = ""
     mqtt_client_id: str = "yiyang-gateway"
     mqtt_session_expiry_s: int = 7 * 24 * 3600  # how long the broker keeps messages for us
     # How long the MQTT listener lets a trickle gather into one gateway batch. On the JetStream

@@ -12,6 +12,11 @@ thread builds an object per packet and wakes itself for every acknowledgement), 
 whole validation path. This subscriber parses the few packets a subscriber sees (CONNACK,
 SUBACK, PUBLISH, PINGRESP, DISCONNECT) straight off the socket and writes a batch's PUBACKs in
 one call: ~6 µs per message. The framing rules are pure functions below, unit-tested.
+
+TLS: ``mqtts://host:8883`` wraps the same connection in asyncio's ssl (``create_connection(...,
+ssl=context)``): the broker's certificate must chain to the CA file (or, without one, to the
+system's trust store) and name the host in the URL. A client certificate and key are sent when
+the broker asks for them (``require_certificate true``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import ssl
 import threading
 from collections import deque
 from typing import cast
@@ -156,6 +162,19 @@ def parse_publish(first: int, body: bytes) -> tuple[str, bytes, int, int]:
     return topic, body[pos + plen :], pid, qos
 
 
+def tls_context(
+    ca_file: str | None = None, cert_file: str | None = None, key_file: str | None = None
+) -> ssl.SSLContext:
+    """A client context that verifies the broker: its chain (to ``ca_file``, or the system's
+    trust store) and its name (``check_hostname``). Unreadable files raise here, at start-up."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file or None)
+    if cert_file:
+        context.load_cert_chain(cert_file, key_file or None)
+    elif key_file:
+        raise ValueError("an MQTT client key needs its certificate (YIYANG_MQTT_CERT_FILE)")
+    return context
+
+
 # -- the connection ---------------------------------------------------------------------------
 
 
@@ -184,6 +203,8 @@ class _Connection(asyncio.Protocol):
                 self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:  # e.g. a TLS alert: the broker refused our client certificate
+            log.warning("MQTT connection closed: %s", exc)
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -204,10 +225,22 @@ class MqttListener:
         session_expiry_s: int = 7 * 24 * 3600,
         keepalive: int = 30,
         linger_s: float = 0.005,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
     ) -> None:
         self.gateway = gateway
         parsed = urlparse(url)
-        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 1883
+        if parsed.scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, not {url!r}")
+        self.tls: ssl.SSLContext | None = None
+        if parsed.scheme == "mqtts":
+            self.tls = tls_context(ca_file, cert_file, key_file)
+        elif ca_file or cert_file or key_file:
+            # a CA or client certificate asks for TLS: never fall back to plain TCP silently
+            raise ValueError("MQTT TLS files are set but the URL is mqtt://; use mqtts://")
+        self.host = parsed.hostname or "127.0.0.1"
+        self.port = parsed.port or (8883 if self.tls else 1883)
         self.username = unquote(parsed.username) if parsed.username else None
         self.password = unquote(parsed.password) if parsed.password else None
         self.client_id = client_id
@@ -283,7 +316,13 @@ class MqttListener:
         conn.write(subscribe_packet(2, SYS_DROPPED, qos=0))
         self._conn = conn
         self.connected.set()
-        log.info("MQTT connected to %s:%s (session present: %s)", self.host, self.port, body[0] & 1)
+        log.info(
+            "MQTT connected to %s:%s%s (session present: %s)",
+            self.host,
+            self.port,
+            " over TLS" if self.tls else "",
+            body[0] & 1,
+        )
 
     def _on_sys(self, conn: _Connection, topic: str, payload: bytes, pid: int, qos: int) -> None:
         if topic == SYS_DROPPED:
@@ -306,9 +345,21 @@ class MqttListener:
         while True:
             try:
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(self), self.host, self.port
+                    lambda: _Connection(self),
+                    self.host,
+                    self.port,
+                    ssl=self.tls,
+                    server_hostname=self.host if self.tls else None,
+                    ssl_handshake_timeout=self.keepalive if self.tls else None,
                 )
-            except OSError as exc:
+            except ssl.SSLError as exc:
+                # the broker answers but its certificate is not trusted or does not name this
+                # host (or no common protocol): configuration, not an outage, so an error
+                log.error("MQTT TLS with %s:%s failed (%s)", self.host, self.port, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            except (OSError, TimeoutError) as exc:
                 log.warning("MQTT broker %s:%s unreachable (%s)", self.host, self.port, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
