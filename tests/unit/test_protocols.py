@@ -122,6 +122,30 @@ def test_dc09_blocks_from_an_independent_dialler() -> None:
     assert '"NAK"' in nak and "_08:00:00,11-23-2026" in nak  # the receiver's time
 
 
+# Frames as panels sent them (CRC and length first, then the body the CRC covers), from
+# receivers' logs published with open-source alarm-receiver projects.
+PANEL_FRAMES = [
+    'F68B003B"ADM-CID"0028L0#9757[#9757|1602 00 000]_20:59:45,02-20-2024',
+    'B4330036"SIA-DCS"0442L000#36214[36214|NRP]_00:00:00,02-21-2024',
+    '3F60003C"SIA-DCS"0001L0#51449[#51449|Nri0000/LR]_21:26:19,12-20-2023',
+    '37070047"SIA-DCS"0038R0L0#10303117[#10303117|Nri0001/BH005]_13:44:48,08-17-2022',
+]
+
+
+def test_dc09_crc_is_crc16_arc_on_known_vectors() -> None:
+    assert dc09.crc16("123456789") == "BB3D"  # the CRC-16/ARC catalogue check value
+    assert dc09.crc16("") == "0000"
+    for frame in PANEL_FRAMES:
+        body = frame[8:]
+        assert dc09.crc16(body) == frame[:4], frame
+        assert int(frame[4:8], 16) == len(body)
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=200))
+def test_dc09_crc_agrees_with_an_independent_dialler(body: str) -> None:
+    assert dc09.crc16(body) == f"{dc09_msg.dc09crc(body):04X}"
+
+
 def test_sia_dcs_area_is_the_partition_and_the_number_after_the_code_the_zone() -> None:
     m = dc09_msg("1234", None, 1, 2)
     for n, content in enumerate(("#1234|Nri1/QA003]", "#1234|Nri1QA003]", "#1234|NQA003]"), 1):

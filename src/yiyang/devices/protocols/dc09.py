@@ -143,9 +143,19 @@ def _length_ok(event: SIAEvent) -> bool:
         return False
 
 
+def crc16(text: str) -> str:
+    """The DC-09 CRC of a block's body: CRC-16/ARC (polynomial 0x8005 reflected, initial 0),
+    four upper-case hex digits."""
+    crc = 0
+    for byte in text.encode():
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return f"{crc:04X}"
+
+
 def _frame(body: str) -> bytes:
-    crc = SIAEvent._crc_calc(body)
-    return f"\n{crc}{len(body):04X}{body}\r".encode("ascii")
+    return f"\n{crc16(body)}{len(body):04X}{body}\r".encode("ascii")
 
 
 def _stamp(now: dt.datetime) -> str:
