@@ -1,4 +1,8 @@
-"""Configuration from environment variables (prefix ``YIYANG_``); see docs/configuration.md."""
+"""Configuration from environment variables (prefix ``YIYANG_``) or a ``.env`` file.
+
+Every setting is listed, with its default and meaning, in the configuration table of README.md;
+tests/unit/test_readme_settings.py fails when a setting here is missing there.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="YIYANG_", env_file=".env", extra="ignore")
 
     database_url: str = f"sqlite:///{Path.cwd() / 'var' / 'yiyang.db'}"
-    secret_key: str = "dev-only-change-me"
-    timezone: str = "Asia/Shanghai"
-    default_locale: str = "zh_CN"
-    session_hours: int = 12
+    secret_key: str = "dev-only-change-me"  # reserved for signing; set a random one in production
+    timezone: str = "Asia/Shanghai"  # local time at the edges (UI, reports); UTC inside
+    default_locale: str = "zh_CN"  # zh_CN or en
+    session_hours: int = 12  # browser session lifetime
     api_token_hours: int = 24  # owners and admins list and revoke them (GET /api/auth/tokens)
-    cookie_secure: bool = False
+    cookie_secure: bool = False  # true behind HTTPS (also sends Strict-Transport-Security)
     # Sign-in throttling (docs/accounts.md). Failures count per (username, client address): that
     # pair slows down and, at login_max_failures, locks for login_lock_minutes, so a stranger
     # elsewhere cannot lock an operator out. One client address (an IPv6 /64) is locked after
@@ -32,8 +36,8 @@ class Settings(BaseSettings):
     # "10.0.0.0/8,127.0.0.1/32"); the client is the right-most address not in this list.
     # Empty: the TCP peer is the client and X-Forwarded-For is ignored.
     trusted_proxies: str = ""
-    db_pool_size: int = 10
-    log_sql: bool = False
+    db_pool_size: int = 10  # PostgreSQL connection pool size per process
+    log_sql: bool = False  # echo SQL to the log
     # Device pipeline (gateway → bus → rule workers → alerts → notifications)
     pipeline: bool = True  # run the pipeline inside `yiyang serve`
     # mqtt://host:1883, or mqtts://host:8883 for TLS (a gateway on another machine than the
@@ -45,7 +49,7 @@ class Settings(BaseSettings):
     mqtt_ca_file: str = ""
     mqtt_cert_file: str = ""
     mqtt_key_file: str = ""
-    mqtt_client_id: str = "yiyang-gateway"
+    mqtt_client_id: str = "yiyang-gateway"  # one gateway per client id (docs/deploy.md)
     mqtt_session_expiry_s: int = 7 * 24 * 3600  # how long the broker keeps messages for us
     # How long the MQTT listener lets a trickle gather into one gateway batch. On the JetStream
     # bus each batch becomes one transaction per partition, so a gateway there wants ~20 ms.
@@ -54,11 +58,11 @@ class Settings(BaseSettings):
     # Empty: the embedded in-process bus (one process does everything). nats://host:4222: the
     # JetStream bus; then `yiyang gateway` and `yiyang worker` run the pipeline (docs/deploy.md)
     bus_url: str = ""
-    bus_stream: str = "YIYANG"
+    bus_stream: str = "YIYANG"  # the JetStream stream (and subject prefix)
     bus_ack_wait_s: float = 30.0  # a dead worker's partition moves on after this long
     # SIA DC-09 alarm receiver (TCP and UDP on one port); 0: off
     dc09_port: int = 0
-    dc09_host: str = "0.0.0.0"
+    dc09_host: str = "0.0.0.0"  # address the DC-09 receiver listens on
     dc09_window_past_s: int = 40  # blocks timestamped outside -40 s / +20 s get NAK
     dc09_window_future_s: int = 20
     gateway_health_port: int = 8081  # `yiyang gateway` answers GET /healthz here
@@ -70,29 +74,31 @@ class Settings(BaseSettings):
     bus_urgent_ack_wait_s: float = 3.0
     retention_days: int = 180  # telemetry (messages, vitals, GPS, meter readings)
     sweep_seconds: int = 60  # how often silence rules and device health are checked
-    escalation_seconds: float = 5.0
+    escalation_seconds: float = 5.0  # how often due escalation rungs are checked
+    # Device messages timestamped further ahead of / behind the platform clock are rejected
     ingest_max_future_minutes: int = 5
     ingest_max_past_hours: int = 72
-    ingest_signature_window_s: int = 300
+    ingest_signature_window_s: int = 300  # signed HTTP ingest: allowed clock skew of a request
     # Notification channels (unset: that channel's messages are marked skipped, with the reason)
-    smtp_host: str = ""
+    smtp_host: str = ""  # email: the SMTP server (docs/notifications.md)
     smtp_port: int = 25
     smtp_from: str = "yiyang@localhost"
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = False
-    webhook_url: str = ""
+    webhook_url: str = ""  # alert webhook; each POST signed with webhook_secret (HMAC-SHA256)
     webhook_secret: str = ""
     sms_url: str = ""  # HTTP adapter for an SMS carrier, see docs/notifications.md
     sms_token: str = ""
     duty_email: str = ""  # district duty officer's mailbox (escalation's last rung)
-    notify_max_attempts: int = 8
+    notify_max_attempts: int = 8  # a notification is marked failed after this many attempts
     # Operator console
     public_base_url: str = "http://127.0.0.1:8000"  # links sent to responders' phones
     emergency_url: str = ""  # the 120 dispatch system's adapter (signed webhook), docs/console.md
-    dispatch_link_hours: int = 24
+    dispatch_link_hours: int = 24  # how long a responder's arrival link is valid
     map_tile_url: str = ""  # e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
-    map_attribution: str = ""
+    map_attribution: str = ""  # shown with the tiles (plain text)
+    # shifts for the service-level report
     console_shifts: str = "day=08:00-16:00,evening=16:00-00:00,night=00:00-08:00"
 
 

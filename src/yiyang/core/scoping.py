@@ -1,8 +1,9 @@
 """分权分域 in one place: which elders an actor may read.
 
 Every query that lists, shows or exports elders (or rows that hang off an elder) starts from
-``elder_scope(actor)``; ``tests/test_scoping_lint.py`` fails when a module selects elders
-without going through the registry repository.
+``elder_scope(actor)``; ``test_no_module_selects_elders_without_the_scope`` in
+``tests/api/test_scoping.py`` fails when a module selects elders without going through the
+registry repository.
 """
 
 from __future__ import annotations
