@@ -176,13 +176,13 @@ def _act(
     fragment: str = "",
 ) -> Response:
     """Run one action in a savepoint; on success back to the card (post/redirect/get), on a
-    refusal the card again with the reason (e.g. who already has the alert)."""
+    refusal the card again with the reason (e.g. who already has the alert). Only flushed:
+    the request's session dependency commits before the response is sent (ADR 0011)."""
     try:
         with session.begin_nested():
             run()
     except DomainError as exc:
         return _refused(request, actor, session, alert_id, exc.message, exc.status_code)
-    session.commit()
     target = f"/console/alerts/{alert_id}" + (f"#{fragment}" if fragment else "")
     return RedirectResponse(target, status_code=303)
 
@@ -419,5 +419,5 @@ def responder_arrived(
 
     data = ArrivalIn(latitude=num(latitude), longitude=num(longitude), note=note or None)
     response.confirm_arrival(session, token, data, now())
-    session.commit()
+    session.flush()  # committed by the session dependency before the redirect is sent
     return RedirectResponse(f"/r/{token}", status_code=303)
