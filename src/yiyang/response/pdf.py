@@ -41,8 +41,9 @@ def _join(items: Any) -> str:
 
 def render(brief: dict[str, Any], generated_at: str) -> bytes:
     e, a, m = brief["elder"], brief["alert"], brief.get("medical")
+    age = _("%(n)s years", n=e["age"])  # outside the f-string, where pybabel extract sees it
     rows: list[list[Any]] = [
-        [_p(_("Elder")), _p(f"{e['name']}  {e['age']} {_('years')}  {e['phone'] or ''}")],
+        [_p(_("Elder")), _p(f"{e['name']}  {age}  {e['phone'] or ''}")],
         [_p(_("Address")), _p(f"{e['address']} ({e['street']} {e['community']})")],
         [
             _p(_("Coordinates")),
