@@ -49,17 +49,25 @@ test: venv
 	$(BIN)/python -m pytest
 
 lint: venv
-	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 bench: venv
 	$(BIN)/python bench/registry_bench.py
 
-## refresh the translation template and catalogues after changing UI strings
+## after changing UI strings: re-extract the template and merge it into the .po catalogues, the
+## translations' source (docs/i18n.md); a second run changes nothing
+LOCALES := src/yiyang/locale
+POT     := $(LOCALES)/messages.pot
 messages: venv
-	$(BIN)/pybabel extract --no-location -F babel.cfg -k N_ -o src/yiyang/locale/messages.pot src/yiyang
-	$(BIN)/python tools/zh_cn.py
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -c TRANSLATORS: --add-location=file --sort-output \
+	  --no-wrap --project=yiyang -o $(POT).new src/yiyang
+	@# keep the old template when only its POT-Creation-Date moved
+	@if diff -q -I '^"POT-Creation-Date: ' $(POT) $(POT).new >/dev/null 2>&1; \
+	  then rm $(POT).new; else mv $(POT).new $(POT); fi
+	@# changed ids come back as fuzzy suggestions; tests/unit/test_i18n.py fails until reviewed
+	$(BIN)/pybabel update -i $(POT) -d $(LOCALES) --no-wrap --ignore-obsolete --previous
 
 clean:
 	rm -rf $(VENV) $(UV_VENV) var
