@@ -1,0 +1,78 @@
+"""The two entry points: ``on_event`` looks the message's kind up in ``ON_EVENT`` (one handler per
+kind, each in its rule's module) and checks the battery level it carries; ``on_tick`` runs the
+silence rules of ``TICK_RULES`` in turn."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from yiyang.alarms.rules import activity, alarms, bed, door, vitals, wandering, water, wear
+from yiyang.alarms.rules.battery import low_battery
+from yiyang.alarms.rules.inactivity import inactivity
+from yiyang.alarms.rules.morning import morning_silence
+from yiyang.alarms.rules.params import Params
+from yiyang.alarms.rules.routine import routine
+from yiyang.alarms.rules.state import Event, Facts, Finding, State
+from yiyang.devices.enums import EventKind
+
+EventRule = Callable[[State, Event, Params, Facts, ZoneInfo], list[Finding]]
+TickRule = Callable[[State, dt.datetime, dt.datetime, Params, ZoneInfo, int | None], Finding | None]
+
+ON_EVENT: dict[EventKind, EventRule] = {
+    **dict.fromkeys(alarms.IMMEDIATE, alarms.on_immediate),
+    EventKind.TAMPER: alarms.on_tamper,
+    EventKind.TROUBLE: alarms.on_trouble,
+    EventKind.MOTION: activity.on_motion,
+    EventKind.PRESENCE: activity.on_presence,
+    EventKind.DOOR: door.on_door,
+    EventKind.BED: bed.on_bed,
+    EventKind.STEPS: activity.on_steps,
+    EventKind.WEAR: wear.on_wear,
+    EventKind.VITALS: vitals.on_vitals,
+    EventKind.BP: vitals.on_bp,
+    EventKind.GLUCOSE: vitals.on_glucose,
+    EventKind.GPS: wandering.on_gps,
+    EventKind.METER: water.on_meter,
+}
+
+# In this order: ``inactivity`` may note that the elder was asked first (``prewarned_at``).
+TICK_RULES: tuple[TickRule, ...] = (
+    inactivity,
+    morning_silence,
+    water.no_water,
+    bed.not_in_bed,
+    wear.not_worn,
+    routine,
+)
+
+
+def on_event(state: State, ev: Event, p: Params, facts: Facts, tz: ZoneInfo) -> list[Finding]:
+    """Apply one message to the elder's state; return what it raises."""
+    rule = ON_EVENT.get(ev.event)
+    out = rule(state, ev, p, facts, tz) if rule is not None else []
+    battery = ev.battery
+    if battery is not None and battery <= p.battery_low:
+        out.append(low_battery(ev, battery, p))
+    return out
+
+
+def on_tick(
+    state: State,
+    now: dt.datetime,
+    p: Params,
+    facts: Facts,
+    tz: ZoneInfo,
+    *,
+    motion_today: int | None = None,
+) -> list[Finding]:
+    """Rules that fire on silence rather than on a message. ``motion_today``: motion events
+    counted today (local) before the current hour, for the routine check."""
+    local = now.astimezone(tz)
+    out: list[Finding] = []
+    for rule in TICK_RULES:
+        found = rule(state, now, local, p, tz, motion_today)
+        if found is not None:
+            out.append(found)
+    return out
