@@ -5,16 +5,14 @@ the ``Audited`` hook or ``audit.record``, the audit log."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from yiyang.alarms import rules
+from yiyang.alarms import plan, rules
 from yiyang.alarms.enums import (
-    SELF_CLEARING,
     SEVERITY_RANK,
     TRANSITIONS,
     AlertState,
@@ -89,18 +87,20 @@ def apply_findings(
     params: ParamsCache,
     now: dt.datetime,
 ) -> list[Alert]:
-    """Open new alerts or merge into open ones. Returns the alerts created."""
+    """Open new alerts or merge into open ones: read the elders' alerts, decide
+    (``plan.plan_alerts``, pure), write. Returns the alerts created."""
     findings = {e: fs for e, fs in findings.items() if fs}
     if not findings:
         return []
-    elder_ids = list(findings)
-    episodic = {f.key for fs in findings.values() for f in fs if f.episodic}
-    window = now - dt.timedelta(
-        minutes=max(params.for_elder(e, region_of[e]).storm_window_minutes for e in elder_ids)
-    )
+
+    def params_of(elder_id: int) -> rules.Params:
+        return params.for_elder(elder_id, region_of[elder_id])
+
+    episodic = plan.episodic_keys(findings)
+    window = plan.storm_window_start(findings, params_of, now)
     rows = session.execute(
         select(Alert.id, Alert.elder_id, Alert.dedupe_key, Alert.state, Alert.created_at).where(
-            Alert.elder_id.in_(elder_ids),
+            Alert.elder_id.in_(list(findings)),
             or_(
                 Alert.state != AlertState.RESOLVED,
                 Alert.created_at >= window,
@@ -108,72 +108,61 @@ def apply_findings(
             ),
         )
     ).all()
-    open_alert: dict[tuple[int, str], int] = {}
-    seen_keys: set[tuple[int, str]] = set()
-    recent: dict[int, list[dt.datetime]] = defaultdict(list)
-    latest_open: dict[int, int] = {}
-    for r in rows:
-        seen_keys.add((r.elder_id, r.dedupe_key))
-        if r.state != AlertState.RESOLVED:
-            open_alert[(r.elder_id, r.dedupe_key)] = r.id
-            latest_open[r.elder_id] = max(latest_open.get(r.elder_id, 0), r.id)
-        if r.created_at >= window:
-            recent[r.elder_id].append(r.created_at)
-
-    created: list[Alert] = []
-    merges: dict[int, list[rules.Finding]] = defaultdict(list)
-    suppressed: dict[int, list[rules.Finding]] = defaultdict(list)
-    prompts: list[tuple[int, str]] = []
-    restores: list[tuple[int, rules.Finding, int | None]] = []
-    for elder_id, fs in findings.items():
-        p = params.for_elder(elder_id, region_of[elder_id])
-        pending: dict[str, Alert] = {}
-        for f in fs:
-            if f.prompt_elder:
-                prompts.append((elder_id, f.key))
-                continue
-            if f.restore:
-                restores.append((elder_id, f, open_alert.get((elder_id, f.key))))
-                continue
-            if f.key in pending:  # the same thing twice in this batch
-                if f.repeat_counts:
-                    pending[f.key].count += 1
-                    pending[f.key].last_at = max(pending[f.key].last_at, f.at)
-                continue
-            existing = open_alert.get((elder_id, f.key))
-            if existing is not None:
-                if f.repeat_counts:
-                    merges[existing].append(f)
-                continue
-            if f.episodic and (elder_id, f.key) in seen_keys:
-                continue  # that episode was raised and closed already
-            if rules.throttled(recent[elder_id], now, f.severity, p):
-                if elder_id in latest_open:
-                    suppressed[latest_open[elder_id]].append(f)
-                continue
-            first = rules.escalation_due(now, f.severity.value, 0, p)
-            alert = Alert(
-                elder_id=elder_id,
-                region_path=region_of[elder_id],
-                device_id=f.device_id,
-                alert_type=f.alert_type.value,
-                severity=f.severity.value,
-                state=AlertState.NEW,
-                dedupe_key=f.key,
-                detail=f.detail,
-                count=1,
-                first_at=f.at,
-                last_at=f.at,
-                created_at=now,
-                escalation_step=0,
-                next_escalation_at=first[1] if first else None,
-            )
-            session.add(alert)
-            pending[f.key] = alert
-            created.append(alert)
-            recent[elder_id].append(now)
+    decided = plan.plan_alerts(findings, rows, params_of, now)
+    created = _open(session, decided.opened, region_of, now)
+    _merge(session, decided.merged)
+    trail = _trail(decided, created, now)
+    trail += _restored(session, decided.restores, now)
+    if trail:
+        session.execute(insert(AlertEvent.__table__), trail)  # type: ignore[arg-type]
+    if decided.prompts:
+        _prompt(session, decided.prompts)
     if created:
+        _announce(session, created)
+    return created
+
+
+def _open(
+    session: Session, opened: list[plan.Opening], region_of: dict[int, str], now: dt.datetime
+) -> list[Alert]:
+    created = [
+        Alert(
+            elder_id=o.elder_id,
+            region_path=region_of[o.elder_id],
+            device_id=o.finding.device_id,
+            alert_type=o.finding.alert_type.value,
+            severity=o.finding.severity.value,
+            state=AlertState.NEW,
+            dedupe_key=o.finding.key,
+            detail=o.finding.detail,
+            count=o.count,
+            first_at=o.finding.at,
+            last_at=o.last_at,
+            created_at=now,
+            escalation_step=0,
+            next_escalation_at=o.next_escalation_at,
+        )
+        for o in opened
+    ]
+    if created:
+        session.add_all(created)
         session.flush()
+    return created
+
+
+def _merge(session: Session, merged: dict[int, list[rules.Finding]]) -> None:
+    """Repeats bump the open alert's count and last time."""
+    for alert_id, fs in merged.items():
+        session.execute(
+            update(Alert)
+            .where(Alert.id == alert_id)
+            .values(count=Alert.count + len(fs), last_at=max(f.at for f in fs))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _trail(decided: plan.Plan, created: list[Alert], now: dt.datetime) -> list[dict[str, Any]]:
+    """Trail lines for the alerts created, merged into, and the findings storm control held."""
     trail = [
         _event(
             a.id,
@@ -184,20 +173,14 @@ def apply_findings(
         )
         for a in created
     ]
-    for alert_id, fs in merges.items():
+    for alert_id, fs in decided.merged.items():
         last = max(f.at for f in fs)
-        session.execute(
-            update(Alert)
-            .where(Alert.id == alert_id)
-            .values(count=Alert.count + len(fs), last_at=last)
-            .execution_options(synchronize_session=False)
-        )
         trail.append(
             _event(
                 alert_id, "repeated", at=now, data={"times": len(fs), "last_at": last.isoformat()}
             )
         )
-    for alert_id, fs in suppressed.items():
+    for alert_id, fs in decided.suppressed.items():
         trail.append(
             _event(
                 alert_id,
@@ -206,47 +189,46 @@ def apply_findings(
                 data={"storm": [{"type": f.alert_type.value, "key": f.key} for f in fs]},
             )
         )
-    trail += _restored(session, restores, now)
-    if trail:
-        session.execute(insert(AlertEvent.__table__), trail)  # type: ignore[arg-type]
-    if prompts:
-        phones = {
-            r.id: r.mobile_phone
-            for r in elders.system_rows(session, [e for e, _ in prompts], Elder.mobile_phone)
-        }
-        for elder_id, key in prompts:
-            notify.prompt_elder(session, elder_id, phones.get(elder_id), key)
-    if created:
-        names = _elder_names(session, {a.elder_id for a in created})
-        for a in created:
-            name, address = names.get(a.elder_id, ("", ""))
-            notify.enqueue(session, a, "webhook", 0, elder_name=name, address=address)
-            events.emit(
-                session,
-                "alert.created",
-                {
-                    "alert_id": a.id,
-                    "elder_id": a.elder_id,
-                    "severity": a.severity,
-                    "type": a.alert_type,
-                    "first_at": a.first_at.timestamp(),
-                },
-            )
-    return created
+    return trail
+
+
+def _prompt(session: Session, prompts: list[tuple[int, str]]) -> None:
+    phones = {
+        r.id: r.mobile_phone
+        for r in elders.system_rows(session, [e for e, _ in prompts], Elder.mobile_phone)
+    }
+    for elder_id, key in prompts:
+        notify.prompt_elder(session, elder_id, phones.get(elder_id), key)
+
+
+def _announce(session: Session, created: list[Alert]) -> None:
+    names = _elder_names(session, {a.elder_id for a in created})
+    for a in created:
+        name, address = names.get(a.elder_id, ("", ""))
+        notify.enqueue(session, a, "webhook", 0, elder_name=name, address=address)
+        events.emit(
+            session,
+            "alert.created",
+            {
+                "alert_id": a.id,
+                "elder_id": a.elder_id,
+                "severity": a.severity,
+                "type": a.alert_type,
+                "first_at": a.first_at.timestamp(),
+            },
+        )
 
 
 def _restored(
-    session: Session, restores: list[tuple[int, rules.Finding, int | None]], now: dt.datetime
+    session: Session, restores: list[plan.Restore], now: dt.datetime
 ) -> list[dict[str, Any]]:
     """A device reports a condition over. A trouble or tamper alert closes as recovered; an
     alarm (SOS, fire, gas) only notes it on the trail: a person still decides it is over."""
     trail: list[dict[str, Any]] = []
-    for _elder, f, alert_id in restores:
-        if alert_id is None:
-            continue  # nothing open for it (already closed, or the alarm was never raised)
-        note = {"code": f.detail.get("code"), "label": f.detail.get("label")}
-        if f.alert_type in SELF_CLEARING:
-            alert = session.get(Alert, alert_id)
+    for r in restores:
+        note = {"code": r.finding.detail.get("code"), "label": r.finding.detail.get("label")}
+        if r.close:
+            alert = session.get(Alert, r.alert_id)
             if alert is None or alert.state == AlertState.RESOLVED:
                 continue
             frm = alert.state
@@ -259,7 +241,7 @@ def _restored(
             alert.resolution_note = "device reported the condition restored"
             trail.append(
                 _event(
-                    alert_id,
+                    r.alert_id,
                     "resolved",
                     at=now,
                     frm=frm,
@@ -269,8 +251,8 @@ def _restored(
                 )
             )
         else:
-            trail.append(_event(alert_id, "restored", at=now, data=note))
-        events.emit(session, "alert.changed", {"alert_id": alert_id, "elder_id": _elder})
+            trail.append(_event(r.alert_id, "restored", at=now, data=note))
+        events.emit(session, "alert.changed", {"alert_id": r.alert_id, "elder_id": r.elder_id})
     return trail
 
 
