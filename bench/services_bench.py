@@ -6,7 +6,7 @@
    allocate next month for every eligible elder) and settle every provider's statement — plus
    one provider's XLSX statement on its own.
 2. Dispatch suggestion: one provider with ``--caregivers`` caregivers (3 jobs each already
-   booked that day); ``--suggest`` orders each ranked through ``services.service.suggest``
+   booked that day); ``--suggest`` orders each ranked through ``services.dispatch.suggest``
    (queries + pure ranking), p50/p95/max.
 
     .venv/bin/python bench/services_bench.py                 # 100,000 elders, 1,000,000 orders
@@ -263,7 +263,7 @@ def bench_dispatch(session: Any, caregivers: int, suggest: int) -> dict[str, flo
     from yiyang.accounts.service import actor_for
     from yiyang.core.bulk import insert_returning_ids, insert_rows
     from yiyang.core.clock import local_zone
-    from yiyang.services import service
+    from yiyang.services import dispatch
     from yiyang.services.models import Caregiver, Certificate, ServiceItem, ServiceOrder
 
     rnd = random.Random(9)
@@ -381,7 +381,7 @@ def bench_dispatch(session: Any, caregivers: int, suggest: int) -> dict[str, flo
     found = 0
     for oid in target_ids:
         t = time.perf_counter()
-        ranked = service.suggest(session, actor, oid)
+        ranked = dispatch.suggest(session, actor, oid)
         times.append((time.perf_counter() - t) * 1000)
         found += bool(ranked and ranked[0].excluded is None)
         session.rollback()

@@ -248,7 +248,7 @@ class Pipeline:
     async def services_tick(self, now: dt.datetime | None = None) -> dict[str, int]:
         """Home services' timers: unaccepted assignments, missing check-outs, recurring
         orders (hourly)."""
-        from yiyang.services.service import tick
+        from yiyang.services.timers import tick
 
         moment = now or self.clock()
         hour = moment.astimezone(local_zone()).hour

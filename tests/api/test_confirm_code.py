@@ -17,7 +17,7 @@ from tests.api.test_services_concurrency import _actor, _order_data, fresh_pg  #
 from yiyang.audit.models import AuditEvent
 from yiyang.core.clock import local_zone
 from yiyang.notifications.models import Notification
-from yiyang.services import service
+from yiyang.services import dispatch, orders
 from yiyang.services.models import Caregiver, OrderEvent, ServiceOrder
 
 
@@ -261,11 +261,11 @@ def test_parallel_wrong_codes_count_exactly_and_lock_at_five(fresh_pg) -> None: 
         community, provider, caregiver = (
             _actor(s, u) for u in ("community", "provider", "caregiver")
         )
-        order, _ = service.place_order(s, community, _order_data(s), "conc-code")
+        order, _ = orders.place_order(s, community, _order_data(s), "conc-code")
         aunt = s.scalar(select(Caregiver.id).where(Caregiver.user_id == caregiver.user_id))
-        service.assign(s, provider, order.id, aunt)
-        service.accept(s, caregiver, order.id)
-        service.check_in(s, caregiver, order.id, None, None)
+        dispatch.assign(s, provider, order.id, aunt)
+        orders.accept(s, caregiver, order.id)
+        orders.check_in(s, caregiver, order.id, None, None)
         s.commit()
         oid, code = order.id, order.confirm_code
     n = 8
@@ -276,8 +276,8 @@ def test_parallel_wrong_codes_count_exactly_and_lock_at_five(fresh_pg) -> None: 
         with factory() as s:
             barrier.wait()
             try:
-                service.check_out(s, _actor(s, "caregiver"), oid, None, None, wrong(code))
-            except service.AttemptRefused as exc:
+                orders.check_out(s, _actor(s, "caregiver"), oid, None, None, wrong(code))
+            except orders.AttemptRefused as exc:
                 s.commit()
                 codes[i] = exc.to_dict()["code"]
 

@@ -418,7 +418,7 @@ def test_meals_with_per_meal_subsidy_and_settlement_statement(client, login, ses
 
 def test_unaccepted_assignment_escalates_to_the_provider(client, login, session) -> None:
     from yiyang.core.clock import now
-    from yiyang.services.service import escalate_unaccepted
+    from yiyang.services.timers import escalate_unaccepted
 
     elder = community_elder(session)
     oid = place(client, login("community"), elder.id, item_id(session, "HAIR"), "esc-1").json()[
@@ -458,7 +458,7 @@ def test_recurring_orders_are_generated_once(client, login, session) -> None:
     assert 13 <= made <= 14  # today's 15:00 may already have passed
     from yiyang.core.clock import now
     from yiyang.services.models import OrderSeries
-    from yiyang.services.service import materialize
+    from yiyang.services.series import materialize
 
     session.expire_all()
     series = session.get(OrderSeries, r.json()["id"])
@@ -539,7 +539,7 @@ def test_every_order_list_is_scoped(client, login, session) -> None:
 
 
 def test_timer_flags_a_missing_check_out(client, login, session) -> None:
-    from yiyang.services.service import tick
+    from yiyang.services.timers import tick
 
     elder = community_elder(session)
     oid = place(client, login("community"), elder.id, item_id(session, "HAIR"), "tick-1").json()[

@@ -20,7 +20,7 @@ from yiyang.core import db
 from yiyang.core.clock import local_zone, today_local
 from yiyang.core.errors import Conflict
 from yiyang.core.migrate import upgrade
-from yiyang.services import service
+from yiyang.services import dispatch, orders
 from yiyang.services.models import Caregiver, ServiceItem, ServiceOrder
 from yiyang.services.schemas import OrderCreate
 from yiyang.subsidies.models import LedgerEntry
@@ -88,7 +88,7 @@ def test_two_submissions_with_one_key_make_one_order(fresh_pg: Engine) -> None:
         data = _order_data(s)
 
     def submit(s: Session) -> int:
-        order, _created = service.place_order(s, _actor(s, "community"), data, "same-form")
+        order, _created = orders.place_order(s, _actor(s, "community"), data, "same-form")
         return order.id
 
     ids = race(fresh_pg, submit)
@@ -108,17 +108,17 @@ def test_two_confirmations_pay_once(fresh_pg: Engine) -> None:
         community, provider, caregiver = (
             _actor(s, u) for u in ("community", "provider", "caregiver")
         )
-        order, _ = service.place_order(s, community, data, "conc-confirm")
+        order, _ = orders.place_order(s, community, data, "conc-confirm")
         aunt = s.scalar(select(Caregiver.id).where(Caregiver.user_id == caregiver.user_id))
-        service.assign(s, provider, order.id, aunt)
-        service.accept(s, caregiver, order.id)
-        service.check_in(s, caregiver, order.id, None, None)
-        service.check_out(s, caregiver, order.id, None, None)
+        dispatch.assign(s, provider, order.id, aunt)
+        orders.accept(s, caregiver, order.id)
+        orders.check_in(s, caregiver, order.id, None, None)
+        orders.check_out(s, caregiver, order.id, None, None)
         s.commit()
         oid = order.id
 
     def confirm(s: Session) -> str:
-        return service.confirm(s, _actor(s, "community"), oid).state
+        return orders.confirm(s, _actor(s, "community"), oid).state
 
     results = race(fresh_pg, confirm)
     assert sorted(map(type, results), key=str) == sorted([str, Conflict], key=str)

@@ -319,7 +319,7 @@ def _delivered_orders(session: Session, items: list[ServiceItem]) -> None:
     the demo family's elder still waiting for the family to confirm it on their page."""
     from yiyang.accounts.service import actor_for
     from yiyang.registry.repository import readable
-    from yiyang.services import service
+    from yiyang.services import dispatch, orders
     from yiyang.services.schemas import OrderCreate
 
     def actor(name: str) -> Actor:
@@ -336,9 +336,9 @@ def _delivered_orders(session: Session, items: list[ServiceItem]) -> None:
     for n, (elder, item, with_code) in enumerate(plan):
         start = dt.datetime.combine(day, dt.time(8 + 3 * n), local_zone())
         data = OrderCreate(elder_id=elder.id, item_id=item.id, scheduled_at=start, quantity=1)
-        order, _ = service.place_order(session, community, data, f"demo-done-{n}")
-        service.assign(session, provider, order.id, aunt)
-        service.accept(session, caregiver, order.id)
-        service.check_in(session, caregiver, order.id, elder.latitude, elder.longitude)
+        order, _ = orders.place_order(session, community, data, f"demo-done-{n}")
+        dispatch.assign(session, provider, order.id, aunt)
+        orders.accept(session, caregiver, order.id)
+        orders.check_in(session, caregiver, order.id, elder.latitude, elder.longitude)
         code = order.confirm_code if with_code else None
-        service.check_out(session, caregiver, order.id, elder.latitude, elder.longitude, code)
+        orders.check_out(session, caregiver, order.id, elder.latitude, elder.longitude, code)

@@ -15,9 +15,9 @@ from yiyang.core.scoping import Actor
 from yiyang.services import repository as repo
 from yiyang.services.enums import LABELS, ComplaintState
 from yiyang.services.models import Complaint
+from yiyang.services.orders import get_order
 from yiyang.services.permissions import complaint_scope
 from yiyang.services.schemas import ComplaintCreate
-from yiyang.services.service import get_order
 
 RESPOND_WITHIN = dt.timedelta(days=1)
 RESOLVE_WITHIN = dt.timedelta(days=7)

@@ -20,7 +20,7 @@ from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id, Text
-from yiyang.services import complaints, meals, service
+from yiyang.services import complaints, dispatch, meals, orders, providers, ratings, series
 from yiyang.services import repository as repo
 from yiyang.services.models import Caregiver, Provider, ServiceItem
 from yiyang.services.permissions import caregiver_scope, provider_scope
@@ -74,7 +74,7 @@ def list_providers(actor: Viewer, session: DB) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Provider).where(provider_scope(actor)).order_by(Provider.id)
     ).all()
-    scored = service.scores(session, "provider", [p.id for p in rows])
+    scored = ratings.scores(session, "provider", [p.id for p in rows])
     out = []
     for p in rows:
         s = scored[p.id]
@@ -91,7 +91,7 @@ def list_providers(actor: Viewer, session: DB) -> list[dict[str, Any]]:
 
 @router.post("/providers", status_code=201, summary="Register a provider")
 def create_provider(actor: Registrar, session: DB, body: ProviderCreate) -> ProviderRead:
-    return ProviderRead.model_validate(service.create_provider(session, actor, body))
+    return ProviderRead.model_validate(providers.create_provider(session, actor, body))
 
 
 @router.post("/providers/{provider_id}/status", summary="Suspend or reinstate a provider")
@@ -99,7 +99,7 @@ def set_provider_status(
     actor: Registrar, session: DB, provider_id: Id, status: str
 ) -> ProviderRead:
     return ProviderRead.model_validate(
-        service.set_provider_status(session, actor, provider_id, status)
+        providers.set_provider_status(session, actor, provider_id, status)
     )
 
 
@@ -108,7 +108,7 @@ def list_caregivers(actor: Anyone, session: DB) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Caregiver).where(caregiver_scope(actor)).order_by(Caregiver.id).limit(5000)
     ).all()
-    scored = service.scores(session, "caregiver", [c.id for c in rows])
+    scored = ratings.scores(session, "caregiver", [c.id for c in rows])
     out = []
     for c in rows:
         s = scored[c.id]
@@ -124,7 +124,7 @@ def list_caregivers(actor: Anyone, session: DB) -> list[dict[str, Any]]:
 
 @router.post("/caregivers", status_code=201, summary="Add a caregiver")
 def create_caregiver(actor: StaffManager, session: DB, body: CaregiverCreate) -> CaregiverRead:
-    return CaregiverRead.model_validate(service.create_caregiver(session, actor, body))
+    return CaregiverRead.model_validate(providers.create_caregiver(session, actor, body))
 
 
 @router.post(
@@ -133,7 +133,7 @@ def create_caregiver(actor: StaffManager, session: DB, body: CaregiverCreate) ->
 def add_certificate(
     actor: StaffManager, session: DB, caregiver_id: Id, body: CertificateCreate
 ) -> dict[str, Any]:
-    cert = service.add_certificate(session, actor, caregiver_id, body)
+    cert = providers.add_certificate(session, actor, caregiver_id, body)
     return {"id": cert.id, "skill": cert.skill, "expires_on": cert.expires_on}
 
 
@@ -151,7 +151,7 @@ def catalog(actor: Viewer, session: DB, provider_id: Id | None = None) -> list[I
 
 @router.post("/catalog", status_code=201, summary="Add a service to a provider's catalog")
 def create_item(actor: StaffManager, session: DB, body: ItemCreate) -> ItemRead:
-    return ItemRead.model_validate(service.create_item(session, actor, body))
+    return ItemRead.model_validate(providers.create_item(session, actor, body))
 
 
 # --- orders ---
@@ -164,15 +164,15 @@ def place_order(
     body: OrderCreate,
     idempotency_key: Annotated[str | None, Header(max_length=80)] = None,
 ) -> JSONResponse:
-    order, created = service.place_order(session, actor, body, idempotency_key)
+    order, created = orders.place_order(session, actor, body, idempotency_key)
     session.flush()
     return JSONResponse(_read(order).model_dump(mode="json"), status_code=201 if created else 200)
 
 
 @router.post("/order-series", status_code=201, summary="A recurring order")
 def create_series(actor: Placer, session: DB, body: SeriesCreate) -> dict[str, Any]:
-    series, made = service.create_series(session, actor, body)
-    return {"id": series.id, "orders_created": made}
+    created, made = series.create_series(session, actor, body)
+    return {"id": created.id, "orders_created": made}
 
 
 @router.get("/orders", summary="Orders in your scope")
@@ -205,7 +205,7 @@ def list_orders(
 
 @router.get("/orders/{order_id}", summary="One order with its trail")
 def get_order(actor: Viewer, session: DB, order_id: Id) -> dict[str, Any]:
-    order = service.get_order(session, actor, order_id)
+    order = orders.get_order(session, actor, order_id)
     out = _read(order).model_dump(mode="json")
     out["address"] = order.address
     if actor.can(Perm.PLACE_ORDERS):  # the elder's side holds the code to read to the caregiver
@@ -226,32 +226,32 @@ def get_order(actor: Viewer, session: DB, order_id: Id) -> dict[str, Any]:
 
 @router.get("/orders/{order_id}/suggestions", summary="Caregivers ranked for this order")
 def suggestions(actor: ProviderStaff, session: DB, order_id: Id) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(s) for s in service.suggest(session, actor, order_id)]
+    return [dataclasses.asdict(s) for s in dispatch.suggest(session, actor, order_id)]
 
 
 @router.post("/orders/{order_id}/assign")
 def assign(actor: ProviderStaff, session: DB, order_id: Id, body: AssignIn) -> OrderRead:
-    return _read(service.assign(session, actor, order_id, body.caregiver_id, body.note))
+    return _read(dispatch.assign(session, actor, order_id, body.caregiver_id, body.note))
 
 
 @router.post("/orders/{order_id}/accept")
 def accept(actor: Deliverer, session: DB, order_id: Id) -> OrderRead:
-    return _read(service.accept(session, actor, order_id))
+    return _read(orders.accept(session, actor, order_id))
 
 
 @router.post("/orders/{order_id}/decline")
 def decline(actor: Deliverer, session: DB, order_id: Id, body: ReasonIn) -> OrderRead:
-    return _read(service.decline(session, actor, order_id, body.reason))
+    return _read(orders.decline(session, actor, order_id, body.reason))
 
 
 @router.post("/orders/{order_id}/depart")
 def depart(actor: Deliverer, session: DB, order_id: Id) -> OrderRead:
-    return _read(service.depart(session, actor, order_id))
+    return _read(orders.depart(session, actor, order_id))
 
 
 @router.post("/orders/{order_id}/check-in")
 def check_in(actor: Deliverer, session: DB, order_id: Id, body: GeoIn) -> OrderRead:
-    return _read(service.check_in(session, actor, order_id, body.lat, body.lon))
+    return _read(orders.check_in(session, actor, order_id, body.lat, body.lon))
 
 
 T = TypeVar("T")
@@ -260,10 +260,14 @@ T = TypeVar("T")
 def keeping_attempts(session: Session, op: Callable[[], T]) -> T:
     """Run ``op``; when it refuses an attempt at the elder's code, commit what the attempt
     recorded (audit row, failure count, lock, the provider's notice) before the refusal is
-    answered — the one write a failed request keeps."""
+    answered — the one write a failed request keeps.
+
+    The commit stays here: the refusal must reach the app's error handler as an exception, and
+    the session dependency rolls back a request that raises, so flushing alone would lose the
+    attempt (the pages instead catch the refusal in ``_act`` and the dependency commits)."""
     try:
         return op()
-    except service.AttemptRefused:
+    except orders.AttemptRefused:
         session.commit()
         raise
 
@@ -273,7 +277,7 @@ def check_out(actor: Deliverer, session: DB, order_id: Id, body: CheckOutIn) -> 
     return _read(
         keeping_attempts(
             session,
-            lambda: service.check_out(
+            lambda: orders.check_out(
                 session, actor, order_id, body.lat, body.lon, body.code, body.signature
             ),
         )
@@ -283,7 +287,7 @@ def check_out(actor: Deliverer, session: DB, order_id: Id, body: CheckOutIn) -> 
 @router.post("/orders/{order_id}/confirm", summary="Confirm the service (pays it)")
 def confirm(actor: Viewer, session: DB, order_id: Id, body: ConfirmIn) -> OrderRead:
     return _read(
-        keeping_attempts(session, lambda: service.confirm(session, actor, order_id, body.code))
+        keeping_attempts(session, lambda: orders.confirm(session, actor, order_id, body.code))
     )
 
 
@@ -292,29 +296,29 @@ def confirm(actor: Viewer, session: DB, order_id: Id, body: ConfirmIn) -> OrderR
     summary="Issue a new elder's code (unlocks it after five wrong tries)",
 )
 def reissue_code(actor: Viewer, session: DB, order_id: Id) -> OrderRead:
-    return _read(service.reissue_code(session, actor, order_id))
+    return _read(orders.reissue_code(session, actor, order_id))
 
 
 @router.post("/orders/{order_id}/dispute", summary="Dispute (reverses a payment)")
 def dispute(actor: Placer, session: DB, order_id: Id, body: ReasonIn) -> OrderRead:
-    return _read(service.dispute(session, actor, order_id, body.reason))
+    return _read(orders.dispute(session, actor, order_id, body.reason))
 
 
 @router.post("/orders/{order_id}/dispute/resolve")
 def resolve_dispute(
     actor: Handler, session: DB, order_id: Id, upheld: bool, body: ReasonIn
 ) -> OrderRead:
-    return _read(service.resolve_dispute(session, actor, order_id, upheld, body.reason))
+    return _read(orders.resolve_dispute(session, actor, order_id, upheld, body.reason))
 
 
 @router.post("/orders/{order_id}/cancel")
 def cancel(actor: Viewer, session: DB, order_id: Id, body: ReasonIn) -> OrderRead:
-    return _read(service.cancel(session, actor, order_id, body.reason))
+    return _read(orders.cancel(session, actor, order_id, body.reason))
 
 
 @router.post("/orders/{order_id}/rating", status_code=201)
 def rate(actor: Placer, session: DB, order_id: Id, body: RatingIn) -> dict[str, Any]:
-    r = service.rate(session, actor, order_id, body.stars, body.comment)
+    r = ratings.rate(session, actor, order_id, body.stars, body.comment)
     return {"id": r.id, "stars": r.stars}
 
 
@@ -322,7 +326,7 @@ def rate(actor: Placer, session: DB, order_id: Id, body: RatingIn) -> dict[str, 
 def get_score(actor: Viewer, session: DB, kind: str, subject_id: Id) -> dict[str, Any]:
     if kind not in ("provider", "caregiver"):
         raise NotFound(_("Not found."))
-    return dataclasses.asdict(service.score(session, kind, subject_id))
+    return dataclasses.asdict(ratings.score(session, kind, subject_id))
 
 
 # --- complaints ---

@@ -18,8 +18,8 @@ from yiyang.registry.models import Elder
 from yiyang.registry.service import access_elder
 from yiyang.services.models import Canteen, MealOrder, Menu
 from yiyang.services.permissions import meal_scope
+from yiyang.services.providers import access_provider
 from yiyang.services.schemas import CanteenCreate, MealOrderCreate, MenuCreate
-from yiyang.services.service import access_provider
 from yiyang.subsidies import ledger
 from yiyang.subsidies.eligibility import period_of
 from yiyang.subsidies.enums import EntryKind, PolicyKind

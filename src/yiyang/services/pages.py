@@ -22,7 +22,7 @@ from yiyang.core.i18n import N_
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
-from yiyang.services import matching, service
+from yiyang.services import dispatch, matching, orders, ratings
 from yiyang.services import repository as repo
 from yiyang.services.enums import LABELS, OrderState
 from yiyang.services.models import Caregiver, Provider, ServiceItem
@@ -161,7 +161,7 @@ def place_order(
             note=note or None,
         )
         with session.begin_nested():
-            order, _created = service.place_order(session, actor, data, idempotency_key)
+            order, _created = orders.place_order(session, actor, data, idempotency_key)
     except DomainError as exc:
         return _form(request, actor, session, values, exc)
     except ValueError as exc:  # a malformed date or quantity from a hand-edited form
@@ -175,12 +175,12 @@ def place_order(
 def order_page(
     request: Request, actor: Viewer, session: DB, order_id: Id, error: str = ""
 ) -> Response:
-    order = service.get_order(session, actor, order_id)
+    order = orders.get_order(session, actor, order_id)
     item = session.get(ServiceItem, order.item_id)
     caregiver = session.get(Caregiver, order.caregiver_id) if order.caregiver_id else None
     suggestions: list[matching.Suggestion] = []
     if actor.can(Perm.MANAGE_ORDERS) and order.state in (OrderState.PLACED, OrderState.ASSIGNED):
-        suggestions = service.suggest(session, actor, order.id)
+        suggestions = dispatch.suggest(session, actor, order.id)
     from yiyang.registry.repository import get_readable
 
     elder = get_readable(session, actor, order.elder_id)
@@ -193,7 +193,7 @@ def order_page(
         elder=elder,
         trail=repo.trail(session, order.id),
         suggestions=suggestions,
-        EXCLUSIONS=service.EXCLUSIONS,
+        EXCLUSIONS=dispatch.EXCLUSIONS,
         error=error,
         **_ctx(),
     )
@@ -210,7 +210,7 @@ def assign(
     return _act(
         session,
         f"/orders/{order_id}",
-        lambda: service.assign(session, actor, order_id, caregiver_id, note or None),
+        lambda: dispatch.assign(session, actor, order_id, caregiver_id, note or None),
     )
 
 
@@ -224,13 +224,13 @@ def act(
     stars: Annotated[int, Form()] = 0,
 ) -> Response:
     ops = {
-        "confirm": lambda: service.confirm(session, actor, order_id),
-        "cancel": lambda: service.cancel(session, actor, order_id, reason),
-        "dispute": lambda: service.dispute(session, actor, order_id, reason),
-        "rate": lambda: service.rate(session, actor, order_id, stars, reason or None),
-        "uphold": lambda: service.resolve_dispute(session, actor, order_id, True, reason),
-        "reject": lambda: service.resolve_dispute(session, actor, order_id, False, reason),
-        "reissue_code": lambda: service.reissue_code(session, actor, order_id),
+        "confirm": lambda: orders.confirm(session, actor, order_id),
+        "cancel": lambda: orders.cancel(session, actor, order_id, reason),
+        "dispute": lambda: orders.dispute(session, actor, order_id, reason),
+        "rate": lambda: ratings.rate(session, actor, order_id, stars, reason or None),
+        "uphold": lambda: orders.resolve_dispute(session, actor, order_id, True, reason),
+        "reject": lambda: orders.resolve_dispute(session, actor, order_id, False, reason),
+        "reissue_code": lambda: orders.reissue_code(session, actor, order_id),
     }
     if action not in ops:
         return RedirectResponse(f"/orders/{order_id}", status_code=303)
@@ -253,7 +253,7 @@ def _act(session: Session, back: str, op: Any, anchor: str = "") -> Response:
         with session.begin_nested():
             try:
                 op()
-            except service.AttemptRefused as refused:
+            except orders.AttemptRefused as refused:
                 # leave the savepoint normally: the attempt's record stands (nothing else
                 # was written before the code was judged)
                 attempt: DomainError | None = refused
@@ -317,11 +317,11 @@ def job_action(
     la = float(lat) if lat else None
     lo = float(lon) if lon else None
     ops = {
-        "accept": lambda: service.accept(session, actor, order_id),
-        "decline": lambda: service.decline(session, actor, order_id, reason or "—"),
-        "depart": lambda: service.depart(session, actor, order_id),
-        "check-in": lambda: service.check_in(session, actor, order_id, la, lo),
-        "check-out": lambda: service.check_out(
+        "accept": lambda: orders.accept(session, actor, order_id),
+        "decline": lambda: orders.decline(session, actor, order_id, reason or "—"),
+        "depart": lambda: orders.depart(session, actor, order_id),
+        "check-in": lambda: orders.check_in(session, actor, order_id, la, lo),
+        "check-out": lambda: orders.check_out(
             session, actor, order_id, la, lo, code.strip() or None
         ),
     }
@@ -341,7 +341,7 @@ def caregivers_page(
         select(Caregiver).where(caregiver_scope(actor)).order_by(Caregiver.id)
     ).all()
     certs = repo.certificates(session, [c.id for c in staff])
-    scores = service.scores(session, "caregiver", [c.id for c in staff])
+    scores = ratings.scores(session, "caregiver", [c.id for c in staff])
     return render(
         request,
         "services/caregivers.html",
@@ -459,9 +459,9 @@ def my_service_action(
     stars: Annotated[int, Form()] = 0,
 ) -> Response:
     ops = {
-        "confirm": lambda: service.confirm(session, actor, order_id),
-        "rate": lambda: service.rate(session, actor, order_id, stars, None),
-        "new-code": lambda: service.reissue_code(session, actor, order_id),
+        "confirm": lambda: orders.confirm(session, actor, order_id),
+        "rate": lambda: ratings.rate(session, actor, order_id, stars, None),
+        "new-code": lambda: orders.reissue_code(session, actor, order_id),
     }
     if action not in ops or (action == "rate" and not 1 <= stars <= 5):
         return RedirectResponse("/my-services", status_code=303)
