@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -101,11 +103,13 @@ def transition(actor: Handler, session: DB, alert_id: Id, data: Transition) -> A
 
 @router.get(
     "/rule-settings/defaults",
-    response_model=dict[str, Any],
+    response_model=rules.Params,
     summary="The code defaults of every rule parameter",
 )
-def rule_defaults(actor: Viewer) -> dict[str, Any]:
-    return rules.DEFAULTS.model_dump()
+def rule_defaults(actor: Viewer) -> JSONResponse:
+    # Answered as declared, unvalidated: a default such as ``geofence_radius_m = 500`` stays
+    # ``500`` (validating through the model would make it ``500.0``).
+    return JSONResponse(jsonable_encoder(rules.DEFAULTS.model_dump()))
 
 
 @router.get(

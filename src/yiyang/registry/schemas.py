@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -252,3 +252,25 @@ class Page(BaseModel, Generic[T]):
     total_is_estimate: bool  # True when the count was capped (see COUNT_CAP)
     page: int
     page_size: int
+
+
+class RejectedRowRead(BaseModel):
+    row: int
+    errors: list[dict[str, Any]]  # field, column, message
+    values: dict[str, Any]  # the cells as read
+
+
+class ImportReport(BaseModel):
+    """What an import (dry run, import now, or commit of a dry run) found and did."""
+
+    batch_id: int
+    filename: str
+    committed: bool
+    total_rows: int
+    valid_rows: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected_count: int
+    rejected: list[RejectedRowRead]  # the first imports.REPORT_LIMIT
+    unknown_headers: list[str]

@@ -106,3 +106,189 @@ class ClaimRead(BaseModel):
     claimed_by_name: str | None
     claimed_at: dt.datetime | None
     version: int
+
+
+class QueueListItem(BaseModel):
+    """An open alert on the console queue."""
+
+    id: int
+    elder_id: int
+    elder_name: str
+    address: str | None
+    type: str
+    title: str
+    severity: str
+    state: str
+    count: int
+    created_at: dt.datetime
+    next_escalation_at: dt.datetime | None
+    claimed_by_name: str | None
+
+
+# --- the 120 brief (JSON, webhook, HTML and PDF) and the emergency card built on it ---
+
+
+class BriefAlert(BaseModel):
+    id: int
+    type: str
+    title: str
+    severity: str
+    what: str
+    first_at: str  # ISO 8601
+
+
+class BriefElder(BaseModel):
+    name: str
+    gender: str
+    age: int | None
+    phone: str | None
+    address: str | None
+    street: str | None
+    community: str | None
+    latitude: float | None
+    longitude: float | None
+    key_holder: str | None
+    access_notes: str | None
+
+
+class VitalPoint(BaseModel):
+    at: str  # ISO 8601
+    value: float
+
+
+class BriefMedical(BaseModel):
+    conditions: list[str]
+    medications: list[str]
+    allergies: list[str]
+    mobility: str | None
+    blood_type: str | None
+    dementia: bool | None
+    notes: str | None
+    recent_vitals: dict[str, list[VitalPoint]]  # by kind, newest first, at most three
+
+
+class BriefContact(BaseModel):
+    priority: int
+    name: str
+    relation: str | None
+    phone: str | None  # masked unless the actor may see it
+
+
+class FamilyDoctor(BaseModel):
+    name: str | None
+    organisation: str | None
+    phone: str | None
+
+
+class NearbyFacility(BaseModel):
+    name: str
+    address: str | None
+    phone: str | None
+    distance_m: int
+    latitude: float
+    longitude: float
+
+
+class BriefRead(BaseModel):
+    """The 120 brief: who, where, what happened, medical profile when shown, whom to call."""
+
+    alert: BriefAlert
+    elder: BriefElder
+    medical: BriefMedical | None
+    contacts: list[BriefContact]
+    family_doctor: FamilyDoctor
+    nearest_hospitals: list[NearbyFacility]
+    nearest_health_centre: list[NearbyFacility]
+    prepared_by: str
+
+
+class CardDevice(BaseModel):
+    id: int
+    type: str
+    serial: str
+    room: str | None
+    battery: int | None
+    last_seen_at: dt.datetime | None
+
+
+class TimelineEntry(BaseModel):
+    at: dt.datetime
+    event: str
+    device_type: str | None
+    fired: bool  # from the device that raised the alert
+
+
+class TrackPoint(BaseModel):
+    lat: float
+    lon: float
+    at: dt.datetime
+
+
+class PastAlert(BaseModel):
+    id: int
+    type: str
+    created_at: dt.datetime
+    outcome: str | None
+
+
+class ResponderRead(BaseModel):
+    id: int
+    kind: str
+    name: str
+    region_path: str
+
+
+class CardRead(BriefRead):
+    """The emergency card: the brief plus the ID number, claim, device, timeline, track, past
+    alerts, calls, dispatches and the responders at hand (reading it is audited)."""
+
+    id_number: str | None
+    claim: ClaimRead
+    next_escalation_at: dt.datetime | None
+    device: CardDevice | None
+    timeline: list[TimelineEntry]
+    track: list[TrackPoint]
+    past_alerts: list[PastAlert]
+    calls: list[CallRead]
+    dispatches: list[DispatchRead]
+    responders: list[ResponderRead]
+
+
+# --- the monthly service-level report ---
+
+
+class SlaSummary(BaseModel):
+    alarms: int
+    answered: int
+    share_within_60s: float | None
+    share_within_180s: float | None
+    meets_standard: bool | None
+    ack_median_s: float | None
+    ack_p90_s: float | None
+    resolve_median_s: float | None
+    resolve_p90_s: float | None
+    waiting_over_180s: int
+    false_alarm_rate: float | None
+
+
+class FalseAlarms(BaseModel):
+    false: int
+    resolved: int
+
+
+class SlaException(BaseModel):
+    alert_id: int
+    created_at: dt.datetime
+    waited_s: float
+    answered_by: str | None
+    severity: str
+    device_type: str | None
+
+
+class SlaReport(BaseModel):
+    month: str  # YYYY-MM
+    overall: SlaSummary
+    by_operator: dict[str, SlaSummary]
+    by_shift: dict[str, SlaSummary]
+    false_by_device: dict[str, FalseAlarms]
+    exceptions: list[SlaException]

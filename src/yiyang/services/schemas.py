@@ -256,3 +256,88 @@ class MealOrderRead(BaseModel):
     subsidy_fen: int
     self_pay_fen: int
     policy_id: int | None
+
+
+# --- results of JSON routes that add to the read shapes above ---
+
+
+class ProviderListItem(ProviderRead):
+    score: float
+    reviews: int
+    mean: float | None
+
+
+class CaregiverListItem(CaregiverRead):
+    score: float
+    reviews: int
+
+
+class CertificateRead(BaseModel):
+    id: int
+    skill: str
+    expires_on: dt.date | None
+
+
+class SeriesCreated(BaseModel):
+    id: int
+    orders_created: int
+
+
+class OrderListItem(OrderRead):
+    elder_name: str | None
+    item_name: str | None
+    caregiver_name: str | None
+
+
+class OrderTrailEntry(BaseModel):
+    at: str  # ISO 8601, as stored
+    actor: str | None
+    action: str
+    from_: str | None = Field(alias="from")
+    to: str | None
+    note: str | None
+
+
+class OrderDetail(OrderRead):
+    """One order with its trail; ``confirm_code`` only for those who place orders (the key is
+    absent otherwise: the route excludes unset fields)."""
+
+    address: str | None
+    confirm_code: str | None = None
+    trail: list[OrderTrailEntry]
+
+
+class SuggestionRead(BaseModel):
+    caregiver_id: int
+    name: str
+    score: float  # lower is better
+    travel_km: float | None
+    load: int
+    excluded: str | None  # why not, or None when eligible
+
+
+class RatingRead(BaseModel):
+    id: int
+    stars: int
+
+
+class ScoreRead(BaseModel):
+    score: float
+    count: int
+    mean: float | None
+
+
+class ComplaintListItem(ComplaintRead):
+    overdue: bool
+
+
+class CanteenRead(BaseModel):
+    id: int
+    name: str
+
+
+class MenuRead(BaseModel):
+    id: int
+    day: dt.date
+    meal: str
+    price_fen: int

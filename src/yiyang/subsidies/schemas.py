@@ -80,3 +80,13 @@ class ReportRow(BaseModel):
     @classmethod
     def of(cls, row: dict[str, Any]) -> ReportRow:
         return cls(**row)
+
+
+class MonthOpened(BaseModel):
+    """What opening a month did; amounts keyed by policy id."""
+
+    period: str
+    allocations: int
+    expiries: int
+    allocated: dict[int, int]
+    expired: dict[int, int]
