@@ -9,7 +9,7 @@ from yiyang.core.roles import Role
 from yiyang.core.types import Input
 
 
-class TokenRequest(Input):
+class TokenCreate(Input):
     username: Annotated[str, Field(min_length=1, max_length=64)]
     password: Annotated[str, Field(min_length=1, max_length=256)]
 

@@ -17,11 +17,11 @@ from yiyang.alarms.repository import filtered
 from yiyang.alarms.schemas import (
     AlertDetail,
     AlertRead,
+    AlertTransition,
     EffectiveSettingsRead,
     RuleSettingsRead,
-    RuleSettingsWrite,
+    RuleSettingsUpdate,
     SafeRangeRead,
-    Transition,
 )
 from yiyang.core.auth import require
 from yiyang.core.clock import now
@@ -86,7 +86,7 @@ def get_alert(actor: Viewer, session: DB, alert_id: Id) -> AlertDetail:
     response_model=AlertDetail,
     summary="Acknowledge, handle, dispatch or resolve",
 )
-def transition(actor: Handler, session: DB, alert_id: Id, data: Transition) -> AlertDetail:
+def transition(actor: Handler, session: DB, alert_id: Id, data: AlertTransition) -> AlertDetail:
     alert = service.get_alert(session, actor, alert_id)
     service.transition(
         session,
@@ -145,7 +145,7 @@ def get_elder_settings(actor: Viewer, session: DB, elder_id: Id) -> EffectiveSet
     summary="Set an elder's rule parameters (overrides, within the safe ranges)",
 )
 def put_elder_settings(
-    actor: RuleManager, session: DB, elder_id: Id, data: RuleSettingsWrite
+    actor: RuleManager, session: DB, elder_id: Id, data: RuleSettingsUpdate
 ) -> RuleSettingsRead:
     row = settings.set_elder_settings(session, actor, elder_id, data.params, data.note)
     return RuleSettingsRead.model_validate(row)
@@ -159,7 +159,7 @@ def put_elder_settings(
 def put_region_settings(
     actor: RuleManager,
     session: DB,
-    data: RuleSettingsWrite,
+    data: RuleSettingsUpdate,
     region_path: Annotated[str | None, Query(max_length=255)] = None,
 ) -> RuleSettingsRead:
     path = region_path or actor.region_path

@@ -47,7 +47,7 @@ class AlertDetail(AlertRead):
     trail: list[AlertEventRead]
 
 
-class Transition(Input):
+class AlertTransition(Input):
     model_config = ConfigDict(extra="forbid")
     state: AlertState
     outcome: Outcome | None = None
@@ -55,7 +55,7 @@ class Transition(Input):
     version: int | None = None
 
 
-class RuleSettingsWrite(Input):
+class RuleSettingsUpdate(Input):
     """Overrides of rule parameters: only the keys given (``sustain`` and ``escalation`` name
     only the metrics and severities they change). Checked against the safe ranges on top of the
     layers below (``rules.Params``)."""

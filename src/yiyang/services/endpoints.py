@@ -25,7 +25,6 @@ from yiyang.services import repository as repo
 from yiyang.services.models import Caregiver, Provider, ServiceItem
 from yiyang.services.permissions import caregiver_scope, provider_scope
 from yiyang.services.schemas import (
-    AssignIn,
     CanteenCreate,
     CanteenRead,
     CaregiverCreate,
@@ -33,12 +32,9 @@ from yiyang.services.schemas import (
     CaregiverRead,
     CertificateCreate,
     CertificateRead,
-    CheckOutIn,
     ComplaintCreate,
     ComplaintListItem,
     ComplaintRead,
-    ConfirmIn,
-    GeoIn,
     ItemCreate,
     ItemRead,
     MealOrderCreate,
@@ -46,6 +42,10 @@ from yiyang.services.schemas import (
     MenuCreate,
     MenuRead,
     NoteIn,
+    OrderAssignment,
+    OrderCheckIn,
+    OrderCheckOut,
+    OrderConfirmation,
     OrderCreate,
     OrderDetail,
     OrderListItem,
@@ -54,7 +54,7 @@ from yiyang.services.schemas import (
     ProviderCreate,
     ProviderListItem,
     ProviderRead,
-    RatingIn,
+    RatingCreate,
     RatingRead,
     ReasonIn,
     ScoreRead,
@@ -252,7 +252,7 @@ def suggestions(actor: ProviderStaff, session: DB, order_id: Id) -> list[Suggest
 
 
 @router.post("/orders/{order_id}/assign")
-def assign(actor: ProviderStaff, session: DB, order_id: Id, body: AssignIn) -> OrderRead:
+def assign(actor: ProviderStaff, session: DB, order_id: Id, body: OrderAssignment) -> OrderRead:
     return _read(dispatch.assign(session, actor, order_id, body.caregiver_id, body.note))
 
 
@@ -272,7 +272,7 @@ def depart(actor: Deliverer, session: DB, order_id: Id) -> OrderRead:
 
 
 @router.post("/orders/{order_id}/check-in")
-def check_in(actor: Deliverer, session: DB, order_id: Id, body: GeoIn) -> OrderRead:
+def check_in(actor: Deliverer, session: DB, order_id: Id, body: OrderCheckIn) -> OrderRead:
     return _read(orders.check_in(session, actor, order_id, body.lat, body.lon))
 
 
@@ -295,7 +295,7 @@ def keeping_attempts(session: Session, op: Callable[[], T]) -> T:
 
 
 @router.post("/orders/{order_id}/check-out")
-def check_out(actor: Deliverer, session: DB, order_id: Id, body: CheckOutIn) -> OrderRead:
+def check_out(actor: Deliverer, session: DB, order_id: Id, body: OrderCheckOut) -> OrderRead:
     return _read(
         keeping_attempts(
             session,
@@ -307,7 +307,7 @@ def check_out(actor: Deliverer, session: DB, order_id: Id, body: CheckOutIn) -> 
 
 
 @router.post("/orders/{order_id}/confirm", summary="Confirm the service (pays it)")
-def confirm(actor: Viewer, session: DB, order_id: Id, body: ConfirmIn) -> OrderRead:
+def confirm(actor: Viewer, session: DB, order_id: Id, body: OrderConfirmation) -> OrderRead:
     return _read(
         keeping_attempts(session, lambda: orders.confirm(session, actor, order_id, body.code))
     )
@@ -339,7 +339,7 @@ def cancel(actor: Viewer, session: DB, order_id: Id, body: ReasonIn) -> OrderRea
 
 
 @router.post("/orders/{order_id}/rating", status_code=201)
-def rate(actor: Placer, session: DB, order_id: Id, body: RatingIn) -> RatingRead:
+def rate(actor: Placer, session: DB, order_id: Id, body: RatingCreate) -> RatingRead:
     r = ratings.rate(session, actor, order_id, body.stars, body.comment)
     return RatingRead(id=r.id, stars=r.stars)
 

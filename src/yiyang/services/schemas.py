@@ -167,7 +167,7 @@ class OrderRead(BaseModel):
     version: int
 
 
-class AssignIn(Input):
+class OrderAssignment(Input):
     caregiver_id: Id
     note: str | None = Field(default=None, max_length=500)
 
@@ -180,21 +180,21 @@ class NoteIn(Input):
     note: str | None = Field(default=None, max_length=500)
 
 
-class GeoIn(Input):
+class OrderCheckIn(Input):
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 
 
-class CheckOutIn(GeoIn):
+class OrderCheckOut(OrderCheckIn):
     code: str | None = Field(default=None, max_length=8, description="the elder's code")
     signature: str | None = Field(default=None, max_length=20_000, description="SVG path")
 
 
-class ConfirmIn(Input):
+class OrderConfirmation(Input):
     code: str | None = Field(default=None, max_length=8)
 
 
-class RatingIn(Input):
+class RatingCreate(Input):
     stars: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=1000)
 
