@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from yiyang.accounts import service
-from yiyang.accounts.schemas import Me, SessionListItem, TokenCreate, TokenRead
+from yiyang.accounts.schemas import Me, SessionListItem, TokenRead, TokenRequest
 from yiyang.core.auth import client_ip, current_actor, request_token
-from yiyang.core.db import get_session, unit_of_work
+from yiyang.core.db import DB, unit_of_work
 from yiyang.core.errors import DomainError
 from yiyang.core.roles import ROLE_PERMS
 from yiyang.core.scoping import Actor
@@ -47,7 +47,7 @@ async def slow_down(username: str, ip: str | None) -> None:
 
 
 @router.post("/token", response_model=TokenRead, summary="Exchange username/password for a token")
-async def token(data: TokenCreate, request: Request) -> TokenRead:
+async def token(data: TokenRequest, request: Request) -> TokenRead:
     ip = client_ip(request)
     await slow_down(data.username, ip)
     value, expires = await run_in_threadpool(
@@ -72,7 +72,7 @@ def me(actor: Annotated[Actor, Depends(current_actor)]) -> Me:
 def logout(
     request: Request,
     actor: Annotated[Actor, Depends(current_actor)],
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: DB,
 ) -> None:
     credential = request_token(request)
     if credential is not None:
@@ -92,7 +92,7 @@ def _current_session_id(request: Request, session: Session) -> int | None:
 def list_tokens(
     request: Request,
     actor: Annotated[Actor, Depends(current_actor)],
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: DB,
     user_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> list[SessionListItem]:
     current = _current_session_id(request, session)
@@ -116,7 +116,7 @@ def list_tokens(
 )
 def revoke_token(
     actor: Annotated[Actor, Depends(current_actor)],
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: DB,
     token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> None:
     service.revoke_session(session, actor, token_id)

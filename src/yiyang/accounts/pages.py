@@ -8,21 +8,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from yiyang.accounts import service
 from yiyang.accounts.endpoints import login_committed, slow_down
 from yiyang.core.auth import COOKIE, client_ip, current_actor, request_token
 from yiyang.core.config import get_settings
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.errors import DomainError
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _safe_next(value: str | None) -> str:

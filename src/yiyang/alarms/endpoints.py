@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,21 +15,20 @@ from yiyang.alarms.repository import filtered
 from yiyang.alarms.schemas import (
     AlertDetail,
     AlertRead,
-    AlertTransition,
     EffectiveSettingsRead,
     RuleSettingsRead,
-    RuleSettingsUpdate,
+    RuleSettingsWrite,
     SafeRangeRead,
+    Transition,
 )
 from yiyang.core.auth import require
 from yiyang.core.clock import now
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id, Offset, Text
 
 router = APIRouter(prefix="/api", tags=["alerts"])
-DB = Annotated[Session, Depends(get_session, scope="function")]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ALERTS))]
 Handler = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
 RuleManager = Annotated[Actor, Depends(require(Perm.MANAGE_RULES))]
@@ -86,7 +83,7 @@ def get_alert(actor: Viewer, session: DB, alert_id: Id) -> AlertDetail:
     response_model=AlertDetail,
     summary="Acknowledge, handle, dispatch or resolve",
 )
-def transition(actor: Handler, session: DB, alert_id: Id, data: AlertTransition) -> AlertDetail:
+def transition(actor: Handler, session: DB, alert_id: Id, data: Transition) -> AlertDetail:
     alert = service.get_alert(session, actor, alert_id)
     service.transition(
         session,
@@ -103,13 +100,11 @@ def transition(actor: Handler, session: DB, alert_id: Id, data: AlertTransition)
 
 @router.get(
     "/rule-settings/defaults",
-    response_model=rules.Params,
+    response_model=dict[str, Any],
     summary="The code defaults of every rule parameter",
 )
-def rule_defaults(actor: Viewer) -> JSONResponse:
-    # Answered as declared, unvalidated: a default such as ``geofence_radius_m = 500`` stays
-    # ``500`` (validating through the model would make it ``500.0``).
-    return JSONResponse(jsonable_encoder(rules.DEFAULTS.model_dump()))
+def rule_defaults(actor: Viewer) -> dict[str, Any]:
+    return rules.DEFAULTS.model_dump()
 
 
 @router.get(
@@ -145,7 +140,7 @@ def get_elder_settings(actor: Viewer, session: DB, elder_id: Id) -> EffectiveSet
     summary="Set an elder's rule parameters (overrides, within the safe ranges)",
 )
 def put_elder_settings(
-    actor: RuleManager, session: DB, elder_id: Id, data: RuleSettingsUpdate
+    actor: RuleManager, session: DB, elder_id: Id, data: RuleSettingsWrite
 ) -> RuleSettingsRead:
     row = settings.set_elder_settings(session, actor, elder_id, data.params, data.note)
     return RuleSettingsRead.model_validate(row)
@@ -159,7 +154,7 @@ def put_elder_settings(
 def put_region_settings(
     actor: RuleManager,
     session: DB,
-    data: RuleSettingsUpdate,
+    data: RuleSettingsWrite,
     region_path: Annotated[str | None, Query(max_length=255)] = None,
 ) -> RuleSettingsRead:
     path = region_path or actor.region_path

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from yiyang.alarms import service
 from yiyang.alarms.enums import TRANSITIONS, AlertState, Outcome
@@ -16,7 +15,7 @@ from yiyang.alarms.models import AlertEvent
 from yiyang.alarms.repository import filtered
 from yiyang.core.auth import require
 from yiyang.core.clock import now
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
@@ -24,7 +23,6 @@ from yiyang.registry import repository as elders
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @router.get("/alerts")

@@ -5,12 +5,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from yiyang.audit import repository
 from yiyang.audit.schemas import AuditFilters
 from yiyang.core.auth import require
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.web.templating import render
@@ -22,7 +21,7 @@ router = APIRouter(include_in_schema=False)
 def audit_page(
     request: Request,
     actor: Annotated[Actor, Depends(require(Perm.VIEW_AUDIT))],
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: DB,
 ) -> Response:
     raw: dict[str, Any] = {k: v for k, v in request.query_params.items() if v and k != "lang"}
     errors: dict[str, str] = {}

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
+from fastapi import Depends
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -192,6 +193,11 @@ def get_session() -> Iterator[Session]:
     the dependency after the response is sent (ADR 0011; a test walks every route)."""
     with unit_of_work() as session:
         yield session
+
+
+DB = Annotated[Session, Depends(get_session, scope="function")]
+"""The request's session, for route parameters (``session: DB``): the one declaration of
+``get_session`` with ``scope="function"``, so every route commits before it answers (ADR 0011)."""
 
 
 def upsert(session: Session, model: type[Base]) -> Any:

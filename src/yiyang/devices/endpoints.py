@@ -7,12 +7,11 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from sqlalchemy.orm import Session
 
 from yiyang.core.auth import require
 from yiyang.core.bus import BusClosed
 from yiyang.core.clock import now as clock_now
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.errors import DomainError, NotAuthenticated
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
@@ -38,7 +37,6 @@ from yiyang.devices.schemas import (
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["devices"])
-DB = Annotated[Session, Depends(get_session, scope="function")]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_DEVICES))]
 Manager = Annotated[Actor, Depends(require(Perm.MANAGE_DEVICES))]
 MAX_INGEST = 1024 * 1024

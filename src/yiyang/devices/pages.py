@@ -7,10 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from yiyang.core.auth import require
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
@@ -19,7 +18,6 @@ from yiyang.devices.enums import DeviceStatus, DeviceType
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @router.get("/devices")

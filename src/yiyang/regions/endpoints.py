@@ -4,10 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.orm import Session
 
 from yiyang.core.auth import current_actor
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.scoping import Actor
 from yiyang.regions import repository
 
@@ -26,6 +25,6 @@ class RegionRead(BaseModel):
 @router.get("", response_model=list[RegionRead], summary="Regions the caller administers")
 def list_regions(
     actor: Annotated[Actor, Depends(current_actor)],
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: DB,
 ) -> list[RegionRead]:
     return [RegionRead.model_validate(r) for r in repository.visible(session, actor)]

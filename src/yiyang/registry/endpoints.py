@@ -6,10 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from yiyang.core.auth import require
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.errors import ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
@@ -22,7 +21,6 @@ from yiyang.registry.schemas import (
     ElderListItem,
     ElderRead,
     ElderUpdate,
-    ImportReport,
     Page,
     StatusChange,
 )
@@ -35,7 +33,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ELDERS))]
 Editor = Annotated[Actor, Depends(require(Perm.EDIT_ELDERS))]
 Importer = Annotated[Actor, Depends(require(Perm.IMPORT_ELDERS))]
-DB = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @router.get("", response_model=Page[ElderListItem], summary="Search and filter elders")
@@ -73,28 +70,26 @@ async def read_upload(file: UploadFile) -> bytes:
     return data
 
 
-def report(batch: Any, outcome: imports.Outcome) -> ImportReport:
-    return ImportReport.model_validate(
-        {
-            "batch_id": batch.id,
-            "filename": batch.filename,
-            "committed": batch.committed_at is not None,
-            "total_rows": outcome.total,
-            "valid_rows": outcome.valid,
-            "created": outcome.created,
-            "updated": outcome.updated,
-            "unchanged": outcome.unchanged,
-            "rejected_count": len(outcome.rejected),
-            "rejected": outcome.rejected[: imports.REPORT_LIMIT],
-            "unknown_headers": outcome.unknown_headers,
-        }
-    )
+def report(batch: Any, outcome: imports.Outcome) -> dict[str, Any]:
+    return {
+        "batch_id": batch.id,
+        "filename": batch.filename,
+        "committed": batch.committed_at is not None,
+        "total_rows": outcome.total,
+        "valid_rows": outcome.valid,
+        "created": outcome.created,
+        "updated": outcome.updated,
+        "unchanged": outcome.unchanged,
+        "rejected_count": len(outcome.rejected),
+        "rejected": outcome.rejected[: imports.REPORT_LIMIT],
+        "unknown_headers": outcome.unknown_headers,
+    }
 
 
 @router.post("/imports", summary="Upload a roll (XLSX/CSV). dry_run=true validates only")
 async def upload_import(
     actor: Importer, session: DB, file: Annotated[UploadFile, File()], dry_run: bool = True
-) -> ImportReport:
+) -> dict[str, Any]:
     from starlette.concurrency import run_in_threadpool
 
     data = await read_upload(file)
@@ -105,7 +100,7 @@ async def upload_import(
 
 
 @router.post("/imports/{batch_id}/commit", summary="Commit a dry-run import")
-def commit_import(actor: Importer, session: DB, batch_id: Id) -> ImportReport:
+def commit_import(actor: Importer, session: DB, batch_id: Id) -> dict[str, Any]:
     batch, outcome = imports.commit(session, actor, batch_id)
     return report(batch, outcome)
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from yiyang.core.auth import require
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.errors import DomainError, field_errors
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
@@ -30,7 +30,6 @@ router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ELDERS))]
 Editor = Annotated[Actor, Depends(require(Perm.EDIT_ELDERS))]
 Importer = Annotated[Actor, Depends(require(Perm.IMPORT_ELDERS))]
-DB = Annotated[Session, Depends(get_session, scope="function")]
 _LIST_SPLIT = re.compile(r"[\n、,，;；]+")
 
 CHOICES: dict[str, Any] = {

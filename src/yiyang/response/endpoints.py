@@ -7,13 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from yiyang.alarms import describe
 from yiyang.alarms import service as alerts
 from yiyang.core.auth import require
 from yiyang.core.clock import now
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id, Text
@@ -24,24 +23,19 @@ from yiyang.response.pages import queue_filters
 from yiyang.response.repository import queue
 from yiyang.response.schemas import (
     ArrivalIn,
-    BriefRead,
     CallIn,
     CallRead,
-    CardRead,
     ClaimIn,
     ClaimRead,
     DispatchIn,
     DispatchRead,
     EmergencyRequestRead,
     HandOverIn,
-    QueueListItem,
     Request120In,
     ResolveIn,
-    SlaReport,
 )
 
 router = APIRouter(prefix="/api", tags=["console"])
-DB = Annotated[Session, Depends(get_session, scope="function")]
 Operator = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
 
 
@@ -59,35 +53,35 @@ def _claim(alert: Any) -> ClaimRead:
 @router.get("/console/queue", summary="Open alerts in your area, most urgent first")
 def get_queue(
     actor: Operator, session: DB, region: Text = "", alert_type: Text = "", state: Text = ""
-) -> list[QueueListItem]:
+) -> list[dict[str, Any]]:
     rows = queue(session, actor, queue_filters(actor, region, alert_type, state))
     return [
-        QueueListItem(
-            id=r.id,
-            elder_id=r.elder_id,
-            elder_name=r.elder_name,
-            address=r.address,
-            type=r.alert_type,
-            title=describe.title(r.alert_type),
-            severity=r.severity,
-            state=r.state,
-            count=r.count,
-            created_at=r.created_at,
-            next_escalation_at=r.next_escalation_at,
-            claimed_by_name=r.claimed_by_name,
-        )
+        {
+            "id": r.id,
+            "elder_id": r.elder_id,
+            "elder_name": r.elder_name,
+            "address": r.address,
+            "type": r.alert_type,
+            "title": describe.title(r.alert_type),
+            "severity": r.severity,
+            "state": r.state,
+            "count": r.count,
+            "created_at": r.created_at,
+            "next_escalation_at": r.next_escalation_at,
+            "claimed_by_name": r.claimed_by_name,
+        }
         for r in rows
     ]
 
 
 @router.get("/alerts/{alert_id}/card", summary="The emergency card (reading it is audited)")
-def get_card(actor: Operator, session: DB, alert_id: Id) -> CardRead:
+def get_card(actor: Operator, session: DB, alert_id: Id) -> dict[str, Any]:
     alert = alerts.get_alert(session, actor, alert_id)
     c = cards.load(session, actor, alert, now())
-    card = {
+    return {
         **cards.brief_from_card(c, actor),
         "id_number": c.id_number,
-        "claim": _claim(alert),
+        "claim": _claim(alert).model_dump(),
         "next_escalation_at": alert.next_escalation_at,
         "device": (
             {
@@ -115,14 +109,13 @@ def get_card(actor: Operator, session: DB, alert_id: Id) -> CardRead:
             {"id": p.id, "type": p.alert_type, "created_at": p.created_at, "outcome": p.outcome}
             for p in c.past_alerts
         ],
-        "calls": [CallRead.model_validate(x) for x in c.calls],
-        "dispatches": [DispatchRead.model_validate(x) for x in c.dispatches],
+        "calls": [CallRead.model_validate(x).model_dump() for x in c.calls],
+        "dispatches": [DispatchRead.model_validate(x).model_dump() for x in c.dispatches],
         "responders": [
             {"id": r.id, "kind": r.kind, "name": r.name, "region_path": r.region_path}
             for r in c.responders
         ],
     }
-    return CardRead.model_validate(card)
 
 
 @router.post("/alerts/{alert_id}/claim", response_model=ClaimRead, summary="Claim an alert")
@@ -149,16 +142,16 @@ def log_call(actor: Operator, session: DB, alert_id: Id, body: CallIn) -> CallRe
 
 
 @router.post("/alerts/{alert_id}/dispatches", status_code=201, summary="Send a responder")
-def dispatch(actor: Operator, session: DB, alert_id: Id, body: DispatchIn) -> DispatchRead:
+def dispatch(actor: Operator, session: DB, alert_id: Id, body: DispatchIn) -> dict[str, Any]:
     alert = alerts.get_alert(session, actor, alert_id)
     sent, _link = response.dispatch(session, actor, alert, body, now())
-    return DispatchRead.model_validate(sent)
+    return DispatchRead.model_validate(sent).model_dump()
 
 
 @router.post("/dispatch-links/{token}/arrived", summary="A responder confirms arrival")
-def arrived(session: DB, token: str, body: ArrivalIn) -> DispatchRead:
+def arrived(session: DB, token: str, body: ArrivalIn) -> dict[str, Any]:
     sent = response.confirm_arrival(session, token, body, now())
-    return DispatchRead.model_validate(sent)
+    return DispatchRead.model_validate(sent).model_dump()
 
 
 @router.post(
@@ -176,9 +169,9 @@ def request_120(
 
 
 @router.get("/alerts/{alert_id}/brief", summary="The 120 brief as JSON")
-def brief(actor: Operator, session: DB, alert_id: Id) -> BriefRead:
+def brief(actor: Operator, session: DB, alert_id: Id) -> dict[str, Any]:
     alert = alerts.get_alert(session, actor, alert_id)
-    return BriefRead.model_validate(cards.brief(session, actor, alert, now()))
+    return cards.brief(session, actor, alert, now())
 
 
 @router.get("/alerts/{alert_id}/brief.pdf", summary="The 120 brief as PDF")
@@ -195,7 +188,7 @@ def resolve(actor: Operator, session: DB, alert_id: Id, body: ResolveIn) -> Clai
 
 
 @router.get("/console/sla", summary="Service levels for a month (YYYY-MM)")
-def sla_report(actor: Operator, session: DB, month: Text = "") -> SlaReport:
+def sla_report(actor: Operator, session: DB, month: Text = "") -> dict[str, Any]:
     period = reports.monthly(session, actor, reports.parse_month(month))
     rep = period.report
 
@@ -214,7 +207,7 @@ def sla_report(actor: Operator, session: DB, month: Text = "") -> SlaReport:
             "false_alarm_rate": x.false_alarm_rate,
         }
 
-    report = {
+    return {
         "month": f"{period.first:%Y-%m}",
         "overall": s(rep.overall),
         "by_operator": {k: s(v) for k, v in rep.by_operator.items()},
@@ -234,4 +227,3 @@ def sla_report(actor: Operator, session: DB, month: Text = "") -> SlaReport:
             for e in rep.exceptions
         ],
     }
-    return SlaReport.model_validate(report)

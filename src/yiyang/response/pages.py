@@ -16,7 +16,7 @@ from yiyang.core import i18n
 from yiyang.core.auth import require, session_watch
 from yiyang.core.clock import now
 from yiyang.core.config import get_settings
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.errors import DomainError
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
@@ -39,7 +39,6 @@ from yiyang.web.security import content_disposition
 from yiyang.web.templating import TEMPLATES, render
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Session, Depends(get_session, scope="function")]
 Operator = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
 
 

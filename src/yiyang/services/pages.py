@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from yiyang.core.auth import require
 from yiyang.core.clock import local_zone, now, today_local
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.errors import DomainError
 from yiyang.core.i18n import N_
 from yiyang.core.roles import Perm, Role
@@ -32,7 +32,6 @@ from yiyang.subsidies import settlement
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Session, Depends(get_session, scope="function")]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ORDERS))]
 Placer = Annotated[Actor, Depends(require(Perm.PLACE_ORDERS))]
 Deliverer = Annotated[Actor, Depends(require(Perm.DELIVER_ORDERS))]

@@ -8,11 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from yiyang.core import audit
 from yiyang.core.auth import require
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.errors import Conflict, NotFound
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm, Role
@@ -26,7 +25,6 @@ from yiyang.subsidies.schemas import (
     MONTH_PATTERN,
     BalanceRead,
     MonthIn,
-    MonthOpened,
     PolicyCreate,
     PolicyRead,
     ReportRow,
@@ -35,7 +33,6 @@ from yiyang.subsidies.schemas import (
 from yiyang.web.security import content_disposition
 
 router = APIRouter(prefix="/api/subsidies", tags=["subsidies"])
-DB = Annotated[Session, Depends(get_session, scope="function")]
 Manager = Annotated[Actor, Depends(require(Perm.MANAGE_SUBSIDIES))]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_SUBSIDIES))]
 Settlement = Annotated[Actor, Depends(require(Perm.VIEW_SETTLEMENT))]
@@ -60,15 +57,15 @@ def create_policy(actor: Manager, session: DB, body: PolicyCreate) -> PolicyRead
 
 
 @router.post("/months/open", summary="Expire what does not carry over; allocate the month")
-def open_month(actor: Manager, session: DB, body: MonthIn) -> MonthOpened:
+def open_month(actor: Manager, session: DB, body: MonthIn) -> dict[str, object]:
     run = service.open_month(session, body.period)
-    return MonthOpened(
-        period=run.period,
-        allocations=run.allocations,
-        expiries=run.expiries,
-        allocated=run.allocated,
-        expired=run.expired,
-    )
+    return {
+        "period": run.period,
+        "allocations": run.allocations,
+        "expiries": run.expiries,
+        "allocated": run.allocated,
+        "expired": run.expired,
+    }
 
 
 @router.post("/months/settle", summary="Build every provider's statement for the month")

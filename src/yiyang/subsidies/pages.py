@@ -7,18 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from yiyang.core.auth import require
 from yiyang.core.clock import today_local
-from yiyang.core.db import get_session
+from yiyang.core.db import DB
 from yiyang.core.roles import REGION_SCOPED, Perm, Role
 from yiyang.core.scoping import Actor
 from yiyang.subsidies import settlement
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-DB = Annotated[Session, Depends(get_session, scope="function")]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_SUBSIDIES))]
 
 
