@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from yiyang.accounts import service
-from yiyang.accounts.schemas import Me, SessionListItem, TokenRead, TokenRequest
+from yiyang.accounts.schemas import Me, SessionListItem, TokenCreate, TokenRead
 from yiyang.core.auth import client_ip, current_actor, request_token
 from yiyang.core.db import DB, unit_of_work
 from yiyang.core.errors import DomainError
@@ -47,7 +47,7 @@ async def slow_down(username: str, ip: str | None) -> None:
 
 
 @router.post("/token", response_model=TokenRead, summary="Exchange username/password for a token")
-async def token(data: TokenRequest, request: Request) -> TokenRead:
+async def token(data: TokenCreate, request: Request) -> TokenRead:
     ip = client_ip(request)
     await slow_down(data.username, ip)
     value, expires = await run_in_threadpool(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,11 +17,11 @@ from yiyang.alarms.repository import filtered
 from yiyang.alarms.schemas import (
     AlertDetail,
     AlertRead,
+    AlertTransition,
     EffectiveSettingsRead,
     RuleSettingsRead,
-    RuleSettingsWrite,
+    RuleSettingsUpdate,
     SafeRangeRead,
-    Transition,
 )
 from yiyang.core.auth import require
 from yiyang.core.clock import now
@@ -83,7 +85,7 @@ def get_alert(actor: Viewer, session: DB, alert_id: Id) -> AlertDetail:
     response_model=AlertDetail,
     summary="Acknowledge, handle, dispatch or resolve",
 )
-def transition(actor: Handler, session: DB, alert_id: Id, data: Transition) -> AlertDetail:
+def transition(actor: Handler, session: DB, alert_id: Id, data: AlertTransition) -> AlertDetail:
     alert = service.get_alert(session, actor, alert_id)
     service.transition(
         session,
@@ -100,11 +102,13 @@ def transition(actor: Handler, session: DB, alert_id: Id, data: Transition) -> A
 
 @router.get(
     "/rule-settings/defaults",
-    response_model=dict[str, Any],
+    response_model=rules.Params,
     summary="The code defaults of every rule parameter",
 )
-def rule_defaults(actor: Viewer) -> dict[str, Any]:
-    return rules.DEFAULTS.model_dump()
+def rule_defaults(actor: Viewer) -> JSONResponse:
+    # Answered as declared, unvalidated: a default such as ``geofence_radius_m = 500`` stays
+    # ``500`` (validating through the model would make it ``500.0``).
+    return JSONResponse(jsonable_encoder(rules.DEFAULTS.model_dump()))
 
 
 @router.get(
@@ -140,7 +144,7 @@ def get_elder_settings(actor: Viewer, session: DB, elder_id: Id) -> EffectiveSet
     summary="Set an elder's rule parameters (overrides, within the safe ranges)",
 )
 def put_elder_settings(
-    actor: RuleManager, session: DB, elder_id: Id, data: RuleSettingsWrite
+    actor: RuleManager, session: DB, elder_id: Id, data: RuleSettingsUpdate
 ) -> RuleSettingsRead:
     row = settings.set_elder_settings(session, actor, elder_id, data.params, data.note)
     return RuleSettingsRead.model_validate(row)
@@ -154,7 +158,7 @@ def put_elder_settings(
 def put_region_settings(
     actor: RuleManager,
     session: DB,
-    data: RuleSettingsWrite,
+    data: RuleSettingsUpdate,
     region_path: Annotated[str | None, Query(max_length=255)] = None,
 ) -> RuleSettingsRead:
     path = region_path or actor.region_path

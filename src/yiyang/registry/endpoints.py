@@ -21,6 +21,7 @@ from yiyang.registry.schemas import (
     ElderListItem,
     ElderRead,
     ElderUpdate,
+    ImportReport,
     Page,
     StatusChange,
 )
@@ -70,26 +71,28 @@ async def read_upload(file: UploadFile) -> bytes:
     return data
 
 
-def report(batch: Any, outcome: imports.Outcome) -> dict[str, Any]:
-    return {
-        "batch_id": batch.id,
-        "filename": batch.filename,
-        "committed": batch.committed_at is not None,
-        "total_rows": outcome.total,
-        "valid_rows": outcome.valid,
-        "created": outcome.created,
-        "updated": outcome.updated,
-        "unchanged": outcome.unchanged,
-        "rejected_count": len(outcome.rejected),
-        "rejected": outcome.rejected[: imports.REPORT_LIMIT],
-        "unknown_headers": outcome.unknown_headers,
-    }
+def report(batch: Any, outcome: imports.Outcome) -> ImportReport:
+    return ImportReport.model_validate(
+        {
+            "batch_id": batch.id,
+            "filename": batch.filename,
+            "committed": batch.committed_at is not None,
+            "total_rows": outcome.total,
+            "valid_rows": outcome.valid,
+            "created": outcome.created,
+            "updated": outcome.updated,
+            "unchanged": outcome.unchanged,
+            "rejected_count": len(outcome.rejected),
+            "rejected": outcome.rejected[: imports.REPORT_LIMIT],
+            "unknown_headers": outcome.unknown_headers,
+        }
+    )
 
 
 @router.post("/imports", summary="Upload a roll (XLSX/CSV). dry_run=true validates only")
 async def upload_import(
     actor: Importer, session: DB, file: Annotated[UploadFile, File()], dry_run: bool = True
-) -> dict[str, Any]:
+) -> ImportReport:
     from starlette.concurrency import run_in_threadpool
 
     data = await read_upload(file)
@@ -100,7 +103,7 @@ async def upload_import(
 
 
 @router.post("/imports/{batch_id}/commit", summary="Commit a dry-run import")
-def commit_import(actor: Importer, session: DB, batch_id: Id) -> dict[str, Any]:
+def commit_import(actor: Importer, session: DB, batch_id: Id) -> ImportReport:
     batch, outcome = imports.commit(session, actor, batch_id)
     return report(batch, outcome)
 

@@ -23,16 +23,20 @@ from yiyang.response.pages import queue_filters
 from yiyang.response.repository import queue
 from yiyang.response.schemas import (
     ArrivalIn,
+    BriefRead,
     CallIn,
     CallRead,
+    CardRead,
     ClaimIn,
     ClaimRead,
     DispatchIn,
     DispatchRead,
     EmergencyRequestRead,
     HandOverIn,
+    QueueListItem,
     Request120In,
     ResolveIn,
+    SlaReport,
 )
 
 router = APIRouter(prefix="/api", tags=["console"])
@@ -53,35 +57,35 @@ def _claim(alert: Any) -> ClaimRead:
 @router.get("/console/queue", summary="Open alerts in your area, most urgent first")
 def get_queue(
     actor: Operator, session: DB, region: Text = "", alert_type: Text = "", state: Text = ""
-) -> list[dict[str, Any]]:
+) -> list[QueueListItem]:
     rows = queue(session, actor, queue_filters(actor, region, alert_type, state))
     return [
-        {
-            "id": r.id,
-            "elder_id": r.elder_id,
-            "elder_name": r.elder_name,
-            "address": r.address,
-            "type": r.alert_type,
-            "title": describe.title(r.alert_type),
-            "severity": r.severity,
-            "state": r.state,
-            "count": r.count,
-            "created_at": r.created_at,
-            "next_escalation_at": r.next_escalation_at,
-            "claimed_by_name": r.claimed_by_name,
-        }
+        QueueListItem(
+            id=r.id,
+            elder_id=r.elder_id,
+            elder_name=r.elder_name,
+            address=r.address,
+            type=r.alert_type,
+            title=describe.title(r.alert_type),
+            severity=r.severity,
+            state=r.state,
+            count=r.count,
+            created_at=r.created_at,
+            next_escalation_at=r.next_escalation_at,
+            claimed_by_name=r.claimed_by_name,
+        )
         for r in rows
     ]
 
 
 @router.get("/alerts/{alert_id}/card", summary="The emergency card (reading it is audited)")
-def get_card(actor: Operator, session: DB, alert_id: Id) -> dict[str, Any]:
+def get_card(actor: Operator, session: DB, alert_id: Id) -> CardRead:
     alert = alerts.get_alert(session, actor, alert_id)
     c = cards.load(session, actor, alert, now())
-    return {
+    card = {
         **cards.brief_from_card(c, actor),
         "id_number": c.id_number,
-        "claim": _claim(alert).model_dump(),
+        "claim": _claim(alert),
         "next_escalation_at": alert.next_escalation_at,
         "device": (
             {
@@ -109,13 +113,14 @@ def get_card(actor: Operator, session: DB, alert_id: Id) -> dict[str, Any]:
             {"id": p.id, "type": p.alert_type, "created_at": p.created_at, "outcome": p.outcome}
             for p in c.past_alerts
         ],
-        "calls": [CallRead.model_validate(x).model_dump() for x in c.calls],
-        "dispatches": [DispatchRead.model_validate(x).model_dump() for x in c.dispatches],
+        "calls": [CallRead.model_validate(x) for x in c.calls],
+        "dispatches": [DispatchRead.model_validate(x) for x in c.dispatches],
         "responders": [
             {"id": r.id, "kind": r.kind, "name": r.name, "region_path": r.region_path}
             for r in c.responders
         ],
     }
+    return CardRead.model_validate(card)
 
 
 @router.post("/alerts/{alert_id}/claim", response_model=ClaimRead, summary="Claim an alert")
@@ -142,16 +147,16 @@ def log_call(actor: Operator, session: DB, alert_id: Id, body: CallIn) -> CallRe
 
 
 @router.post("/alerts/{alert_id}/dispatches", status_code=201, summary="Send a responder")
-def dispatch(actor: Operator, session: DB, alert_id: Id, body: DispatchIn) -> dict[str, Any]:
+def dispatch(actor: Operator, session: DB, alert_id: Id, body: DispatchIn) -> DispatchRead:
     alert = alerts.get_alert(session, actor, alert_id)
     sent, _link = response.dispatch(session, actor, alert, body, now())
-    return DispatchRead.model_validate(sent).model_dump()
+    return DispatchRead.model_validate(sent)
 
 
 @router.post("/dispatch-links/{token}/arrived", summary="A responder confirms arrival")
-def arrived(session: DB, token: str, body: ArrivalIn) -> dict[str, Any]:
+def arrived(session: DB, token: str, body: ArrivalIn) -> DispatchRead:
     sent = response.confirm_arrival(session, token, body, now())
-    return DispatchRead.model_validate(sent).model_dump()
+    return DispatchRead.model_validate(sent)
 
 
 @router.post(
@@ -169,9 +174,9 @@ def request_120(
 
 
 @router.get("/alerts/{alert_id}/brief", summary="The 120 brief as JSON")
-def brief(actor: Operator, session: DB, alert_id: Id) -> dict[str, Any]:
+def brief(actor: Operator, session: DB, alert_id: Id) -> BriefRead:
     alert = alerts.get_alert(session, actor, alert_id)
-    return cards.brief(session, actor, alert, now())
+    return BriefRead.model_validate(cards.brief(session, actor, alert, now()))
 
 
 @router.get("/alerts/{alert_id}/brief.pdf", summary="The 120 brief as PDF")
@@ -188,7 +193,7 @@ def resolve(actor: Operator, session: DB, alert_id: Id, body: ResolveIn) -> Clai
 
 
 @router.get("/console/sla", summary="Service levels for a month (YYYY-MM)")
-def sla_report(actor: Operator, session: DB, month: Text = "") -> dict[str, Any]:
+def sla_report(actor: Operator, session: DB, month: Text = "") -> SlaReport:
     period = reports.monthly(session, actor, reports.parse_month(month))
     rep = period.report
 
@@ -207,7 +212,7 @@ def sla_report(actor: Operator, session: DB, month: Text = "") -> dict[str, Any]
             "false_alarm_rate": x.false_alarm_rate,
         }
 
-    return {
+    report = {
         "month": f"{period.first:%Y-%m}",
         "overall": s(rep.overall),
         "by_operator": {k: s(v) for k, v in rep.by_operator.items()},
@@ -227,3 +232,4 @@ def sla_report(actor: Operator, session: DB, month: Text = "") -> dict[str, Any]
             for e in rep.exceptions
         ],
     }
+    return SlaReport.model_validate(report)

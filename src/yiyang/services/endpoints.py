@@ -25,29 +25,42 @@ from yiyang.services import repository as repo
 from yiyang.services.models import Caregiver, Provider, ServiceItem
 from yiyang.services.permissions import caregiver_scope, provider_scope
 from yiyang.services.schemas import (
-    AssignIn,
     CanteenCreate,
+    CanteenRead,
     CaregiverCreate,
+    CaregiverListItem,
     CaregiverRead,
     CertificateCreate,
-    CheckOutIn,
+    CertificateRead,
     ComplaintCreate,
+    ComplaintListItem,
     ComplaintRead,
-    ConfirmIn,
-    GeoIn,
     ItemCreate,
     ItemRead,
     MealOrderCreate,
     MealOrderRead,
     MenuCreate,
+    MenuRead,
     NoteIn,
+    OrderAssignment,
+    OrderCheckIn,
+    OrderCheckOut,
+    OrderConfirmation,
     OrderCreate,
+    OrderDetail,
+    OrderListItem,
     OrderRead,
+    OrderTrailEntry,
     ProviderCreate,
+    ProviderListItem,
     ProviderRead,
-    RatingIn,
+    RatingCreate,
+    RatingRead,
     ReasonIn,
+    ScoreRead,
     SeriesCreate,
+    SeriesCreated,
+    SuggestionRead,
 )
 
 router = APIRouter(prefix="/api", tags=["services"])
@@ -69,7 +82,7 @@ def _read(order: Any) -> OrderRead:
 
 
 @router.get("/providers", summary="Service providers")
-def list_providers(actor: Viewer, session: DB) -> list[dict[str, Any]]:
+def list_providers(actor: Viewer, session: DB) -> list[ProviderListItem]:
     rows = session.scalars(
         select(Provider).where(provider_scope(actor)).order_by(Provider.id)
     ).all()
@@ -78,12 +91,12 @@ def list_providers(actor: Viewer, session: DB) -> list[dict[str, Any]]:
     for p in rows:
         s = scored[p.id]
         out.append(
-            {
+            ProviderListItem(
                 **ProviderRead.model_validate(p).model_dump(),
-                "score": s.score,
-                "reviews": s.count,
-                "mean": s.mean,
-            }
+                score=s.score,
+                reviews=s.count,
+                mean=s.mean,
+            )
         )
     return out
 
@@ -103,7 +116,7 @@ def set_provider_status(
 
 
 @router.get("/caregivers", summary="Caregivers you manage")
-def list_caregivers(actor: Anyone, session: DB) -> list[dict[str, Any]]:
+def list_caregivers(actor: Anyone, session: DB) -> list[CaregiverListItem]:
     rows = session.scalars(
         select(Caregiver).where(caregiver_scope(actor)).order_by(Caregiver.id).limit(5000)
     ).all()
@@ -112,11 +125,9 @@ def list_caregivers(actor: Anyone, session: DB) -> list[dict[str, Any]]:
     for c in rows:
         s = scored[c.id]
         out.append(
-            {
-                **CaregiverRead.model_validate(c).model_dump(mode="json"),
-                "score": s.score,
-                "reviews": s.count,
-            }
+            CaregiverListItem(
+                **CaregiverRead.model_validate(c).model_dump(), score=s.score, reviews=s.count
+            )
         )
     return out
 
@@ -131,9 +142,9 @@ def create_caregiver(actor: StaffManager, session: DB, body: CaregiverCreate) ->
 )
 def add_certificate(
     actor: StaffManager, session: DB, caregiver_id: Id, body: CertificateCreate
-) -> dict[str, Any]:
+) -> CertificateRead:
     cert = providers.add_certificate(session, actor, caregiver_id, body)
-    return {"id": cert.id, "skill": cert.skill, "expires_on": cert.expires_on}
+    return CertificateRead(id=cert.id, skill=cert.skill, expires_on=cert.expires_on)
 
 
 @router.get("/catalog", summary="Services on offer (for an elder: those serving their area)")
@@ -156,7 +167,12 @@ def create_item(actor: StaffManager, session: DB, body: ItemCreate) -> ItemRead:
 # --- orders ---
 
 
-@router.post("/orders", status_code=201, summary="Place an order (idempotent by key)")
+@router.post(
+    "/orders",
+    response_model=OrderRead,
+    status_code=201,
+    summary="Place an order (idempotent by key)",
+)
 def place_order(
     actor: Placer,
     session: DB,
@@ -169,9 +185,9 @@ def place_order(
 
 
 @router.post("/order-series", status_code=201, summary="A recurring order")
-def create_series(actor: Placer, session: DB, body: SeriesCreate) -> dict[str, Any]:
+def create_series(actor: Placer, session: DB, body: SeriesCreate) -> SeriesCreated:
     created, made = series.create_series(session, actor, body)
-    return {"id": created.id, "orders_created": made}
+    return SeriesCreated(id=created.id, orders_created=made)
 
 
 @router.get("/orders", summary="Orders in your scope")
@@ -183,7 +199,7 @@ def list_orders(
     caregiver_id: Id | None = None,
     elder_id: Id | None = None,
     flagged: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[OrderListItem]:
     f = repo.OrderFilters(
         state=state,
         day=day,
@@ -192,44 +208,50 @@ def list_orders(
         flagged=flagged,
     )
     return [
-        {
-            **_read(r.ServiceOrder).model_dump(mode="json"),
-            "elder_name": r.elder_name,
-            "item_name": r.item_name,
-            "caregiver_name": r.caregiver_name,
-        }
+        OrderListItem(
+            **_read(r.ServiceOrder).model_dump(),
+            elder_name=r.elder_name,
+            item_name=r.item_name,
+            caregiver_name=r.caregiver_name,
+        )
         for r in repo.board(session, actor, f)
     ]
 
 
-@router.get("/orders/{order_id}", summary="One order with its trail")
-def get_order(actor: Viewer, session: DB, order_id: Id) -> dict[str, Any]:
+@router.get(
+    "/orders/{order_id}", response_model_exclude_unset=True, summary="One order with its trail"
+)
+def get_order(actor: Viewer, session: DB, order_id: Id) -> OrderDetail:
     order = orders.get_order(session, actor, order_id)
-    out = _read(order).model_dump(mode="json")
+    out = _read(order).model_dump()
     out["address"] = order.address
     if actor.can(Perm.PLACE_ORDERS):  # the elder's side holds the code to read to the caregiver
         out["confirm_code"] = order.confirm_code
     out["trail"] = [
-        {
-            "at": e.at.isoformat(),
-            "actor": e.actor_name,
-            "action": e.action,
-            "from": e.from_state,
-            "to": e.to_state,
-            "note": e.note,
-        }
+        OrderTrailEntry.model_validate(
+            {
+                "at": e.at.isoformat(),
+                "actor": e.actor_name,
+                "action": e.action,
+                "from": e.from_state,
+                "to": e.to_state,
+                "note": e.note,
+            }
+        )
         for e in repo.trail(session, order.id)
     ]
-    return out
+    return OrderDetail(**out)
 
 
 @router.get("/orders/{order_id}/suggestions", summary="Caregivers ranked for this order")
-def suggestions(actor: ProviderStaff, session: DB, order_id: Id) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(s) for s in dispatch.suggest(session, actor, order_id)]
+def suggestions(actor: ProviderStaff, session: DB, order_id: Id) -> list[SuggestionRead]:
+    return [
+        SuggestionRead(**dataclasses.asdict(s)) for s in dispatch.suggest(session, actor, order_id)
+    ]
 
 
 @router.post("/orders/{order_id}/assign")
-def assign(actor: ProviderStaff, session: DB, order_id: Id, body: AssignIn) -> OrderRead:
+def assign(actor: ProviderStaff, session: DB, order_id: Id, body: OrderAssignment) -> OrderRead:
     return _read(dispatch.assign(session, actor, order_id, body.caregiver_id, body.note))
 
 
@@ -249,7 +271,7 @@ def depart(actor: Deliverer, session: DB, order_id: Id) -> OrderRead:
 
 
 @router.post("/orders/{order_id}/check-in")
-def check_in(actor: Deliverer, session: DB, order_id: Id, body: GeoIn) -> OrderRead:
+def check_in(actor: Deliverer, session: DB, order_id: Id, body: OrderCheckIn) -> OrderRead:
     return _read(orders.check_in(session, actor, order_id, body.lat, body.lon))
 
 
@@ -272,7 +294,7 @@ def keeping_attempts(session: Session, op: Callable[[], T]) -> T:
 
 
 @router.post("/orders/{order_id}/check-out")
-def check_out(actor: Deliverer, session: DB, order_id: Id, body: CheckOutIn) -> OrderRead:
+def check_out(actor: Deliverer, session: DB, order_id: Id, body: OrderCheckOut) -> OrderRead:
     return _read(
         keeping_attempts(
             session,
@@ -284,7 +306,7 @@ def check_out(actor: Deliverer, session: DB, order_id: Id, body: CheckOutIn) -> 
 
 
 @router.post("/orders/{order_id}/confirm", summary="Confirm the service (pays it)")
-def confirm(actor: Viewer, session: DB, order_id: Id, body: ConfirmIn) -> OrderRead:
+def confirm(actor: Viewer, session: DB, order_id: Id, body: OrderConfirmation) -> OrderRead:
     return _read(
         keeping_attempts(session, lambda: orders.confirm(session, actor, order_id, body.code))
     )
@@ -316,16 +338,16 @@ def cancel(actor: Viewer, session: DB, order_id: Id, body: ReasonIn) -> OrderRea
 
 
 @router.post("/orders/{order_id}/rating", status_code=201)
-def rate(actor: Placer, session: DB, order_id: Id, body: RatingIn) -> dict[str, Any]:
+def rate(actor: Placer, session: DB, order_id: Id, body: RatingCreate) -> RatingRead:
     r = ratings.rate(session, actor, order_id, body.stars, body.comment)
-    return {"id": r.id, "stars": r.stars}
+    return RatingRead(id=r.id, stars=r.stars)
 
 
 @router.get("/scores/{kind}/{subject_id}", summary="Bayesian score of a provider or caregiver")
-def get_score(actor: Viewer, session: DB, kind: str, subject_id: Id) -> dict[str, Any]:
+def get_score(actor: Viewer, session: DB, kind: str, subject_id: Id) -> ScoreRead:
     if kind not in ("provider", "caregiver"):
         raise NotFound(_("Not found."))
-    return dataclasses.asdict(ratings.score(session, kind, subject_id))
+    return ScoreRead(**dataclasses.asdict(ratings.score(session, kind, subject_id)))
 
 
 # --- complaints ---
@@ -337,9 +359,9 @@ def open_complaint(actor: Placer, session: DB, body: ComplaintCreate) -> Complai
 
 
 @router.get("/complaints")
-def list_complaints(actor: Viewer, session: DB, state: Text = "") -> list[dict[str, Any]]:
+def list_complaints(actor: Viewer, session: DB, state: Text = "") -> list[ComplaintListItem]:
     return [
-        {**ComplaintRead.model_validate(c).model_dump(mode="json"), "overdue": late}
+        ComplaintListItem(**ComplaintRead.model_validate(c).model_dump(), overdue=late)
         for c, late in complaints.listing(session, actor, state)
     ]
 
@@ -362,15 +384,15 @@ def resolve(actor: Handler, session: DB, complaint_id: Id, body: ReasonIn) -> Co
 
 
 @router.post("/canteens", status_code=201)
-def create_canteen(actor: StaffManager, session: DB, body: CanteenCreate) -> dict[str, Any]:
+def create_canteen(actor: StaffManager, session: DB, body: CanteenCreate) -> CanteenRead:
     c = meals.create_canteen(session, actor, body)
-    return {"id": c.id, "name": c.name}
+    return CanteenRead(id=c.id, name=c.name)
 
 
 @router.post("/canteens/{canteen_id}/menus", status_code=201)
-def add_menu(actor: StaffManager, session: DB, canteen_id: Id, body: MenuCreate) -> dict[str, Any]:
+def add_menu(actor: StaffManager, session: DB, canteen_id: Id, body: MenuCreate) -> MenuRead:
     m = meals.add_menu(session, actor, canteen_id, body)
-    return {"id": m.id, "day": m.day, "meal": m.meal, "price_fen": m.price_fen}
+    return MenuRead(id=m.id, day=m.day, meal=m.meal, price_fen=m.price_fen)
 
 
 @router.post("/meals", status_code=201)

@@ -25,6 +25,7 @@ from yiyang.subsidies.schemas import (
     MONTH_PATTERN,
     BalanceRead,
     MonthIn,
+    MonthOpened,
     PolicyCreate,
     PolicyRead,
     ReportRow,
@@ -57,15 +58,15 @@ def create_policy(actor: Manager, session: DB, body: PolicyCreate) -> PolicyRead
 
 
 @router.post("/months/open", summary="Expire what does not carry over; allocate the month")
-def open_month(actor: Manager, session: DB, body: MonthIn) -> dict[str, object]:
+def open_month(actor: Manager, session: DB, body: MonthIn) -> MonthOpened:
     run = service.open_month(session, body.period)
-    return {
-        "period": run.period,
-        "allocations": run.allocations,
-        "expiries": run.expiries,
-        "allocated": run.allocated,
-        "expired": run.expired,
-    }
+    return MonthOpened(
+        period=run.period,
+        allocations=run.allocations,
+        expiries=run.expiries,
+        allocated=run.allocated,
+        expired=run.expired,
+    )
 
 
 @router.post("/months/settle", summary="Build every provider's statement for the month")
