@@ -11,8 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from yiyang.alarms.enums import AlertState
 from yiyang.core.audit import Audited
 from yiyang.core.clock import now
-from yiyang.core.db import Base
-from yiyang.devices.models import BigId
+from yiyang.core.db import Base, BigId
 
 
 class Alert(Audited, Base):

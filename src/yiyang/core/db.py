@@ -12,7 +12,16 @@ from contextlib import contextmanager
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -46,6 +55,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+"""Primary keys of high-volume tables (telemetry, alerts, notifications, ledger): PostgreSQL gets
+bigserial; SQLite only auto-increments an INTEGER PRIMARY KEY."""
 
 
 class Base(DeclarativeBase):

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Date,
     Float,
@@ -29,11 +28,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from yiyang.core.audit import Audited
 from yiyang.core.clock import now
-from yiyang.core.db import Base
+from yiyang.core.db import Base, BigId
 from yiyang.devices.enums import DeviceStatus, DeviceType
-
-# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets bigserial.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _secret_mask(_value: Any) -> str:

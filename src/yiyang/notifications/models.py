@@ -10,8 +10,7 @@ from sqlalchemy import Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yiyang.core.clock import now
-from yiyang.core.db import Base
-from yiyang.devices.models import BigId
+from yiyang.core.db import Base, BigId
 
 
 class Notification(Base):
