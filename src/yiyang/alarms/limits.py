@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from yiyang.core.geo import distance_m
 from yiyang.core.i18n import N_
 from yiyang.core.i18n import gettext as _
 
@@ -310,7 +311,6 @@ def check_times(values: Mapping[str, Any], time_fields: Iterable[str]) -> list[P
 def check_polygon(
     polygon: list[tuple[float, float]] | None,
     longest_m: float,
-    distance_m: Callable[[tuple[float, float], tuple[float, float]], float],
 ) -> list[Problem]:
     """A home polygon: real coordinates, and no two corners further apart than ``longest_m``
     (a fence the size of a city never sees anyone leave)."""
@@ -319,7 +319,7 @@ def check_polygon(
     for lat, lon in polygon:
         if not (-90 <= lat <= 90 and -180 <= lon <= 180) or math.isnan(lat + lon):
             return [Problem("geofence_polygon", _("A corner is not a valid coordinate."))]
-    span = max(distance_m(a, b) for a in polygon for b in polygon)
+    span = max(distance_m(*a, *b) for a in polygon for b in polygon)
     if span > longest_m:
         return [
             Problem(

@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from yiyang.response.geo import distance_m
+from yiyang.core.geo import distance_m
 
 # A kilometre of travel weighs as much as this fraction of one extra job in the day.
 KM_PER_JOB = 3.0

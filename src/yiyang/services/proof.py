@@ -10,7 +10,7 @@ import enum
 import hmac
 from dataclasses import dataclass
 
-from yiyang.response.geo import distance_m
+from yiyang.core.geo import distance_m
 from yiyang.services.enums import Flag
 
 

@@ -16,7 +16,6 @@ new rule is a module and one line in ``dispatch``. Callers use this package's na
 from yiyang.alarms.rules.alarms import IMMEDIATE
 from yiyang.alarms.rules.dispatch import ON_EVENT, TICK_RULES, on_event, on_tick
 from yiyang.alarms.rules.escalation import escalation_due, throttled
-from yiyang.alarms.rules.geo import distance_m, in_polygon
 from yiyang.alarms.rules.offline import device_offline
 from yiyang.alarms.rules.params import DEFAULTS, MERGED, POLYGON_SPAN_M, Params, merge
 from yiyang.alarms.rules.routine import learn_baseline, routine_deviation
@@ -37,9 +36,7 @@ __all__ = [
     "Params",
     "State",
     "device_offline",
-    "distance_m",
     "escalation_due",
-    "in_polygon",
     "in_window",
     "inside_geofence",
     "learn_baseline",

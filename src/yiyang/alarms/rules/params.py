@@ -30,7 +30,6 @@ from yiyang.alarms.limits import (
     check_value,
     safe_of,
 )
-from yiyang.alarms.rules.geo import distance_m
 from yiyang.core.i18n import gettext as _
 
 
@@ -368,7 +367,7 @@ class Params(BaseModel):
                 if not check_value(safe.limit_of, warn, warn_safe):
                     out += check_limit(name, value, warn, safe)
         out += check_times(self.model_dump(include={*times, "morning_quiet_minutes"}), times)
-        out += check_polygon(self.geofence_polygon, POLYGON_SPAN_M, distance_m)
+        out += check_polygon(self.geofence_polygon, POLYGON_SPAN_M)
         out += check_ladder(self.escalation)
         return out
 

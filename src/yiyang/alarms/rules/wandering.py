@@ -7,9 +7,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from yiyang.alarms.enums import AlertType, Severity
-from yiyang.alarms.rules.geo import distance_m, in_polygon
 from yiyang.alarms.rules.params import Params
 from yiyang.alarms.rules.state import Event, Facts, Finding, State
+from yiyang.core.geo import distance_m, in_polygon
 
 
 def inside_geofence(point: tuple[float, float], facts: Facts, p: Params) -> bool | None:
@@ -18,7 +18,7 @@ def inside_geofence(point: tuple[float, float], facts: Facts, p: Params) -> bool
         return in_polygon(point, list(p.geofence_polygon))
     if facts.home is None:
         return None
-    return distance_m(point, facts.home) <= p.geofence_radius_m
+    return distance_m(*point, *facts.home) <= p.geofence_radius_m
 
 
 def on_gps(state: State, ev: Event, p: Params, facts: Facts, tz: ZoneInfo) -> list[Finding]:
@@ -40,7 +40,7 @@ def on_gps(state: State, ev: Event, p: Params, facts: Facts, tz: ZoneInfo) -> li
         "lon": point[1],
     }
     if facts.home is not None:
-        detail["distance_m"] = round(distance_m(point, facts.home))
+        detail["distance_m"] = round(distance_m(*point, *facts.home))
     return [
         Finding(
             AlertType.WANDERING,
