@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from yiyang.core.config import get_settings
@@ -20,7 +21,17 @@ def local_zone() -> ZoneInfo:
     return ZoneInfo(get_settings().timezone)
 
 
+@overload
+def to_local(value: dt.datetime) -> dt.datetime: ...
+@overload
+def to_local(value: None) -> None: ...
+@overload
+def to_local(value: dt.datetime | None) -> dt.datetime | None: ...
+
+
 def to_local(value: dt.datetime | None) -> dt.datetime | None:
+    """The time in the deployment's zone (``local_zone()``); None stays None. The one
+    conversion to local time: templates (the ``localtime`` filter), reports and services."""
     if value is None:
         return None
     if value.tzinfo is None:  # SQLite hands back naive values; we only ever store UTC

@@ -75,21 +75,15 @@ class Period:
     generated_at: dt.datetime
 
 
-def _local(value: dt.datetime) -> dt.datetime:
-    local = to_local(value)
-    assert local is not None
-    return local
-
-
 def monthly(session: Session, actor: Actor, first: dt.date) -> Period:
     start, end = _bounds(first, _next_month(first))
     at = now()
     alarms = sla_alarms(session, actor, start, end)
-    return Period(first, sla.report(alarms, at, _local, shifts()), at)
+    return Period(first, sla.report(alarms, at, to_local, shifts()), at)
 
 
 def today(session: Session, actor: Actor) -> sla.Summary:
-    local = _local(now()).date()
+    local = to_local(now()).date()
     start, end = _bounds(local, local + dt.timedelta(days=1))
     return sla.summarise(sla_alarms(session, actor, start, end), now())
 
@@ -145,7 +139,7 @@ def export_xlsx(session: Session, actor: Actor, first: dt.date) -> bytes:
             _("Month"),
             f"{first:%Y-%m}",
             _("Generated"),
-            f"{_local(period.generated_at):%Y-%m-%d %H:%M}",
+            f"{to_local(period.generated_at):%Y-%m-%d %H:%M}",
         ]
     )
     ws.append(head)
@@ -175,7 +169,7 @@ def export_xlsx(session: Session, actor: Actor, first: dt.date) -> bytes:
         exc.append(
             [
                 e.alert_id,
-                f"{_local(e.created_at):%Y-%m-%d %H:%M:%S}",
+                f"{to_local(e.created_at):%Y-%m-%d %H:%M:%S}",
                 round(e.waited_s),
                 e.answered_by or "",
                 e.severity,

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from yiyang.core.clock import now
+from yiyang.core.clock import now, to_local
 from yiyang.core.errors import ValidationFailed
 from yiyang.core.i18n import N_
 from yiyang.core.i18n import gettext as _
@@ -17,14 +17,14 @@ from yiyang.core.scoping import Actor
 from yiyang.services import matching
 from yiyang.services import repository as repo
 from yiyang.services.models import Caregiver, ServiceItem, ServiceOrder
-from yiyang.services.orders import get_order, local, move
+from yiyang.services.orders import get_order, move
 
 ACCEPT_WINDOW = dt.timedelta(minutes=30)  # a caregiver answers an assignment within this
 
 
 def _job(order: ServiceOrder, item: ServiceItem) -> matching.Job:
     return matching.Job(
-        start=local(order.scheduled_at),
+        start=to_local(order.scheduled_at),
         minutes=order.booked_minutes,
         skill=item.required_skill,
         region_path=order.region_path,
@@ -44,7 +44,7 @@ def candidates_for(
     """The provider's caregivers as the matcher sees them, with that day's bookings. With
     ``prefilter`` the database first drops those without the skill or the area (the hard
     rules the matcher would apply anyway)."""
-    day = local(order.scheduled_at).date()
+    day = to_local(order.scheduled_at).date()
     if prefilter:
         staff = repo.candidates(
             session, order.provider_id, skill=item.required_skill, region_path=order.region_path

@@ -110,11 +110,6 @@ def get_order(session: Session, actor: Actor, order_id: int, *, lock: bool = Fal
     return order
 
 
-def local(value: dt.datetime) -> dt.datetime:
-    """An aware time in the deployment's zone."""
-    return value.astimezone(local_zone())
-
-
 def _local(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=local_zone()) if value.tzinfo is None else value
 
@@ -174,7 +169,7 @@ def place_order(
     amount = item.price_fen * data.quantity
     minutes = item.duration_min * data.quantity
     if data.pay_with == "subsidy_only":
-        day = local(at).date()
+        day = to_local(at).date()
         rights = subsidies.entitlements(session, elder.id, item.policy_ids, day)
         plan = subsidies.ledger.plan_payment(
             elder_id=elder.id,

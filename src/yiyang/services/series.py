@@ -8,13 +8,13 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from yiyang.core.clock import local_zone, now
+from yiyang.core.clock import local_zone, now, to_local
 from yiyang.core.errors import ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
 from yiyang.registry.service import access_elder
 from yiyang.services.models import OrderSeries
-from yiyang.services.orders import local, orderable_item, place_order
+from yiyang.services.orders import orderable_item, place_order
 from yiyang.services.schemas import OrderCreate, SeriesCreate
 
 SERIES_HORIZON_DAYS = 14
@@ -36,7 +36,7 @@ def create_series(session: Session, actor: Actor, data: SeriesCreate) -> tuple[O
 def materialize(session: Session, actor: Actor, series: OrderSeries, at: dt.datetime) -> int:
     """Create the series' orders for the next fortnight; each day's order once (its
     idempotency key is the series and the date), so a re-run adds only what is missing."""
-    today = local(at).date()
+    today = to_local(at).date()
     made = 0
     for offset in range(SERIES_HORIZON_DAYS):
         day = today + dt.timedelta(days=offset)

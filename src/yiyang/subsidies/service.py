@@ -178,7 +178,7 @@ def pay_order(
     ``subsidy_only`` (an elder whose services the district pays in full) refuses when the
     subsidy does not cover it."""
     key = f"pay:{order_id}:{round_}"
-    day = to_local(at).date()  # type: ignore[union-attr]
+    day = to_local(at).date()
     # lock the elder's credit accounts before reading them, then plan on the locked balances
     keys = [ledger.credit(elder_id, p) for p in policy_ids]
     ids = repo.account_ids(session, keys)
