@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -53,3 +54,14 @@ def running_server(
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def wait_until(page: Any, expression: str, timeout: float = 10.0) -> None:
+    """Poll a JavaScript expression until it is truthy. Not ``page.wait_for_function``: that
+    compiles the expression inside the page, which our Content-Security-Policy (no
+    'unsafe-eval') forbids; ``page.evaluate`` goes through the DevTools protocol instead."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)

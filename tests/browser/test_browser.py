@@ -90,7 +90,7 @@ def test_filtering_updates_the_list_without_a_reload(page, server) -> None:
     sign_in(page, server, "street")
     page.evaluate("window.__marker = 'still-here'")
     page.select_option("select[name=household]", "alone")
-    page.wait_for_function("() => location.search.includes('household=alone')")
+    page.wait_for_url("**household=alone**")  # CSP-proof: no string evaluated in the page
     page.wait_for_load_state("networkidle")
     cells = page.locator("#results tbody tr td:nth-child(7)").all_inner_texts()
     assert cells and all(c.strip() == "独居" for c in cells)
@@ -135,7 +135,7 @@ def test_keyboard_only_sign_in_and_search(page, server) -> None:
     page.focus("input[name=q]")
     page.keyboard.type(surname)
     page.keyboard.press("Enter")
-    page.wait_for_function("() => location.search.includes('q=')")
+    page.wait_for_url("**q=**")
     page.wait_for_load_state("networkidle")
     names = page.locator("#results tbody tr td:first-child a").all_inner_texts()
     assert names and all(n.startswith(surname) for n in names)

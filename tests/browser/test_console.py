@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from ..conftest import CI, PASSWORD
-from .conftest import running_server
+from .conftest import running_server, wait_until
 from .test_browser import browser, require_chromium  # noqa: F401  (the shared Chromium fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
@@ -111,7 +111,8 @@ def test_sos_over_mqtt_appears_live_and_is_handled_to_the_end(browser, server) -
     before = page.locator("tr.qrow").count()
     started = time.monotonic()
     press_sos(server)
-    page.wait_for_function(f"document.querySelectorAll('tr.qrow').length > {before}", timeout=2000)
+    # a locator wait, not wait_for_function: the page's CSP forbids evaluating strings
+    page.locator("tr.qrow").nth(before).wait_for(timeout=2000)
     elapsed = time.monotonic() - started
     assert elapsed < 2.0
     assert page.evaluate("window.__marker") == "no-reload"
@@ -140,7 +141,7 @@ def test_two_operators_race_to_claim_and_exactly_one_wins(browser, server) -> No
     b = new_page(browser, server, "operator2")
     before = a.locator("tr.qrow").count()
     press_sos(server)
-    a.wait_for_function(f"document.querySelectorAll('tr.qrow').length > {before}")
+    a.locator("tr.qrow").nth(before).wait_for()
     href = a.locator("tr.qrow.state-new").first.get_attribute("data-href")
     a.goto(server + href)
     b.goto(server + href)
@@ -187,7 +188,7 @@ def test_keyboard_only_main_flow(browser, server) -> None:  # noqa: F811
     page.wait_for_selector("#console[data-live='1']")
     before = page.locator("tr.qrow").count()
     press_sos(server)
-    page.wait_for_function(f"document.querySelectorAll('tr.qrow').length > {before}")
+    page.locator("tr.qrow").nth(before).wait_for()
     for _ in range(60):  # the operator tabs to the queue, as a keyboard user would
         if page.evaluate("document.activeElement.classList.contains('qrow')"):
             break
@@ -195,8 +196,8 @@ def test_keyboard_only_main_flow(browser, server) -> None:  # noqa: F811
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/console/alerts/\d+$"))
     page.wait_for_load_state()
-    page.wait_for_function(
-        "document.activeElement && document.activeElement.id === 'claim'"
+    wait_until(
+        page, "document.activeElement && document.activeElement.id === 'claim'"
     )  # focus lands on "claim"
     page.keyboard.press("Enter")
     page.wait_for_selector(".claimed-by-me")

@@ -28,7 +28,7 @@ import pytest
 from yiyang.devices.ingest import signature
 
 from ..conftest import PASSWORD
-from .conftest import free_port, running_server
+from .conftest import free_port, running_server, wait_until
 from .test_browser import ARGS, CHROMIUM, require_chromium
 
 pytestmark = pytest.mark.browser
@@ -242,9 +242,10 @@ def test_markup_in_names_is_shown_as_text_on_the_card_map(chromium, site, tiles,
     assert page.locator("#map .leaflet-tooltip img, #map .leaflet-tooltip b").count() == 0
     assert page.evaluate("window.__xss") is None and dialogs == []
     # the tiles came from the configured tile host, allowed by the policy
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('#map img.leaflet-tile')]"
-        ".some(i => i.complete && i.naturalWidth > 0)"
+        ".some(i => i.complete && i.naturalWidth > 0)",
     )
     assert any(".localhost:" in hit for hit in tiles.hits)
     assert_clean(page)
@@ -254,7 +255,7 @@ def test_markup_in_names_is_shown_as_text_on_the_card_map(chromium, site, tiles,
 def test_console_queue_runs_live_under_the_policy(chromium, site) -> None:
     page = open_as(chromium, site["base"], "operator", "/console")
     page.wait_for_selector("#console[data-live='1']")  # console.js opened the event stream
-    page.wait_for_function("document.getElementById('count-open').textContent !== ''")
+    wait_until(page, "document.getElementById('count-open').textContent !== ''")
     assert_clean(page)
     page.context.close()
 
@@ -263,7 +264,7 @@ def test_elder_search_swaps_results_under_the_policy(chromium, site) -> None:
     page = open_as(chromium, site["base"], "street", "/elders")
     page.evaluate("window.__marker = 'still-here'")
     page.select_option("select[name=household]", "alone")
-    page.wait_for_function("() => location.search.includes('household=alone')")
+    wait_until(page, "location.search.includes('household=alone')")
     page.wait_for_load_state("networkidle")
     assert page.evaluate("window.__marker") == "still-here"  # htmx swapped in place
     assert page.evaluate("document.querySelectorAll('head style').length") == 0
@@ -275,7 +276,7 @@ def test_phone_pages_get_the_position_under_the_policy(chromium, site, alert_id)
     where = {"geolocation": {"latitude": 31.2, "longitude": 121.44}, "permissions": ["geolocation"]}
     jobs = open_as(chromium, site["base"], "caregiver", "/my-jobs", **where)
     assert jobs.locator("form.geo").count() > 0
-    jobs.wait_for_function("document.querySelector('form.geo input[name=lat]').value !== ''")
+    wait_until(jobs, "document.querySelector('form.geo input[name=lat]').value !== ''")
     assert_clean(jobs)
     jobs.context.close()
 
@@ -295,7 +296,7 @@ def test_phone_pages_get_the_position_under_the_policy(chromium, site, alert_id)
         ).fetchone()
     link = re.search(r"/r/[\w-]+", body).group(0)  # type: ignore[union-attr]
     page = open_as(chromium, base, "", link, **where)
-    page.wait_for_function("document.getElementById('lat').value !== ''")
+    wait_until(page, "document.getElementById('lat').value !== ''")
     page.click("#arrive")
     page.wait_for_selector("#arrived")
     assert_clean(page)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from ..conftest import PASSWORD
+from .conftest import wait_until
 from .test_browser import browser, server  # noqa: F401  (the shared Chromium and server)
 
 pytestmark = pytest.mark.browser
@@ -35,7 +36,7 @@ def test_caregiver_checks_in_with_gps_and_out_with_the_code(browser, server) -> 
     job = page.locator("section.job[data-state=accepted]").first
     job_id = int(re.sub(r"\D", "", job.get_attribute("id") or ""))
     # the page fills the position in once the browser hands it over
-    page.wait_for_function(f"document.querySelector('#job-{job_id} input[name=lat]').value !== ''")
+    wait_until(page, f"document.querySelector('#job-{job_id} input[name=lat]').value !== ''")
     job.locator("button[data-step=check-in]").click()
     page.wait_for_selector(f"#job-{job_id}[data-state=in_service]")
     assert "签到位置远离老人住址" in page.locator(f"#job-{job_id}").inner_text()
