@@ -29,8 +29,8 @@ from yiyang.devices import pages as devices_pages
 from yiyang.regions import endpoints as regions_api
 from yiyang.registry import endpoints as registry_api
 from yiyang.registry import pages as registry_pages
-from yiyang.response import endpoints as response_api
-from yiyang.response import pages as response_pages
+from yiyang.console import endpoints as console_api
+from yiyang.console import pages as console_pages
 from yiyang.services import endpoints as services_api
 from yiyang.services import pages as services_pages
 from yiyang.subsidies import endpoints as subsidies_api
@@ -157,7 +157,7 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         registry_api.router,
         devices_api.router,
         alarms_api.router,
-        response_api.router,
+        console_api.router,
         services_api.router,
         subsidies_api.router,
         audit_api.router,
@@ -167,7 +167,7 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         audit_pages.router,
         devices_pages.router,
         alarms_pages.router,
-        response_pages.router,
+        console_pages.router,
         services_pages.router,
         subsidies_pages.router,
     ):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from yiyang.alarms.models import Alert, AlertEvent
 from yiyang.audit.models import AuditEvent
 from yiyang.notifications.models import Notification
-from yiyang.response.models import Dispatch, Responder
+from yiyang.console.models import Dispatch, Responder
 
 from .test_alarms_api import make_alerts
 

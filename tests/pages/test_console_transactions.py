@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from yiyang.alarms.models import Alert
 from yiyang.audit.models import AuditEvent
 from yiyang.notifications.models import Notification
-from yiyang.response.models import Dispatch
+from yiyang.console.models import Dispatch
 
 from ..api.test_alarms_api import make_alerts
 

@@ -24,8 +24,8 @@ import pytest
 from yiyang.core.roles import Role
 from yiyang.core.scoping import Actor
 from yiyang.devices.ingest import signature
-from yiyang.response.live import ConsoleHub
-from yiyang.response.repository import QueueFilters
+from yiyang.console.live import ConsoleHub
+from yiyang.console.repository import QueueFilters
 
 from ..browser.conftest import running_server
 from ..conftest import PASSWORD

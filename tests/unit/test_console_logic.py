@@ -10,9 +10,9 @@ import pytest
 
 from yiyang.core.roles import Role
 from yiyang.core.scoping import Actor
-from yiyang.response import geo, sla
-from yiyang.response.live import ConsoleHub, Subscriber
-from yiyang.response.repository import QueueFilters, QueueRow
+from yiyang.console import geo, sla
+from yiyang.console.live import ConsoleHub, Subscriber
+from yiyang.console.repository import QueueFilters, QueueRow
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 

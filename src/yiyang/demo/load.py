@@ -99,9 +99,9 @@ def load(session: Session, elders: int, seed: int) -> dict[str, int]:
         from yiyang.demo.devices import install
 
         devices = install(session)
-        from yiyang.demo import response
+        from yiyang.demo import console
 
-        responders = response.install(session)
+        responders = console.install(session)
         from yiyang.demo import services
 
         caregivers = services.install(session)

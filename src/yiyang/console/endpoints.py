@@ -16,12 +16,12 @@ from yiyang.core.db import DB
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id, Text
-from yiyang.response import card as cards
-from yiyang.response import pdf, reports
-from yiyang.response import service as response
-from yiyang.response.pages import queue_filters
-from yiyang.response.repository import queue
-from yiyang.response.schemas import (
+from yiyang.console import card as cards
+from yiyang.console import pdf, reports
+from yiyang.console import service as response
+from yiyang.console.pages import queue_filters
+from yiyang.console.repository import queue
+from yiyang.console.schemas import (
     ArrivalIn,
     BriefRead,
     CallIn,

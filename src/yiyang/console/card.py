@@ -22,9 +22,9 @@ from yiyang.devices.models import Device, DeviceMessage, GpsPoint, VitalReading
 from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
 from yiyang.registry.permissions import can_view_medical, shown_id_number, shown_phone
-from yiyang.response import geo
-from yiyang.response import service as response
-from yiyang.response.models import CallLog, Dispatch, EmergencyRequest, Facility, Responder
+from yiyang.console import geo
+from yiyang.console import service as response
+from yiyang.console.models import CallLog, Dispatch, EmergencyRequest, Facility, Responder
 
 TIMELINE_BEFORE = dt.timedelta(hours=2)
 VITALS_WINDOW = dt.timedelta(days=7)

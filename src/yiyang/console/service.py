@@ -28,8 +28,8 @@ from yiyang.core.scoping import Actor, within_path
 from yiyang.notifications import service as notify
 from yiyang.registry import repository as elders
 from yiyang.registry.models import EmergencyContact
-from yiyang.response.models import CallLog, Dispatch, EmergencyRequest, Responder
-from yiyang.response.schemas import (
+from yiyang.console.models import CallLog, Dispatch, EmergencyRequest, Responder
+from yiyang.console.schemas import (
     ArrivalIn,
     CallIn,
     ClaimIn,
@@ -376,7 +376,7 @@ def request_120(
 ) -> EmergencyRequest:
     """Ask 120 to send an ambulance: the brief goes out through the 120 adapter (a signed
     webhook in the outbox, so it survives a channel outage) and is kept as sent."""
-    from yiyang.response import card
+    from yiyang.console import card
 
     _holding(session, actor, alert, now)
     brief = card.brief(session, actor, alert, now)

@@ -111,7 +111,7 @@ def sla_alarms(
     """The alarms of a period for the service-level report, in the actor's area."""
     from yiyang.accounts.models import User
     from yiyang.devices.models import Device
-    from yiyang.response.sla import AlarmTimes
+    from yiyang.console.sla import AlarmTimes
 
     query = (
         select(

@@ -17,8 +17,8 @@ from yiyang.core.errors import ValidationFailed
 from yiyang.core.i18n import N_
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
-from yiyang.response import sla
-from yiyang.response.repository import sla_alarms
+from yiyang.console import sla
+from yiyang.console.repository import sla_alarms
 
 SHIFT_LABELS = {"day": N_("Day shift"), "evening": N_("Evening shift"), "night": N_("Night shift")}
 

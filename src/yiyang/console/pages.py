@@ -21,11 +21,11 @@ from yiyang.core.errors import DomainError
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
-from yiyang.response import card as cards
-from yiyang.response import pdf, reports
-from yiyang.response import service as response
-from yiyang.response.repository import QueueFilters, QueueRow, queue
-from yiyang.response.schemas import (
+from yiyang.console import card as cards
+from yiyang.console import pdf, reports
+from yiyang.console import service as response
+from yiyang.console.repository import QueueFilters, QueueRow, queue
+from yiyang.console.schemas import (
     ArrivalIn,
     Callee,
     CallIn,
@@ -132,7 +132,7 @@ async def console_stream(
 
 
 async def hub_of(request: Request) -> Any:
-    from yiyang.response.live import ConsoleHub
+    from yiyang.console.live import ConsoleHub
 
     app = request.app
     hub = getattr(app.state, "console_hub", None)
