@@ -9,8 +9,15 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from yiyang.alarms import service
-from yiyang.alarms.enums import TRANSITIONS, AlertState, Outcome
+from yiyang.alarms import describe, service
+from yiyang.alarms.enums import (
+    OUTCOME_LABELS,
+    SEVERITY_LABELS,
+    STATE_LABELS,
+    TRANSITIONS,
+    AlertState,
+    Outcome,
+)
 from yiyang.alarms.models import AlertEvent
 from yiyang.alarms.repository import filtered
 from yiyang.core.auth import require
@@ -20,9 +27,17 @@ from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
 from yiyang.registry import repository as elders
-from yiyang.web.templating import render
+from yiyang.web.templating import register_globals, render
 
 router = APIRouter(include_in_schema=False)
+register_globals(
+    explain=describe.explain,
+    alert_title=describe.title,
+    trail_label=describe.trail_label,
+    STATE_LABELS=STATE_LABELS,
+    SEVERITY_LABELS=SEVERITY_LABELS,
+    OUTCOME_LABELS=OUTCOME_LABELS,
+)
 
 
 @router.get("/alerts")

@@ -7,14 +7,16 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from yiyang.audit import repository
+from yiyang.audit.labels import ACTIONS, action_label
 from yiyang.audit.schemas import AuditFilters
 from yiyang.core.auth import require
 from yiyang.core.db import DB
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
-from yiyang.web.templating import render
+from yiyang.web.templating import register_globals, render
 
 router = APIRouter(include_in_schema=False)
+register_globals(action_label=action_label, AUDIT_ACTIONS=ACTIONS)
 
 
 @router.get("/audit")

@@ -12,15 +12,6 @@ from sqlalchemy.orm import Session
 
 from yiyang.alarms import service as alerts
 from yiyang.alarms.enums import AlertState, AlertType, Outcome
-from yiyang.core import i18n
-from yiyang.core.auth import require, session_watch
-from yiyang.core.clock import now
-from yiyang.core.config import get_settings
-from yiyang.core.db import DB
-from yiyang.core.errors import DomainError
-from yiyang.core.roles import Perm
-from yiyang.core.scoping import Actor
-from yiyang.core.types import Id
 from yiyang.console import card as cards
 from yiyang.console import pdf, reports
 from yiyang.console import service as response
@@ -35,10 +26,37 @@ from yiyang.console.schemas import (
     Request120In,
     ResolveIn,
 )
+from yiyang.core import i18n
+from yiyang.core.auth import require, session_watch
+from yiyang.core.clock import now
+from yiyang.core.config import get_settings
+from yiyang.core.db import DB
+from yiyang.core.errors import DomainError
+from yiyang.core.roles import Perm
+from yiyang.core.scoping import Actor
+from yiyang.core.types import Id
 from yiyang.web.security import content_disposition
-from yiyang.web.templating import TEMPLATES, render
+from yiyang.web.templating import TEMPLATES, localtime, register_filters, render
 
 router = APIRouter(include_in_schema=False)
+
+
+def _place(facility: Any) -> dict[str, Any]:
+    """A facility as the card's map reads it."""
+    return {
+        "name": facility.name,
+        "kind": facility.kind,
+        "lat": facility.latitude,
+        "lon": facility.longitude,
+    }
+
+
+def _trackpoint(point: Any) -> list[Any]:
+    """A track point ``(lat, lon, at)`` as the card's map reads it."""
+    return [point[0], point[1], localtime(point[2], "%H:%M")]
+
+
+register_filters(place=_place, trackpoint=_trackpoint)
 Operator = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
 
 

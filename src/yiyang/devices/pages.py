@@ -8,16 +8,39 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from yiyang.core import i18n
 from yiyang.core.auth import require
 from yiyang.core.db import DB
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
 from yiyang.devices import service
-from yiyang.devices.enums import DeviceStatus, DeviceType
-from yiyang.web.templating import render
+from yiyang.devices.enums import (
+    EVENT_LABELS,
+    STATUS_LABELS,
+    TYPE_LABELS,
+    DeviceStatus,
+    DeviceType,
+    EventKind,
+)
+from yiyang.web.templating import register_globals, render
 
 router = APIRouter(include_in_schema=False)
+
+
+def _device_label(device_type: str) -> str:
+    return i18n.gettext(TYPE_LABELS[DeviceType(device_type)])
+
+
+def _event_label(event: str) -> str:
+    if event in EventKind.__members__.values():
+        return i18n.gettext(EVENT_LABELS[EventKind(event)])
+    return event
+
+
+register_globals(
+    DEVICE_STATUS_LABELS=STATUS_LABELS, device_label=_device_label, event_label=_event_label
+)
 
 
 @router.get("/devices")

@@ -21,12 +21,13 @@ from yiyang.core.types import Id
 from yiyang.regions import repository as regions
 from yiyang.registry import imports, service
 from yiyang.registry.endpoints import read_upload
-from yiyang.registry.enums import BloodType, Category, ElderStatus, Household, Mobility
+from yiyang.registry.enums import BloodType, Category, ElderStatus, Household, Mobility, label
 from yiyang.registry.permissions import can_edit_elder
 from yiyang.registry.schemas import ElderCreate, ElderFilters, ElderUpdate, StatusChange
-from yiyang.web.templating import render
+from yiyang.web.templating import register_globals, render
 
 router = APIRouter(include_in_schema=False)
+register_globals(label=label)
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ELDERS))]
 Editor = Annotated[Actor, Depends(require(Perm.EDIT_ELDERS))]
 Importer = Annotated[Actor, Depends(require(Perm.IMPORT_ELDERS))]

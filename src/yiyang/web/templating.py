@@ -1,8 +1,14 @@
-"""Jinja2 environment with gettext, local-time formatting and the shared page context."""
+"""Jinja2 environment with gettext, local-time formatting and the shared page context.
+
+A mechanism only: it knows no domain. Each domain registers the globals and filters its
+templates need from its ``pages.py`` (imported by ``app.create_app`` before any render) through
+``register_globals`` / ``register_filters``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +16,9 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
-from yiyang.alarms import describe
-from yiyang.alarms import enums as alert_enums
-from yiyang.audit.labels import ACTIONS, action_label
 from yiyang.core import i18n
 from yiyang.core.clock import to_local
 from yiyang.core.roles import Perm
-from yiyang.devices import enums as device_enums
-from yiyang.registry.enums import label
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 env = TEMPLATES.env
@@ -27,28 +28,34 @@ env.install_gettext_callables(  # type: ignore[attr-defined]
     lambda s, p, n, **kw: i18n.ngettext(s, p, n, **kw),
     newstyle=True,
 )
-env.globals["label"] = label
-env.globals["action_label"] = action_label
-env.globals["AUDIT_ACTIONS"] = ACTIONS
-env.globals["Perm"] = Perm
-env.globals["explain"] = describe.explain
-env.globals["alert_title"] = describe.title
-env.globals["trail_label"] = describe.trail_label
-env.globals["STATE_LABELS"] = alert_enums.STATE_LABELS
-env.globals["SEVERITY_LABELS"] = alert_enums.SEVERITY_LABELS
-env.globals["OUTCOME_LABELS"] = alert_enums.OUTCOME_LABELS
-env.globals["DEVICE_STATUS_LABELS"] = device_enums.STATUS_LABELS
-env.globals["device_label"] = lambda t: i18n.gettext(
-    device_enums.TYPE_LABELS[device_enums.DeviceType(t)]
-)
 
 
-def _localtime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+class TemplateNameClash(RuntimeError):
+    """A template global or filter name is registered twice with different values."""
+
+
+def _register(target: MutableMapping[str, Any], kind: str, values: dict[str, Any]) -> None:
+    clashes = [n for n, v in values.items() if n in target and target[n] is not v]
+    if clashes:
+        raise TemplateNameClash(
+            f"template {kind} already registered with another value: {', '.join(sorted(clashes))}"
+        )
+    target.update(values)
+
+
+def register_globals(**values: object) -> None:
+    """Make ``values`` visible in every template; a name taken by another value is refused."""
+    _register(env.globals, "global", values)
+
+
+def register_filters(**fns: Callable[..., Any]) -> None:
+    """Add template filters; a name taken by another function is refused."""
+    _register(env.filters, "filter", fns)
+
+
+def localtime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     local = to_local(value)
     return local.strftime(fmt) if local else ""
-
-
-env.filters["localtime"] = _localtime
 
 
 def _epoch(value: dt.datetime | None) -> str:
@@ -60,21 +67,16 @@ def _epoch(value: dt.datetime | None) -> str:
     return f"{value.timestamp():.3f}"
 
 
-env.filters["epoch"] = _epoch
-env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.1f}%"
-env.filters["secs"] = lambda v: "—" if v is None else f"{v:.0f}"
-env.filters["place"] = lambda f: {
-    "name": f.name,
-    "kind": f.kind,
-    "lat": f.latitude,
-    "lon": f.longitude,
-}
-env.filters["trackpoint"] = lambda p: [p[0], p[1], _localtime(p[2], "%H:%M")]
-env.globals["event_label"] = lambda e: (
-    i18n.gettext(device_enums.EVENT_LABELS[device_enums.EventKind(e)])
-    if e in device_enums.EventKind.__members__.values()
-    else e
-)
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _secs(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+register_globals(Perm=Perm)
+register_filters(localtime=localtime, epoch=_epoch, pct=_pct, secs=_secs)
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
