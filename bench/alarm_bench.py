@@ -135,7 +135,7 @@ def bare_result(sub: subprocess.Popen, out: Path) -> dict:  # type: ignore[type-
 
 def _publish_packet(topic: str, body: bytes, packet_id: int) -> bytes:
     """An MQTT 3.1.1 PUBLISH, QoS 1."""
-    from yiyang.devices.mqtt import varint
+    from yiyang.pipeline.transports.mqtt import varint
 
     t = topic.encode()
     rest = len(t).to_bytes(2, "big") + t + packet_id.to_bytes(2, "big") + body
@@ -153,7 +153,7 @@ def publisher(path: Path, rate: float) -> None:
     import socket
     import threading
 
-    from yiyang.devices.mqtt import varint
+    from yiyang.pipeline.transports.mqtt import varint
 
     plan = json.loads(path.read_text())
     items = plan["messages"]
@@ -336,8 +336,8 @@ def throughput(  # type: ignore[type-arg]
     scaled-out deployment — this process is ``yiyang gateway`` (MQTT → JetStream) and N
     ``yiyang worker`` processes consume the stream (docs/deploy.md)."""
     from yiyang.core import events
-    from yiyang.core.jetstream import JetStreamBus
-    from yiyang.runtime import Pipeline, default_partitions
+    from yiyang.pipeline.jetstream import JetStreamBus
+    from yiyang.pipeline.runtime import Pipeline, default_partitions
 
     plan = plan_messages(kits, n, sos)
     sos_count = sum(1 for m in plan["messages"] if m.get("sos_elder"))
@@ -544,8 +544,8 @@ def replay(kits: list) -> None:  # type: ignore[type-arg]
     import orjson
 
     from yiyang.devices import simulator
-    from yiyang.devices.gateway import RawMessage
-    from yiyang.runtime import Pipeline
+    from yiyang.pipeline.gateway import RawMessage
+    from yiyang.pipeline.runtime import Pipeline
 
     start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(
         hours=25

@@ -275,7 +275,7 @@ class Publisher:
         self.done = threading.Event()
 
     def _packet(self, press: Press, pid: int) -> bytes:
-        from yiyang.devices.mqtt import varint
+        from yiyang.pipeline.transports.mqtt import varint
 
         body = json.dumps(
             {
@@ -293,7 +293,7 @@ class Publisher:
         return b"\x32" + varint(len(rest)) + rest
 
     def _connect(self) -> None:
-        from yiyang.devices.mqtt import varint
+        from yiyang.pipeline.transports.mqtt import varint
 
         while True:
             try:

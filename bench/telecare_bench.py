@@ -239,10 +239,10 @@ async def drop_stream(stream: str) -> None:
 # -- 2. JetStream pipeline, 1 vs 2 workers -----------------------------------------------------
 def preload(stream: str, n: int, seed: int) -> None:
     from yiyang.core import db
-    from yiyang.core.jetstream import JetStreamBus
     from yiyang.devices import simulator
-    from yiyang.devices.gateway import RawMessage
-    from yiyang.runtime import Pipeline
+    from yiyang.pipeline.gateway import RawMessage
+    from yiyang.pipeline.jetstream import JetStreamBus
+    from yiyang.pipeline.runtime import Pipeline
 
     with db.unit_of_work() as session:
         kits, _ = simulator.load_kits(session, 5000)

@@ -21,16 +21,17 @@ from yiyang.alarms import endpoints as alarms_api
 from yiyang.alarms import pages as alarms_pages
 from yiyang.audit import endpoints as audit_api
 from yiyang.audit import pages as audit_pages
+from yiyang.console import endpoints as console_api
+from yiyang.console import pages as console_pages
 from yiyang.core import i18n
 from yiyang.core.config import get_settings
 from yiyang.core.errors import DomainError, NotAuthenticated, field_errors
 from yiyang.devices import endpoints as devices_api
 from yiyang.devices import pages as devices_pages
+from yiyang.pipeline.transports import http as ingest_api
 from yiyang.regions import endpoints as regions_api
 from yiyang.registry import endpoints as registry_api
 from yiyang.registry import pages as registry_pages
-from yiyang.console import endpoints as console_api
-from yiyang.console import pages as console_pages
 from yiyang.services import endpoints as services_api
 from yiyang.services import pages as services_pages
 from yiyang.subsidies import endpoints as subsidies_api
@@ -52,7 +53,7 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pipeline = None
         if pipeline:
-            from yiyang.runtime import Pipeline
+            from yiyang.pipeline.runtime import Pipeline
 
             if get_settings().bus_url:  # scaled out: gateways and workers run elsewhere
                 app.state.pipeline = Pipeline(consume=False, listen=False, loops=False)
@@ -156,6 +157,7 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         accounts_api.router,
         registry_api.router,
         devices_api.router,
+        ingest_api.router,
         alarms_api.router,
         console_api.router,
         services_api.router,

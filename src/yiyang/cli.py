@@ -142,7 +142,7 @@ def worker(database_url: DbOption = None, bus_url: BusOption = None) -> None:
     lock) the timers: silence sweeps, escalation, the notification outbox. Run several."""
     import logging
 
-    from yiyang.runtime import Pipeline
+    from yiyang.pipeline.runtime import Pipeline
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     _scaled_out_settings(bus_url)
@@ -172,7 +172,7 @@ def gateway(
     import logging
 
     from yiyang.core.config import get_settings
-    from yiyang.runtime import Pipeline, serve_health
+    from yiyang.pipeline.runtime import Pipeline, serve_health
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     _scaled_out_settings(bus_url)
@@ -301,7 +301,7 @@ def simulate(
     from yiyang.core.clock import now
     from yiyang.core.db import unit_of_work
     from yiyang.devices import simulator
-    from yiyang.devices.ingest import signature
+    from yiyang.pipeline.transports.http import signature
 
     _engine(database_url)
     with unit_of_work() as session:

@@ -25,7 +25,7 @@ import httpx
 import orjson
 import pytest
 
-from yiyang.devices.ingest import signature
+from yiyang.pipeline.transports.http import signature
 
 from ..conftest import PASSWORD
 from .conftest import free_port, running_server, wait_until

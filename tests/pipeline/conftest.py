@@ -21,8 +21,8 @@ from sqlalchemy import Engine, select
 
 from yiyang.core import db
 from yiyang.core.migrate import upgrade
-from yiyang.devices.gateway import RawMessage
-from yiyang.runtime import Pipeline
+from yiyang.pipeline.gateway import RawMessage
+from yiyang.pipeline.runtime import Pipeline
 
 from ..conftest import require_or_skip, temporary_pg_database
 
@@ -193,7 +193,7 @@ def bus_kind(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def jetstream_bus(**kw: Any) -> Any:
-    from yiyang.core.jetstream import JetStreamBus
+    from yiyang.pipeline.jetstream import JetStreamBus
 
     return JetStreamBus(
         NATS_URL, stream=f"T{uuid.uuid4().hex[:12].upper()}", partitions=4, ack_wait_s=5, **kw

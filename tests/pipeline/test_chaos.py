@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, select, update
 from yiyang.alarms.models import Alert
 from yiyang.core import db
 from yiyang.devices.models import Device, DeviceMessage
-from yiyang.runtime import Pipeline
+from yiyang.pipeline.runtime import Pipeline
 
 from ..conftest import require_or_skip
 from .conftest import NATS_URL, message, mqtt_raw, nats_reachable
@@ -89,7 +89,7 @@ def test_sigkill_a_worker_mid_stream_loses_nothing_and_doubles_nothing(
         sos_ids: list[str] = []
 
         async def stream_in() -> None:
-            from yiyang.core.jetstream import JetStreamBus
+            from yiyang.pipeline.jetstream import JetStreamBus
 
             bus = JetStreamBus(NATS_URL, stream=stream, partitions=8, ack_wait_s=3)
             gateway = Pipeline(bus, consume=False, listen=False, loops=False)

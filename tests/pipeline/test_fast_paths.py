@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import func, select
 
 from yiyang.alarms.models import Alert
-from yiyang.alarms.worker import RuleWorker
 from yiyang.core import db
-from yiyang.core.bus import BusMessage, InProcessBus
 from yiyang.devices.models import DeviceMessage
+from yiyang.pipeline.bus import BusMessage, InProcessBus
+from yiyang.pipeline.worker import RuleWorker
 
 from .conftest import eventually, message, mqtt_raw, publish_as_device, run_pipeline
 
@@ -55,7 +55,7 @@ def test_urgent_lane_is_handled_while_a_partition_is_busy() -> None:
 
 
 def test_gateway_sends_alarms_in_the_urgent_lane_and_telemetry_by_elder(kit) -> None:
-    from yiyang.devices.gateway import Gateway
+    from yiyang.pipeline.gateway import Gateway
 
     k = kit(need=("sos_button", "pir_motion"))
     seen: list[BusMessage] = []
@@ -101,7 +101,7 @@ def test_state_cache_sees_a_change_made_by_another_worker(kit) -> None:
     second worker (as after a partition moved), so the first must not trust its cache."""
     k = kit(need=("smart_watch",))
     serial = k["smart_watch"]
-    from yiyang.devices.gateway import Gateway
+    from yiyang.pipeline.gateway import Gateway
 
     items: list[dict] = []  # type: ignore[type-arg]
 
@@ -130,7 +130,7 @@ def test_an_unacknowledged_mqtt_message_comes_back_after_a_crash(kit, settings_e
         from ..conftest import require_or_skip
 
         require_or_skip(reason, "MQTT broker at 127.0.0.1:1883")
-    from yiyang.runtime import Pipeline
+    from yiyang.pipeline.runtime import Pipeline
 
     settings_env(mqtt_session_expiry_s="60")
     k = kit()
@@ -200,7 +200,7 @@ def test_the_listener_reconnects_after_the_broker_restarts(kit, tmp_path) -> Non
     subscribes again, and an SOS published afterwards becomes an alert."""
     import shutil
 
-    from yiyang.runtime import Pipeline
+    from yiyang.pipeline.runtime import Pipeline
 
     from ..conftest import require_or_skip
 

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from yiyang.core import db
-from yiyang.core.bus import BusClosed
 from yiyang.devices.models import Device, DeviceMessage, Vendor
+from yiyang.pipeline.bus import BusClosed
 
 from .conftest import message
 from .test_transports import signed

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 
 from yiyang.alarms.models import Alert
 from yiyang.core import db
-from yiyang.devices.mqtt import MqttListener
+from yiyang.pipeline.transports.mqtt import MqttListener
 
 from ..conftest import require_or_skip
 from .conftest import eventually, message
@@ -176,7 +176,7 @@ def test_an_sos_published_over_tls_becomes_an_alert(
 ) -> None:
     """The settings reach the listener through the pipeline (YIYANG_MQTT_CA_FILE); the broker
     has TLS listeners only, so being connected means the connection is TLS."""
-    from yiyang.runtime import Pipeline
+    from yiyang.pipeline.runtime import Pipeline
 
     settings_env(mqtt_ca_file=str(tls_broker.ca))
     k = kit()
@@ -212,7 +212,7 @@ class _NoGateway:
 
 def _connects(url: str, caplog: pytest.LogCaptureFixture, **tls: str) -> bool:
     """Whether a listener with these TLS settings gets a CONNACK within 2 s."""
-    caplog.set_level(logging.INFO, logger="yiyang.devices.mqtt")
+    caplog.set_level(logging.INFO, logger="yiyang.pipeline.transports.mqtt")
 
     async def main() -> bool:
         listener = MqttListener(_NoGateway(), url, f"tls-{uuid.uuid4().hex[:8]}", **tls)  # type: ignore[arg-type]

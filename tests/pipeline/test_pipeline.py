@@ -140,8 +140,8 @@ def test_inactivity_asks_the_elder_first_then_raises_the_alert(kit) -> None:
     from sqlalchemy import update
 
     from yiyang.alarms.models import RuleSettings
-    from yiyang.core.bus import BusMessage
     from yiyang.notifications.models import Notification
+    from yiyang.pipeline.bus import BusMessage
     from yiyang.registry.models import Elder
 
     k = kit(need=("pir_motion",))

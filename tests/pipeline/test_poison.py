@@ -17,9 +17,9 @@ from sqlalchemy.exc import OperationalError
 
 from yiyang.alarms.models import Alert
 from yiyang.core import db
-from yiyang.core.bus import BusClosed
-from yiyang.devices.gateway import RawMessage
 from yiyang.devices.models import DeadLetter
+from yiyang.pipeline.bus import BusClosed
+from yiyang.pipeline.gateway import RawMessage
 
 from .conftest import message, mqtt_raw, run_pipeline
 
@@ -95,7 +95,7 @@ def test_a_failure_nobody_foresaw_is_isolated_and_the_batch_beside_it_stored(
     """A payload that makes storing itself fail (here the dead-letter insert, as a NUL did on
     PostgreSQL) is found by splitting the batch; it alone is kept (as hex) and the SOS in the
     same batch becomes its alert. The listener can then acknowledge everything."""
-    from yiyang.devices import gateway as gw
+    from yiyang.pipeline import gateway as gw
 
     k1, k2 = kit(), kit()
     real = gw.store_dead_letters
@@ -154,7 +154,7 @@ def test_the_worker_retries_a_database_outage_and_never_dead_letters_an_sos(
 ) -> None:
     """The old worker dead-lettered a one-message batch on any exception: an SOS arriving
     while PostgreSQL restarted never became an alert."""
-    from yiyang.alarms import worker
+    from yiyang.pipeline import worker
 
     k = kit()
     sos = message(k["sos_button"], "sos_button", "sos")
@@ -186,7 +186,7 @@ def test_the_worker_retries_a_database_outage_and_never_dead_letters_an_sos(
 def test_a_message_the_worker_fails_on_is_kept_logged_and_raised_as_its_own_alert(
     kit, monkeypatch, caplog
 ) -> None:
-    from yiyang.alarms import worker
+    from yiyang.pipeline import worker
 
     k1, k2 = kit(), kit()
     poisoned = message(
@@ -206,7 +206,7 @@ def test_a_message_the_worker_fails_on_is_kept_logged_and_raised_as_its_own_aler
         # one submission: both alarms travel in one urgent batch, which must be split
         await asyncio.wait_for(p.gateway.store([mqtt_raw(poisoned), mqtt_raw(fine)]), 20)
 
-    with caplog.at_level(logging.ERROR, logger="yiyang.alarms.worker"):
+    with caplog.at_level(logging.ERROR, logger="yiyang.pipeline.worker"):
         run_pipeline(go)
     assert _alerts(k2["elder_id"]) == [("sos", "critical")]
     assert _alerts(k1["elder_id"]) == [("unprocessed", "critical")]

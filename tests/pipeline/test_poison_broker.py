@@ -24,7 +24,7 @@ def test_poison_over_a_real_broker_is_acknowledged_and_the_sos_after_it_raised(
     SOS behind them never became an alert."""
     import uuid
 
-    from yiyang.runtime import Pipeline
+    from yiyang.pipeline.runtime import Pipeline
 
     from .conftest import eventually, publish_as_device
     from .test_transports import mqtt_reason
@@ -83,7 +83,7 @@ def test_messages_the_broker_drops_show_in_health(kit, tmp_path) -> None:
     while the platform is away, and 10 are published: the count says 8."""
     import shutil
 
-    from yiyang.runtime import Pipeline
+    from yiyang.pipeline.runtime import Pipeline
 
     from ..conftest import require_or_skip
     from .conftest import eventually, publish_as_device

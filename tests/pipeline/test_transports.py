@@ -26,9 +26,9 @@ from sqlalchemy import select, update
 
 from yiyang.alarms.models import Alert, AlertEvent
 from yiyang.core import db
-from yiyang.devices.ingest import signature
 from yiyang.notifications import dispatcher
 from yiyang.notifications.models import Notification
+from yiyang.pipeline.transports.http import signature
 
 from ..conftest import CI
 from .conftest import eventually, message, mqtt_raw, publish_as_device, run_pipeline
@@ -267,7 +267,7 @@ def test_mqtt_through_the_real_broker_with_acks_after_storing(kit, settings_env)
             pytest.fail(message_ + " — required under CI=true")
         pytest.skip(message_)
 
-    from yiyang.runtime import Pipeline
+    from yiyang.pipeline.runtime import Pipeline
 
     settings_env(mqtt_session_expiry_s="60")  # leave no week-long session on the shared broker
 

@@ -11,7 +11,7 @@ import nats
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from yiyang.core.bus import BusMessage
+from yiyang.pipeline.bus import BusMessage
 
 from ..conftest import require_or_skip
 from .conftest import NATS_URL, jetstream_bus, nats_reachable

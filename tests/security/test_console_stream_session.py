@@ -21,11 +21,11 @@ import httpx
 import orjson
 import pytest
 
-from yiyang.core.roles import Role
-from yiyang.core.scoping import Actor
-from yiyang.devices.ingest import signature
 from yiyang.console.live import ConsoleHub
 from yiyang.console.repository import QueueFilters
+from yiyang.core.roles import Role
+from yiyang.core.scoping import Actor
+from yiyang.pipeline.transports.http import signature
 
 from ..browser.conftest import running_server
 from ..conftest import PASSWORD

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, select
 
 from yiyang.core import db
 from yiyang.core.migrate import upgrade
-from yiyang.devices.gateway import RawMessage
+from yiyang.pipeline.gateway import RawMessage
 
 from ..conftest import require_or_skip
 from .cluster import PrivateCluster, pg_bin, private_cluster
@@ -92,7 +92,7 @@ def test_every_sos_becomes_exactly_one_alert_across_a_database_crash(
 ) -> None:
     from yiyang.alarms.models import Alert
     from yiyang.devices.models import DeadLetter, DeviceMessage
-    from yiyang.runtime import Pipeline
+    from yiyang.pipeline.runtime import Pipeline
 
     devices = _sos_devices()
     assert len(devices) >= 90

@@ -23,8 +23,8 @@ from sqlalchemy import Engine, func, select
 
 from yiyang.core import db
 from yiyang.core.migrate import upgrade
-from yiyang.devices.gateway import RawMessage
 from yiyang.devices.models import DeadLetter, Device
+from yiyang.pipeline.gateway import RawMessage
 
 from ..conftest import temporary_pg_database
 
@@ -66,7 +66,7 @@ def fuzz_engine(
 @pytest.fixture(scope="module")
 def gateway(fuzz_engine: Engine) -> Iterator[Any]:
     """A running pipeline on a loop of its own thread; the test submits to its gateway."""
-    from yiyang.runtime import Pipeline
+    from yiyang.pipeline.runtime import Pipeline
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from yiyang.devices import mqtt
-from yiyang.devices.telemetry import LastSeen
+from yiyang.pipeline.telemetry import LastSeen
+from yiyang.pipeline.transports import mqtt
 
 
 @given(st.integers(min_value=0, max_value=268_435_455))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from yiyang.core.bus import BusClosed
 from yiyang.core.transient import is_transient
+from yiyang.pipeline.bus import BusClosed
 
 
 class _PgError(Exception):

@@ -16,11 +16,15 @@ import asyncio
 
 from sqlalchemy import exc as sa_exc
 
-from yiyang.core.bus import BusClosed
 
 # SQLSTATE classes and codes that say "the server, not your data": connection exceptions (08),
 # insufficient resources (53), operator intervention (57: admin shutdown, crash shutdown,
 # cannot connect now), system errors (58), and the two concurrency outcomes a retry resolves.
+class BusClosed(RuntimeError):
+    """The message bus stopped (or its broker is away) before a message was handled; the sender
+    must not acknowledge it. Transient: the same message may be published again later."""
+
+
 _TRANSIENT_CLASSES = ("08", "53", "57", "58")
 _TRANSIENT_CODES = frozenset({"40001", "40P01", "55P03"})  # serialization, deadlock, lock wait
 

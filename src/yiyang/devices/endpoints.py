@@ -1,25 +1,18 @@
-"""JSON API: device registry, vendor ingest over HTTP, dead letters."""
+"""JSON API: device registry and dead letters (vendor ingest: pipeline.transports.http)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from yiyang.core.auth import require
-from yiyang.core.bus import BusClosed
-from yiyang.core.clock import now as clock_now
 from yiyang.core.db import DB
-from yiyang.core.errors import DomainError, NotAuthenticated
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
-from yiyang.core.transient import is_transient
 from yiyang.core.types import Id, Offset, Text
-from yiyang.devices import ingest, service
+from yiyang.devices import service
 from yiyang.devices.enums import DeviceStatus, DeviceType
-from yiyang.devices.gateway import RawMessage
 from yiyang.devices.models import DeadLetter, Device
 from yiyang.devices.schemas import (
     AlarmAccountRead,
@@ -30,21 +23,13 @@ from yiyang.devices.schemas import (
     DeviceDetail,
     DeviceRead,
     DeviceUpdate,
-    IngestResult,
     MqttCredentials,
     Unbind,
 )
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["devices"])
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_DEVICES))]
 Manager = Annotated[Actor, Depends(require(Perm.MANAGE_DEVICES))]
-MAX_INGEST = 1024 * 1024
-
-
-class Unavailable(DomainError):
-    status_code = 503
-    code = "unavailable"
 
 
 @router.get("/devices", response_model=list[DeviceRead], summary="List devices in your area")
@@ -131,83 +116,6 @@ def set_alarm_account(
 def issue_mqtt_password(actor: Manager, session: DB, device_id: Id) -> dict[str, str]:
     device = service.get_device(session, actor, device_id)
     return service.issue_mqtt_password(session, actor, device)
-
-
-@router.post(
-    "/ingest",
-    response_model=IngestResult,
-    summary="Vendor cloud ingest (HMAC-signed batch of device messages)",
-    description=(
-        'Body: a message, an array of messages, or {"messages": [...]} (format v1, see '
-        "docs/devices.md). Headers: X-Yiyang-Vendor, X-Yiyang-Timestamp (Unix seconds), "
-        "X-Yiyang-Signature = hex HMAC-SHA256(secret, timestamp + '.' + body). A 200 means every "
-        "accepted message is stored; rejected ones are listed with reasons and kept as dead "
-        "letters. 503: not stored, retry."
-    ),
-)
-async def ingest_messages(
-    request: Request,
-    x_yiyang_vendor: Annotated[str | None, Header()] = None,
-    x_yiyang_timestamp: Annotated[str | None, Header()] = None,
-    x_yiyang_signature: Annotated[str | None, Header()] = None,
-) -> IngestResult:
-    received = clock_now()
-    vendor = x_yiyang_vendor or ""
-    try:
-        ingest.check_headers(x_yiyang_vendor, x_yiyang_timestamp, x_yiyang_signature)
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_INGEST:
-            raise ingest.TooLarge(
-                f"request body is {declared} bytes, over {MAX_INGEST}", size=int(declared)
-            )
-        body = await ingest.read_limited(request.stream(), MAX_INGEST)
-    except (ingest.TooLarge, NotAuthenticated) as exc:
-        # refused before the body was read (or while): kept, with what little we have
-        size = exc.extra.get("size", 0)
-        await asyncio.to_thread(ingest.keep_refused, vendor, b"", exc, received, size)
-        raise
-    try:
-        vendor_id = await asyncio.to_thread(
-            ingest.verify, x_yiyang_vendor, x_yiyang_timestamp, x_yiyang_signature, body
-        )
-    except NotAuthenticated as exc:
-        await asyncio.to_thread(ingest.keep_refused, vendor, body, exc, received)
-        raise
-    pipeline = getattr(request.app.state, "pipeline", None)
-    if pipeline is None:
-        raise Unavailable("the device pipeline is not running here; retry later", retry_after=30)
-    assert x_yiyang_signature is not None
-    raw = RawMessage("http", vendor, ingest.unwrap(body), vendor_id=vendor_id, received_at=received)
-    with ingest.claim(vendor_id, x_yiyang_signature):
-        try:
-            (outcome,) = await pipeline.gateway.submit([raw])
-            result = IngestResult(accepted=len(outcome.accepted), rejected=outcome.rejected)
-        except Exception as exc:
-            if is_transient(exc) or isinstance(exc, BusClosed):
-                # nothing recorded: the retry of this very request is welcome
-                raise Unavailable(
-                    f"not stored ({type(exc).__name__}); retry", retry_after=5
-                ) from exc
-            # a payload our code cannot store: kept as a dead letter (logged), never a 500
-            await pipeline.gateway.store([raw])
-            result = IngestResult(
-                accepted=0,
-                rejected=[{"id": None, "code": "processing_error", "reason": str(exc)[:200]}],
-            )
-        await _record_nonce(vendor_id, x_yiyang_signature)
-    return result
-
-
-async def _record_nonce(vendor_id: int, sig: str) -> None:
-    """The request is stored: from now on its signature is a replay. If the database cannot
-    take the nonce just now, the answer is still 200 (the messages are stored); a replay would
-    be stored again and deduplicated by (device, message id)."""
-    try:
-        await asyncio.to_thread(ingest.record, vendor_id, sig)
-    except Exception as exc:
-        if not is_transient(exc):
-            raise
-        log.warning("could not record an ingest nonce (%r); relying on message ids", exc)
 
 
 @router.get(

@@ -29,14 +29,14 @@ from pysiaalarm import SIAAccount
 from sqlalchemy import select
 
 from yiyang.core import db
-from yiyang.core.bus import cancel_all
 from yiyang.core.clock import now as clock_now
 from yiyang.core.transient import is_transient
 from yiyang.devices import messages
 from yiyang.devices.enums import DeviceType, EventKind
-from yiyang.devices.gateway import Gateway, Outcome, RawMessage
 from yiyang.devices.models import AlarmAccount, Device
 from yiyang.devices.protocols import dc09
+from yiyang.pipeline.bus import cancel_all
+from yiyang.pipeline.gateway import Gateway, Outcome, RawMessage
 
 log = logging.getLogger(__name__)
 Item = tuple[RawMessage, messages.Reading | messages.Rejection]

@@ -32,7 +32,7 @@ from typing import cast
 from urllib.parse import unquote, urlparse
 
 from yiyang.core.clock import now as clock_now
-from yiyang.devices.gateway import Gateway, RawMessage
+from yiyang.pipeline.gateway import Gateway, RawMessage
 
 log = logging.getLogger(__name__)
 SUBSCRIPTION = "yiyang/v1/+/+/up"

@@ -29,7 +29,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from yiyang.core.bus import Bus, BusClosed, BusMessage, Handler, cancel_all, handle_until_done
+from yiyang.pipeline.bus import Bus, BusClosed, BusMessage, Handler, cancel_all, handle_until_done
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""HTTP ingest authentication for vendor clouds: per-vendor HMAC-SHA256 signatures over the
+"""The HTTP ingest transport: ``POST /api/ingest`` for vendor clouds, in front of the gateway.
+
+Authentication: per-vendor HMAC-SHA256 signatures over the
 timestamp and the body; a timestamp outside the window or a signature seen before is refused.
 
 A signature counts as seen only once its request's messages are stored: ``verify`` refuses one
@@ -9,14 +11,18 @@ then answered 409 by ``record`` and its messages are deduplicated by (device, me
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import re
 from collections.abc import AsyncIterator, Iterator
+from typing import Annotated
 
 import orjson
+from fastapi import APIRouter, Header, Request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,9 +30,15 @@ from yiyang.core import db
 from yiyang.core.clock import now
 from yiyang.core.config import get_settings
 from yiyang.core.errors import DomainError, NotAuthenticated
-from yiyang.devices.gateway import RawMessage, dead_letter_row, store_dead_letters
+from yiyang.core.transient import BusClosed, is_transient
 from yiyang.devices.messages import Rejection
 from yiyang.devices.models import IngestNonce, Vendor
+from yiyang.devices.schemas import IngestResult
+from yiyang.pipeline.gateway import RawMessage, dead_letter_row, store_dead_letters
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api", tags=["devices"])
+MAX_INGEST = 1024 * 1024
 
 
 class Replayed(DomainError):
@@ -154,3 +166,85 @@ def record(vendor_id: int, sig: str) -> None:
 
 def _replayed() -> Replayed:
     return Replayed("this signed request was already received; sign each request anew")
+
+
+class Unavailable(DomainError):
+    status_code = 503
+    code = "unavailable"
+
+
+@router.post(
+    "/ingest",
+    response_model=IngestResult,
+    summary="Vendor cloud ingest (HMAC-signed batch of device messages)",
+    description=(
+        'Body: a message, an array of messages, or {"messages": [...]} (format v1, see '
+        "docs/devices.md). Headers: X-Yiyang-Vendor, X-Yiyang-Timestamp (Unix seconds), "
+        "X-Yiyang-Signature = hex HMAC-SHA256(secret, timestamp + '.' + body). A 200 means every "
+        "accepted message is stored; rejected ones are listed with reasons and kept as dead "
+        "letters. 503: not stored, retry."
+    ),
+)
+async def ingest_messages(
+    request: Request,
+    x_yiyang_vendor: Annotated[str | None, Header()] = None,
+    x_yiyang_timestamp: Annotated[str | None, Header()] = None,
+    x_yiyang_signature: Annotated[str | None, Header()] = None,
+) -> IngestResult:
+    received = now()
+    vendor = x_yiyang_vendor or ""
+    try:
+        check_headers(x_yiyang_vendor, x_yiyang_timestamp, x_yiyang_signature)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_INGEST:
+            raise TooLarge(
+                f"request body is {declared} bytes, over {MAX_INGEST}", size=int(declared)
+            )
+        body = await read_limited(request.stream(), MAX_INGEST)
+    except (TooLarge, NotAuthenticated) as exc:
+        # refused before the body was read (or while): kept, with what little we have
+        size = exc.extra.get("size", 0)
+        await asyncio.to_thread(keep_refused, vendor, b"", exc, received, size)
+        raise
+    try:
+        vendor_id = await asyncio.to_thread(
+            verify, x_yiyang_vendor, x_yiyang_timestamp, x_yiyang_signature, body
+        )
+    except NotAuthenticated as exc:
+        await asyncio.to_thread(keep_refused, vendor, body, exc, received)
+        raise
+    pipeline = getattr(request.app.state, "pipeline", None)
+    if pipeline is None:
+        raise Unavailable("the device pipeline is not running here; retry later", retry_after=30)
+    assert x_yiyang_signature is not None
+    raw = RawMessage("http", vendor, unwrap(body), vendor_id=vendor_id, received_at=received)
+    with claim(vendor_id, x_yiyang_signature):
+        try:
+            (outcome,) = await pipeline.gateway.submit([raw])
+            result = IngestResult(accepted=len(outcome.accepted), rejected=outcome.rejected)
+        except Exception as exc:
+            if is_transient(exc) or isinstance(exc, BusClosed):
+                # nothing recorded: the retry of this very request is welcome
+                raise Unavailable(
+                    f"not stored ({type(exc).__name__}); retry", retry_after=5
+                ) from exc
+            # a payload our code cannot store: kept as a dead letter (logged), never a 500
+            await pipeline.gateway.store([raw])
+            result = IngestResult(
+                accepted=0,
+                rejected=[{"id": None, "code": "processing_error", "reason": str(exc)[:200]}],
+            )
+        await _record_nonce(vendor_id, x_yiyang_signature)
+    return result
+
+
+async def _record_nonce(vendor_id: int, sig: str) -> None:
+    """The request is stored: from now on its signature is a replay. If the database cannot
+    take the nonce just now, the answer is still 200 (the messages are stored); a replay would
+    be stored again and deduplicated by (device, message id)."""
+    try:
+        await asyncio.to_thread(record, vendor_id, sig)
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        log.warning("could not record an ingest nonce (%r); relying on message ids", exc)

@@ -19,6 +19,9 @@ from typing import Any
 
 import orjson
 
+from yiyang.core.transient import BusClosed
+
+__all__ = ["Bus", "BusClosed", "BusMessage", "Handler", "InProcessBus", "cancel_all"]
 log = logging.getLogger(__name__)
 
 
@@ -68,10 +71,6 @@ async def handle_until_done(handler: Handler, batch: list[BusMessage], retry_max
             log.exception("bus consumer failed on a batch of %d; retrying", len(batch))
             await asyncio.sleep(delay)
             delay = min(delay * 2, retry_max_s)
-
-
-class BusClosed(RuntimeError):
-    """The bus stopped before the message was handled; the sender must not acknowledge it."""
 
 
 class Bus(ABC):

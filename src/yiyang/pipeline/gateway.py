@@ -21,12 +21,12 @@ import orjson
 from sqlalchemy import insert, select
 
 from yiyang.core import db
-from yiyang.core.bus import Bus, BusMessage
 from yiyang.core.clock import now as clock_now
 from yiyang.core.transient import is_transient
 from yiyang.devices import messages
 from yiyang.devices.enums import URGENT, DeviceStatus, DeviceType
 from yiyang.devices.models import DeadLetter, Device, Vendor
+from yiyang.pipeline.bus import Bus, BusMessage
 
 log = logging.getLogger(__name__)
 TOPIC_PREFIX = "yiyang/v1/"

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from yiyang.alarms import rules
 from yiyang.alarms.models import ElderState
-from yiyang.core.bus import BusMessage
 from yiyang.core.clock import local_zone
 from yiyang.devices.enums import DeviceStatus
 from yiyang.devices.models import ActivityHourly, Device
+from yiyang.pipeline.bus import BusMessage
 
 log = logging.getLogger(__name__)
 BASELINE_DAYS = 28

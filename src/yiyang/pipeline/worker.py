@@ -26,14 +26,14 @@ from yiyang.alarms import rules, service
 from yiyang.alarms.enums import AlertType, Severity
 from yiyang.alarms.repository import ElderFacts, ParamsCache, StateCache, save_states, snapshot
 from yiyang.core import audit, db
-from yiyang.core.bus import BusMessage
 from yiyang.core.clock import local_zone
 from yiyang.core.clock import now as clock_now
 from yiyang.core.transient import is_transient
-from yiyang.devices import telemetry
 from yiyang.devices.enums import SAFETY_DEVICES, DeviceStatus, DeviceType, EventKind
-from yiyang.devices.gateway import storable
 from yiyang.devices.models import DeadLetter, Device
+from yiyang.pipeline import telemetry
+from yiyang.pipeline.bus import BusMessage
+from yiyang.pipeline.gateway import storable
 
 log = logging.getLogger(__name__)
 

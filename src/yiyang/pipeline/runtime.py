@@ -25,19 +25,18 @@ from typing import Any, Literal
 from sqlalchemy import text
 
 from yiyang.alarms import service as alarm_service
-from yiyang.alarms import sweeper
 from yiyang.alarms.repository import ParamsCache
-from yiyang.alarms.worker import RuleWorker
 from yiyang.core import db
-from yiyang.core.bus import Bus, InProcessBus, cancel_all
 from yiyang.core.clock import local_zone
 from yiyang.core.clock import now as clock_now
 from yiyang.core.config import get_settings
-from yiyang.devices import telemetry
-from yiyang.devices.gateway import Gateway
-from yiyang.devices.mqtt import MqttListener
-from yiyang.devices.receiver import AccountBook, Dc09Receiver
 from yiyang.notifications import dispatcher
+from yiyang.pipeline import sweeper, telemetry
+from yiyang.pipeline.bus import Bus, InProcessBus, cancel_all
+from yiyang.pipeline.gateway import Gateway
+from yiyang.pipeline.transports.dc09 import AccountBook, Dc09Receiver
+from yiyang.pipeline.transports.mqtt import MqttListener
+from yiyang.pipeline.worker import RuleWorker
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def make_bus() -> Bus:
     """The configured bus: JetStream when YIYANG_BUS_URL is set, else in-process."""
     s = get_settings()
     if s.bus_url:
-        from yiyang.core.jetstream import JetStreamBus
+        from yiyang.pipeline.jetstream import JetStreamBus
 
         return JetStreamBus(
             s.bus_url,
