@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from yiyang.alarms import notices as notify
 from yiyang.alarms import plan, rules
 from yiyang.alarms.enums import (
     SEVERITY_RANK,
@@ -26,7 +27,6 @@ from yiyang.core import audit, events
 from yiyang.core.errors import Conflict, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
-from yiyang.notifications import service as notify
 from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
 

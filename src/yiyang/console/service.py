@@ -19,15 +19,6 @@ from yiyang.alarms import describe
 from yiyang.alarms import service as alerts
 from yiyang.alarms.enums import TRANSITIONS, AlertState, Outcome
 from yiyang.alarms.models import Alert
-from yiyang.core import audit
-from yiyang.core.config import get_settings
-from yiyang.core.errors import Conflict, NotFound, ValidationFailed
-from yiyang.core.i18n import gettext as _
-from yiyang.core.roles import Perm, Role
-from yiyang.core.scoping import Actor, within_path
-from yiyang.notifications import service as notify
-from yiyang.registry import repository as elders
-from yiyang.registry.models import EmergencyContact
 from yiyang.console.models import CallLog, Dispatch, EmergencyRequest, Responder
 from yiyang.console.schemas import (
     ArrivalIn,
@@ -38,6 +29,15 @@ from yiyang.console.schemas import (
     Request120In,
     ResolveIn,
 )
+from yiyang.core import audit
+from yiyang.core.config import get_settings
+from yiyang.core.errors import Conflict, NotFound, ValidationFailed
+from yiyang.core.i18n import gettext as _
+from yiyang.core.roles import Perm, Role
+from yiyang.core.scoping import Actor, within_path
+from yiyang.notifications import outbox
+from yiyang.registry import repository as elders
+from yiyang.registry.models import EmergencyContact
 
 SUPERVISORS = frozenset({Role.PLATFORM_ADMIN, Role.DISTRICT_OFFICER})
 
@@ -323,7 +323,7 @@ def dispatch(
         ),
         link=link,
     )
-    notify.enqueue_message(
+    outbox.enqueue_message(
         session,
         dedupe_key=f"dispatch:{sent.id}",
         channel=channel,
@@ -393,7 +393,7 @@ def request_120(
     session.add(req)
     session.flush()
     url = get_settings().emergency_url
-    notify.enqueue_message(
+    outbox.enqueue_message(
         session,
         dedupe_key=f"e120:{req.id}",
         channel="webhook",

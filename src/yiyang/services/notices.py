@@ -9,13 +9,12 @@ from yiyang.core import i18n
 from yiyang.core.clock import to_local
 from yiyang.core.config import get_settings
 from yiyang.core.i18n import gettext as _
+from yiyang.notifications.outbox import enqueue_message
 from yiyang.services import proof
 from yiyang.services.models import Provider, ServiceOrder
 
 
 def notify_provider(session: Session, order: ServiceOrder, what: str, detail: str = "") -> None:
-    from yiyang.notifications.service import enqueue_message
-
     provider = session.get(Provider, order.provider_id)
     if provider is None:
         return

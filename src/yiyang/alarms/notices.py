@@ -21,6 +21,7 @@ from yiyang.core.db import upsert
 from yiyang.core.i18n import N_, gettext
 from yiyang.core.roles import Role
 from yiyang.notifications.models import Notification
+from yiyang.notifications.outbox import enqueue_message
 from yiyang.registry.models import EmergencyContact
 
 AUDIENCE_LABELS = {
@@ -140,44 +141,6 @@ def enqueue(
     stmt = upsert(session, Notification)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
     return targets
-
-
-def enqueue_message(
-    session: Session,
-    *,
-    dedupe_key: str,
-    channel: str,
-    recipient: str,
-    label: str,
-    subject: str,
-    body: str,
-    payload: dict[str, Any],
-    alert_id: int | None = None,
-    elder_id: int | None = None,
-) -> None:
-    """One outbox row, sent by the dispatcher after the caller's transaction commits."""
-    at = now()
-    stmt = upsert(session, Notification)
-    session.execute(
-        stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]),
-        [
-            {
-                "dedupe_key": dedupe_key[:160],
-                "created_at": at,
-                "alert_id": alert_id,
-                "elder_id": elder_id,
-                "channel": channel,
-                "recipient": recipient,
-                "recipient_label": label[:128],
-                "subject": subject[:255],
-                "body": body,
-                "payload": payload,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": at,
-            }
-        ],
-    )
 
 
 def prompt_elder(session: Session, elder_id: int, phone: str | None, key: str) -> None:
