@@ -167,6 +167,9 @@ def http_bench(requests_per_case: int) -> None:
 
 
 def main() -> None:
+    from yiyang import domains
+
+    domains.install()  # the domains' scoping rules, as the app and the CLI install them
     ap = argparse.ArgumentParser()
     ap.add_argument("--elders", type=int, default=1_000_000)
     ap.add_argument("--xlsx-rows", type=int, default=200_000)

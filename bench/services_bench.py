@@ -435,6 +435,9 @@ def month_end(engine: Any, period: str) -> None:
 
 
 def main() -> None:
+    from yiyang import domains
+
+    domains.install()  # the domains' scoping rules, as the app and the CLI install them
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -17,8 +17,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from yiyang import domains
 from yiyang.core import db
 from yiyang.core.migrate import upgrade
+
+domains.install()  # every test runs with the domains' scoping rules and session store, as the app
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get(

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 import yiyang.models  # noqa: F401  (complete metadata, session audit hook)
-from yiyang import __version__
+from yiyang import __version__, domains
 from yiyang.accounts import endpoints as accounts_api
 from yiyang.accounts import pages as accounts_pages
 from yiyang.alarms import endpoints as alarms_api
@@ -48,6 +48,7 @@ def _wants_json(request: Request) -> bool:
 
 def create_app(*, pipeline: bool = False) -> FastAPI:
     """The web app; with ``pipeline`` it also runs the device pipeline in the background."""
+    domains.install()  # the domains' scoping rules and session store, before any request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -23,9 +23,12 @@ DbOption = Annotated[
 
 
 def _engine(url: str | None) -> Engine:
+    """The database for a command, with the domains' rules installed (yiyang.domains)."""
+    from yiyang import domains
     from yiyang.core import db
     from yiyang.core.config import get_settings
 
+    domains.install()
     engine = db.make_engine(url or get_settings().database_url)
     if engine.url.get_backend_name() == "sqlite" and engine.url.database:
         Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Table, event, insert, inspect
 from sqlalchemy.orm import Session, UOWTransaction, object_session
 
+from yiyang.core.audit_models import AuditEvent
 from yiyang.core.clock import now
 
 
@@ -199,8 +200,6 @@ def _audit_delete(_mapper: Any, _conn: Any, obj: Audited) -> None:
 def _audit_after_flush(session: Session, _ctx: UOWTransaction) -> None:
     rows = session.info.pop("audit_pending", None)
     if rows:
-        from yiyang.audit.models import AuditEvent
-
         session.connection().execute(insert(AuditEvent), rows)
 
 
@@ -208,8 +207,6 @@ def record(
     session: Session, action: str, entity_type: str, entity_id: str | None, **kw: Any
 ) -> None:
     """Record a non-ORM event: a read of a medical profile, an export, a login, a bulk write."""
-    from yiyang.audit.models import AuditEvent
-
     session.add(AuditEvent(**event_row(action, entity_type, entity_id, **kw)))
 
 
@@ -217,8 +214,6 @@ def record_many(
     session: Session, rows: Iterable[dict[str, Any]], common: dict[str, Any] | None = None
 ) -> None:
     """Bulk audit rows; ``common`` holds the columns every row shares (an ``event_row``)."""
-    from yiyang.audit.models import AuditEvent
-
     batch = list(rows)
     if batch:
         from yiyang.core.bulk import insert_rows

@@ -1,5 +1,9 @@
 """Request authentication: bearer token for the API, cookie session for pages; CSRF for cookie
-writes; ``require(perm)`` for permission checks. Sets the audit actor for the request."""
+writes; ``require(perm)`` for permission checks. Sets the audit actor for the request.
+
+Tokens are looked up in the ``SessionStore`` the accounts domain installs at start-up
+(``accounts.permissions.register()`` via ``yiyang.domains.install()``); core imports no domain.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ import ipaddress
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
+from typing import Protocol
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from yiyang.core import audit
@@ -75,25 +81,55 @@ def request_token(request: Request) -> tuple[str, str] | None:
     return None
 
 
-def _lookup(token: str, kind: str) -> Actor | None:
-    from yiyang.accounts.service import resolve_token
+class SessionStore(Protocol):
+    """Where a token is looked up ("api" bearer tokens, "cookie" browser sessions)."""
 
+    def resolve_token(self, session: Session, token: str, kind: str) -> Actor | None:
+        """The actor a usable token stands for, else None."""
+        ...
+
+    def session_id_for(self, session: Session, token: str, kind: str) -> int | None:
+        """The id of the session a usable token opened, else None."""
+        ...
+
+    def session_alive(self, session: Session, session_id: int) -> bool:
+        """Whether a session is still usable (not signed out, revoked, expired; user active)."""
+        ...
+
+
+_stores: list[SessionStore] = []  # the one installed store (a list: no module global rebinding)
+
+
+def set_session_store(store: SessionStore) -> None:
+    """Install the token lookup (the accounts domain does, at start-up); idempotent."""
+    _stores[:] = [store]
+
+
+def session_store() -> SessionStore:
+    if not _stores:
+        raise RuntimeError(
+            "no session store is installed in yiyang.core.auth: call yiyang.domains.install() "
+            "at start-up (the accounts domain registers it in accounts.permissions.register())"
+        )
+    return _stores[0]
+
+
+def _lookup(token: str, kind: str) -> Actor | None:
+    store = session_store()
     with unit_of_work() as session:
-        return resolve_token(session, token, kind)
+        return store.resolve_token(session, token, kind)
 
 
 def _session_id(token: str, kind: str) -> int | None:
-    from yiyang.accounts.service import session_id_for
-
+    store = session_store()
     with unit_of_work() as session:
-        return session_id_for(session, token, kind)
+        return store.session_id_for(session, token, kind)
 
 
 def _session_alive(session_id: int) -> bool:
-    from yiyang.accounts.service import session_alive
-
+    store = session_store()
     with unit_of_work() as session:
-        return session_alive(session, session_id)
+        return store.session_alive(session, session_id)
 
 
 async def session_watch(request: Request) -> tuple[int | None, Callable[[], Awaitable[bool]]]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from yiyang import domains
 from yiyang.accounts.models import User, UserElderLink
 from yiyang.accounts.service import actor_for, create_user
 from yiyang.core import audit
@@ -72,6 +73,7 @@ def roll_csv(n: int, seed: int) -> bytes:
 
 
 def load(session: Session, elders: int, seed: int) -> dict[str, int]:
+    domains.install()  # demo data goes through the real, scoped service functions
     with audit.acting_as(audit.AuditActor(None, "demo-data")):
         by_code = ensure_regions(session)
         street = "310104003000"

@@ -1,12 +1,67 @@
-"""Who may do what with an elder record, and how the record is masked for the reader."""
+"""Who may do what with an elder record, and how the record is masked for the reader.
+
+``register()`` installs the elder rules into ``core.scoping`` at start-up (via
+``yiyang.domains.install()``): ``ELDERS`` (which elders an actor may read) and ``ELDER_IDS``
+(rows that hang off an elder), and the masks of an elder's identity and phone numbers.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+from sqlalchemy import ColumnElement, false, select, true
+
+from yiyang.accounts.models import User, UserElderLink
+from yiyang.core import scoping
 from yiyang.core.masking import mask_id_number, mask_phone
-from yiyang.core.roles import Perm
-from yiyang.core.scoping import Actor, region_scope_path
+from yiyang.core.roles import REGION_SCOPED, Perm, Role
+from yiyang.core.scoping import Actor, region_scope_path, within_path
+from yiyang.registry.models import Elder
+
+# Masking rules this domain registers (``core.scoping.mask_rule(name)(actor, value)``).
+MASK_ID_NUMBER = "elder.id_number"
+MASK_BIRTH_DATE = "elder.birth_date"
+MASK_PHONE = "phone"
+
+
+def readable_elders(actor: Actor) -> ColumnElement[bool]:
+    """The ``ELDERS`` rule: region roles by the elder's region path, a provider admin through
+    the users of its provider linked to elders, everyone else through their own links
+    (family, the elder themself)."""
+    if not actor.can(Perm.VIEW_ELDERS):
+        return false()
+    if actor.role is Role.PLATFORM_ADMIN:
+        return true()
+    if actor.role in REGION_SCOPED:
+        return within_path(Elder.region_path, actor.region_path)
+    if actor.role is Role.PROVIDER_ADMIN:
+        if actor.provider_id is None:
+            return false()
+        linked_by_provider = (
+            select(UserElderLink.elder_id)
+            .join(User, User.id == UserElderLink.user_id)
+            .where(User.provider_id == actor.provider_id)
+        )
+        return Elder.id.in_(linked_by_provider)
+    return Elder.id.in_(
+        select(UserElderLink.elder_id).where(UserElderLink.user_id == actor.user_id)
+    )
+
+
+def readable_elder_id(actor: Actor, elder_id: Any) -> ColumnElement[bool]:
+    """The ``ELDER_IDS`` rule: ``elder_id`` is among the elders ``actor`` may read."""
+    from yiyang.registry.repository import readable_ids  # (the repository imports this module)
+
+    return elder_id.in_(readable_ids(actor))
+
+
+def register() -> None:
+    scoping.register_row_rule(scoping.ELDERS, readable_elders)
+    scoping.register_row_rule(scoping.ELDER_IDS, readable_elder_id)
+    scoping.register_mask_rule(MASK_ID_NUMBER, shown_id_number)
+    scoping.register_mask_rule(MASK_BIRTH_DATE, shown_birth_date)
+    scoping.register_mask_rule(MASK_PHONE, shown_phone)
 
 
 def can_edit_elder(actor: Actor, region_path: str) -> bool:

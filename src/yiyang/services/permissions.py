@@ -1,13 +1,26 @@
 """Who may see and touch which service rows: one scope per table, all built on
-``core.scoping.service_row_scope`` (分权分域 in one place)."""
+``core.scoping.service_row_scope`` (分权分域 in one place). ``register()`` installs the
+``CAREGIVER_JOBS`` rule that scope asks for (via ``yiyang.domains.install()``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, true
+from typing import Any
 
+from sqlalchemy import ColumnElement, false, select, true
+
+from yiyang.core import scoping
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor, region_scope_path, service_row_scope
 from yiyang.services.models import Caregiver, Complaint, MealOrder, Provider, ServiceOrder
+
+
+def own_caregiver_jobs(actor: Actor, caregiver_id: Any) -> ColumnElement[bool]:
+    """The ``CAREGIVER_JOBS`` rule: ``caregiver_id`` is one of the actor's caregiver records."""
+    return caregiver_id.in_(select(Caregiver.id).where(Caregiver.user_id == actor.user_id))
+
+
+def register() -> None:
+    scoping.register_row_rule(scoping.CAREGIVER_JOBS, own_caregiver_jobs)
 
 
 def order_scope(actor: Actor) -> ColumnElement[bool]:
