@@ -163,6 +163,7 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         console_api.router,
         services_api.router,
         subsidies_api.router,
+        services_api.settlement_router,
         audit_api.router,
         regions_api.router,
         accounts_pages.router,

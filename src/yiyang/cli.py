@@ -387,7 +387,8 @@ def month_end(
 
     from yiyang.core import audit
     from yiyang.core.db import unit_of_work
-    from yiyang.subsidies import service, settlement
+    from yiyang.services import settlement
+    from yiyang.subsidies import service
     from yiyang.subsidies.eligibility import month_start, period_of
 
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):

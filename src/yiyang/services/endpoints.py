@@ -1,5 +1,6 @@
 """Home-service JSON API: providers, caregivers, catalog, orders (place, dispatch, deliver,
-confirm, dispute, cancel), ratings, complaints and meals. Thin: the rules live in the services."""
+confirm, dispute, cancel), ratings, complaints, meals, and the month's settlement with the
+providers (statements, XLSX). Thin: the rules live in the services."""
 
 from __future__ import annotations
 
@@ -8,19 +9,29 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yiyang.core import audit
 from yiyang.core.auth import current_actor, require
 from yiyang.core.db import DB
 from yiyang.core.errors import NotFound
 from yiyang.core.i18n import gettext as _
-from yiyang.core.roles import Perm
+from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id, Text
-from yiyang.services import complaints, dispatch, meals, orders, providers, ratings, series
+from yiyang.services import (
+    complaints,
+    dispatch,
+    meals,
+    orders,
+    providers,
+    ratings,
+    series,
+    settlement,
+)
 from yiyang.services import repository as repo
 from yiyang.services.models import Caregiver, Provider, ServiceItem
 from yiyang.services.permissions import caregiver_scope, provider_scope
@@ -62,6 +73,8 @@ from yiyang.services.schemas import (
     SeriesCreated,
     SuggestionRead,
 )
+from yiyang.subsidies.schemas import MONTH_PATTERN, MonthIn, StatementRead
+from yiyang.web.security import content_disposition
 
 router = APIRouter(prefix="/api", tags=["services"])
 Anyone = Annotated[Actor, Depends(current_actor)]
@@ -408,3 +421,61 @@ def serve_meal(actor: ProviderStaff, session: DB, meal_id: Id) -> MealOrderRead:
 @router.post("/meals/{meal_id}/cancel")
 def cancel_meal(actor: Viewer, session: DB, meal_id: Id) -> MealOrderRead:
     return MealOrderRead.model_validate(meals.cancel(session, actor, meal_id))
+
+
+# --- settlement: the district pays providers (paths under /api/subsidies, as always) ---
+
+settlement_router = APIRouter(prefix="/api/subsidies", tags=["subsidies"])
+SubsidyManager = Annotated[Actor, Depends(require(Perm.MANAGE_SUBSIDIES))]
+SettlementViewer = Annotated[Actor, Depends(require(Perm.VIEW_SETTLEMENT))]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@settlement_router.post("/months/settle", summary="Build every provider's statement for the month")
+def settle(actor: SubsidyManager, session: DB, body: MonthIn) -> list[StatementRead]:
+    return [StatementRead.model_validate(s) for s in settlement.settle(session, body.period)]
+
+
+def _provider_filter(actor: Actor, provider_id: Id | None) -> int | None:
+    if actor.role is Role.PROVIDER_ADMIN:
+        if provider_id not in (None, actor.provider_id):
+            raise NotFound(_("No such provider."))
+        return actor.provider_id
+    return provider_id
+
+
+@settlement_router.get("/statements", summary="Settled statements of a month")
+def list_statements(
+    actor: SettlementViewer,
+    session: DB,
+    period: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
+    provider_id: Id | None = None,
+) -> list[StatementRead]:
+    pid = _provider_filter(actor, provider_id)
+    return [StatementRead.model_validate(s) for s in settlement.statements(session, period, pid)]
+
+
+@settlement_router.get(
+    "/statements/{provider_id}/{period}.xlsx", summary="A provider's statement (XLSX)"
+)
+def statement_xlsx(
+    actor: SettlementViewer,
+    session: DB,
+    provider_id: Id,
+    period: Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")],
+) -> Response:
+    pid = _provider_filter(actor, provider_id)
+    provider = session.get(Provider, pid)
+    if provider is None:
+        raise NotFound(_("No such provider."))
+    data = settlement.statement_xlsx(session, provider.name, provider.id, period)
+    audit.record(
+        session, "export", "settlement", f"{provider.id}/{period}", summary="statement XLSX"
+    )
+    return Response(
+        data,
+        media_type=XLSX,
+        headers={
+            "Content-Disposition": content_disposition(f"statement-{provider.id}-{period}.xlsx")
+        },
+    )

@@ -22,13 +22,13 @@ from yiyang.core.i18n import N_
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
-from yiyang.services import dispatch, matching, orders, ratings
+from yiyang.services import dispatch, matching, orders, ratings, settlement
 from yiyang.services import repository as repo
 from yiyang.services.enums import LABELS, OrderState
 from yiyang.services.models import Caregiver, Provider, ServiceItem
 from yiyang.services.permissions import caregiver_scope, provider_scope
 from yiyang.services.schemas import OrderCreate
-from yiyang.subsidies import settlement
+from yiyang.subsidies import reports
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -423,7 +423,7 @@ def my_services(request: Request, actor: Viewer, session: DB, error: str = "") -
                 "elder": elder,
                 "orders": orders,
                 "rated": rated,
-                "balances": settlement.elder_balances(session, elder.id),
+                "balances": reports.elder_balances(session, elder.id),
                 "menus": menus,
                 "meal_state": ordered,
                 "meal_subsidy": price_off,

@@ -1,25 +1,22 @@
-"""Subsidy JSON API: policies, the month's allocation run, settlement and statements (XLSX),
-balances per elder and reports per street/community. Scoped by role and region."""
+"""Subsidy JSON API: policies, the month's allocation run, balances per elder and reports per
+street/community. Scoped by role and region. (Settlement and statements: ``services.endpoints``.)"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
-from yiyang.core import audit
 from yiyang.core.auth import require
 from yiyang.core.db import DB
-from yiyang.core.errors import Conflict, NotFound
+from yiyang.core.errors import Conflict
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
 from yiyang.registry.service import access_elder
-from yiyang.services.models import Provider
-from yiyang.subsidies import service, settlement
+from yiyang.subsidies import reports, service
 from yiyang.subsidies.models import SubsidyPolicy
 from yiyang.subsidies.schemas import (
     MONTH_PATTERN,
@@ -29,16 +26,11 @@ from yiyang.subsidies.schemas import (
     PolicyCreate,
     PolicyRead,
     ReportRow,
-    StatementRead,
 )
-from yiyang.web.security import content_disposition
 
 router = APIRouter(prefix="/api/subsidies", tags=["subsidies"])
 Manager = Annotated[Actor, Depends(require(Perm.MANAGE_SUBSIDIES))]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_SUBSIDIES))]
-Settlement = Annotated[Actor, Depends(require(Perm.VIEW_SETTLEMENT))]
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/policies", summary="Subsidy policies")
@@ -69,58 +61,10 @@ def open_month(actor: Manager, session: DB, body: MonthIn) -> MonthOpened:
     )
 
 
-@router.post("/months/settle", summary="Build every provider's statement for the month")
-def settle(actor: Manager, session: DB, body: MonthIn) -> list[StatementRead]:
-    return [StatementRead.model_validate(s) for s in settlement.settle(session, body.period)]
-
-
-def _provider_filter(actor: Actor, provider_id: Id | None) -> int | None:
-    if actor.role is Role.PROVIDER_ADMIN:
-        if provider_id not in (None, actor.provider_id):
-            raise NotFound(_("No such provider."))
-        return actor.provider_id
-    return provider_id
-
-
-@router.get("/statements", summary="Settled statements of a month")
-def list_statements(
-    actor: Settlement,
-    session: DB,
-    period: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")],
-    provider_id: Id | None = None,
-) -> list[StatementRead]:
-    pid = _provider_filter(actor, provider_id)
-    return [StatementRead.model_validate(s) for s in settlement.statements(session, period, pid)]
-
-
-@router.get("/statements/{provider_id}/{period}.xlsx", summary="A provider's statement (XLSX)")
-def statement_xlsx(
-    actor: Settlement,
-    session: DB,
-    provider_id: Id,
-    period: Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")],
-) -> Response:
-    pid = _provider_filter(actor, provider_id)
-    provider = session.get(Provider, pid)
-    if provider is None:
-        raise NotFound(_("No such provider."))
-    data = settlement.statement_xlsx(session, provider.name, provider.id, period)
-    audit.record(
-        session, "export", "settlement", f"{provider.id}/{period}", summary="statement XLSX"
-    )
-    return Response(
-        data,
-        media_type=XLSX,
-        headers={
-            "Content-Disposition": content_disposition(f"statement-{provider.id}-{period}.xlsx")
-        },
-    )
-
-
 @router.get("/elders/{elder_id}/balances", summary="An elder's subsidy balances")
 def balances(actor: Viewer, session: DB, elder_id: Id) -> list[BalanceRead]:
     elder = access_elder(session, actor, elder_id)
-    return [BalanceRead(**b) for b in settlement.elder_balances(session, elder.id)]
+    return [BalanceRead(**b) for b in reports.elder_balances(session, elder.id)]
 
 
 @router.get("/report", summary="Use and balance per street (depth 2) or community (3)")
@@ -132,4 +76,4 @@ def report(
 ) -> list[ReportRow]:
     if actor.role in (Role.FAMILY, Role.ELDER):
         return []
-    return [ReportRow.of(r) for r in settlement.region_report(session, actor, period, depth)]
+    return [ReportRow.of(r) for r in reports.region_report(session, actor, period, depth)]

@@ -13,7 +13,7 @@ from yiyang.core.clock import today_local
 from yiyang.core.db import DB
 from yiyang.core.roles import REGION_SCOPED, Perm, Role
 from yiyang.core.scoping import Actor
-from yiyang.subsidies import settlement
+from yiyang.subsidies import reports
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -29,5 +29,5 @@ def report_page(
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
         period = f"{today_local():%Y-%m}"
     depth = 2 if depth == 2 else 3
-    rows = settlement.region_report(session, actor, period, depth)
+    rows = reports.region_report(session, actor, period, depth)
     return render(request, "services/subsidies.html", period=period, depth=depth, rows=rows)

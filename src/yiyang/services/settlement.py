@@ -1,6 +1,7 @@
-"""Month-end settlement: per provider, what was paid in the month (payments, meals, minus
-reversals), split into subsidy and self-pay — computed from the ledger alone — and the
-statement as an XLSX workbook. Reports of use and balance by elder, community and street."""
+"""Month-end settlement: how the district pays providers for completed service orders and
+meals. Per provider, what was paid in the month (payments, meals, minus reversals), split into
+subsidy and self-pay — computed from the subsidy ledger alone — and the statement as an XLSX
+workbook."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from sqlalchemy import case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from yiyang.core import audit
-from yiyang.core.clock import now
+from yiyang.core.clock import now, to_local
 from yiyang.core.i18n import gettext as _
-from yiyang.core.scoping import Actor, region_scope_path
+from yiyang.registry.models import Elder
+from yiyang.services.models import MealOrder, Menu, ServiceItem, ServiceOrder
 from yiyang.subsidies.enums import EntryKind
 from yiyang.subsidies.models import LedgerAccount, LedgerEntry, LedgerPosting, SettlementStatement
 
@@ -121,9 +123,6 @@ class Line:
 
 def lines(session: Session, provider_id: int, period: str) -> list[Line]:
     """Each payment, meal and reversal of the provider's month, with who and what."""
-    from yiyang.registry.models import Elder
-    from yiyang.services.models import MealOrder, Menu, ServiceItem, ServiceOrder
-
     gross, self_pay = _money_columns()
     keys = (
         LedgerEntry.id,
@@ -175,8 +174,6 @@ def lines(session: Session, provider_id: int, period: str) -> list[Line]:
 
 
 def statement_xlsx(session: Session, provider_name: str, provider_id: int, period: str) -> bytes:
-    from yiyang.core.clock import to_local
-
     wb = Workbook(write_only=True)
     summary = wb.create_sheet(_("Summary"))
     detail = wb.create_sheet(_("Details"))
@@ -219,79 +216,3 @@ def statement_xlsx(session: Session, provider_name: str, provider_id: int, perio
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
-
-
-# --- reports --------------------------------------------------------------------------------
-
-
-def elder_balances(session: Session, elder_id: int) -> list[dict[str, Any]]:
-    from yiyang.subsidies.models import SubsidyPolicy
-
-    rows = session.execute(
-        select(
-            SubsidyPolicy.id,
-            SubsidyPolicy.name,
-            SubsidyPolicy.kind,
-            LedgerAccount.unit,
-            func.coalesce(func.sum(LedgerPosting.amount), 0),
-        )
-        .join(LedgerAccount, LedgerAccount.policy_id == SubsidyPolicy.id)
-        .outerjoin(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id)
-        .where(LedgerAccount.kind == "credit", LedgerAccount.elder_id == elder_id)
-        .group_by(SubsidyPolicy.id, SubsidyPolicy.name, SubsidyPolicy.kind, LedgerAccount.unit)
-        .order_by(SubsidyPolicy.id)
-    )
-    return [
-        {"policy_id": i, "policy": n, "kind": k, "unit": u, "balance": int(b)}
-        for i, n, k, u, b in rows
-    ]
-
-
-def region_report(session: Session, actor: Actor, period: str, depth: int) -> list[dict[str, Any]]:
-    """Use and balance per region (depth 2: street, 3: community) within the actor's area:
-    elders with a credit, allocated and used this month, balance now — per unit."""
-    scope = region_scope_path(actor)
-    if scope is None:
-        return []
-    prefix_len = depth * 13 + 1
-    region = func.substr(LedgerAccount.region_path, 1, prefix_len).label("region")
-    month = LedgerEntry.period == period
-    stmt = (
-        select(
-            region,
-            LedgerAccount.unit,
-            func.count(func.distinct(LedgerAccount.elder_id)),
-            func.sum(
-                case((month & (LedgerEntry.kind == "allocation"), LedgerPosting.amount), else_=0)
-            ),
-            func.sum(
-                case(
-                    (month & LedgerEntry.kind.in_(["payment", "reversal"]), -LedgerPosting.amount),
-                    else_=0,
-                )
-            ),
-            func.sum(LedgerPosting.amount),
-        )
-        .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id)
-        .join(LedgerEntry, LedgerEntry.id == LedgerPosting.entry_id)
-        .where(LedgerAccount.kind == "credit")
-        .group_by(region, LedgerAccount.unit)
-        .order_by(region, LedgerAccount.unit)
-    )
-    if scope != "/":
-        stmt = stmt.where(LedgerAccount.region_path.startswith(scope, autoescape=True))
-    from yiyang.regions.models import Region
-
-    names = dict(session.execute(select(Region.path, Region.name)).all())
-    return [
-        {
-            "region_path": r,
-            "region": names.get(r, r),
-            "unit": u,
-            "elders": int(n),
-            "allocated": int(a or 0),
-            "used": int(used or 0),
-            "balance": int(b or 0),
-        }
-        for r, u, n, a, used, b in session.execute(stmt)
-    ]
