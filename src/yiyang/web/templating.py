@@ -34,8 +34,12 @@ class TemplateNameClash(RuntimeError):
     """A template global or filter name is registered twice with different values."""
 
 
+def _same(a: object, b: object) -> bool:
+    return a is b or a == b
+
+
 def _register(target: MutableMapping[str, Any], kind: str, values: dict[str, Any]) -> None:
-    clashes = [n for n, v in values.items() if n in target and target[n] is not v]
+    clashes = [n for n, v in values.items() if n in target and not _same(target[n], v)]
     if clashes:
         raise TemplateNameClash(
             f"template {kind} already registered with another value: {', '.join(sorted(clashes))}"
