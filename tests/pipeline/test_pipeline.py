@@ -142,6 +142,7 @@ def test_inactivity_asks_the_elder_first_then_raises_the_alert(kit) -> None:
     from yiyang.alarms.models import RuleSettings
     from yiyang.notifications.models import Notification
     from yiyang.pipeline.bus import BusMessage
+    from yiyang.pipeline.messages import Tick
     from yiyang.registry.models import Elder
 
     k = kit(need=("pir_motion",))
@@ -157,7 +158,7 @@ def test_inactivity_asks_the_elder_first_then_raises_the_alert(kit) -> None:
     moved = today - dt.timedelta(hours=13)
 
     def tick(at: dt.datetime) -> BusMessage:
-        return BusMessage(elder, orjson.dumps({"k": "tick", "e": elder, "now": at.timestamp()}))
+        return BusMessage.of(Tick(elder, at.timestamp()))
 
     async def go(p):
         motion = message(k["pir_motion"], "pir_motion", "motion", at=moved, data={"count": 2})

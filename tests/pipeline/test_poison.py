@@ -161,7 +161,7 @@ def test_the_worker_retries_a_database_outage_and_never_dead_letters_an_sos(
     real, failures = worker.telemetry.store_messages, [0]
 
     def down_for_a_while(session: Any, msgs: Any) -> Any:
-        if any(m["id"] == sos["id"] for m in msgs) and failures[0] < 3:
+        if any(m.id == sos["id"] for m in msgs) and failures[0] < 3:
             failures[0] += 1
             raise _lost_connection()
         return real(session, msgs)
@@ -263,3 +263,28 @@ def test_healthz_answers_503_while_a_received_message_waits_too_long(kit, settin
     stalled, recovered, age = run_pipeline(go)
     assert (stalled, recovered) == (503, 200)
     assert age >= 8
+
+
+def test_a_bus_message_in_the_old_format_is_kept_as_a_dead_letter_not_lost(kit) -> None:
+    """During a rolling upgrade an older gateway or sweeper's one-letter dict may still be on
+    the stream: the worker refuses it (``pipeline.messages.decode``) and keeps it as a dead
+    letter, logged; the messages beside it go on."""
+    from yiyang.pipeline.bus import BusMessage
+
+    k1, k2 = kit(), kit()
+    old = orjson.dumps(
+        {"u": False, "k": "tick", "e": k1["elder_id"], "now": 1.0, "id": "old-format-1"}
+    )
+    sos = message(k2["sos_button"], "sos_button", "sos")
+
+    async def go(p: Any) -> None:
+        await p.bus.publish([BusMessage(k1["elder_id"], old)])
+        await asyncio.wait_for(p.gateway.store([mqtt_raw(sos)]), 20)
+
+    run_pipeline(go)
+    kept = _dead(contains="old-format-1")
+    assert [(d.code, d.transport, d.source) for d in kept] == [
+        ("processing_error", "bus", f"elder:{k1['elder_id']}")
+    ]
+    assert "old one-letter format" in (kept[0].reason or "")
+    assert _alerts(k2["elder_id"]) == [("sos", "critical")]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from yiyang.pipeline.telemetry import LastSeen
+from yiyang.pipeline.telemetry import LastSeen, Seen
 from yiyang.pipeline.transports import mqtt
 
 
@@ -84,18 +84,18 @@ def test_connect_subscribe_and_puback_bytes() -> None:
 def test_last_seen_writes_a_device_once_per_interval_and_when_its_battery_changes() -> None:
     seen = LastSeen(every_s=30)
 
-    def item(device: int, rx: float, battery: int | None = None) -> dict[str, object]:
-        return {"d": device, "rx": rx, "b": battery}
+    def item(device: int, rx: float, battery: int | None = None) -> Seen:
+        return Seen(device, rx, battery)
 
     first = seen.due([item(1, 100.0, 80), item(1, 101.0, 80), item(2, 100.0)])
-    assert [(i["d"], i["rx"]) for i in first] == [(1, 101.0), (2, 100.0)]  # newest per device
+    assert [(i.device, i.received) for i in first] == [(1, 101.0), (2, 100.0)]  # newest per device
     seen.written(first)
     assert seen.due([item(1, 120.0, 80), item(2, 125.0)]) == []  # within 30 s, same battery
-    assert [i["d"] for i in seen.due([item(1, 125.0, 79)])] == [1]  # battery changed
-    assert [i["d"] for i in seen.due([item(2, 131.0)])] == [2]  # 30 s since the last write
+    assert [i.device for i in seen.due([item(1, 125.0, 79)])] == [1]  # battery changed
+    assert [i.device for i in seen.due([item(2, 131.0)])] == [2]  # 30 s since the last write
     assert seen.latest(2) == 131.0 and seen.latest(3) is None
     seen.forget(1)  # marked offline: its next message is written at once
-    assert [i["d"] for i in seen.due([item(1, 126.0, 80)])] == [1]
+    assert [i.device for i in seen.due([item(1, 126.0, 80)])] == [1]
 
 
 def test_mosquitto_password_hash_matches_mosquitto_passwd() -> None:

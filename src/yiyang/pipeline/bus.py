@@ -17,9 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from yiyang.core.transient import BusClosed
+from yiyang.pipeline.messages import DeviceEvent, Message, decode, encode
 
 __all__ = ["Bus", "BusClosed", "BusMessage", "Handler", "InProcessBus", "cancel_all"]
 log = logging.getLogger(__name__)
@@ -28,20 +27,26 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class BusMessage:
     key: int  # partition key: the elder's id
-    body: bytes  # serialised message (JSON), so any bus can carry it (see ``payload``)
+    body: bytes  # the message serialised (``messages.encode``), so any bus can carry it
     # An alarm (SOS, fall, smoke, gas): it travels in its own lane, so it never waits behind a
     # partition's backlog of ordinary telemetry. Alarms change no rule state, so handling them
     # beside the elder's partition keeps the one-writer-per-elder rule for that state.
     urgent: bool = False
-    # The message itself, when the sender has it decoded: the in-process bus hands it over as
-    # is; a broker bus serialises it (``payload``).
-    item: dict[str, Any] | None = None
+    # The message itself, when the sender has it: the in-process bus hands it over as is; a
+    # broker bus serialises it (``payload``).
+    item: Message | None = None
+
+    @classmethod
+    def of(cls, message: Message) -> BusMessage:
+        """``message`` for the bus, keyed by its elder (an urgent device event: urgent lane)."""
+        return cls(message.elder, b"", isinstance(message, DeviceEvent) and message.urgent, message)
 
     def payload(self) -> bytes:
-        return self.body if self.item is None else orjson.dumps(self.item)
+        return self.body if self.item is None else encode(self.item)
 
-    def decoded(self) -> dict[str, Any]:
-        return self.item if self.item is not None else orjson.loads(self.body)
+    def decoded(self) -> Message:
+        """The message; raises ``messages.UndecodableMessage`` for bytes of another format."""
+        return self.item if self.item is not None else decode(self.body)
 
 
 Handler = Callable[[list[BusMessage]], Awaitable[None]]

@@ -26,7 +26,9 @@ from yiyang.core.transient import is_transient
 from yiyang.devices import messages
 from yiyang.devices.enums import URGENT, DeviceStatus, DeviceType
 from yiyang.devices.models import DeadLetter, Device, Vendor
+from yiyang.pipeline.batches import isolate
 from yiyang.pipeline.bus import Bus, BusMessage
+from yiyang.pipeline.messages import DeviceEvent
 
 log = logging.getLogger(__name__)
 TOPIC_PREFIX = "yiyang/v1/"
@@ -119,23 +121,23 @@ class Directory:
         return self._vendors.get(code)
 
 
-def encode_event(
+def device_event(
     info: DeviceInfo, reading: messages.Reading, received_at: dt.datetime, urgent: bool = False
-) -> dict[str, Any]:
-    """The bus message for an accepted reading (JSON-ready)."""
-    return {
-        "u": urgent,
-        "k": "msg",
-        "e": info.elder_id,
-        "d": info.id,
-        "t": reading.device_type.value,
-        "ev": reading.event.value,
-        "id": reading.msg_id,
-        "at": reading.at.timestamp(),
-        "rx": received_at.timestamp(),
-        "data": reading.data,
-        "b": reading.battery,
-    }
+) -> DeviceEvent:
+    """The bus message for an accepted reading."""
+    assert info.elder_id is not None
+    return DeviceEvent(
+        info.elder_id,
+        info.id,
+        reading.device_type.value,
+        reading.event.value,
+        reading.msg_id,
+        reading.at.timestamp(),
+        received_at.timestamp(),
+        reading.data,
+        reading.battery,
+        urgent,
+    )
 
 
 def _text(payload: bytes) -> str:
@@ -219,41 +221,26 @@ class Gateway:
         if not raws:
             return
         with self._tracking(object(), raws):
-            await self._store_or_split(list(raws), retry_max_s)
+            await isolate(
+                list(raws),
+                self._submit_quietly,
+                self._store_poison,
+                retry_max_s=retry_max_s,
+                what="messages",
+            )
 
-    async def _store_or_split(self, raws: list[RawMessage], retry_max_s: float) -> None:
-        delay = 0.1
-        while True:
-            try:
-                await self.submit(raws, report=False)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if is_transient(exc):
-                    log.warning(
-                        "%d messages not stored yet (%r); retrying in %.1f s", len(raws), exc, delay
-                    )
-                elif len(raws) > 1:
-                    half = len(raws) // 2
-                    await self._store_or_split(raws[:half], retry_max_s)
-                    await self._store_or_split(raws[half:], retry_max_s)
-                    return
-                else:
-                    log.error(
-                        "a %s payload from %r cannot be stored; kept as a dead letter",
-                        raws[0].transport,
-                        raws[0].source[:120],
-                        exc_info=exc,
-                    )
-                    try:
-                        await asyncio.to_thread(_store_poison, raws[0], exc)
-                        self.rejected_total += 1
-                        return
-                    except Exception:
-                        log.exception("could not keep the payload as a dead letter; retrying")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, retry_max_s)
+    async def _store_poison(self, raw: RawMessage, exc: Exception) -> None:
+        log.error(
+            "a %s payload from %r cannot be stored; kept as a dead letter",
+            raw.transport,
+            raw.source[:120],
+            exc_info=exc,
+        )
+        await asyncio.to_thread(_store_poison, raw, exc)
+        self.rejected_total += 1
+
+    async def _submit_quietly(self, raws: Sequence[RawMessage]) -> None:
+        await self.submit(raws, report=False)
 
     def _validate(self, batch: _Batch, i: int, raw: RawMessage, now: dt.datetime) -> None:
         """One payload's messages into ``batch``: candidates, or rejections. Validation is pure
@@ -312,14 +299,7 @@ class Gateway:
             info = self.directory.get(reading.serial)
             assert info is not None and info.elder_id is not None
             urgent = reading.event in URGENT
-            published.append(
-                BusMessage(
-                    info.elder_id,
-                    b"",
-                    urgent,
-                    encode_event(info, reading, raw.received_at, urgent),
-                )
-            )
+            published.append(BusMessage.of(device_event(info, reading, raw.received_at, urgent)))
             accepted.append((i, reading.msg_id))
 
         if batch.dead:

@@ -7,7 +7,6 @@ import datetime as dt
 import logging
 from typing import Any
 
-import orjson
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from yiyang.core.clock import local_zone
 from yiyang.devices.enums import DeviceStatus
 from yiyang.devices.models import ActivityHourly, Device
 from yiyang.pipeline.bus import BusMessage
+from yiyang.pipeline.messages import Baseline, Offline, Tick
 
 log = logging.getLogger(__name__)
 BASELINE_DAYS = 28
@@ -36,12 +36,7 @@ def tick_messages(session: Session, now: dt.datetime, *, routine: bool) -> list[
     out: list[BusMessage] = []
     stamp = now.timestamp()
     for (elder_id,) in session.execute(select(ElderState.elder_id).where(or_(*conds))):
-        out.append(
-            BusMessage(
-                elder_id,
-                orjson.dumps({"k": "tick", "e": elder_id, "now": stamp, "routine": routine}),
-            )
-        )
+        out.append(BusMessage.of(Tick(elder_id, stamp, routine)))
     # Devices past twice their reporting interval (the exact test is the rule's)
     rows = session.execute(
         select(
@@ -62,19 +57,15 @@ def tick_messages(session: Session, now: dt.datetime, *, routine: bool) -> list[
         ):
             continue
         out.append(
-            BusMessage(
-                r.elder_id,
-                orjson.dumps(
-                    {
-                        "k": "offline",
-                        "e": r.elder_id,
-                        "d": r.id,
-                        "t": r.device_type,
-                        "seen": r.last_seen_at.timestamp(),
-                        "iv": r.report_interval_s,
-                        "now": stamp,
-                    }
-                ),
+            BusMessage.of(
+                Offline(
+                    r.elder_id,
+                    r.id,
+                    str(r.device_type),
+                    r.last_seen_at.timestamp(),
+                    r.report_interval_s,
+                    stamp,
+                )
             )
         )
     return out
@@ -102,10 +93,5 @@ def baseline_messages(
     out = []
     for elder_id, by_day in days.items():
         base = rules.learn_baseline(list(by_day.values()))
-        out.append(
-            BusMessage(
-                elder_id,
-                orjson.dumps({"k": "baseline", "e": elder_id, "base": base, "days": len(by_day)}),
-            )
-        )
+        out.append(BusMessage.of(Baseline(elder_id, base, len(by_day))))
     return out

@@ -1,12 +1,14 @@
 """Storing what devices report: the message log (deduplicated), typed time series, device
 last-seen, hourly activity counts, and retention. Called by the rule worker inside its
-transaction; bulk statements only (one statement per table per batch)."""
+transaction (retention: by the sweep); bulk statements only (one statement per table per
+batch)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg.errors import UniqueViolation
@@ -28,21 +30,26 @@ from yiyang.devices.models import (
     MeterReading,
     VitalReading,
 )
+from yiyang.pipeline.messages import DeviceEvent
 
-Item = dict[str, Any]  # a decoded bus message (see gateway.encode_event)
 SMALL_BATCH = 16
+
+
+@dataclass(slots=True, frozen=True)
+class Seen:
+    """A device heard from at ``received`` (Unix seconds), when no message says so: the worker
+    corrects an "offline" notice with it."""
+
+    device: int
+    received: float
+    battery: int | None = None
+
+
+Heard = DeviceEvent | Seen  # what says when a device was last heard from
 
 
 def ts(value: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(value, dt.UTC)
-
-
-def at_of(item: Item) -> dt.datetime:
-    """The message's own time as a datetime, converted once per item."""
-    at = item.get("_at")
-    if at is None:
-        at = item["_at"] = ts(item["at"])
-    return at
 
 
 def _binary(session: Session, sql: str, *arrays: list[Any]) -> list[tuple[Any, ...]]:
@@ -55,24 +62,24 @@ def _binary(session: Session, sql: str, *arrays: list[Any]) -> list[tuple[Any, .
         return cur.fetchall() if cur.description else []
 
 
-def store_messages(session: Session, items: list[Item]) -> list[Item]:
+def store_messages(session: Session, items: list[DeviceEvent]) -> list[DeviceEvent]:
     """Write the message log; returns the items seen for the first time (redeliveries of a
     message id already stored for that device are dropped here, once and for all)."""
-    unique: dict[tuple[int, str], Item] = {}
+    unique: dict[tuple[int, str], DeviceEvent] = {}
     for item in items:
-        unique.setdefault((item["d"], item["id"]), item)
+        unique.setdefault((item.device, item.id), item)
     if not unique:
         return []
     rows = [
         {
-            "device_id": i["d"],
-            "elder_id": i["e"],
-            "msg_id": i["id"],
-            "event": i["ev"],
-            "at": at_of(i),
-            "received_at": ts(i["rx"]),
-            "data": i["data"],
-            "battery": i["b"],
+            "device_id": i.device,
+            "elder_id": i.elder,
+            "msg_id": i.id,
+            "event": i.event,
+            "at": i.at_time,
+            "received_at": ts(i.received),
+            "data": i.data,
+            "battery": i.battery,
         }
         for i in unique.values()
     ]
@@ -126,13 +133,13 @@ def store_messages(session: Session, items: list[Item]) -> list[Item]:
     return [i for key, i in unique.items() if key in fresh]
 
 
-def store_readings(session: Session, items: Iterable[Item]) -> None:
+def store_readings(session: Session, items: Iterable[DeviceEvent]) -> None:
     vitals: list[dict[str, Any]] = []
     gps: list[dict[str, Any]] = []
     meter: list[dict[str, Any]] = []
     for i in items:
-        ev, data = i["ev"], i["data"]
-        base = {"elder_id": i["e"], "device_id": i["d"], "at": at_of(i)}
+        ev, data = i.event, i.data
+        base = {"elder_id": i.elder, "device_id": i.device, "at": i.at_time}
         if ev == "vitals":
             vitals.extend({**base, "metric": k, "value": v} for k, v in data.items())
         elif ev == "bp":
@@ -171,29 +178,29 @@ class LastSeen:
         self._written: dict[int, tuple[float, int | None]] = {}  # device → (rx, battery)
         self._latest: dict[int, float] = {}
 
-    def due(self, items: Iterable[Item]) -> list[Item]:
+    def due(self, items: Iterable[Heard]) -> list[Heard]:
         """The newest item per device whose row needs writing now."""
-        newest: dict[int, Item] = {}
+        newest: dict[int, Heard] = {}
         for i in items:
-            seen = newest.get(i["d"])
-            if seen is None or i["rx"] >= seen["rx"]:
-                newest[i["d"]] = i
+            seen = newest.get(i.device)
+            if seen is None or i.received >= seen.received:
+                newest[i.device] = i
         out = []
         for device, item in newest.items():
-            if item["rx"] > self._latest.get(device, 0.0):
-                self._latest[device] = item["rx"]
+            if item.received > self._latest.get(device, 0.0):
+                self._latest[device] = item.received
             hit = self._written.get(device)
             if (
                 hit is None
-                or item["rx"] - hit[0] >= self.every_s
-                or (item["b"] is not None and item["b"] != hit[1])
+                or item.received - hit[0] >= self.every_s
+                or (item.battery is not None and item.battery != hit[1])
             ):
                 out.append(item)
         return out
 
-    def written(self, items: Iterable[Item]) -> None:
+    def written(self, items: Iterable[Heard]) -> None:
         for i in items:
-            self._written[i["d"]] = (i["rx"], i["b"] if i["b"] is not None else None)
+            self._written[i.device] = (i.received, i.battery)
 
     def latest(self, device_id: int) -> float | None:
         """The newest receive time this worker has seen for the device (epoch seconds)."""
@@ -205,7 +212,7 @@ class LastSeen:
         self._written.pop(device_id, None)
 
 
-def touch_devices(session: Session, latest: list[Item]) -> list[int]:
+def touch_devices(session: Session, latest: list[Heard]) -> list[int]:
     """Write last seen and battery for the given newest item per device; returns devices that
     were offline and are back."""
     if not latest:
@@ -221,16 +228,16 @@ def touch_devices(session: Session, latest: list[Item]) -> list[int]:
             "       FROM unnest(%s::int[], %s::float8[], %s::int[]) AS u(id, seen, bat)"
             "       JOIN device x ON x.id = u.id) AS v"
             " WHERE d.id = v.id RETURNING d.id, v.was",
-            [i["d"] for i in latest],
-            [float(i["rx"]) for i in latest],
-            [i["b"] for i in latest],
+            [i.device for i in latest],
+            [float(i.received) for i in latest],
+            [i.battery for i in latest],
         )
         return [device for device, was in rows if was == DeviceStatus.OFFLINE]
     session.execute(
         update(table).where(table.c.id == bindparam("did")).values(last_seen_at=bindparam("seen")),
-        [{"did": i["d"], "seen": ts(i["rx"])} for i in latest],
+        [{"did": i.device, "seen": ts(i.received)} for i in latest],
     )
-    with_battery = [{"did": i["d"], "bat": i["b"]} for i in latest if i["b"] is not None]
+    with_battery = [{"did": i.device, "bat": i.battery} for i in latest if i.battery is not None]
     if with_battery:
         session.execute(
             update(table).where(table.c.id == bindparam("did")).values(battery=bindparam("bat")),
@@ -238,7 +245,7 @@ def touch_devices(session: Session, latest: list[Item]) -> list[int]:
         )
     back = session.scalars(
         update(Device)
-        .where(among(Device.id, [i["d"] for i in latest]), Device.status == DeviceStatus.OFFLINE)
+        .where(among(Device.id, [i.device for i in latest]), Device.status == DeviceStatus.OFFLINE)
         .values(status=DeviceStatus.ACTIVE)
         .returning(Device.id)
         .execution_options(synchronize_session=False)

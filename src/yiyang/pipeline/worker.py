@@ -4,7 +4,8 @@ commit leaves nothing behind and the redelivered batch is processed as if for th
 
 Besides device messages the bus carries, per elder, clock ticks, device-silence notices and
 freshly learned baselines from the sweeper: everything that changes an elder's rule state
-passes through the one consumer that owns that elder's partition.
+passes through the one consumer that owns that elder's partition. The messages are typed
+(``pipeline.messages``); bytes of another format are kept as dead letters.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import datetime as dt
 import logging
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from yiyang.alarms import rules, service
@@ -30,12 +31,33 @@ from yiyang.core.clock import local_zone
 from yiyang.core.clock import now as clock_now
 from yiyang.core.transient import is_transient
 from yiyang.devices.enums import SAFETY_DEVICES, DeviceStatus, DeviceType, EventKind
+from yiyang.devices.messages import Rejection
 from yiyang.devices.models import DeadLetter, Device
 from yiyang.pipeline import telemetry
+from yiyang.pipeline.batches import isolate
 from yiyang.pipeline.bus import BusMessage
-from yiyang.pipeline.gateway import storable
+from yiyang.pipeline.gateway import RawMessage, dead_letter_row
+from yiyang.pipeline.messages import (
+    Baseline,
+    DeviceEvent,
+    Message,
+    Offline,
+    Tick,
+    UndecodableMessage,
+    encode,
+)
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one batch gathers beside the findings: activity counts, devices to mark as heard
+    from, and today's motion for the routine check."""
+
+    due: list[telemetry.Heard]
+    motion_today: dict[int, int]
+    activity: Counter[tuple[int, dt.datetime, str]] = field(default_factory=Counter)
 
 
 class RuleWorker:
@@ -58,37 +80,43 @@ class RuleWorker:
         self.alerts_created = 0
 
     async def handle(self, batch: list[BusMessage]) -> None:
-        items = [m.decoded() for m in batch]
+        items: list[Message] = []
+        undecodable: list[tuple[BusMessage, UndecodableMessage]] = []
+        for m in batch:
+            try:
+                items.append(m.decoded())
+            except UndecodableMessage as exc:
+                undecodable.append((m, exc))
+        if undecodable:
+            await self._run(self._keep_undecodable, undecodable)
+        if not items:
+            return
         if _urgent(items):
             # ordinary batches pause at their next step from now until the alarm is stored
             self._no_alarm.clear()
             try:
-                await self._handle(items, batch)
+                await self._handle(items)
             finally:
                 self._no_alarm.set()
         else:
-            await self._handle(items, batch)
+            await self._handle(items)
 
-    async def _handle(self, items: list[dict[str, Any]], batch: list[BusMessage]) -> None:
+    async def _handle(self, items: list[Message]) -> None:
         """Process the batch; a failure that is not transient (the database or bus away: the
         bus offers the same batch again until it is back) is narrowed down by halves to the
         message at fault, which alone becomes a poison message (``_poison``)."""
-        try:
-            await self._run(self.process, items)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            if len(items) == 1:
-                await self._run(self._poison, (items[0], exc))
-                return
-            half = len(items) // 2
-            await self._handle(items[:half], batch[:half])
-            await self._handle(items[half:], batch[half:])
+        await isolate(items, self._process, self._poisoned)
+
+    async def _process(self, items: Sequence[Message]) -> None:
+        await self._run(self.process, list(items))
+
+    async def _poisoned(self, item: Message, exc: Exception) -> None:
+        await self._run(self._poison, (item, exc))
 
     async def _run(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)
 
-    def _poison(self, args: tuple[dict[str, Any], BaseException]) -> None:
+    def _poison(self, args: tuple[Message, BaseException]) -> None:
         """A message our own code fails on, alone and not for a transient reason: kept as a
         dead letter and logged, so its partition moves on; when it came from a safety device
         (or is an alarm), an alert of its own tells the operator to check on the elder, since
@@ -97,9 +125,9 @@ class RuleWorker:
         log.error(
             "rule worker failed on a message (elder %s, device %s, event %s); kept as a "
             "dead letter",
-            item.get("e"),
-            item.get("d"),
-            item.get("ev"),
+            item.elder,
+            getattr(item, "device", None),
+            getattr(item, "event", None),
             exc_info=exc,
         )
         try:
@@ -110,56 +138,62 @@ class RuleWorker:
             log.exception("could not raise an alert for the failed message; dead letter only")
             self._keep_poison(item, exc, alert=False)
 
-    def _keep_poison(self, item: dict[str, Any], exc: BaseException, *, alert: bool) -> None:
+    def _keep_poison(self, item: Message, exc: BaseException, *, alert: bool) -> None:
         now = self.clock()
-        body = orjson.dumps(item, default=str)
+        body = encode(item)
+        raw = RawMessage("bus", f"elder:{item.elder}", body, received_at=now)
+        reason = (
+            f"the rule worker failed on this message ({type(exc).__name__}); see the server log"
+        )
+        msg_id = item.id if isinstance(item, DeviceEvent) else None
+        row = dead_letter_row(raw, Rejection("processing_error", reason, None, msg_id), body)
         with db.unit_of_work() as session, audit.acting_as(audit.SYSTEM):
-            session.add(
-                DeadLetter(
-                    received_at=now,
-                    transport="bus",
-                    source=f"elder:{item.get('e')}"[:255],
-                    code="processing_error",
-                    reason=storable(
-                        f"the rule worker failed on this message ({type(exc).__name__}); "
-                        "see the server log"
-                    ),
-                    serial=None,
-                    msg_id=storable(str(item["id"]), 64) if item.get("id") else None,
-                    size=len(body),
-                    payload=storable(body.decode()[:65536]),
-                )
-            )
-            if not alert:
+            session.execute(insert(DeadLetter), [row])
+            if not alert or not isinstance(item, DeviceEvent):
                 return
-            elder = int(item["e"])
-            facts = self.facts.get(session, {elder})
-            if elder not in facts:
+            facts = self.facts.get(session, {item.elder})
+            if item.elder not in facts:
                 return  # the elder was removed
-            urgent = bool(item.get("u"))
             finding = rules.Finding(
                 AlertType.UNPROCESSED,
-                Severity.CRITICAL if urgent else Severity.WARNING,
-                f"unprocessed:{item.get('d')}",
+                Severity.CRITICAL if item.urgent else Severity.WARNING,
+                f"unprocessed:{item.device}",
                 now,
-                {"device_type": str(item.get("t")), "event": str(item.get("ev"))},
-                device_id=int(item["d"]) if item.get("d") is not None else None,
+                {"device_type": str(item.type), "event": str(item.event)},
+                device_id=item.device,
             )
             self.alerts_created += len(
                 service.apply_findings(
-                    session, {elder: [finding]}, {elder: facts[elder][1]}, self.params, now
+                    session,
+                    {item.elder: [finding]},
+                    {item.elder: facts[item.elder][1]},
+                    self.params,
+                    now,
                 )
             )
+
+    def _keep_undecodable(self, found: list[tuple[BusMessage, UndecodableMessage]]) -> None:
+        """Bytes on the bus that are no message of this version (e.g. published by an older
+        gateway during a rolling upgrade): kept as dead letters and logged, never dropped."""
+        now = self.clock()
+        rows = []
+        for m, exc in found:
+            log.error("undecodable bus message (elder %s): %s; kept as a dead letter", m.key, exc)
+            raw = RawMessage("bus", f"elder:{m.key}", m.body, received_at=now)
+            reason = f"the rule worker could not decode this bus message: {exc}"
+            rows.append(dead_letter_row(raw, Rejection("processing_error", reason), m.body))
+        with db.unit_of_work() as session:
+            session.execute(insert(DeadLetter), rows)
 
     def _give_way(self) -> None:
         """Between an ordinary batch's steps: let a running alarm batch go first."""
         self._no_alarm.wait(0.5)
 
-    def process(self, items: list[dict[str, Any]]) -> int:
+    def process(self, items: list[Message]) -> int:
         """One transaction for the batch; returns the number of alerts created."""
         now = self.clock()
         with db.unit_of_work(db.pipeline_factory()) as session, audit.acting_as(audit.SYSTEM):
-            created, touched, written = self._process(session, items, now)
+            created, touched, written = self._process_in(session, items, now)
         # only now: a rolled-back batch wrote nothing
         self.seen.written(touched)
         self.states.saved(written, now)
@@ -167,11 +201,11 @@ class RuleWorker:
         self.alerts_created += created
         return created
 
-    def _process(
-        self, session: Session, items: list[dict[str, Any]], now: dt.datetime
-    ) -> tuple[int, list[dict[str, Any]], dict[int, tuple[Any, ...]]]:
+    def _process_in(
+        self, session: Session, items: list[Message], now: dt.datetime
+    ) -> tuple[int, list[telemetry.Heard], dict[int, tuple[Any, ...]]]:
         self.params.refresh(session)
-        msgs = [i for i in items if i["k"] == "msg"]
+        msgs = [i for i in items if isinstance(i, DeviceEvent)]
         urgent = _urgent(items)
         give_way = (lambda: None) if urgent else self._give_way
         give_way()
@@ -183,68 +217,28 @@ class RuleWorker:
         # Alarms come in the urgent lane beside the elder's partition: they leave the device
         # row (and rule state, which they do not change) to the partition, so the two lanes
         # never wait on each other's row locks.
-        due = [i for i in self.seen.due(fresh) if not i.get("u")]
+        due = [i for i in self.seen.due(fresh) if isinstance(i, DeviceEvent) and not i.urgent]
 
-        work = [i for i in items if i["k"] != "msg" or id(i) in fresh_ids]
-        elders = {i["e"] for i in work}
+        work = [i for i in items if not isinstance(i, DeviceEvent) or id(i) in fresh_ids]
+        elders = {i.elder for i in work}
         facts = self.facts.get(session, elders)
         give_way()
         states, before = self.states.load(session, list(elders))
         give_way()
         touched: set[int] = set()
         findings: dict[int, list[rules.Finding]] = defaultdict(list)
-        activity: Counter[tuple[int, dt.datetime, str]] = Counter()
-        ticks = [i for i in work if i["k"] == "tick"]
-        motion_today = self._motion_today(session, ticks)
+        batch = _Batch(
+            list(due), self._motion_today(session, [i for i in work if isinstance(i, Tick)])
+        )
         for item in work:
-            elder = item["e"]
-            known = facts.get(elder)
+            known = facts.get(item.elder)
             if known is None:
                 continue  # the elder was removed since the gateway checked
             fact, region = known
-            p = self.params.for_elder(elder, region)
-            state = states.setdefault(elder, rules.State())
-            touched.add(elder)
-            kind = item["k"]
-            if kind == "msg":
-                ev = rules.Event(
-                    item["d"],
-                    DeviceType(item["t"]),
-                    EventKind(item["ev"]),
-                    telemetry.at_of(item),
-                    item["data"],
-                    item["b"],
-                )
-                findings[elder] += rules.on_event(state, ev, p, fact, self.tz)
-                if ev.event in (EventKind.MOTION, EventKind.DOOR):
-                    n = int(ev.data.get("count", 1))
-                    activity[(elder, telemetry.hour_of(ev.at), ev.event.value)] += n
-            elif kind == "tick":
-                at = telemetry.ts(item["now"])
-                findings[elder] += rules.on_tick(
-                    state, at, p, fact, self.tz, motion_today=motion_today.get(elder)
-                )
-            elif kind == "offline":
-                seen = item["seen"]
-                latest = self.seen.latest(item["d"])
-                if latest is not None and latest > seen:
-                    # heard from since the stored last-seen (written at most every 30 s):
-                    # store what we know instead of raising a false alarm
-                    seen = latest
-                    due.append({"d": item["d"], "rx": latest, "b": None})
-                found = rules.device_offline(
-                    item["d"],
-                    DeviceType(item["t"]),
-                    telemetry.ts(seen),
-                    item["iv"],
-                    telemetry.ts(item["now"]),
-                    p,
-                )
-                if found:
-                    findings[elder].append(found)
-                    self._mark_offline(session, item["d"], seen)
-            elif kind == "baseline":
-                state.baseline, state.baseline_days = item["base"], item["days"]
+            p = self.params.for_elder(item.elder, region)
+            state = states.setdefault(item.elder, rules.State())
+            touched.add(item.elder)
+            findings[item.elder] += self._apply(session, item, state, p, fact, batch)
         written = {}
         for e in () if urgent else touched:  # alarms change no state; never write it from here
             snap = snapshot(states[e])
@@ -253,23 +247,86 @@ class RuleWorker:
         give_way()
         save_states(session, {e: states[e] for e in written}, now)
         give_way()
-        telemetry.add_activity(session, activity)
-        recovered = telemetry.touch_devices(session, due)
+        telemetry.add_activity(session, batch.activity)
+        recovered = telemetry.touch_devices(session, batch.due)
         give_way()
         service.resolve_recovered(session, recovered, now)
         created = service.apply_findings(
             session, findings, {e: facts[e][1] for e in findings if e in facts}, self.params, now
         )
-        return len(created), due, written
+        return len(created), batch.due, written
 
-    def _motion_today(self, session: Session, ticks: list[dict[str, Any]]) -> dict[int, int]:
-        wanted = [t for t in ticks if t.get("routine")]
+    def _apply(
+        self,
+        session: Session,
+        item: Message,
+        state: rules.State,
+        p: Any,
+        fact: Any,
+        batch: _Batch,
+    ) -> list[rules.Finding]:
+        """One message against the elder's rule state: the findings it raises."""
+        match item:
+            case DeviceEvent():
+                ev = rules.Event(
+                    item.device,
+                    DeviceType(item.type),
+                    EventKind(item.event),
+                    item.at_time,
+                    item.data,
+                    item.battery,
+                )
+                found = rules.on_event(state, ev, p, fact, self.tz)
+                if ev.event in (EventKind.MOTION, EventKind.DOOR):
+                    n = int(ev.data.get("count", 1))
+                    batch.activity[(item.elder, telemetry.hour_of(ev.at), ev.event.value)] += n
+                return found
+            case Tick():
+                return rules.on_tick(
+                    state,
+                    telemetry.ts(item.now),
+                    p,
+                    fact,
+                    self.tz,
+                    motion_today=batch.motion_today.get(item.elder),
+                )
+            case Offline():
+                return self._offline(session, item, p, batch)
+            case Baseline():
+                state.baseline, state.baseline_days = item.base, item.days
+        return []
+
+    def _offline(
+        self, session: Session, item: Offline, p: Any, batch: _Batch
+    ) -> list[rules.Finding]:
+        seen = item.seen
+        latest = self.seen.latest(item.device)
+        if latest is not None and latest > seen:
+            # heard from since the stored last-seen (written at most every 30 s): store what we
+            # know instead of raising a false alarm
+            seen = latest
+            batch.due.append(telemetry.Seen(item.device, latest))
+        found = rules.device_offline(
+            item.device,
+            DeviceType(item.type),
+            telemetry.ts(seen),
+            item.interval,
+            telemetry.ts(item.now),
+            p,
+        )
+        if not found:
+            return []
+        self._mark_offline(session, item.device, seen)
+        return [found]
+
+    def _motion_today(self, session: Session, ticks: list[Tick]) -> dict[int, int]:
+        wanted = [t for t in ticks if t.routine]
         if not wanted:
             return {}
-        at = telemetry.ts(wanted[0]["now"]).astimezone(self.tz)
+        at = telemetry.ts(wanted[0].now).astimezone(self.tz)
         start = at.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
         until = at.replace(minute=0, second=0, microsecond=0).astimezone(dt.UTC)
-        return telemetry.motion_since(session, [t["e"] for t in wanted], start, until)
+        return telemetry.motion_since(session, [t.elder for t in wanted], start, until)
 
     def _mark_offline(self, session: Session, device_id: int, seen: float) -> None:
         self.seen.forget(device_id)
@@ -288,19 +345,19 @@ class RuleWorker:
         )
 
 
-def _from_safety_device(item: dict[str, Any]) -> bool:
+def _from_safety_device(item: Message) -> bool:
     """A device message that may carry an alarm: urgent, or from a device whose silence leaves
     the elder unprotected."""
-    if item.get("k") != "msg" or item.get("e") is None:
+    if not isinstance(item, DeviceEvent):
         return False
-    if item.get("u"):
+    if item.urgent:
         return True
     try:
-        return DeviceType(str(item.get("t"))) in SAFETY_DEVICES
+        return DeviceType(str(item.type)) in SAFETY_DEVICES
     except ValueError:
         return False
 
 
-def _urgent(items: list[dict[str, Any]]) -> bool:
-    """A batch from the bus's urgent lane: alarms only (the gateway marks them ``u``)."""
-    return bool(items) and all(i.get("u") for i in items)
+def _urgent(items: Sequence[Message]) -> bool:
+    """A batch from the bus's urgent lane: alarms only (the gateway marks them urgent)."""
+    return bool(items) and all(isinstance(i, DeviceEvent) and i.urgent for i in items)

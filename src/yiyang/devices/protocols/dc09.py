@@ -3,7 +3,7 @@
 pysiaalarm does the framing: the CRC, the header fields, AES decryption, the content of SIA-DCS
 and ADM-CID payloads. The time window is checked here, against the receiver's clock (pysiaalarm
 reads the wall clock). What it cannot do is wait: its server acknowledges a block before the
-application has stored it. So the receiver (``devices.receiver``) asks
+application has stored it. So the receiver (``pipeline.transports.dc09``) asks
 ``read`` what a block is, stores it, and only then sends the answer built here:
 
 - ``ACK`` — the event is durable (or the block was a NULL link test);

@@ -35,6 +35,7 @@ from yiyang.devices import messages
 from yiyang.devices.enums import DeviceType, EventKind
 from yiyang.devices.models import AlarmAccount, Device
 from yiyang.devices.protocols import dc09
+from yiyang.pipeline.batches import isolate
 from yiyang.pipeline.bus import cancel_all
 from yiyang.pipeline.gateway import Gateway, Outcome, RawMessage
 
@@ -132,22 +133,23 @@ class Coalescer:
             self._slots.release()
 
     async def _submit(self, batch: list[tuple[Item, asyncio.Future[Outcome]]]) -> None:
+        """One block at fault must not hold back the panels coalesced with it (``isolate``);
+        a block that fails alone, or blocks the bus or database could not take just now, are
+        not stored: their senders get the error, no ACK."""
+        await isolate(batch, self._submit_part, _fail)
+
+    async def _submit_part(self, part: Sequence[tuple[Item, asyncio.Future[Outcome]]]) -> None:
         try:
-            outcomes = await self.submit([item for item, _ in batch])
+            outcomes = await self.submit([item for item, _ in part])
         except Exception as exc:
-            if len(batch) > 1 and not is_transient(exc):
-                # one block at fault must not hold back the panels coalesced with it
-                half = len(batch) // 2
-                await self._submit(batch[:half])
-                await self._submit(batch[half:])
-                return
-            for _, fut in batch:  # not stored: the sender gets the error, no ACK
-                if not fut.done():
-                    fut.set_exception(exc)
-        else:
-            for (_, fut), outcome in zip(batch, outcomes, strict=True):
-                if not fut.done():
-                    fut.set_result(outcome)
+            if not is_transient(exc):
+                raise  # split further
+            for entry in part:
+                await _fail(entry, exc)
+            return
+        for (_, fut), outcome in zip(part, outcomes, strict=True):
+            if not fut.done():
+                fut.set_result(outcome)
 
     async def stop(self) -> None:
         await cancel_all([self._task, *self._running])
@@ -155,6 +157,12 @@ class Coalescer:
             _, fut = self._queue.popleft()
             if not fut.done():
                 fut.set_exception(RuntimeError("receiver stopping"))
+
+
+async def _fail(entry: tuple[Item, asyncio.Future[Outcome]], exc: Exception) -> None:
+    fut = entry[1]
+    if not fut.done():
+        fut.set_exception(exc)
 
 
 class Dc09Receiver:
