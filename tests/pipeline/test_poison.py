@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -272,9 +273,8 @@ def test_a_bus_message_in_the_old_format_is_kept_as_a_dead_letter_not_lost(kit) 
     from yiyang.pipeline.bus import BusMessage
 
     k1, k2 = kit(), kit()
-    old = orjson.dumps(
-        {"u": False, "k": "tick", "e": k1["elder_id"], "now": 1.0, "id": "old-format-1"}
-    )
+    mark = f"old-format-{k1['elder_id']}-{time.time_ns()}"
+    old = orjson.dumps({"u": False, "k": "tick", "e": k1["elder_id"], "now": 1.0, "id": mark})
     sos = message(k2["sos_button"], "sos_button", "sos")
 
     async def go(p: Any) -> None:
@@ -282,7 +282,7 @@ def test_a_bus_message_in_the_old_format_is_kept_as_a_dead_letter_not_lost(kit) 
         await asyncio.wait_for(p.gateway.store([mqtt_raw(sos)]), 20)
 
     run_pipeline(go)
-    kept = _dead(contains="old-format-1")
+    kept = _dead(contains=mark)
     assert [(d.code, d.transport, d.source) for d in kept] == [
         ("processing_error", "bus", f"elder:{k1['elder_id']}")
     ]

@@ -1,4 +1,4 @@
-"""MQTT 5 framing used by the gateway's subscriber (devices/mqtt.py): pure functions."""
+"""MQTT 5 framing used by the gateway's subscriber (pipeline/transports/mqtt.py): pure functions."""
 
 from __future__ import annotations
 
