@@ -266,25 +266,37 @@ def test_healthz_answers_503_while_a_received_message_waits_too_long(kit, settin
     assert age >= 8
 
 
-def test_a_bus_message_in_the_old_format_is_kept_as_a_dead_letter_not_lost(kit) -> None:
-    """During a rolling upgrade an older gateway or sweeper's one-letter dict may still be on
-    the stream: the worker refuses it (``pipeline.messages.decode``) and keeps it as a dead
-    letter, logged; the messages beside it go on."""
+def test_a_bus_message_in_the_old_format_is_still_evaluated_and_a_broken_one_kept(kit) -> None:
+    """During a rolling upgrade an older gateway's one-letter dict may still be on the stream:
+    an SOS in that format still raises its alert (``pipeline.messages.decode`` reads version
+    0); one the worker cannot read is kept as a dead letter, logged, and the messages beside
+    it go on."""
+    from yiyang.devices.models import Device
     from yiyang.pipeline.bus import BusMessage
 
-    k1, k2 = kit(), kit()
-    mark = f"old-format-{k1['elder_id']}-{time.time_ns()}"
-    old = orjson.dumps({"u": False, "k": "tick", "e": k1["elder_id"], "now": 1.0, "id": mark})
-    sos = message(k2["sos_button"], "sos_button", "sos")
+    k1, k2, k3 = kit(), kit(), kit()
+    with db.unit_of_work() as session:
+        device_id = session.scalar(select(Device.id).where(Device.serial == k1["sos_button"]))
+    now = time.time()
+    mark = f"old-format-{k2['elder_id']}-{time.time_ns()}"
+    old_sos = orjson.dumps(
+        {"u": True, "k": "msg", "e": k1["elder_id"], "d": device_id, "t": "sos_button",
+         "ev": "sos", "id": f"old-sos-{time.time_ns()}", "at": now, "rx": now, "data": {},
+         "b": None}
+    )  # fmt: skip
+    unreadable = orjson.dumps({"u": False, "k": "alarm", "e": k2["elder_id"], "id": mark})
+    sos = message(k3["sos_button"], "sos_button", "sos")
 
     async def go(p: Any) -> None:
-        await p.bus.publish([BusMessage(k1["elder_id"], old)])
+        await p.bus.publish([BusMessage(k1["elder_id"], old_sos)])
+        await p.bus.publish([BusMessage(k2["elder_id"], unreadable)])
         await asyncio.wait_for(p.gateway.store([mqtt_raw(sos)]), 20)
 
     run_pipeline(go)
+    assert _alerts(k1["elder_id"]) == [("sos", "critical")]
     kept = _dead(contains=mark)
     assert [(d.code, d.transport, d.source) for d in kept] == [
-        ("processing_error", "bus", f"elder:{k1['elder_id']}")
+        ("processing_error", "bus", f"elder:{k2['elder_id']}")
     ]
-    assert "old one-letter format" in (kept[0].reason or "")
-    assert _alerts(k2["elder_id"]) == [("sos", "critical")]
+    assert "old one-letter format with unknown kind 'alarm'" in (kept[0].reason or "")
+    assert _alerts(k3["elder_id"]) == [("sos", "critical")]

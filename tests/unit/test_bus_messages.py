@@ -71,8 +71,8 @@ def test_a_bus_message_carries_the_object_or_its_bytes(message: Message) -> None
 @pytest.mark.parametrize(
     ("body", "says"),
     [
-        (b'{"u": true, "k": "msg", "e": 7, "id": "sos-1"}', "old one-letter format"),
-        (b'{"k": "tick", "e": 7, "now": 1.0}', "old one-letter format"),
+        (b'{"u": true, "k": "msg", "e": 7, "id": "sos-1"}', "old one-letter format 'msg' is"),
+        (b'{"k": "alarm", "e": 7, "now": 1.0}', "old one-letter format with unknown kind"),
         (b'["alarm", {"elder": 7}]', "unknown bus message kind 'alarm'"),
         (b'[3, {"elder": 7}]', "unknown bus message kind '3'"),
         (b'["tick", {"elder": 7}]', "has other fields"),
@@ -87,3 +87,27 @@ def test_anything_else_is_refused_with_a_clear_error(body: bytes, says: str) -> 
         decode(body)
     with pytest.raises(UndecodableMessage):
         BusMessage(7, body).decoded()
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (
+            {"u": True, "k": "msg", "e": 7, "d": 12, "t": "sos_button", "ev": "sos",
+             "id": "m-1", "at": 10.5, "rx": 11.0, "data": {"x": 1}, "b": 80},
+            DeviceEvent(7, 12, "sos_button", "sos", "m-1", 10.5, 11.0, {"x": 1}, 80, True),
+        ),
+        ({"k": "tick", "e": 7, "now": 5.0, "routine": True}, Tick(7, 5.0, True)),
+        (
+            {"k": "offline", "e": 7, "d": 3, "t": "pir_motion", "seen": 1.0, "iv": 300,
+             "now": 2.0},
+            Offline(7, 3, "pir_motion", 1.0, 300, 2.0),
+        ),
+        ({"k": "baseline", "e": 7, "base": [0.5] * 24, "days": 9}, Baseline(7, [0.5] * 24, 9)),
+    ],
+    ids=["msg", "tick", "offline", "baseline"],
+)  # fmt: skip
+def test_the_previous_versions_one_letter_dicts_are_still_read(old: dict, new: Message) -> None:
+    """What a gateway or sweeper of the previous version left on the stream during an upgrade
+    (the dicts exactly as they published them) is evaluated, not lost."""
+    assert decode(orjson.dumps(old)) == new

@@ -21,12 +21,12 @@ and the fields by name::
                  "now": …}]
     ["baseline", {"elder": 7, "base": [0.0, …], "days": 28}]
 
-Times are Unix seconds (floats). ``decode`` accepts exactly this: a message of another shape —
-such as the one-letter dicts (``{"k": "msg", "e": …}``) an older gateway or sweeper published,
-still on the stream during a rolling upgrade — raises ``UndecodableMessage``, and the rule
-worker keeps it as a dead letter (code ``processing_error``, transport ``bus``) and logs it,
-as it does any message it fails on: never silently dropped. Drain the stream (stop the
-gateways, let the workers empty it) before upgrading the workers to avoid even that.
+Times are Unix seconds (floats). ``decode`` also reads the one-letter dicts (``{"k": "msg",
+"e": …}``) that the gateway and sweeper published before these types existed, so an alarm still
+on the stream during a rolling upgrade is evaluated, not lost (``_from_version_0``; drop it one
+release after every site has drained). Anything else raises ``UndecodableMessage``, and the
+rule worker keeps it as a dead letter (code ``processing_error``, transport ``bus``) and logs
+it, as it does any message it fails on: never silently dropped.
 """
 
 from __future__ import annotations
@@ -116,10 +116,7 @@ def decode(body: bytes) -> Message:
     except orjson.JSONDecodeError as exc:
         raise UndecodableMessage(f"bus message is not JSON: {exc}") from None
     if isinstance(value, dict) and "k" in value:
-        raise UndecodableMessage(
-            f"bus message in the old one-letter format (kind {str(value['k'])[:20]!r}), "
-            "published by an older gateway or sweeper"
-        )
+        return _from_version_0(value)
     if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], dict)):
         raise UndecodableMessage("bus message is not a [kind, fields] pair")
     tag, fields = value
@@ -130,3 +127,53 @@ def decode(body: bytes) -> Message:
         return kind(**fields)
     except TypeError as exc:
         raise UndecodableMessage(f"bus message {tag!r} has other fields: {exc}") from None
+
+
+_VERSION_0: dict[str, dict[str, str]] = {
+    # old kind → {old key: field}
+    "msg": {
+        "e": "elder",
+        "d": "device",
+        "t": "type",
+        "ev": "event",
+        "id": "id",
+        "at": "at",
+        "rx": "received",
+        "data": "data",
+        "b": "battery",
+        "u": "urgent",
+    },
+    "tick": {"e": "elder", "now": "now", "routine": "routine"},
+    "offline": {
+        "e": "elder",
+        "d": "device",
+        "t": "type",
+        "seen": "seen",
+        "iv": "interval",
+        "now": "now",
+    },
+    "baseline": {"e": "elder", "base": "base", "days": "days"},
+}
+_VERSION_0_KINDS: dict[str, type[Message]] = {
+    "msg": DeviceEvent,
+    "tick": Tick,
+    "offline": Offline,
+    "baseline": Baseline,
+}
+
+
+def _from_version_0(value: dict[str, Any]) -> Message:
+    """A one-letter dict published by a gateway or sweeper of the previous version."""
+    old_kind = value["k"]
+    names = _VERSION_0.get(old_kind) if isinstance(old_kind, str) else None
+    if names is None:
+        raise UndecodableMessage(
+            f"bus message in the old one-letter format with unknown kind {str(old_kind)[:20]!r}"
+        )
+    fields = {field: value[key] for key, field in names.items() if key in value}
+    try:
+        return _VERSION_0_KINDS[old_kind](**fields)
+    except TypeError as exc:
+        raise UndecodableMessage(
+            f"bus message in the old one-letter format {old_kind!r} is incomplete: {exc}"
+        ) from None
