@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from yiyang.alarms.models import Alert, AlertEvent
 from yiyang.audit.models import AuditEvent
-from yiyang.notifications.models import Notification
 from yiyang.console.models import Dispatch, Responder
+from yiyang.notifications.models import Notification
 
 from .test_alarms_api import make_alerts
 

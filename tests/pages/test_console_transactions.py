@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from yiyang.alarms.models import Alert
 from yiyang.audit.models import AuditEvent
-from yiyang.notifications.models import Notification
 from yiyang.console.models import Dispatch
+from yiyang.notifications.models import Notification
 
 from ..api.test_alarms_api import make_alerts
 

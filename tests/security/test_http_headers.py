@@ -17,10 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from yiyang.console.models import Dispatch
 from yiyang.core.config import get_settings
 from yiyang.devices.models import Device
 from yiyang.notifications.models import Notification
-from yiyang.console.models import Dispatch
 from yiyang.services.models import ServiceOrder
 from yiyang.web.security import content_disposition, content_security_policy, tile_source
 

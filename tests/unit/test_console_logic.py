@@ -8,11 +8,11 @@ import datetime as dt
 
 import pytest
 
-from yiyang.core.roles import Role
-from yiyang.core.scoping import Actor
 from yiyang.console import geo, sla
 from yiyang.console.live import ConsoleHub, Subscriber
 from yiyang.console.repository import QueueFilters, QueueRow
+from yiyang.core.roles import Role
+from yiyang.core.scoping import Actor
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 

@@ -15,6 +15,9 @@ from yiyang.accounts.models import User
 from yiyang.alarms import describe
 from yiyang.alarms.enums import AlertState, AlertType
 from yiyang.alarms.models import Alert, AlertEvent
+from yiyang.console import geo
+from yiyang.console import service as response
+from yiyang.console.models import CallLog, Dispatch, EmergencyRequest, Facility, Responder
 from yiyang.core import audit
 from yiyang.core.clock import age_on, to_local
 from yiyang.core.scoping import Actor
@@ -22,9 +25,6 @@ from yiyang.devices.models import Device, DeviceMessage, GpsPoint, VitalReading
 from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
 from yiyang.registry.permissions import can_view_medical, shown_id_number, shown_phone
-from yiyang.console import geo
-from yiyang.console import service as response
-from yiyang.console.models import CallLog, Dispatch, EmergencyRequest, Facility, Responder
 
 TIMELINE_BEFORE = dt.timedelta(hours=2)
 VITALS_WINDOW = dt.timedelta(days=7)

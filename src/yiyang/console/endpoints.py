@@ -10,12 +10,6 @@ from fastapi.responses import Response
 
 from yiyang.alarms import describe
 from yiyang.alarms import service as alerts
-from yiyang.core.auth import require
-from yiyang.core.clock import now
-from yiyang.core.db import DB
-from yiyang.core.roles import Perm
-from yiyang.core.scoping import Actor
-from yiyang.core.types import Id, Text
 from yiyang.console import card as cards
 from yiyang.console import pdf, reports
 from yiyang.console import service as response
@@ -38,6 +32,12 @@ from yiyang.console.schemas import (
     ResolveIn,
     SlaReport,
 )
+from yiyang.core.auth import require
+from yiyang.core.clock import now
+from yiyang.core.db import DB
+from yiyang.core.roles import Perm
+from yiyang.core.scoping import Actor
+from yiyang.core.types import Id, Text
 
 router = APIRouter(prefix="/api", tags=["console"])
 Operator = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]

@@ -25,10 +25,10 @@ from typing import Any
 
 import orjson
 
+from yiyang.console.repository import QueueFilters, QueueRow, rows_by_id
 from yiyang.core import db, events, i18n
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor, region_row_visible
-from yiyang.console.repository import QueueFilters, QueueRow, rows_by_id
 
 log = logging.getLogger(__name__)
 KEEPALIVE_S = 15.0

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
+from yiyang.console import sla
+from yiyang.console.repository import sla_alarms
 from yiyang.core import audit
 from yiyang.core.clock import local_zone, now, to_local
 from yiyang.core.config import get_settings
@@ -17,8 +19,6 @@ from yiyang.core.errors import ValidationFailed
 from yiyang.core.i18n import N_
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
-from yiyang.console import sla
-from yiyang.console.repository import sla_alarms
 
 SHIFT_LABELS = {"day": N_("Day shift"), "evening": N_("Evening shift"), "night": N_("Night shift")}
 

@@ -110,8 +110,8 @@ def sla_alarms(
 ) -> list[Any]:
     """The alarms of a period for the service-level report, in the actor's area."""
     from yiyang.accounts.models import User
-    from yiyang.devices.models import Device
     from yiyang.console.sla import AlarmTimes
+    from yiyang.devices.models import Device
 
     query = (
         select(

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yiyang.accounts.models import User
+from yiyang.console.models import Facility, Responder
 from yiyang.demo.generate import STREETS, regions
 from yiyang.regions.models import Region
-from yiyang.console.models import Facility, Responder
 
 HOSPITALS = [
     ("复旦大学附属中山医院", "徐汇区枫林路180号", "021-64041990", 31.1987, 121.4546),
