@@ -21,6 +21,8 @@ from yiyang import domains
 from yiyang.core import db
 from yiyang.core.migrate import upgrade
 
+pytest_plugins = ["tests.support.browser"]  # the browser fixtures, for browser tests in any folder
+
 domains.install()  # every test runs with the domains' scoping rules and session store, as the app
 
 CI = os.environ.get("CI", "").lower() == "true"

@@ -26,7 +26,7 @@ from yiyang.pipeline.runtime import Pipeline
 from ..conftest import require_or_skip
 from .conftest import NATS_URL, message, mqtt_raw, nats_reachable
 
-pytestmark = [pytest.mark.postgres, pytest.mark.nats]
+pytestmark = [pytest.mark.pipeline, pytest.mark.postgres, pytest.mark.nats]
 
 
 def _wait_for(path: Path, text: str, timeout: float) -> None:

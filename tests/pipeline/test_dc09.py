@@ -26,6 +26,8 @@ from yiyang.devices.models import DeadLetter
 
 from ..conftest import PASSWORD
 
+pytestmark = pytest.mark.pipeline
+
 
 class Dialler(dc09_msg):
     """dc09_spt's block builder. Its AES helpers pass the IV as ``str``, which current

@@ -22,6 +22,8 @@ from yiyang.pipeline.worker import RuleWorker
 
 from .conftest import eventually, message, mqtt_raw, publish_as_device, run_pipeline
 
+pytestmark = pytest.mark.pipeline
+
 
 def test_urgent_lane_is_handled_while_a_partition_is_busy() -> None:
     order: list[str] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import orjson
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -15,6 +16,8 @@ from yiyang.devices.models import DeadLetter, Device, Vendor
 
 from .conftest import message
 from .test_transports import signed
+
+pytestmark = pytest.mark.pipeline
 
 
 def _vendor_of(serial: str) -> str:

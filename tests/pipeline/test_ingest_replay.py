@@ -21,6 +21,8 @@ from yiyang.pipeline.bus import BusClosed
 from .conftest import message
 from .test_transports import signed
 
+pytestmark = pytest.mark.pipeline
+
 
 def _vendor_of(serial: str) -> str:
     with db.unit_of_work() as session:

@@ -33,6 +33,8 @@ from yiyang.pipeline.transports.mqtt import MqttListener
 from ..conftest import require_or_skip
 from .conftest import eventually, message
 
+pytestmark = pytest.mark.pipeline
+
 _CA_CONF = """\
 [req]
 distinguished_name = dn

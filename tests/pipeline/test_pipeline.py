@@ -16,7 +16,7 @@ from yiyang.devices.models import DeadLetter, DeviceMessage, VitalReading
 
 from .conftest import message, mqtt_raw, run_pipeline
 
-pytestmark = pytest.mark.usefixtures("bus_kind")
+pytestmark = [pytest.mark.pipeline, pytest.mark.usefixtures("bus_kind")]
 
 
 def alerts_for(elder_id: int) -> list[Alert]:

@@ -24,7 +24,7 @@ from yiyang.pipeline.gateway import RawMessage
 
 from .conftest import message, mqtt_raw, run_pipeline
 
-pytestmark = pytest.mark.usefixtures("bus_kind")
+pytestmark = [pytest.mark.pipeline, pytest.mark.usefixtures("bus_kind")]
 
 
 def _alerts(elder_id: int) -> list[tuple[str, str]]:

@@ -14,6 +14,8 @@ from yiyang.devices.models import DeadLetter
 from .conftest import message
 from .test_poison import _alerts
 
+pytestmark = pytest.mark.pipeline
+
 
 @pytest.mark.mqtt
 def test_poison_over_a_real_broker_is_acknowledged_and_the_sos_after_it_raised(

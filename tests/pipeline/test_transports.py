@@ -33,6 +33,8 @@ from yiyang.pipeline.transports.http import signature
 from ..conftest import CI
 from .conftest import eventually, message, mqtt_raw, publish_as_device, run_pipeline
 
+pytestmark = pytest.mark.pipeline
+
 
 def signed(body: bytes, vendor: str = "anxin", secret: str = "demo-secret-anxin") -> dict[str, str]:
     stamp = str(int(time.time()))

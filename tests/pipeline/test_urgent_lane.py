@@ -16,7 +16,7 @@ from yiyang.pipeline.bus import BusMessage
 from ..conftest import require_or_skip
 from .conftest import NATS_URL, jetstream_bus, nats_reachable
 
-pytestmark = pytest.mark.nats
+pytestmark = [pytest.mark.pipeline, pytest.mark.nats]
 
 
 @pytest.fixture(autouse=True)

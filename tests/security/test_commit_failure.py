@@ -28,6 +28,8 @@ from yiyang.core.migrate import upgrade
 from yiyang.devices.models import Device
 from yiyang.registry.models import Elder
 
+pytestmark = pytest.mark.security
+
 TRAP_SQLITE = (
     "CREATE TABLE commit_trap (device_id INTEGER REFERENCES device (id) "
     "DEFERRABLE INITIALLY DEFERRED)",

@@ -21,14 +21,16 @@ import httpx
 import orjson
 import pytest
 
+from tests.support.browser import running_server
 from yiyang.console.live import ConsoleHub
 from yiyang.console.repository import QueueFilters
 from yiyang.core.roles import Role
 from yiyang.core.scoping import Actor
 from yiyang.pipeline.transports.http import signature
 
-from ..browser.conftest import running_server
 from ..conftest import PASSWORD
+
+pytestmark = pytest.mark.security
 
 WAIT_S = 30.0  # a safety net for a broken build, never a speed assertion
 

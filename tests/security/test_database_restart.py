@@ -25,6 +25,8 @@ from yiyang.pipeline.gateway import RawMessage
 from ..conftest import require_or_skip
 from .cluster import PrivateCluster, pg_bin, private_cluster
 
+pytestmark = pytest.mark.security
+
 ELDERS = 400
 PRESSES = 5
 BATCH = 4

@@ -18,7 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.security, pytest.mark.postgres]
 
 # cases per operation and role (~86 operations): about 45 s in all on PostgreSQL
 EXAMPLES = {"admin": 5, "community": 3}

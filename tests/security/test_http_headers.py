@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from tests.alarms.test_alarms_api import make_alerts
 from yiyang.console.models import Dispatch
 from yiyang.core.config import get_settings
 from yiyang.devices.models import Device
@@ -24,7 +25,7 @@ from yiyang.notifications.models import Notification
 from yiyang.services.models import ServiceOrder
 from yiyang.web.security import content_disposition, content_security_policy, tile_source
 
-from ..api.test_alarms_api import make_alerts
+pytestmark = pytest.mark.security
 
 
 @pytest.fixture

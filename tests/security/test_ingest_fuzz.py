@@ -28,6 +28,8 @@ from yiyang.pipeline.gateway import RawMessage
 
 from ..conftest import temporary_pg_database
 
+pytestmark = pytest.mark.security
+
 SERIALS: list[str] = []
 
 

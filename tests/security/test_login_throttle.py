@@ -23,6 +23,8 @@ from yiyang.core.errors import NotAuthenticated, TooManyAttempts
 
 from ..conftest import PASSWORD, login_form_token
 
+pytestmark = pytest.mark.security
+
 ATTACKER = "203.0.113.9"
 SEAT = "198.51.100.20"
 
