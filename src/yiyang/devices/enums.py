@@ -19,6 +19,12 @@ class DeviceType(enum.StrEnum):
     BP_MONITOR = "bp_monitor"
     GLUCOSE_METER = "glucose_meter"
     BED_SENSOR = "bed_sensor"
+    # A reed or switch contact on an object the resident uses (cupboard, fridge, flush, light
+    # switch): each report is a sign that someone is at home using it.
+    CONTACT_SENSOR = "contact_sensor"
+    # A two-key wall button by the front door, "leaving" / "back home" (离家 / 回家), as on an
+    # alarm keypad's arm-away / disarm; kept apart from the SOS button, which does nothing else.
+    AWAY_BUTTON = "away_button"
     # A social-alarm hub or alarm panel reporting to the receiving centre over SIA DC-09 or
     # forwarded Contact ID; its account is bound to an elder like any device.
     ALARM_PANEL = "alarm_panel"
@@ -43,6 +49,9 @@ class EventKind(enum.StrEnum):
     BP = "bp"
     GLUCOSE = "glucose"
     BED = "bed"
+    CONTACT = "contact"  # an object used (contact sensor)
+    AWAY = "away"  # the resident says they are going out (away button)
+    HOME = "home"  # the resident says they are back (away button)
     TROUBLE = "trouble"  # a panel's trouble report: power, battery, communication, supervision
     CID = "cid"  # a raw Contact ID frame (on the wire only; mapped to one of the above)
 
@@ -71,6 +80,8 @@ EVENTS: dict[DeviceType, frozenset[EventKind]] = {
     DeviceType.BP_MONITOR: COMMON | {E.BP},
     DeviceType.GLUCOSE_METER: COMMON | {E.GLUCOSE},
     DeviceType.BED_SENSOR: COMMON | {E.BED, E.VITALS},
+    DeviceType.CONTACT_SENSOR: COMMON | {E.CONTACT},
+    DeviceType.AWAY_BUTTON: COMMON | {E.AWAY, E.HOME},
     DeviceType.ALARM_PANEL: COMMON | {E.SOS, E.SMOKE, E.GAS, E.TEST, E.TROUBLE, E.CID},
 }
 
@@ -87,6 +98,8 @@ DEFAULT_INTERVAL: dict[DeviceType, int] = {
     DeviceType.BP_MONITOR: 3600 * 24,
     DeviceType.GLUCOSE_METER: 3600 * 24,
     DeviceType.BED_SENSOR: 1800,
+    DeviceType.CONTACT_SENSOR: 3600,
+    DeviceType.AWAY_BUTTON: 3600,
     DeviceType.ALARM_PANEL: 3600,  # the line supervision interval (3 min to 24 h)
 }
 
@@ -113,6 +126,8 @@ TYPE_LABELS: dict[DeviceType, str] = {
     DeviceType.BP_MONITOR: N_("Blood-pressure meter"),
     DeviceType.GLUCOSE_METER: N_("Glucose meter"),
     DeviceType.BED_SENSOR: N_("Bed sensor"),
+    DeviceType.CONTACT_SENSOR: N_("Contact sensor (cupboard, fridge, flush, switch)"),
+    DeviceType.AWAY_BUTTON: N_("Away / home button"),
     DeviceType.ALARM_PANEL: N_("Alarm panel (DC-09 / Contact ID)"),
 }
 
@@ -142,6 +157,9 @@ EVENT_LABELS: dict[EventKind, str] = {
     E.BP: N_("blood pressure"),
     E.GLUCOSE: N_("blood glucose"),
     E.BED: N_("in / out of bed"),
+    E.CONTACT: N_("object used"),
+    E.AWAY: N_("going out"),
+    E.HOME: N_("back home"),
     E.TROUBLE: N_("trouble report"),
     E.CID: N_("Contact ID frame"),
 }

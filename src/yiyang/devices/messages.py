@@ -43,7 +43,7 @@ class _Data(BaseModel):
 
 
 class Empty(_Data):
-    """sos, smoke, test, tamper, heartbeat: the event is the message."""
+    """sos, smoke, test, tamper, heartbeat, away, home: the event is the message."""
 
 
 class FallData(_Data):
@@ -117,6 +117,12 @@ class BedData(_Data):
     in_bed: bool
 
 
+class ContactData(_Data):
+    active: bool = Field(
+        True, description="true: opened / pressed / on (the object in use); false: put back"
+    )
+
+
 class PanelData(_Data):
     """What an alarm panel's event carries (filled in from the protocol code)."""
 
@@ -154,6 +160,9 @@ EVENT_DATA: dict[EventKind, type[_Data]] = {
     EventKind.BP: BpData,
     EventKind.GLUCOSE: GlucoseData,
     EventKind.BED: BedData,
+    EventKind.CONTACT: ContactData,
+    EventKind.AWAY: Empty,
+    EventKind.HOME: Empty,
     EventKind.TROUBLE: PanelData,
     EventKind.CID: CidData,
 }

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from sqlalchemy import text
 
+from yiyang.alarms import engine
 from yiyang.alarms import service as alarm_service
 from yiyang.alarms.repository import ParamsCache
 from yiyang.core import db
@@ -161,9 +162,8 @@ class Pipeline:
         self.loops = loops
         self.params = ParamsCache()
         self._tasks: list[asyncio.Task[None]] = []
-        self._last_hour: int | None = None
+        self._swept = engine.SweepClock()  # the local hour and day of the last sweep
         self._series_hour: int | None = None
-        self._last_day: dt.date | None = None
 
     async def start(self) -> None:
         tune_garbage_collector()
@@ -218,19 +218,22 @@ class Pipeline:
         """Publish ticks and device-silence notices; once a day, baselines and retention."""
         now = now or self.clock()
         local = now.astimezone(local_zone())
-        routine = self._last_hour != local.hour
-        self._last_hour = local.hour
+        day_before = self._swept.day
+        routine, baselines = engine.sweep_due(self._swept, now, local_zone())
 
         def collect() -> list:
             with db.unit_of_work() as session:
                 out = sweeper.tick_messages(session, now, routine=routine)
-                if self._last_day != local.date():
+                if baselines:
                     out += sweeper.baseline_messages(session, local.date())
                     telemetry.prune(session, now, get_settings().retention_days)
                 return out
 
-        batch = await asyncio.to_thread(collect)
-        self._last_day = local.date()
+        try:
+            batch = await asyncio.to_thread(collect)
+        except BaseException:
+            self._swept.day = day_before  # learn the baselines on the next sweep instead
+            raise
         for i in range(0, len(batch), 2000):
             await self.bus.publish(batch[i : i + 2000])
         return len(batch)

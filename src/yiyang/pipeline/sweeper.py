@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from yiyang.alarms import rules
+from yiyang.alarms import engine
 from yiyang.alarms.models import ElderState
 from yiyang.core.clock import local_zone
 from yiyang.devices.enums import DeviceStatus
@@ -19,15 +19,15 @@ from yiyang.pipeline.bus import BusMessage
 from yiyang.pipeline.messages import Baseline, Offline, Tick
 
 log = logging.getLogger(__name__)
-BASELINE_DAYS = 28
+BASELINE_DAYS = engine.BASELINE_DAYS
 
 
 def tick_messages(session: Session, now: dt.datetime, *, routine: bool) -> list[BusMessage]:
-    """Ticks for elders whose silence could matter now, and notices for silent devices."""
-    quiet = now - dt.timedelta(hours=1)
+    """Ticks for elders whose silence could matter now (``engine.needs_tick``; the query only
+    narrows to the candidates), and notices for silent devices."""
     conds: list[Any] = [
-        ElderState.last_activity_at < quiet,
-        ElderState.last_water_use_at < now - dt.timedelta(hours=12),
+        ElderState.last_activity_at < now - engine.TICK_QUIET,
+        ElderState.last_water_use_at < now - engine.TICK_WATER_QUIET,
         ElderState.in_bed.is_(False),
         ElderState.not_worn_since.is_not(None),
     ]
@@ -35,8 +35,19 @@ def tick_messages(session: Session, now: dt.datetime, *, routine: bool) -> list[
         conds.append(ElderState.baseline.is_not(None))
     out: list[BusMessage] = []
     stamp = now.timestamp()
-    for (elder_id,) in session.execute(select(ElderState.elder_id).where(or_(*conds))):
-        out.append(BusMessage.of(Tick(elder_id, stamp, routine)))
+    rows = session.execute(
+        select(
+            ElderState.elder_id,
+            ElderState.last_activity_at,
+            ElderState.last_water_use_at,
+            ElderState.in_bed,
+            ElderState.not_worn_since,
+            ElderState.baseline,
+        ).where(or_(*conds))
+    )
+    for row in rows:
+        if engine.needs_tick(row, now, routine=routine):
+            out.append(BusMessage.of(Tick(row.elder_id, stamp, routine)))
     # Devices past twice their reporting interval (the exact test is the rule's)
     rows = session.execute(
         select(
@@ -75,23 +86,14 @@ def baseline_messages(
     session: Session, today: dt.date, elder_ids: list[int] | None = None
 ) -> list[BusMessage]:
     """Learn each elder's usual hourly activity from the last four weeks (local days)."""
-    tz = local_zone()
-    start_local = dt.datetime.combine(
-        today - dt.timedelta(days=BASELINE_DAYS), dt.time(), tzinfo=tz
-    )
-    end_local = dt.datetime.combine(today, dt.time(), tzinfo=tz)
+    start, end = engine.baseline_window(today, local_zone())
     query = select(ActivityHourly.elder_id, ActivityHourly.hour, ActivityHourly.motion).where(
-        ActivityHourly.hour >= start_local.astimezone(dt.UTC),
-        ActivityHourly.hour < end_local.astimezone(dt.UTC),
+        ActivityHourly.hour >= start, ActivityHourly.hour < end
     )
     if elder_ids is not None:
         query = query.where(ActivityHourly.elder_id.in_(elder_ids))
-    days: dict[int, dict[dt.date, list[int]]] = {}
-    for elder_id, hour, motion in session.execute(query.order_by(ActivityHourly.elder_id)):
-        local = hour.astimezone(tz)
-        days.setdefault(elder_id, {}).setdefault(local.date(), [0] * 24)[local.hour] += motion
-    out = []
-    for elder_id, by_day in days.items():
-        base = rules.learn_baseline(list(by_day.values()))
-        out.append(BusMessage.of(Baseline(elder_id, base, len(by_day))))
-    return out
+    rows = session.execute(query.order_by(ActivityHourly.elder_id))
+    return [
+        BusMessage.of(Baseline(elder_id, base, days))
+        for elder_id, (base, days) in engine.learn_baselines(rows, local_zone()).items()
+    ]

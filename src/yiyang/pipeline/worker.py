@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from yiyang.alarms import rules, service
+from yiyang.alarms import engine, rules, service
 from yiyang.alarms.enums import AlertType, Severity
 from yiyang.alarms.repository import ElderFacts, ParamsCache, StateCache, save_states, snapshot
 from yiyang.core import audit, db
@@ -276,13 +276,14 @@ class RuleWorker:
                     item.data,
                     item.battery,
                 )
-                found = rules.on_event(state, ev, p, fact, self.tz)
-                if ev.event in (EventKind.MOTION, EventKind.DOOR):
-                    n = int(ev.data.get("count", 1))
-                    batch.activity[(item.elder, telemetry.hour_of(ev.at), ev.event.value)] += n
+                found = engine.handle_event(state, ev, p, fact, self.tz)
+                counted = engine.activity_count(ev)
+                if counted is not None:
+                    hour, kind, n = counted
+                    batch.activity[(item.elder, hour, kind)] += n
                 return found
             case Tick():
-                return rules.on_tick(
+                return engine.handle_tick(
                     state,
                     telemetry.ts(item.now),
                     p,
@@ -293,7 +294,7 @@ class RuleWorker:
             case Offline():
                 return self._offline(session, item, p, batch)
             case Baseline():
-                state.baseline, state.baseline_days = item.base, item.days
+                engine.handle_baseline(state, item.base, item.days)
         return []
 
     def _offline(
@@ -323,9 +324,7 @@ class RuleWorker:
         wanted = [t for t in ticks if t.routine]
         if not wanted:
             return {}
-        at = telemetry.ts(wanted[0].now).astimezone(self.tz)
-        start = at.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
-        until = at.replace(minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+        start, until = engine.motion_window(telemetry.ts(wanted[0].now), self.tz)
         return telemetry.motion_since(session, [t.elder for t in wanted], start, until)
 
     def _mark_offline(self, session: Session, device_id: int, seen: float) -> None:
