@@ -16,20 +16,20 @@ from yiyang.console import service as response
 from yiyang.console.pages import queue_filters
 from yiyang.console.repository import queue
 from yiyang.console.schemas import (
-    ArrivalIn,
+    AlertClaim,
+    AlertHandOver,
+    AlertResolution,
+    ArrivalReport,
     BriefRead,
-    CallIn,
+    CallCreate,
     CallRead,
     CardRead,
-    ClaimIn,
     ClaimRead,
-    DispatchIn,
+    DispatchCreate,
     DispatchRead,
+    EmergencyRequestCreate,
     EmergencyRequestRead,
-    HandOverIn,
     QueueListItem,
-    Request120In,
-    ResolveIn,
     SlaReport,
 )
 from yiyang.core.auth import require
@@ -124,37 +124,39 @@ def get_card(actor: Operator, session: DB, alert_id: Id) -> CardRead:
 
 
 @router.post("/alerts/{alert_id}/claim", response_model=ClaimRead, summary="Claim an alert")
-def claim(actor: Operator, session: DB, alert_id: Id, body: ClaimIn | None = None) -> ClaimRead:
-    return _claim(response.claim_by_id(session, actor, alert_id, body or ClaimIn(), now()))
+def claim(actor: Operator, session: DB, alert_id: Id, body: AlertClaim | None = None) -> ClaimRead:
+    return _claim(response.claim_by_id(session, actor, alert_id, body or AlertClaim(), now()))
 
 
 @router.post("/alerts/{alert_id}/release", response_model=ClaimRead, summary="Release a claim")
-def release(actor: Operator, session: DB, alert_id: Id, body: ClaimIn | None = None) -> ClaimRead:
+def release(
+    actor: Operator, session: DB, alert_id: Id, body: AlertClaim | None = None
+) -> ClaimRead:
     alert = alerts.get_alert(session, actor, alert_id)
-    return _claim(response.release(session, actor, alert, body or ClaimIn(), now()))
+    return _claim(response.release(session, actor, alert, body or AlertClaim(), now()))
 
 
 @router.post("/alerts/{alert_id}/handover", response_model=ClaimRead, summary="Hand over")
-def handover(actor: Operator, session: DB, alert_id: Id, body: HandOverIn) -> ClaimRead:
+def handover(actor: Operator, session: DB, alert_id: Id, body: AlertHandOver) -> ClaimRead:
     alert = alerts.get_alert(session, actor, alert_id)
     return _claim(response.hand_over(session, actor, alert, body, now()))
 
 
 @router.post("/alerts/{alert_id}/calls", response_model=CallRead, status_code=201)
-def log_call(actor: Operator, session: DB, alert_id: Id, body: CallIn) -> CallRead:
+def log_call(actor: Operator, session: DB, alert_id: Id, body: CallCreate) -> CallRead:
     alert = alerts.get_alert(session, actor, alert_id)
     return CallRead.model_validate(response.log_call(session, actor, alert, body, now()))
 
 
 @router.post("/alerts/{alert_id}/dispatches", status_code=201, summary="Send a responder")
-def dispatch(actor: Operator, session: DB, alert_id: Id, body: DispatchIn) -> DispatchRead:
+def dispatch(actor: Operator, session: DB, alert_id: Id, body: DispatchCreate) -> DispatchRead:
     alert = alerts.get_alert(session, actor, alert_id)
     sent, _link = response.dispatch(session, actor, alert, body, now())
     return DispatchRead.model_validate(sent)
 
 
 @router.post("/dispatch-links/{token}/arrived", summary="A responder confirms arrival")
-def arrived(session: DB, token: str, body: ArrivalIn) -> DispatchRead:
+def arrived(session: DB, token: str, body: ArrivalReport) -> DispatchRead:
     sent = response.confirm_arrival(session, token, body, now())
     return DispatchRead.model_validate(sent)
 
@@ -166,10 +168,10 @@ def arrived(session: DB, token: str, body: ArrivalIn) -> DispatchRead:
     summary="Request an ambulance: the brief goes to the 120 adapter (signed webhook)",
 )
 def request_120(
-    actor: Operator, session: DB, alert_id: Id, body: Request120In | None = None
+    actor: Operator, session: DB, alert_id: Id, body: EmergencyRequestCreate | None = None
 ) -> EmergencyRequestRead:
     alert = alerts.get_alert(session, actor, alert_id)
-    req = response.request_120(session, actor, alert, body or Request120In(), now())
+    req = response.request_120(session, actor, alert, body or EmergencyRequestCreate(), now())
     return EmergencyRequestRead.model_validate(req)
 
 
@@ -187,7 +189,7 @@ def brief_pdf(actor: Operator, session: DB, alert_id: Id) -> Response:
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=ClaimRead, summary="Resolve")
-def resolve(actor: Operator, session: DB, alert_id: Id, body: ResolveIn) -> ClaimRead:
+def resolve(actor: Operator, session: DB, alert_id: Id, body: AlertResolution) -> ClaimRead:
     alert = alerts.get_alert(session, actor, alert_id)
     return _claim(response.resolve(session, actor, alert, body, now()))
 

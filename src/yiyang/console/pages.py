@@ -17,14 +17,14 @@ from yiyang.console import pdf, reports
 from yiyang.console import service as response
 from yiyang.console.repository import QueueFilters, QueueRow, queue
 from yiyang.console.schemas import (
-    ArrivalIn,
+    AlertClaim,
+    AlertHandOver,
+    AlertResolution,
+    ArrivalReport,
+    CallCreate,
     Callee,
-    CallIn,
-    ClaimIn,
-    DispatchIn,
-    HandOverIn,
-    Request120In,
-    ResolveIn,
+    DispatchCreate,
+    EmergencyRequestCreate,
 )
 from yiyang.core import i18n
 from yiyang.core.auth import require, session_watch
@@ -221,7 +221,7 @@ def claim_action(request: Request, actor: Operator, session: DB, alert_id: Id) -
         actor,
         session,
         alert_id,
-        lambda: response.claim_by_id(session, actor, alert_id, ClaimIn(), now()),
+        lambda: response.claim_by_id(session, actor, alert_id, AlertClaim(), now()),
     )
 
 
@@ -230,7 +230,7 @@ def release_action(
     request: Request, actor: Operator, session: DB, alert_id: Id, note: Text = ""
 ) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
-    data = ClaimIn(note=note or None)
+    data = AlertClaim(note=note or None)
     return _act(
         request,
         actor,
@@ -250,7 +250,7 @@ def handover_action(
     note: Text,
 ) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
-    data = HandOverIn(to_user_id=to_user_id, note=note)
+    data = AlertHandOver(to_user_id=to_user_id, note=note)
     return _act(
         request,
         actor,
@@ -273,7 +273,7 @@ def call_action(
     alert = alerts.get_alert(session, actor, alert_id)
     kind, _, rest = callee.partition("|")
     name, _, phone = rest.partition("|")
-    data = CallIn(
+    data = CallCreate(
         callee=Callee(kind) if kind in Callee.__members__.values() else Callee.OTHER,
         callee_name=(name or "?")[:64],
         phone=(phone or None) and phone[:20],
@@ -299,7 +299,7 @@ def dispatch_action(
     if kind not in ("responder", "contact") or not ident.isdigit():
         message = i18n.gettext("Choose who to send.")
         return _refused(request, actor, session, alert_id, message, 422)
-    data = DispatchIn(
+    data = DispatchCreate(
         responder_id=int(ident) if kind == "responder" else None,
         contact_id=int(ident) if kind == "contact" else None,
         note=note or None,
@@ -319,7 +319,7 @@ def request_120_action(
     request: Request, actor: Operator, session: DB, alert_id: Id, note: Text = ""
 ) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
-    data = Request120In(note=note or None)
+    data = EmergencyRequestCreate(note=note or None)
     return _act(
         request,
         actor,
@@ -343,7 +343,7 @@ def resolve_action(
     if outcome not in {o.value for o in Outcome}:
         message = i18n.gettext("Choose an outcome to resolve the alert.")
         return _refused(request, actor, session, alert_id, message, 422)
-    data = ResolveIn(outcome=Outcome(outcome), note=note or None)
+    data = AlertResolution(outcome=Outcome(outcome), note=note or None)
     return _act(
         request,
         actor,
@@ -434,7 +434,7 @@ def responder_arrived(
         except ValueError:
             return None
 
-    data = ArrivalIn(latitude=num(latitude), longitude=num(longitude), note=note or None)
+    data = ArrivalReport(latitude=num(latitude), longitude=num(longitude), note=note or None)
     response.confirm_arrival(session, token, data, now())
     session.flush()  # committed by the session dependency before the redirect is sent
     return RedirectResponse(f"/r/{token}", status_code=303)

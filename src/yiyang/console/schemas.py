@@ -20,16 +20,16 @@ class Callee(enum.StrEnum):
     OTHER = "other"
 
 
-class ClaimIn(Input):
+class AlertClaim(Input):
     note: str | None = Field(default=None, max_length=500)
 
 
-class HandOverIn(Input):
+class AlertHandOver(Input):
     to_user_id: Id
     note: str = Field(min_length=1, max_length=500)
 
 
-class CallIn(Input):
+class CallCreate(Input):
     callee: Callee
     callee_name: str = Field(min_length=1, max_length=64)
     phone: str | None = Field(default=None, max_length=20)
@@ -37,29 +37,29 @@ class CallIn(Input):
     outcome: str | None = Field(default=None, max_length=2000)
 
 
-class DispatchIn(Input):
+class DispatchCreate(Input):
     responder_id: Id | None = None
     contact_id: Id | None = None
     note: str | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
-    def one_target(self) -> DispatchIn:
+    def one_target(self) -> DispatchCreate:
         if (self.responder_id is None) == (self.contact_id is None):
             raise ValueError("give exactly one of responder_id or contact_id")
         return self
 
 
-class ArrivalIn(Input):
+class ArrivalReport(Input):
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     note: str | None = Field(default=None, max_length=500)
 
 
-class Request120In(Input):
+class EmergencyRequestCreate(Input):
     note: str | None = Field(default=None, max_length=500)
 
 
-class ResolveIn(Input):
+class AlertResolution(Input):
     outcome: Outcome
     note: str | None = Field(default=None, max_length=2000)
     version: int | None = None

@@ -21,13 +21,13 @@ from yiyang.alarms.enums import TRANSITIONS, AlertState, Outcome
 from yiyang.alarms.models import Alert
 from yiyang.console.models import CallLog, Dispatch, EmergencyRequest, Responder
 from yiyang.console.schemas import (
-    ArrivalIn,
-    CallIn,
-    ClaimIn,
-    DispatchIn,
-    HandOverIn,
-    Request120In,
-    ResolveIn,
+    AlertClaim,
+    AlertHandOver,
+    AlertResolution,
+    ArrivalReport,
+    CallCreate,
+    DispatchCreate,
+    EmergencyRequestCreate,
 )
 from yiyang.core import audit
 from yiyang.core.config import get_settings
@@ -63,7 +63,9 @@ def _record(session: Session, action: str, alert: Alert, before: dict, after: di
     )
 
 
-def claim(session: Session, actor: Actor, alert: Alert, data: ClaimIn, now: dt.datetime) -> Alert:
+def claim(
+    session: Session, actor: Actor, alert: Alert, data: AlertClaim, now: dt.datetime
+) -> Alert:
     """Take the alert. Exactly one of several operators racing wins (a conditional update);
     the others are told who has it. Claiming a new alert acknowledges it, which stops its
     escalation ladder and is the moment counted as "answered"."""
@@ -79,7 +81,7 @@ def claim(session: Session, actor: Actor, alert: Alert, data: ClaimIn, now: dt.d
 
 
 def claim_by_id(
-    session: Session, actor: Actor, alert_id: int, data: ClaimIn, now: dt.datetime
+    session: Session, actor: Actor, alert_id: int, data: AlertClaim, now: dt.datetime
 ) -> Alert:
     """``claim`` for a request that has read nothing yet: the conditional update comes first,
     so on SQLite the transaction starts as a writer (a reader that later writes can lose a race
@@ -127,7 +129,7 @@ def _refuse(session: Session, alert_id: int) -> None:
 
 
 def _after_claim(
-    session: Session, actor: Actor, alert: Alert, data: ClaimIn, now: dt.datetime
+    session: Session, actor: Actor, alert: Alert, data: AlertClaim, now: dt.datetime
 ) -> None:
     before = {"claimed_by": None, "claimed_by_name": None, "state": str(alert.state)}
     alerts.add_trail(session, alert, "claimed", at=now, note=data.note)
@@ -140,7 +142,7 @@ def _holding(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> 
     """Acting on an alert needs its claim: an unclaimed alert is claimed on the way; one that
     another operator holds is refused with their name."""
     if alert.claimed_by is None:
-        claim(session, actor, alert, ClaimIn(), now)
+        claim(session, actor, alert, AlertClaim(), now)
     elif alert.claimed_by != actor.user_id:
         raise Conflict(
             _("{name} is already handling this alert.").format(name=alert.claimed_by_name),
@@ -168,7 +170,9 @@ def _set_holder(
     _record(session, action, alert, before, _claim_snapshot(alert))
 
 
-def release(session: Session, actor: Actor, alert: Alert, data: ClaimIn, now: dt.datetime) -> Alert:
+def release(
+    session: Session, actor: Actor, alert: Alert, data: AlertClaim, now: dt.datetime
+) -> Alert:
     """Give the alert back to the queue. The holder may; so may a supervisor (an operator who
     went off shift leaving alerts claimed)."""
     if alert.claimed_by is None:
@@ -184,7 +188,7 @@ def release(session: Session, actor: Actor, alert: Alert, data: ClaimIn, now: dt
 
 
 def hand_over(
-    session: Session, actor: Actor, alert: Alert, data: HandOverIn, now: dt.datetime
+    session: Session, actor: Actor, alert: Alert, data: AlertHandOver, now: dt.datetime
 ) -> Alert:
     """Pass the alert to another operator with a note (shift change, a colleague who speaks
     the elder's dialect)."""
@@ -216,7 +220,7 @@ def colleagues(session: Session, alert: Alert) -> list[User]:
 
 
 def log_call(
-    session: Session, actor: Actor, alert: Alert, data: CallIn, now: dt.datetime
+    session: Session, actor: Actor, alert: Alert, data: CallCreate, now: dt.datetime
 ) -> CallLog:
     _holding(session, actor, alert, now)
     call = CallLog(
@@ -266,7 +270,7 @@ def _token_hash(token: str) -> str:
 
 
 def dispatch(
-    session: Session, actor: Actor, alert: Alert, data: DispatchIn, now: dt.datetime
+    session: Session, actor: Actor, alert: Alert, data: DispatchCreate, now: dt.datetime
 ) -> tuple[Dispatch, str]:
     """Send a responder (or a family member) to the elder. They get an SMS or e-mail with the
     address, access notes and a link to confirm arrival; returns the dispatch and the link."""
@@ -352,7 +356,9 @@ def dispatch_by_token(session: Session, token: str, now: dt.datetime) -> Dispatc
     return sent
 
 
-def confirm_arrival(session: Session, token: str, data: ArrivalIn, now: dt.datetime) -> Dispatch:
+def confirm_arrival(
+    session: Session, token: str, data: ArrivalReport, now: dt.datetime
+) -> Dispatch:
     sent = dispatch_by_token(session, token, now)
     if sent.arrived_at is not None:
         return sent  # pressed twice: the first press counts
@@ -372,7 +378,7 @@ def confirm_arrival(session: Session, token: str, data: ArrivalIn, now: dt.datet
 
 
 def request_120(
-    session: Session, actor: Actor, alert: Alert, data: Request120In, now: dt.datetime
+    session: Session, actor: Actor, alert: Alert, data: EmergencyRequestCreate, now: dt.datetime
 ) -> EmergencyRequest:
     """Ask 120 to send an ambulance: the brief goes out through the 120 adapter (a signed
     webhook in the outbox, so it survives a channel outage) and is kept as sent."""
@@ -412,7 +418,7 @@ def request_120(
 
 
 def resolve(
-    session: Session, actor: Actor, alert: Alert, data: ResolveIn, now: dt.datetime
+    session: Session, actor: Actor, alert: Alert, data: AlertResolution, now: dt.datetime
 ) -> Alert:
     _holding(session, actor, alert, now)
     alerts.transition(

@@ -17,14 +17,14 @@ from yiyang.devices.models import DeadLetter, Device
 from yiyang.devices.schemas import (
     AlarmAccountRead,
     AlarmAccountSet,
-    Bind,
+    BindingCreate,
+    BindingEnd,
     DeadLetterRead,
     DeviceCreate,
     DeviceDetail,
     DeviceRead,
     DeviceUpdate,
     MqttCredentials,
-    Unbind,
 )
 
 router = APIRouter(prefix="/api", tags=["devices"])
@@ -83,14 +83,14 @@ def update_device(actor: Manager, session: DB, device_id: Id, data: DeviceUpdate
 
 
 @router.post("/devices/{device_id}/bind", response_model=DeviceRead, summary="Bind to an elder")
-def bind_device(actor: Manager, session: DB, device_id: Id, data: Bind) -> Device:
+def bind_device(actor: Manager, session: DB, device_id: Id, data: BindingCreate) -> Device:
     return service.bind(session, actor, service.get_device(session, actor, device_id), data)
 
 
 @router.post(
     "/devices/{device_id}/unbind", response_model=DeviceRead, summary="Unbind from its elder"
 )
-def unbind_device(actor: Manager, session: DB, device_id: Id, data: Unbind) -> Device:
+def unbind_device(actor: Manager, session: DB, device_id: Id, data: BindingEnd) -> Device:
     device = service.get_device(session, actor, device_id)
     return service.unbind(session, actor, device, reason=data.reason)
 

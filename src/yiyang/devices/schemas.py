@@ -39,14 +39,14 @@ class DeviceUpdate(Input):
         return value
 
 
-class Bind(Input):
+class BindingCreate(Input):
     model_config = ConfigDict(extra="forbid")
     elder_id: Id
     room: str | None = Field(None, max_length=32)
     reason: str | None = Field(None, max_length=255)
 
 
-class Unbind(Input):
+class BindingEnd(Input):
     model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(None, max_length=255)
 

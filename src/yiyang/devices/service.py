@@ -25,7 +25,7 @@ from yiyang.devices.models import (
     DeviceMessage,
     Vendor,
 )
-from yiyang.devices.schemas import AlarmAccountSet, Bind, DeviceCreate, DeviceUpdate
+from yiyang.devices.schemas import AlarmAccountSet, BindingCreate, DeviceCreate, DeviceUpdate
 from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
 
@@ -132,11 +132,11 @@ def register(session: Session, actor: Actor, data: DeviceCreate) -> Device:
     session.add(device)
     session.flush()
     if data.elder_id is not None:
-        bind(session, actor, device, Bind(elder_id=data.elder_id, room=data.room))
+        bind(session, actor, device, BindingCreate(elder_id=data.elder_id, room=data.room))
     return device
 
 
-def bind(session: Session, actor: Actor, device: Device, data: Bind) -> Device:
+def bind(session: Session, actor: Actor, device: Device, data: BindingCreate) -> Device:
     _manageable(actor, device)
     if device.status is DeviceStatus.RETIRED:
         raise Conflict(_("A retired device cannot be bound."))

@@ -46,13 +46,13 @@ from yiyang.services.schemas import (
     ComplaintCreate,
     ComplaintListItem,
     ComplaintRead,
+    InvestigationNote,
     ItemCreate,
     ItemRead,
     MealOrderCreate,
     MealOrderRead,
     MenuCreate,
     MenuRead,
-    NoteIn,
     OrderAssignment,
     OrderCheckIn,
     OrderCheckOut,
@@ -67,13 +67,13 @@ from yiyang.services.schemas import (
     ProviderRead,
     RatingCreate,
     RatingRead,
-    ReasonIn,
     ScoreRead,
     SeriesCreate,
     SeriesCreated,
+    StepReason,
     SuggestionRead,
 )
-from yiyang.subsidies.schemas import MONTH_PATTERN, MonthIn, StatementRead
+from yiyang.subsidies.schemas import MONTH_PATTERN, SettlementRun, StatementRead
 from yiyang.web.security import content_disposition
 
 router = APIRouter(prefix="/api", tags=["services"])
@@ -274,7 +274,7 @@ def accept(actor: Deliverer, session: DB, order_id: Id) -> OrderRead:
 
 
 @router.post("/orders/{order_id}/decline")
-def decline(actor: Deliverer, session: DB, order_id: Id, body: ReasonIn) -> OrderRead:
+def decline(actor: Deliverer, session: DB, order_id: Id, body: StepReason) -> OrderRead:
     return _read(orders.decline(session, actor, order_id, body.reason))
 
 
@@ -334,19 +334,19 @@ def reissue_code(actor: Viewer, session: DB, order_id: Id) -> OrderRead:
 
 
 @router.post("/orders/{order_id}/dispute", summary="Dispute (reverses a payment)")
-def dispute(actor: Placer, session: DB, order_id: Id, body: ReasonIn) -> OrderRead:
+def dispute(actor: Placer, session: DB, order_id: Id, body: StepReason) -> OrderRead:
     return _read(orders.dispute(session, actor, order_id, body.reason))
 
 
 @router.post("/orders/{order_id}/dispute/resolve")
 def resolve_dispute(
-    actor: Handler, session: DB, order_id: Id, upheld: bool, body: ReasonIn
+    actor: Handler, session: DB, order_id: Id, upheld: bool, body: StepReason
 ) -> OrderRead:
     return _read(orders.resolve_dispute(session, actor, order_id, upheld, body.reason))
 
 
 @router.post("/orders/{order_id}/cancel")
-def cancel(actor: Viewer, session: DB, order_id: Id, body: ReasonIn) -> OrderRead:
+def cancel(actor: Viewer, session: DB, order_id: Id, body: StepReason) -> OrderRead:
     return _read(orders.cancel(session, actor, order_id, body.reason))
 
 
@@ -380,14 +380,16 @@ def list_complaints(actor: Viewer, session: DB, state: Text = "") -> list[Compla
 
 
 @router.post("/complaints/{complaint_id}/investigate")
-def investigate(actor: Handler, session: DB, complaint_id: Id, body: NoteIn) -> ComplaintRead:
+def investigate(
+    actor: Handler, session: DB, complaint_id: Id, body: InvestigationNote
+) -> ComplaintRead:
     return ComplaintRead.model_validate(
         complaints.advance(session, actor, complaint_id, "investigate", body.note or "")
     )
 
 
 @router.post("/complaints/{complaint_id}/resolve")
-def resolve(actor: Handler, session: DB, complaint_id: Id, body: ReasonIn) -> ComplaintRead:
+def resolve(actor: Handler, session: DB, complaint_id: Id, body: StepReason) -> ComplaintRead:
     return ComplaintRead.model_validate(
         complaints.advance(session, actor, complaint_id, "resolve", body.reason)
     )
@@ -432,7 +434,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @settlement_router.post("/months/settle", summary="Build every provider's statement for the month")
-def settle(actor: SubsidyManager, session: DB, body: MonthIn) -> list[StatementRead]:
+def settle(actor: SubsidyManager, session: DB, body: SettlementRun) -> list[StatementRead]:
     return [StatementRead.model_validate(s) for s in settlement.settle(session, body.period)]
 
 

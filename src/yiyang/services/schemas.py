@@ -172,11 +172,11 @@ class OrderAssignment(Input):
     note: str | None = Field(default=None, max_length=500)
 
 
-class ReasonIn(Input):
+class StepReason(Input):
     reason: str = Reason
 
 
-class NoteIn(Input):
+class InvestigationNote(Input):
     note: str | None = Field(default=None, max_length=500)
 
 

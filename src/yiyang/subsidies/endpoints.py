@@ -21,11 +21,11 @@ from yiyang.subsidies.models import SubsidyPolicy
 from yiyang.subsidies.schemas import (
     MONTH_PATTERN,
     BalanceRead,
-    MonthIn,
     MonthOpened,
     PolicyCreate,
     PolicyRead,
     ReportRow,
+    SettlementRun,
 )
 
 router = APIRouter(prefix="/api/subsidies", tags=["subsidies"])
@@ -50,7 +50,7 @@ def create_policy(actor: Manager, session: DB, body: PolicyCreate) -> PolicyRead
 
 
 @router.post("/months/open", summary="Expire what does not carry over; allocate the month")
-def open_month(actor: Manager, session: DB, body: MonthIn) -> MonthOpened:
+def open_month(actor: Manager, session: DB, body: SettlementRun) -> MonthOpened:
     run = service.open_month(session, body.period)
     return MonthOpened(
         period=run.period,

@@ -43,7 +43,7 @@ class PolicyRead(PolicyCreate):
 MONTH_PATTERN = r"^20\d{2}-(0[1-9]|1[0-2])$"  # 2000-01 … 2099-12
 
 
-class MonthIn(Input):
+class SettlementRun(Input):
     period: str = Field(pattern=MONTH_PATTERN)
 
 
