@@ -107,6 +107,9 @@ def day(kits: list[Kit], start: dt.datetime, seed: int = 1) -> list[dict[str, An
                 )
             if "door_sensor" in d and awake and rnd.random() < 0.06:
                 out.append(msg(d["door_sensor"][0], "door_sensor", "door", at, {"open": True}))
+            if "contact_sensor" in d and awake and rnd.random() < 0.3:
+                serial = d["contact_sensor"][0]
+                out.append(msg(serial, "contact_sensor", "contact", at, {"active": True}))
             if minute % 60 == 0:
                 if "water_meter" in d:
                     kit.meter_litres += rnd.uniform(5, 25) if awake else 0.0
@@ -190,6 +193,10 @@ def day(kits: list[Kit], start: dt.datetime, seed: int = 1) -> list[dict[str, An
                             {"mmol_l": round(rnd.uniform(5.0, 9.0), 1)},
                         )
                     )
+        if "away_button" in d:  # out shopping in the morning, back before noon
+            for local_h, event in ((9.0, "away"), (11.0, "home")):
+                at = start + dt.timedelta(hours=(local_h - start.astimezone(tz).hour) % 24)
+                out.append(msg(d["away_button"][0], "away_button", event, at))
         if "bed_sensor" in d:
             for local_h, in_bed in ((6.5, False), (22.0, True)):
                 at = start + dt.timedelta(hours=(local_h - start.astimezone(tz).hour) % 24)
@@ -276,6 +283,10 @@ def _ordinary(
         return msg(serial, dtype, "motion", now, {"count": rnd.randint(1, 5)})
     if dtype == "door_sensor":
         return msg(serial, dtype, "door", now, {"open": rnd.random() < 0.5})
+    if dtype == "contact_sensor":
+        return msg(serial, dtype, "contact", now, {"active": rnd.random() < 0.5})
+    if dtype == "away_button":
+        return msg(serial, dtype, rnd.choice(("away", "home")), now)
     if dtype == "water_meter":
         kit.meter_litres += rnd.uniform(0, 3)
         return msg(serial, dtype, "meter", now, {"total_litres": round(kit.meter_litres, 1)})
