@@ -31,10 +31,10 @@ from yiyang.core.auth import require, session_watch
 from yiyang.core.clock import now
 from yiyang.core.config import get_settings
 from yiyang.core.db import DB
-from yiyang.core.errors import DomainError
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
+from yiyang.web.actions import run_action
 from yiyang.web.security import content_disposition
 from yiyang.web.templating import TEMPLATES, localtime, register_filters, render
 
@@ -192,14 +192,12 @@ def _act(
     run: Callable[[], object],
     fragment: str = "",
 ) -> Response:
-    """Run one action in a savepoint; on success back to the card (post/redirect/get), on a
-    refusal the card again with the reason (e.g. who already has the alert). Only flushed:
-    the request's session dependency commits before the response is sent (ADR 0011)."""
-    try:
-        with session.begin_nested():
-            run()
-    except DomainError as exc:
-        return _refused(request, actor, session, alert_id, exc.message, exc.status_code)
+    """Run one action (``web.actions.run_action``); on success back to the card
+    (post/redirect/get), on a refusal the card again with the reason (e.g. who already has the
+    alert)."""
+    refused = run_action(session, run)
+    if refused is not None:
+        return _refused(request, actor, session, alert_id, refused.message, refused.status_code)
     target = f"/console/alerts/{alert_id}" + (f"#{fragment}" if fragment else "")
     return RedirectResponse(target, status_code=303)
 

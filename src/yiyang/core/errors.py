@@ -9,6 +9,9 @@ from typing import Any
 class DomainError(Exception):
     status_code = 400
     code = "bad_request"
+    keeps_writes = False
+    """True for a refusal whose writes must stand although the request fails (a refused attempt
+    at a code records the attempt): the edge commits them instead of rolling back."""
 
     def __init__(self, message: str, *, field: str | None = None, **extra: Any) -> None:
         super().__init__(message)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from yiyang.core import audit
 from yiyang.core.auth import current_actor, require
 from yiyang.core.db import DB
-from yiyang.core.errors import NotFound
+from yiyang.core.errors import DomainError, NotFound
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
@@ -301,8 +301,9 @@ def keeping_attempts(session: Session, op: Callable[[], T]) -> T:
     attempt (the pages instead catch the refusal in ``_act`` and the dependency commits)."""
     try:
         return op()
-    except orders.AttemptRefused:
-        session.commit()
+    except DomainError as exc:
+        if exc.keeps_writes:
+            session.commit()
         raise
 
 

@@ -282,8 +282,11 @@ def check_in(
 class AttemptRefused(DomainError):
     """A refused attempt at the elder's code, answered like ``refusal``. What the attempt wrote
     (its audit row, the failure count, the lock and the provider's notice) must stand although
-    the request fails: the edge commits it (``services.endpoints.keeping_attempts``, the
-    pages' ``_act``) — a rollback would give a guesser unlimited, unrecorded tries."""
+    the request fails: the edge commits it (``keeps_writes``, honoured by
+    ``services.endpoints.keeping_attempts`` and the pages' ``web.actions.run_action``) — a
+    rollback would give a guesser unlimited, unrecorded tries."""
+
+    keeps_writes = True
 
     def __init__(self, refusal: DomainError) -> None:
         super().__init__(refusal.message, field=refusal.field, **refusal.extra)

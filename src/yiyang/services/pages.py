@@ -29,6 +29,7 @@ from yiyang.services.models import Caregiver, Provider, ServiceItem
 from yiyang.services.permissions import caregiver_scope, provider_scope
 from yiyang.services.schemas import OrderCreate
 from yiyang.subsidies import reports
+from yiyang.web.actions import run_action
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -245,23 +246,13 @@ def act(
 
 
 def _act(session: Session, back: str, op: Any, anchor: str = "") -> Response:
-    """Run a page action in a savepoint; a refusal comes back as a message on the page."""
+    """Run a page action (``web.actions.run_action``); back to the page, with the refusal as
+    a message when there is one."""
     from urllib.parse import quote
 
-    try:
-        with session.begin_nested():
-            try:
-                op()
-            except orders.AttemptRefused as refused:
-                # leave the savepoint normally: the attempt's record stands (nothing else
-                # was written before the code was judged)
-                attempt: DomainError | None = refused
-            else:
-                attempt = None
-        if attempt is not None:
-            raise attempt
-    except DomainError as exc:
-        return RedirectResponse(f"{back}?error={quote(exc.message)}{anchor}", status_code=303)
+    refused = run_action(session, op)
+    if refused is not None:
+        return RedirectResponse(f"{back}?error={quote(refused.message)}{anchor}", status_code=303)
     return RedirectResponse(f"{back}{anchor}", status_code=303)
 
 
