@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Device messages timestamped further ahead of / behind the platform clock are rejected
     ingest_max_future_minutes: int = 5
     ingest_max_past_hours: int = 72
+    # Area code (e.g. "021") given to 7–8-digit local landline numbers in imported rolls;
+    # empty: such numbers are stored as written
+    default_area_code: str = ""
     ingest_signature_window_s: int = 300  # signed HTTP ingest: allowed clock skew of a request
     # Notification channels (unset: that channel's messages are marked skipped, with the reason)
     smtp_host: str = ""  # email: the SMTP server (docs/notifications.md)

@@ -5,6 +5,7 @@ import enum
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from yiyang.core.audit import Audited
 from yiyang.core.db import Base
 
 
@@ -14,7 +15,7 @@ class RegionLevel(enum.StrEnum):
     COMMUNITY = "community"  # 居委/村委
 
 
-class Region(Base):
+class Region(Audited, Base):
     """A node of the region tree. ``path`` is the materialised path of codes, e.g.
     ``/310104000000/310104003000/310104003001/``: a subtree is one prefix filter."""
 
@@ -27,3 +28,6 @@ class Region(Base):
     level: Mapped[RegionLevel] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
     path: Mapped[str] = mapped_column(String(255))
+
+    def audit_region_path(self) -> str | None:
+        return self.path

@@ -24,6 +24,8 @@ from yiyang.registry.schemas import (
     ImportReport,
     Page,
     StatusChange,
+    SynonymCreate,
+    SynonymRead,
 )
 from yiyang.web.security import content_disposition
 
@@ -85,6 +87,8 @@ def report(batch: Any, outcome: imports.Outcome) -> ImportReport:
             "rejected_count": len(outcome.rejected),
             "rejected": outcome.rejected[: imports.REPORT_LIMIT],
             "unknown_headers": outcome.unknown_headers,
+            "header_row": outcome.layout.get("header_row"),
+            "mapping": imports.column_mapping(outcome.layout),
         }
     )
 
@@ -113,8 +117,9 @@ def rejected_rows(actor: Importer, session: DB, batch_id: Id) -> Response:
     from yiyang.registry.spreadsheets import rejected_workbook
 
     batch = imports.access_batch(session, actor, batch_id)
+    headers = (batch.layout or {}).get("headers")
     return Response(
-        rejected_workbook(batch.rejected),
+        rejected_workbook(batch.rejected, headers),
         media_type=XLSX,
         headers={"Content-Disposition": content_disposition(f"rejected-{batch.id}.xlsx")},
     )
@@ -129,6 +134,32 @@ def import_template(actor: Importer) -> Response:
         media_type=XLSX,
         headers={"Content-Disposition": content_disposition("elders-template.xlsx")},
     )
+
+
+# ---------------------------------------------------------------------------- synonyms
+@router.get(
+    "/synonyms",
+    response_model=list[SynonymRead],
+    summary="The district's own wordings for household, gender, category and relation",
+)
+def list_synonyms(actor: Importer, session: DB) -> list[SynonymRead]:
+    return [SynonymRead.model_validate(s) for s in service.list_synonyms(session, actor)]
+
+
+@router.post(
+    "/synonyms",
+    response_model=SynonymRead,
+    status_code=201,
+    summary="Add a wording for the caller's area (laid over the shipped defaults on import)",
+)
+def add_synonym(actor: Importer, session: DB, data: SynonymCreate) -> SynonymRead:
+    return SynonymRead.model_validate(service.add_synonym(session, actor, data))
+
+
+@router.delete("/synonyms/{synonym_id}", status_code=204, summary="Remove a wording")
+def remove_synonym(actor: Importer, session: DB, synonym_id: Id) -> Response:
+    service.remove_synonym(session, actor, synonym_id)
+    return Response(status_code=204)
 
 
 # ---------------------------------------------------------------------------- one elder

@@ -11,12 +11,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, any_, bindparam, delete, select, update
+from sqlalchemy import Integer, String, Table, any_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from yiyang.core import audit, bulk
 from yiyang.core.clock import now, today_local
+from yiyang.core.config import get_settings
 from yiyang.core.errors import Forbidden, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.masking import mask_id_number
@@ -26,13 +27,17 @@ from yiyang.regions.models import Region
 from yiyang.registry.enums import ElderStatus
 from yiyang.registry.importer import (
     DuplicateCheck,
+    ImportContext,
     ImportFileError,
     ParsedTable,
+    RegionIndex,
     RegionRef,
     RejectedRow,
     ValidRow,
     chunked,
     read_table,
+    rejection,
+    relabel,
     validate_rows,
 )
 from yiyang.registry.models import (
@@ -41,7 +46,9 @@ from yiyang.registry.models import (
     ElderStatusChange,
     EmergencyContact,
     ImportBatch,
+    RegistrySynonym,
 )
+from yiyang.registry.synonyms import Synonyms
 
 CHUNK = 5000
 REPORT_LIMIT = 1000  # rejected rows returned inline; all of them stay downloadable
@@ -56,13 +63,38 @@ class Outcome:
     unchanged: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     unknown_headers: list[str] = field(default_factory=list)
+    layout: dict[str, Any] = field(default_factory=dict)  # header row, headers, fields
 
 
-def _region_refs(session: Session) -> dict[str, RegionRef]:
-    return {
-        code: RegionRef(rid, path)
-        for rid, code, path in session.execute(select(Region.id, Region.code, Region.path))
-    }
+def _region_index(session: Session) -> RegionIndex:
+    return RegionIndex.of(
+        {
+            code: RegionRef(rid, path, name)
+            for rid, code, path, name in session.execute(
+                select(Region.id, Region.code, Region.path, Region.name)
+            )
+        }
+    )
+
+
+def district_synonyms(session: Session, scope: str) -> Synonyms:
+    """The default synonym tables with the additions of every region above or at ``scope``
+    (a district's additions apply to its streets' imports)."""
+    rows = session.execute(
+        select(
+            RegistrySynonym.region_path,
+            RegistrySynonym.kind,
+            RegistrySynonym.wording,
+            RegistrySynonym.value,
+        ).order_by(func.length(RegistrySynonym.region_path))
+    ).all()
+    return Synonyms.default().with_additions(
+        (kind, wording, value) for path, kind, wording, value in rows if scope.startswith(path)
+    )
+
+
+def import_context(session: Session, scope: str) -> ImportContext:
+    return ImportContext(get_settings().default_area_code, district_synonyms(session, scope))
 
 
 def _snapshot(values: dict[str, Any]) -> dict[str, Any]:
@@ -79,32 +111,59 @@ def _snapshot(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _validated_chunks(
-    table: ParsedTable, regions: dict[str, RegionRef], scope: str
+    table: ParsedTable, regions: RegionIndex, scope: str, context: ImportContext
 ) -> Iterator[list[ValidRow | RejectedRow]]:
     """Validated chunks in file order, streamed: memory stays bounded by the chunk size.
     (Validating in a worker process was measured and lost: pickling the results back costs
     about half of what the validation itself does — see bench/README.md.)"""
     for chunk in chunked(table.rows, CHUNK):
-        yield validate_rows(chunk, table.columns, regions, scope)
+        yield validate_rows(chunk, table.columns, regions, scope, context=context)
 
 
-def run(session: Session, actor: Actor, filename: str, data: bytes, *, write: bool) -> Outcome:
-    """Validate ``data`` and (when ``write``) upsert the good rows. Flushes, never commits."""
+def column_mapping(layout: dict[str, Any]) -> list[dict[str, Any]]:
+    """The layout as rows for a report: file column → field."""
+    fields = layout.get("fields", [])
+    return [
+        {"column": i, "header": header, "field": fields[i] if i < len(fields) else None}
+        for i, header in enumerate(layout.get("headers", []))
+    ]
+
+
+def _mapping(layout: dict[str, Any] | None) -> dict[int, str | None] | None:
+    """A clerk's column mapping kept on a batch (None: map by the headers)."""
+    if not layout or not layout.get("mapped_by_clerk"):
+        return None
+    return dict(enumerate(layout.get("fields", [])))
+
+
+def run(
+    session: Session,
+    actor: Actor,
+    filename: str,
+    data: bytes,
+    *,
+    write: bool,
+    mapping: dict[int, str | None] | None = None,
+) -> Outcome:
+    """Validate ``data`` and (when ``write``) upsert the good rows. Flushes, never commits.
+    ``mapping`` (column index → field) replaces the mapping by headers."""
     scope = region_scope_path(actor)
     if not actor.can(Perm.IMPORT_ELDERS) or scope is None:
         raise Forbidden(_("Your role may not do this."))
     rejected: list[RejectedRow] = []
     try:
-        table = read_table(data, filename)
-        outcome = Outcome(unknown_headers=table.unknown_headers)
-        columns = set(table.columns)
+        table = read_table(data, filename, mapping)
+        outcome = Outcome(unknown_headers=table.unknown_headers, layout=table.layout())
+        if mapping is not None:
+            outcome.layout["mapped_by_clerk"] = True
+        context = import_context(session, scope)
         dupes = DuplicateCheck()
         # Pipeline: this thread validates chunk N+1 while one writer thread looks up and writes
         # chunk N (it waits on PostgreSQL with the GIL released). Only the writer touches the
         # session while the pipeline runs; context (audit actor, locale) is copied to it.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
             pending: Future[list[RejectedRow]] | None = None
-            for results in _validated_chunks(table, _region_refs(session), scope):
+            for results in _validated_chunks(table, _region_index(session), scope, context):
                 good, bad = dupes.split(results, table.columns)
                 outcome.total += len(results)
                 rejected.extend(bad)
@@ -119,7 +178,7 @@ def run(session: Session, actor: Actor, filename: str, data: bytes, *, write: bo
                         actor,
                         scope,
                         good,
-                        columns,
+                        table.columns,
                         outcome,
                         write,
                     )
@@ -129,7 +188,10 @@ def run(session: Session, actor: Actor, filename: str, data: bytes, *, write: bo
         raise ValidationFailed(str(exc), field="file") from None
     outcome.valid = outcome.created + outcome.updated + outcome.unchanged
     rejected.sort(key=lambda r: r.row)
-    outcome.rejected = [{"row": r.row, "errors": r.errors, "values": r.values} for r in rejected]
+    relabel(rejected, table)
+    outcome.rejected = [
+        {"row": r.row, "errors": r.errors, "values": r.values, "cells": r.cells} for r in rejected
+    ]
     return outcome
 
 
@@ -141,10 +203,11 @@ def _process_chunk(
     actor: Actor,
     scope: str,
     chunk: Sequence[ValidRow],
-    columns: set[str],
+    file_columns: dict[str, int],
     outcome: Outcome,
     write: bool,
 ) -> list[RejectedRow]:
+    columns = set(file_columns)
     numbers = [r.values["id_number"] for r in chunk]
     keys = [k for k in chunk[0].values if k not in _COMPARE_SKIP]
     cols = [getattr(Elder, k) for k in keys]
@@ -189,18 +252,17 @@ def _process_chunk(
             continue
         if scope != "/" and not old.cur_path.startswith(scope):
             rejected.append(
-                RejectedRow(
-                    row.row,
-                    [
-                        {
-                            "field": "id_number",
-                            "column": "身份证号",
-                            "message": _(
-                                "This person is registered in a region outside your jurisdiction; "
-                                "ask the district to transfer the record."
-                            ),
-                        }
-                    ],
+                rejection(
+                    row,
+                    file_columns,
+                    {
+                        "field": "id_number",
+                        "column": "身份证号",
+                        "message": _(
+                            "This person is registered in a region outside your jurisdiction; "
+                            "ask the district to transfer the record."
+                        ),
+                    },
                 )
             )
             continue
@@ -422,15 +484,34 @@ def dry_run(
     return batch, outcome
 
 
-def commit(session: Session, actor: Actor, batch_id: int) -> tuple[ImportBatch, Outcome]:
-    """Commit a dry-run batch. The rows are validated again: the registry may have changed."""
+def remap(
+    session: Session, actor: Actor, batch_id: int, fields: dict[int, str | None]
+) -> tuple[ImportBatch, Outcome]:
+    """Check a dry-run batch again with the clerk's column mapping (column index → field, None
+    to ignore a column); the commit then reads the file the same way."""
+    batch = _uncommitted(session, actor, batch_id)
+    outcome = run(
+        session, actor, batch.filename, batch.stored_file or b"", write=False, mapping=fields
+    )
+    _fill(batch, outcome)
+    session.flush()
+    return batch, outcome
+
+
+def _uncommitted(session: Session, actor: Actor, batch_id: int) -> ImportBatch:
     batch = access_batch(session, actor, batch_id)
     if batch.committed_at is not None:
         raise ValidationFailed(_("This import has already been committed."), field="batch")
     if batch.created_by != actor.user_id:
         raise Forbidden(_("Only the person who uploaded the file can commit it."))
+    return batch
+
+
+def commit(session: Session, actor: Actor, batch_id: int) -> tuple[ImportBatch, Outcome]:
+    """Commit a dry-run batch. The rows are validated again: the registry may have changed."""
+    batch = _uncommitted(session, actor, batch_id)
     data = batch.stored_file or b""
-    outcome = run(session, actor, batch.filename, data, write=True)
+    outcome = run(session, actor, batch.filename, data, write=True, mapping=_mapping(batch.layout))
     _fill(batch, outcome)
     batch.committed_at = now()
     batch.stored_file = None  # the roll is in the registry now; keep no second copy of it
@@ -460,6 +541,7 @@ def _fill(batch: ImportBatch, outcome: Outcome) -> None:
     batch.unchanged_count = outcome.unchanged
     batch.rejected_count = len(outcome.rejected)
     batch.rejected = outcome.rejected
+    batch.layout = outcome.layout
 
 
 def access_batch(session: Session, actor: Actor, batch_id: int) -> ImportBatch:

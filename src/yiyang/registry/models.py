@@ -15,6 +15,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -76,8 +77,12 @@ class Elder(Audited, Base):
     birth_date: Mapped[dt.date] = mapped_column(Date)
     id_number: Mapped[str] = mapped_column(String(18), unique=True)
     id_tail: Mapped[str] = mapped_column(String(4))  # last four, for "search by ID tail"
+    # The 15-digit first-generation number as given, when ``id_number`` was upgraded from it
+    id_number_legacy: Mapped[str | None] = mapped_column(String(15))
     mobile_phone: Mapped[str | None] = mapped_column(String(20))
-    home_phone: Mapped[str | None] = mapped_column(String(20))
+    home_phone: Mapped[str | None] = mapped_column(String(20))  # the landline
+    # Further numbers and what was written beside a number: "13812345678（儿子）；13900000000"
+    phone_notes: Mapped[str | None] = mapped_column(String(255))
     address: Mapped[str] = mapped_column(String(255))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
@@ -187,5 +192,26 @@ class ImportBatch(Base):
     updated_count: Mapped[int] = mapped_column(Integer, default=0)
     unchanged_count: Mapped[int] = mapped_column(Integer, default=0)
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
-    rejected: Mapped[list[Any]] = mapped_column(default=list)  # [{row, errors, values}]
+    rejected: Mapped[list[Any]] = mapped_column(default=list)  # [{row, errors, values, cells}]
+    # The header row, the file's headers and the column mapping used: {header_row, headers,
+    # fields}. A clerk's corrected mapping is kept here, so the commit reads the file the same way.
+    layout: Mapped[dict[str, Any] | None]
     stored_file: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+
+class RegistrySynonym(Audited, Base):
+    """A district's own wording for a household, gender, category or relation value, laid over
+    the defaults of ``registry.synonyms`` for imports within ``region_path``."""
+
+    __tablename__ = "registry_synonym"
+    __table_args__ = (
+        UniqueConstraint("region_path", "kind", "wording", name="uq_registry_synonym_wording"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_path: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    wording: Mapped[str] = mapped_column(String(64))  # as compared: NFKC, no spaces, lower case
+    value: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)

@@ -22,6 +22,7 @@ from yiyang.regions import repository as regions
 from yiyang.registry import imports, service
 from yiyang.registry.endpoints import read_upload
 from yiyang.registry.enums import BloodType, Category, ElderStatus, Household, Mobility, label
+from yiyang.registry.importer import HEADERS, field_label
 from yiyang.registry.permissions import can_edit_elder
 from yiyang.registry.schemas import ElderCreate, ElderFilters, ElderUpdate, StatusChange
 from yiyang.web.templating import register_globals, render
@@ -283,10 +284,20 @@ async def elder_status(request: Request, actor: Editor, session: DB, elder_id: I
 
 
 # ---------------------------------------------------------------------------- import
+# Fields a clerk can map a file column to, in the order of the select (labels via gettext).
+MAPPABLE_FIELDS = list(dict.fromkeys(HEADERS.values()))
+
+
 def _import_page(
     request: Request, session: Session, actor: Actor, status_code: int = 200, **context: Any
 ) -> Response:
     context.setdefault("report", None)
+    report = context["report"]
+    context["mapping"] = imports.column_mapping(report.layout) if report is not None else []
+    context["field_choices"] = [(f, field_label(f)) for f in MAPPABLE_FIELDS]
+    context["field_names"] = dict(context["field_choices"])
+    if request.headers.get("hx-target") == "report" and report is not None:
+        return render(request, "elders/_import_report.html", status_code=status_code, **context)
     return render(
         request,
         "elders/import.html",
@@ -311,6 +322,24 @@ async def import_upload(
             imports.dry_run, session, actor, file.filename or "upload.csv", data
         )
     except DomainError as exc:
+        return _import_page(request, session, actor, exc.status_code, error=exc.message)
+    return _import_page(request, session, actor, report=outcome, batch=batch)
+
+
+@router.post("/elders-import/{batch_id}/mapping")
+async def import_remap(request: Request, actor: Importer, session: DB, batch_id: Id) -> Response:
+    """Check the uploaded file again with the clerk's column mapping (``field_<column>``)."""
+    form = await request.form()
+    fields: dict[int, str | None] = {}
+    for name, value in form.multi_items():
+        if name.startswith("field_") and name[6:].isdigit():
+            chosen = str(value)
+            fields[int(name[6:])] = chosen if chosen in MAPPABLE_FIELDS else None
+    try:
+        batch, outcome = await run_in_threadpool(imports.remap, session, actor, batch_id, fields)
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
         return _import_page(request, session, actor, exc.status_code, error=exc.message)
     return _import_page(request, session, actor, report=outcome, batch=batch)
 

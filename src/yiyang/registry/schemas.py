@@ -5,19 +5,44 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from yiyang.core.types import Input
 from yiyang.registry.enums import BloodType, Category, ElderStatus, Gender, Household, Mobility
+from yiyang.registry.synonyms import VALUES as SYNONYM_VALUES
+from yiyang.registry.synonyms import SynonymKind
 from yiyang.registry.validation import (
     check_birth_matches,
     check_gender_matches,
     check_id_number,
     check_phone,
+    normalize,
+    normalize_name,
 )
 
 T = TypeVar("T")
-Name = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _nfkc(value: Any) -> Any:
+    return normalize(value) if isinstance(value, str) else value
+
+
+def _person_name(value: Any) -> Any:
+    return normalize_name(value) if isinstance(value, str) else value
+
+
+# Names and codes are NFKC-normalised before they are judged (registry.validation), like the
+# importer's cells: a full-width space inside a Chinese name goes, full-width digits count.
+Name = Annotated[str, BeforeValidator(_person_name), Field(min_length=1, max_length=64)]
+RegionCode = Annotated[str, BeforeValidator(_nfkc), Field(pattern=r"^\d{12}$")]
 ShortList = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=120)]], Field(max_length=40)
 ]
@@ -65,7 +90,7 @@ class _ElderFields(Input):
     address: Annotated[str, Field(min_length=2, max_length=255)]
     latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
-    region_code: Annotated[str, Field(pattern=r"^\d{12}$")]
+    region_code: RegionCode
     household: Household
     categories: list[Category] = Field(default_factory=list)
     care_level: Annotated[int, Field(ge=0, le=6)] | None = None
@@ -98,12 +123,19 @@ class ElderCreate(_ElderFields):
     id_number: str
     gender: Gender | None = None  # derived from the ID number when omitted
     birth_date: dt.date | None = None  # derived from the ID number when omitted
+    _legacy_id_number: str | None = PrivateAttr(default=None)
+
+    @property
+    def legacy_id_number(self) -> str | None:
+        """The 15-digit number given, when ``id_number`` was upgraded from it."""
+        return self._legacy_id_number
 
     @model_validator(mode="after")
     def _identity(self) -> Self:
         resident = check_id_number(self.id_number)
         check_birth_matches(resident, self.birth_date)
         check_gender_matches(resident, self.gender)
+        self._legacy_id_number = resident.legacy
         self.id_number = resident.number
         self.birth_date = resident.birth_date
         self.gender = resident.gender
@@ -122,7 +154,7 @@ class ElderUpdate(Input):
     address: Annotated[str, Field(min_length=2, max_length=255)] | None = None
     latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
-    region_code: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
+    region_code: RegionCode | None = None
     household: Household | None = None
     categories: list[Category] | None = None
     care_level: Annotated[int, Field(ge=0, le=6)] | None = None
@@ -197,7 +229,9 @@ class ElderListItem(BaseModel):
 
 
 class ElderRead(ElderListItem):
-    home_phone: str | None
+    home_phone: str | None  # the landline
+    phone_notes: str | None  # further numbers and notes beside them (roles seeing phones)
+    id_number_legacy: str | None  # the 15-digit ID it was upgraded from (roles seeing IDs)
     latitude: float | None
     longitude: float | None
     region_path: str
@@ -256,8 +290,15 @@ class Page(BaseModel, Generic[T]):
 
 class RejectedRowRead(BaseModel):
     row: int
-    errors: list[dict[str, Any]]  # field, column, message
-    values: dict[str, Any]  # the cells as read
+    errors: list[dict[str, Any]]  # field, column, message; value (as written), normalised
+    values: dict[str, Any]  # field → the cell as written
+    cells: list[str] = Field(default_factory=list)  # every cell of the row, as written
+
+
+class ColumnMapping(BaseModel):
+    column: int  # 0-based index in the file
+    header: str  # the file's header, as written
+    field: str | None  # the registry field it fills; None: ignored
 
 
 class ImportReport(BaseModel):
@@ -274,3 +315,34 @@ class ImportReport(BaseModel):
     rejected_count: int
     rejected: list[RejectedRowRead]  # the first imports.REPORT_LIMIT
     unknown_headers: list[str]
+    header_row: int | None = None  # the spreadsheet row the headers were read from
+    mapping: list[ColumnMapping] = Field(default_factory=list)  # file column → field
+
+
+class SynonymCreate(Input):
+    """A district's own wording for a value: ``kind`` household, gender, category or relation;
+    ``value`` a household/gender/category code (a relation's value is its spelling)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: SynonymKind
+    wording: Annotated[str, BeforeValidator(_nfkc), Field(min_length=1, max_length=64)]
+    value: Annotated[str, BeforeValidator(_nfkc), Field(min_length=1, max_length=32)]
+
+    @model_validator(mode="after")
+    def _known_value(self) -> Self:
+        allowed = SYNONYM_VALUES[self.kind]
+        if allowed is not None and self.value not in allowed:
+            raise ValueError(f"value must be one of {', '.join(sorted(allowed))}")
+        return self
+
+
+class SynonymRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    wording: str
+    value: str
+    region_path: str
+    created_at: dt.datetime

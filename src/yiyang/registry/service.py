@@ -14,15 +14,22 @@ from yiyang.core.clock import age_on, today_local
 from yiyang.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
-from yiyang.core.scoping import Actor
+from yiyang.core.scoping import Actor, region_scope_path
 from yiyang.regions import repository as regions
 from yiyang.regions.models import Region
 from yiyang.registry import repository
 from yiyang.registry.enums import ElderStatus
-from yiyang.registry.models import Elder, ElderCategory, ElderStatusChange, EmergencyContact
+from yiyang.registry.models import (
+    Elder,
+    ElderCategory,
+    ElderStatusChange,
+    EmergencyContact,
+    RegistrySynonym,
+)
 from yiyang.registry.permissions import (
     can_edit_elder,
     can_view_medical,
+    sees_full_identity,
     shown_birth_date,
     shown_id_number,
     shown_phone,
@@ -39,7 +46,9 @@ from yiyang.registry.schemas import (
     Page,
     StatusChange,
     StatusChangeRead,
+    SynonymCreate,
 )
+from yiyang.registry.synonyms import key as synonym_key
 
 
 def access_elder(session: Session, actor: Actor, elder_id: int) -> Elder:
@@ -86,6 +95,7 @@ def create_elder(session: Session, actor: Actor, data: ElderCreate) -> Elder:
     elder = Elder(
         **fields,
         id_tail=data.id_number[-4:],
+        id_number_legacy=data.legacy_id_number,
         region_id=region.id,
         region_path=region.path,
         status=ElderStatus.ACTIVE,
@@ -266,6 +276,10 @@ def read_elder(session: Session, actor: Actor, elder_id: int) -> ElderRead:
     extra: dict[str, Any] = {
         "home_phone": shown_phone(actor, elder.home_phone),
         "family_doctor_phone": shown_phone(actor, elder.family_doctor_phone),
+        # Only for roles that see numbers in full: the notes hold further numbers verbatim.
+        "phone_notes": elder.phone_notes if actor.can(Perm.VIEW_PHONE) else None,
+        # The first-generation ID it was upgraded from: only for roles that see IDs in full.
+        "id_number_legacy": elder.id_number_legacy if sees_full_identity(actor) else None,
     }
     return ElderRead(
         **base.model_dump(),
@@ -288,3 +302,51 @@ def read_elder(session: Session, actor: Actor, elder_id: int) -> ElderRead:
         updated_at=elder.updated_at,
         version=elder.version,
     )
+
+
+# ---------------------------------------------------------------------------- synonyms
+def list_synonyms(session: Session, actor: Actor) -> Sequence[RegistrySynonym]:
+    """The additions that apply to the actor's imports (set above or at their area) and those
+    set within it."""
+    scope = _synonym_scope(actor)
+    rows = session.scalars(
+        select(RegistrySynonym).order_by(RegistrySynonym.kind, RegistrySynonym.wording)
+    ).all()
+    return [r for r in rows if scope.startswith(r.region_path) or r.region_path.startswith(scope)]
+
+
+def add_synonym(session: Session, actor: Actor, data: SynonymCreate) -> RegistrySynonym:
+    """Add (or re-point) a wording for the actor's area. Audited (``RegistrySynonym``)."""
+    scope = _synonym_scope(actor)
+    wording = synonym_key(data.wording)
+    row = session.scalar(
+        select(RegistrySynonym).where(
+            RegistrySynonym.region_path == scope,
+            RegistrySynonym.kind == data.kind.value,
+            RegistrySynonym.wording == wording,
+        )
+    )
+    if row is None:
+        row = RegistrySynonym(
+            region_path=scope, kind=data.kind.value, wording=wording, created_by=actor.user_id
+        )
+        session.add(row)
+    row.value = data.value
+    session.flush()
+    return row
+
+
+def remove_synonym(session: Session, actor: Actor, synonym_id: int) -> None:
+    scope = _synonym_scope(actor)
+    row = session.get(RegistrySynonym, synonym_id)
+    if row is None or not row.region_path.startswith(scope):
+        raise NotFound(_("No such synonym."))
+    session.delete(row)
+    session.flush()
+
+
+def _synonym_scope(actor: Actor) -> str:
+    scope = region_scope_path(actor)
+    if not actor.can(Perm.IMPORT_ELDERS) or scope is None:
+        raise Forbidden(_("Your role may not do this."))
+    return scope

@@ -51,5 +51,7 @@ def template_workbook() -> bytes:
     return _save([TEMPLATE, example])
 
 
-def rejected_workbook(rejected: list[dict[str, Any]]) -> bytes:
-    return _save(rejected_to_rows(rejected))
+def rejected_workbook(rejected: list[dict[str, Any]], headers: list[str] | None = None) -> bytes:
+    """The rejected rows with the file's own columns and cell text (all cells written as text,
+    so an ID is never turned into a number again), the row number and the reasons."""
+    return _save(rejected_to_rows(rejected, headers))
