@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -46,9 +46,9 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def create_app(*, pipeline: bool = False) -> FastAPI:
-    """The web app; with ``pipeline`` it also runs the device pipeline in the background."""
-    domains.install()  # the domains' scoping rules and session store, before any request
+def _lifespan(pipeline: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the device pipeline with the app (when asked) and stop it and the console's live
+    hub with it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,8 +71,103 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
             if app.state.pipeline is not None:
                 await app.state.pipeline.stop()
 
+    return lifespan
+
+
+async def _locale_middleware(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    chosen = request.query_params.get("lang")
+    locale = i18n.pick_locale(chosen, request.cookies.get("lang"), get_settings().default_locale)
+    token = i18n.set_locale(locale)
+    try:
+        response = await call_next(request)
+    finally:
+        i18n.reset_locale(token)
+    if chosen in i18n.SUPPORTED:
+        response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="lax")
+    response.headers.setdefault("Content-Language", locale.replace("_", "-"))
+    return response
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    headers = {}
+    if "retry_after" in exc.extra:
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    if _wants_json(request):
+        return JSONResponse({"detail": exc.to_dict()}, status_code=exc.status_code, headers=headers)
+    htmx = request.headers.get("hx-request") == "true"
+    if isinstance(exc, NotAuthenticated):
+        target = "/login?next=" + quote(request.url.path)
+        if htmx:
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    template = "_error_fragment.html" if htmx else "error.html"
+    return render(request, template, status_code=exc.status_code, error=exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    detail = {
+        "code": "validation_failed",
+        "message": i18n.gettext("Some fields are not valid."),
+        "errors": field_errors(exc.errors()),
+    }
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def home() -> RedirectResponse:
+    return RedirectResponse("/elders", status_code=303)
+
+
+def healthz(request: Request) -> JSONResponse:
+    """Liveness for a load balancer; with the pipeline here, how that is doing: 503 when a
+    received device message has waited too long to be stored (the web part still works
+    while a listener reconnects; ``pipeline.mqtt_connected`` says so)."""
+    p = getattr(request.app.state, "pipeline", None)
+    ok = p is None or not p.health()["stalled"]
+    body = {
+        "status": "ok" if ok else "degraded",
+        "version": __version__,
+        "pipeline": p.health() if p is not None else None,
+    }
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+def api_docs(request: Request) -> Response:
+    """Swagger UI from the swagger-ui-bundle-v2 package; no CDN, no inline script."""
+    return render(request, "api_docs.html", openapi_url=request.app.openapi_url)
+
+
+ROUTERS = (
+    accounts_api.router,
+    registry_api.router,
+    devices_api.router,
+    ingest_api.router,
+    alarms_api.router,
+    console_api.router,
+    services_api.router,
+    subsidies_api.router,
+    services_api.settlement_router,
+    audit_api.router,
+    regions_api.router,
+    accounts_pages.router,
+    registry_pages.router,
+    audit_pages.router,
+    devices_pages.router,
+    alarms_pages.router,
+    console_pages.router,
+    services_pages.router,
+    subsidies_pages.router,
+)
+
+
+def create_app(*, pipeline: bool = False) -> FastAPI:
+    """The web app; with ``pipeline`` it also runs the device pipeline in the background."""
+    domains.install()  # the domains' scoping rules and session store, before any request
     app = FastAPI(
-        lifespan=lifespan,
+        lifespan=_lifespan(pipeline),
         title="Yiyang 颐养 API",
         version=__version__,
         description="Smart home- and community-based elderly care platform.",
@@ -81,102 +176,16 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(SecurityHeadersMiddleware)
-
-    @app.middleware("http")
-    async def locale_middleware(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        chosen = request.query_params.get("lang")
-        locale = i18n.pick_locale(
-            chosen, request.cookies.get("lang"), get_settings().default_locale
-        )
-        token = i18n.set_locale(locale)
-        try:
-            response = await call_next(request)
-        finally:
-            i18n.reset_locale(token)
-        if chosen in i18n.SUPPORTED:
-            response.set_cookie("lang", chosen, max_age=365 * 86400, samesite="lax")
-        response.headers.setdefault("Content-Language", locale.replace("_", "-"))
-        return response
-
-    @app.exception_handler(DomainError)
-    async def domain_error(request: Request, exc: DomainError) -> Response:
-        headers = {}
-        if "retry_after" in exc.extra:
-            headers["Retry-After"] = str(exc.extra["retry_after"])
-        if _wants_json(request):
-            return JSONResponse(
-                {"detail": exc.to_dict()}, status_code=exc.status_code, headers=headers
-            )
-        if isinstance(exc, NotAuthenticated):
-            target = "/login?next=" + quote(request.url.path)
-            if request.headers.get("hx-request") == "true":
-                return Response(status_code=204, headers={"HX-Redirect": target})
-            return RedirectResponse(target, status_code=303)
-        template = (
-            "_error_fragment.html" if request.headers.get("hx-request") == "true" else "error.html"
-        )
-        return render(request, template, status_code=exc.status_code, error=exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = field_errors(exc.errors())
-        detail = {
-            "code": "validation_failed",
-            "message": i18n.gettext("Some fields are not valid."),
-            "errors": errors,
-        }
-        return JSONResponse({"detail": detail}, status_code=422)
-
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/elders", status_code=303)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> JSONResponse:
-        """Liveness for a load balancer; with the pipeline here, how that is doing: 503 when a
-        received device message has waited too long to be stored (the web part still works
-        while a listener reconnects; ``pipeline.mqtt_connected`` says so)."""
-        p = getattr(app.state, "pipeline", None)
-        ok = p is None or not p.health()["stalled"]
-        body = {
-            "status": "ok" if ok else "degraded",
-            "version": __version__,
-            "pipeline": p.health() if p is not None else None,
-        }
-        return JSONResponse(body, status_code=200 if ok else 503)
-
-    @app.get("/api/docs", include_in_schema=False)
-    def api_docs(request: Request) -> Response:
-        """Swagger UI from the swagger-ui-bundle-v2 package; no CDN, no inline script."""
-        return render(request, "api_docs.html", openapi_url=app.openapi_url)
-
+    app.middleware("http")(_locale_middleware)
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_api_route("/", home, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/api/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (
-        accounts_api.router,
-        registry_api.router,
-        devices_api.router,
-        ingest_api.router,
-        alarms_api.router,
-        console_api.router,
-        services_api.router,
-        subsidies_api.router,
-        services_api.settlement_router,
-        audit_api.router,
-        regions_api.router,
-        accounts_pages.router,
-        registry_pages.router,
-        audit_pages.router,
-        devices_pages.router,
-        alarms_pages.router,
-        console_pages.router,
-        services_pages.router,
-        subsidies_pages.router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
-
     return app
 
 
