@@ -278,6 +278,38 @@ def make_roll(
     typer.echo(f"wrote {out}")
 
 
+regions_app = typer.Typer(help="The region tree (district → street → community).")
+app.add_typer(regions_app, name="regions")
+
+
+@regions_app.command("load")
+def regions_load(
+    file: Annotated[Path, typer.Argument(help="CSV with the columns code,name,parent_code")],
+    database_url: DbOption = None,
+) -> None:
+    """Load a district's official administrative-division list (国家统计局 统计用区划代码:
+    code, name, parent code). Missing regions are created, renamed ones renamed; running it
+    again changes nothing. Every write is audited."""
+    from yiyang.core import audit
+    from yiyang.core.db import unit_of_work
+    from yiyang.core.errors import DomainError
+    from yiyang.regions.service import load_divisions, read_division_csv
+
+    _engine(database_url)
+    try:
+        rows = read_division_csv(file.read_bytes())
+        with (
+            audit.acting_as(audit.AuditActor(None, "regions-load")),
+            unit_of_work() as session,
+        ):
+            result = load_divisions(session, rows)
+    except DomainError as exc:
+        raise typer.BadParameter(exc.message) from None
+    typer.echo(
+        f"regions: created={result.created} renamed={result.renamed} unchanged={result.unchanged}"
+    )
+
+
 if __name__ == "__main__":
     app()
 
