@@ -15,8 +15,7 @@ from yiyang.accounts.models import User
 from yiyang.alarms import describe
 from yiyang.alarms.enums import AlertState, AlertType
 from yiyang.alarms.models import Alert, AlertEvent
-from yiyang.console import geo
-from yiyang.console import service as response
+from yiyang.console import geo, repository
 from yiyang.console.models import CallLog, Dispatch, EmergencyRequest, Facility, Responder
 from yiyang.core import audit
 from yiyang.core.clock import age_on, to_local
@@ -176,10 +175,10 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
         calls=list(calls),
         dispatches=list(dispatches),
         requests_120=list(requests),
-        responders=response.responders_for(session, alert)
+        responders=repository.responders_for(session, alert)
         if alert.state != AlertState.RESOLVED
         else [],
-        colleagues=response.colleagues(session, alert)
+        colleagues=repository.colleagues(session, alert)
         if alert.state != AlertState.RESOLVED
         else [],
     )

@@ -11,9 +11,12 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from yiyang.accounts.models import User
 from yiyang.alarms.enums import AlertState, Severity
 from yiyang.alarms.models import Alert
 from yiyang.alarms.repository import alert_scope
+from yiyang.console.models import Responder
+from yiyang.core.roles import Perm, Role, has_perm
 from yiyang.core.scoping import Actor, within_path
 from yiyang.registry.models import Elder
 
@@ -149,3 +152,25 @@ def sla_alarms(
             )
         )
     return out
+
+
+def can_handle(user: User) -> bool:
+    """The user's role handles alerts (an operator, or staff who stand in)."""
+    return has_perm(Role(user.role), Perm.HANDLE_ALERTS)
+
+
+def colleagues(session: Session, alert: Alert) -> list[User]:
+    """Who an alert can be handed to: active users who handle alerts in its area."""
+    users = session.scalars(select(User).where(User.active).order_by(User.display_name))
+    return [u for u in users if can_handle(u) and alert.region_path.startswith(u.region_path)]
+
+
+def responders_for(session: Session, alert: Alert) -> list[Responder]:
+    """Responders who can reach the elder: the elder's community first, then the street."""
+    street = alert.region_path[:27]
+    rows = session.scalars(
+        select(Responder)
+        .where(Responder.active, within_path(Responder.region_path, street))
+        .order_by(Responder.kind, Responder.name)
+    ).all()
+    return sorted(rows, key=lambda r: (r.region_path != alert.region_path, r.kind, r.name))

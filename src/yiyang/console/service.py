@@ -19,6 +19,7 @@ from yiyang.alarms import describe
 from yiyang.alarms import service as alerts
 from yiyang.alarms.enums import TRANSITIONS, AlertState, Outcome
 from yiyang.alarms.models import Alert
+from yiyang.console import repository
 from yiyang.console.models import CallLog, Dispatch, EmergencyRequest, Responder
 from yiyang.console.schemas import (
     AlertClaim,
@@ -33,8 +34,8 @@ from yiyang.core import audit
 from yiyang.core.config import get_settings
 from yiyang.core.errors import Conflict, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
-from yiyang.core.roles import Perm, Role
-from yiyang.core.scoping import Actor, within_path
+from yiyang.core.roles import Role
+from yiyang.core.scoping import Actor
 from yiyang.notifications import outbox
 from yiyang.registry import repository as elders
 from yiyang.registry.models import EmergencyContact
@@ -197,7 +198,7 @@ def hand_over(
     if (
         target is None
         or not target.active
-        or not _can_handle(target)
+        or not repository.can_handle(target)
         or not alert.region_path.startswith(target.region_path)
     ):
         raise ValidationFailed(
@@ -205,18 +206,6 @@ def hand_over(
         )
     _set_holder(session, alert, target, "handed_over", data.note, now)
     return alert
-
-
-def _can_handle(user: User) -> bool:
-    from yiyang.core.roles import has_perm
-
-    return has_perm(Role(user.role), Perm.HANDLE_ALERTS)
-
-
-def colleagues(session: Session, alert: Alert) -> list[User]:
-    """Who an alert can be handed to: active users who handle alerts in its area."""
-    users = session.scalars(select(User).where(User.active).order_by(User.display_name))
-    return [u for u in users if _can_handle(u) and alert.region_path.startswith(u.region_path)]
 
 
 def log_call(
@@ -254,17 +243,6 @@ def log_call(
 # -- dispatch ------------------------------------------------------------------------------
 
 
-def responders_for(session: Session, alert: Alert) -> list[Responder]:
-    """Responders who can reach the elder: the elder's community first, then the street."""
-    street = alert.region_path[:27]
-    rows = session.scalars(
-        select(Responder)
-        .where(Responder.active, within_path(Responder.region_path, street))
-        .order_by(Responder.kind, Responder.name)
-    ).all()
-    return sorted(rows, key=lambda r: (r.region_path != alert.region_path, r.kind, r.name))
-
-
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -280,7 +258,7 @@ def dispatch(
         raise NotFound(_("No such elder."))
     if data.responder_id is not None:
         r = session.get(Responder, data.responder_id)
-        if r is None or not r.active or r not in responders_for(session, alert):
+        if r is None or not r.active or r not in repository.responders_for(session, alert):
             raise ValidationFailed(
                 _("That responder does not cover this area."), field="responder_id"
             )
