@@ -217,6 +217,7 @@ def test_no_module_selects_elders_without_the_scope() -> None:
     root = pathlib.Path(__file__).resolve().parents[2] / "src" / "yiyang"
     allowed = {
         "registry/repository.py",  # readable() itself; the importer's ID look-up (never returned)
+        "registry/permissions.py",  # the elder scope rules themselves (readable_ids)
         "registry/imports.py",  # matches rows by ID number to refuse outsiders; returns no elder
         "registry/service.py",  # create_elder's duplicate check (an id, never the record)
         "demo/load.py",  # demo seeding runs as the system, not as a user

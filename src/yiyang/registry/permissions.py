@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, Select, false, select, true
 
 from yiyang.accounts.models import User, UserElderLink
 from yiyang.core import scoping
@@ -49,10 +49,13 @@ def readable_elders(actor: Actor) -> ColumnElement[bool]:
     )
 
 
+def readable_ids(actor: Actor) -> Select[int]:
+    """The ids of the elders ``actor`` may read, as a subquery for rows that hang off an elder."""
+    return select(Elder.id).where(scoping.elder_scope(actor))
+
+
 def readable_elder_id(actor: Actor, elder_id: Any) -> ColumnElement[bool]:
     """The ``ELDER_IDS`` rule: ``elder_id`` is among the elders ``actor`` may read."""
-    from yiyang.registry.repository import readable_ids  # (the repository imports this module)
-
     return elder_id.in_(readable_ids(actor))
 
 

@@ -184,11 +184,6 @@ def by_id_numbers(session: Session, numbers: Sequence[str]) -> Sequence[Elder]:
     return session.scalars(select(Elder).where(Elder.id_number.in_(numbers))).all()
 
 
-def readable_ids(actor: Actor) -> Select[int]:
-    """The ids of the elders ``actor`` may read, as a subquery for rows that hang off an elder."""
-    return select(Elder.id).where(elder_scope(actor))
-
-
 def system_rows(session: Session, elder_ids: Sequence[int], *columns: Any) -> list[Any]:
     """A system read for the alarm pipeline (no user): the named columns of these elders. What
     it returns feeds rules and notification texts; it is never shown to a user unscoped."""
