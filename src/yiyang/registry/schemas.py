@@ -48,7 +48,7 @@ ShortList = Annotated[
 ]
 
 
-class ContactIn(Input):
+class ContactCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
@@ -110,7 +110,7 @@ class _ElderFields(Input):
     consent_health_monitoring: bool = False
     consent_share_with_family: bool = False
     consent_date: dt.date | None = None
-    contacts: Annotated[list[ContactIn], Field(max_length=10)] = Field(default_factory=list)
+    contacts: Annotated[list[ContactCreate], Field(max_length=10)] = Field(default_factory=list)
 
     @field_validator("mobile_phone", "home_phone", "family_doctor_phone")
     @classmethod
@@ -174,7 +174,7 @@ class ElderUpdate(Input):
     consent_health_monitoring: bool | None = None
     consent_share_with_family: bool | None = None
     consent_date: dt.date | None = None
-    contacts: Annotated[list[ContactIn], Field(max_length=10)] | None = None
+    contacts: Annotated[list[ContactCreate], Field(max_length=10)] | None = None
 
     @field_validator("mobile_phone", "home_phone", "family_doctor_phone")
     @classmethod

@@ -35,7 +35,7 @@ from yiyang.registry.permissions import (
     shown_phone,
 )
 from yiyang.registry.schemas import (
-    ContactIn,
+    ContactCreate,
     ContactRead,
     ElderCreate,
     ElderFilters,
@@ -70,7 +70,7 @@ def _check_region(session: Session, actor: Actor, code: str) -> Region:
     return region
 
 
-def _contacts(items: Sequence[ContactIn]) -> list[EmergencyContact]:
+def _contacts(items: Sequence[ContactCreate]) -> list[EmergencyContact]:
     return [
         EmergencyContact(
             priority=i,
