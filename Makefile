@@ -66,7 +66,7 @@ messages: venv
 	@# keep the old template when only its POT-Creation-Date moved
 	@if diff -q -I '^"POT-Creation-Date: ' $(POT) $(POT).new >/dev/null 2>&1; \
 	  then rm $(POT).new; else mv $(POT).new $(POT); fi
-	@# changed ids come back as fuzzy suggestions; tests/unit/test_i18n.py fails until reviewed
+	@# changed ids come back as fuzzy suggestions; tests/core/test_i18n.py fails until reviewed
 	$(BIN)/pybabel update -i $(POT) -d $(LOCALES) --no-wrap --ignore-obsolete --previous
 
 clean:

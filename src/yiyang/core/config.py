@@ -1,7 +1,7 @@
 """Configuration from environment variables (prefix ``YIYANG_``) or a ``.env`` file.
 
 Every setting is listed, with its default and meaning, in the configuration table of README.md;
-tests/unit/test_readme_settings.py fails when a setting here is missing there.
+tests/core/test_readme_settings.py fails when a setting here is missing there.
 """
 
 from __future__ import annotations

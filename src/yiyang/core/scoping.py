@@ -10,7 +10,7 @@ without editing this file (docs/architecture.md, "Scoping rules").
 The registry domain registers ``ELDERS`` and ``ELDER_IDS``, the services domain
 ``CAREGIVER_JOBS``. Every query that lists, shows or exports elders (or rows that hang off an
 elder) starts from ``elder_scope(actor)``; ``test_no_module_selects_elders_without_the_scope``
-in ``tests/api/test_scoping.py`` fails when a module selects elders without going through the
+in ``tests/security/test_scoping.py`` fails when a module selects elders without going through the
 registry repository.
 """
 
