@@ -42,7 +42,7 @@ def test_open_redirects_are_refused(client) -> None:
         },
         follow_redirects=False,
     )
-    assert r.headers["location"] == "/elders"
+    assert r.headers["location"] == "/"  # then the user's landing page
 
 
 def test_elder_list_and_htmx_fragment(client, browser_login, session) -> None:

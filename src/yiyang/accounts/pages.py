@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from yiyang.accounts import service
 from yiyang.accounts.endpoints import login_committed, slow_down
-from yiyang.core.auth import COOKIE, client_ip, current_actor, request_token
+from yiyang.accounts.landing import landing, safe_next
+from yiyang.core.auth import COOKIE, client_ip, current_actor, optional_actor, request_token
 from yiyang.core.config import get_settings
 from yiyang.core.db import DB
 from yiyang.core.errors import DomainError
@@ -23,8 +24,16 @@ from yiyang.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 
-def _safe_next(value: str | None) -> str:
-    return value if value and value.startswith("/") and not value.startswith("//") else "/elders"
+def _after_login(value: str | None) -> str:
+    """A safe local ``next=`` wins; otherwise ``/``, which sends the user to their landing page
+    (``landing.landing``, decided by their permissions)."""
+    return safe_next(value) or "/"
+
+
+@router.get("/")
+def home(actor: Annotated[Actor | None, Depends(optional_actor)]) -> RedirectResponse:
+    """``/``: the signed-in user's landing page, or the sign-in form."""
+    return RedirectResponse(landing(actor.can) if actor else "/login", status_code=303)
 
 
 # Login CSRF: before there is a session there is no session token to check, so the sign-in form
@@ -52,7 +61,7 @@ def _login_form(
         request,
         "login.html",
         status_code=status_code,
-        next=_safe_next(next),
+        next=safe_next(next) or "",
         error=error,
         username=username,
         login_csrf=token,
@@ -99,7 +108,7 @@ async def login_submit(
         return _login_form(
             request, status_code=exc.status_code, next=next, error=exc.message, username=username
         )
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(_after_login(next), status_code=303)
     settings = get_settings()
     response.set_cookie(
         COOKIE,

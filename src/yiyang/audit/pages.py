@@ -11,11 +11,14 @@ from yiyang.audit.labels import ACTIONS, action_label
 from yiyang.audit.schemas import AuditFilters
 from yiyang.core.auth import require
 from yiyang.core.db import DB
+from yiyang.core.i18n import N_
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
+from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.templating import register_globals, render
 
 router = APIRouter(include_in_schema=False)
+register_nav(NavEntry("audit", "/audit", N_("Audit log"), needs(Perm.VIEW_AUDIT), 90))
 register_globals(action_label=action_label, AUDIT_ACTIONS=ACTIONS)
 
 

@@ -35,10 +35,12 @@ from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
 from yiyang.web.actions import run_action
+from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.security import content_disposition
 from yiyang.web.templating import TEMPLATES, localtime, register_filters, render
 
 router = APIRouter(include_in_schema=False)
+register_nav(NavEntry("console", "/console", i18n.N_("Console"), needs(Perm.HANDLE_ALERTS), 30))
 
 
 def _place(facility: Any) -> dict[str, Any]:

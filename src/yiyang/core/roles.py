@@ -53,6 +53,11 @@ class Perm(enum.StrEnum):
     VIEW_SUBSIDIES = "can_view_subsidies"  # balances and use
     MANAGE_SUBSIDIES = "can_manage_subsidies"  # policies, allocation, month-end
     VIEW_SETTLEMENT = "can_view_settlement"  # provider statements
+    # The region overview (open alerts, devices offline, orders today, elders by category and
+    # household) of the holder's own region: the first screen of officers and community workers.
+    VIEW_OVERVIEW = "can_view_region_overview"
+    # The elder's and family's own page (their services, meals, ratings); staff order elsewhere.
+    OWN_SERVICES = "can_use_own_services"
 
 
 # Roles whose scope is a region subtree; the others see only elders linked to them.
@@ -64,7 +69,8 @@ _STAFF = {Perm.VIEW_ELDERS, Perm.VIEW_PHONE}
 _ALARMS = {Perm.VIEW_DEVICES, Perm.VIEW_ALERTS, Perm.HANDLE_ALERTS}
 _ORDERING = {Perm.VIEW_ORDERS, Perm.PLACE_ORDERS, Perm.VIEW_SUBSIDIES}
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
-    Role.PLATFORM_ADMIN: frozenset(Perm),
+    # Everything but the elder's and family's own page (an admin has no elder of their own).
+    Role.PLATFORM_ADMIN: frozenset(Perm) - {Perm.OWN_SERVICES},
     Role.DISTRICT_OFFICER: frozenset(
         _STAFF
         | {Perm.EDIT_ELDERS, Perm.IMPORT_ELDERS, Perm.EXPORT_ELDERS, Perm.VIEW_ID_NUMBER}
@@ -73,7 +79,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | {Perm.MANAGE_DEVICES, Perm.MANAGE_RULES, Perm.VIEW_DEAD_LETTERS}
         | _ORDERING
         | {Perm.HANDLE_COMPLAINTS, Perm.MANAGE_PROVIDERS, Perm.MANAGE_SUBSIDIES}
-        | {Perm.VIEW_SETTLEMENT}
+        | {Perm.VIEW_SETTLEMENT, Perm.VIEW_OVERVIEW}
     ),
     Role.STREET_OFFICER: frozenset(
         _STAFF
@@ -82,14 +88,14 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | _ALARMS
         | {Perm.MANAGE_DEVICES, Perm.MANAGE_RULES}
         | _ORDERING
-        | {Perm.HANDLE_COMPLAINTS}
+        | {Perm.HANDLE_COMPLAINTS, Perm.VIEW_OVERVIEW}
     ),
     Role.COMMUNITY_WORKER: frozenset(
         _STAFF
         | {Perm.EDIT_ELDERS, Perm.IMPORT_ELDERS, Perm.EXPORT_ELDERS, Perm.VIEW_ID_NUMBER}
         | {Perm.VIEW_MEDICAL}
         | _ALARMS
-        | {Perm.MANAGE_DEVICES}
+        | {Perm.MANAGE_DEVICES, Perm.VIEW_OVERVIEW}
         | _ORDERING
     ),
     # Operators must call elders and read the medical profile to brief 120, but never need
@@ -112,10 +118,12 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.FAMILY: frozenset(
         {Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL, Perm.VIEW_ALERTS, Perm.VIEW_DEVICES}
         | _ORDERING
+        | {Perm.OWN_SERVICES}
     ),
     Role.ELDER: frozenset(
         {Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL, Perm.VIEW_ALERTS, Perm.VIEW_DEVICES}
         | _ORDERING
+        | {Perm.OWN_SERVICES}
     ),
 }
 

@@ -23,9 +23,20 @@ from yiyang.devices.enums import (
     DeviceType,
     EventKind,
 )
+from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.templating import register_globals, render
 
 router = APIRouter(include_in_schema=False)
+register_nav(
+    NavEntry(
+        "devices",
+        "/devices",
+        i18n.N_("Devices"),
+        needs(Perm.VIEW_DEVICES),
+        50,
+        ("/dead-letters",),
+    )
+)
 
 
 def _device_label(device_type: str) -> str:

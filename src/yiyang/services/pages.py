@@ -30,9 +30,39 @@ from yiyang.services.permissions import caregiver_scope, provider_scope
 from yiyang.services.schemas import OrderCreate
 from yiyang.subsidies import reports
 from yiyang.web.actions import run_action
+from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+
+def _sees_board(actor: Actor) -> bool:
+    """The orders board is for those who place or manage orders on others' behalf: not a
+    caregiver (their jobs page), not the elder's own side (their own page)."""
+    if not actor.can(Perm.VIEW_ORDERS) or actor.can(Perm.OWN_SERVICES):
+        return False
+    return actor.can(Perm.MANAGE_ORDERS) or actor.can(Perm.PLACE_ORDERS)
+
+
+register_nav(
+    # the elder's and family's own page; staff use the board, a caregiver their jobs
+    NavEntry("my-services", "/my-services", N_("My services"), needs(Perm.OWN_SERVICES), 8),
+    NavEntry(
+        "my-jobs",
+        "/my-jobs",
+        N_("Today's jobs"),
+        needs(Perm.DELIVER_ORDERS, unless=(Perm.MANAGE_ORDERS,)),
+        60,
+    ),
+    NavEntry(
+        "orders",
+        "/orders",
+        N_("Services"),
+        _sees_board,
+        61,
+        ("/caregivers", "/settlement"),
+    ),
+)
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ORDERS))]
 Placer = Annotated[Actor, Depends(require(Perm.PLACE_ORDERS))]
 Deliverer = Annotated[Actor, Depends(require(Perm.DELIVER_ORDERS))]

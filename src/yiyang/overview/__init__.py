@@ -1,0 +1,1 @@
+"""The region overview: the first screen of officers, community workers and admins."""
