@@ -191,6 +191,8 @@ class _Home:
     clock: engine.SweepClock = field(default_factory=engine.SweepClock)
 
     def event(self, row: Row) -> None:
+        if row.kind == "motion" and row.value < 0.5:
+            return  # no detection: a motion sensor sends nothing (format v1: count ≥ 1)
         ev = self._message(row)
         found = engine.handle_event(self.state, ev, self.params, self.facts, self.tz)
         counted = engine.activity_count(ev)
