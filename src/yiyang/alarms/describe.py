@@ -33,6 +33,7 @@ TEMPLATES: dict[str, str] = {
     AlertType.NIGHT_DOOR: N_("Door opened at {local_time} at night"),
     AlertType.NOT_IN_BED: N_("Not back in bed by {bed_by}"),
     AlertType.ROUTINE: N_("Usually {expected} motion events by {by}, today {actual}"),
+    AlertType.OUT_TOO_LONG: N_("Went out at {out_since} and not back ({hours} h)"),
     AlertType.DEVICE_OFFLINE: N_("{device} silent for {minutes} min"),
     AlertType.LOW_BATTERY: N_("{device} battery at {battery}%"),
     AlertType.TAMPER: N_("{device} tampered with or removed"),
@@ -53,6 +54,9 @@ def _hhmm(value: str) -> str:
 
 
 def explain(alert_type: str, detail: dict[str, Any]) -> str:
+    if isinstance(detail.get("reason"), str) and detail["reason"]:
+        # a learned rule's own sentence (alarms/rules/silence.py), written when it was raised
+        return str(detail["reason"])
     template = TEMPLATES.get(alert_type)
     if template is None:
         return gettext(TYPE_LABELS.get(alert_type, alert_type))

@@ -59,6 +59,7 @@ class AlertType(enum.StrEnum):
     NIGHT_DOOR = "night_door"
     NOT_IN_BED = "not_in_bed"
     ROUTINE = "routine"
+    OUT_TOO_LONG = "out_too_long"  # went out through the front door and not back (issue #16)
     DEVICE_OFFLINE = "device_offline"
     LOW_BATTERY = "low_battery"
     TAMPER = "tamper"
@@ -83,6 +84,7 @@ TYPE_LABELS: dict[str, str] = {
     AlertType.NIGHT_DOOR: N_("Door opened at night"),
     AlertType.NOT_IN_BED: N_("Not back in bed"),
     AlertType.ROUTINE: N_("Unusual daily routine"),
+    AlertType.OUT_TOO_LONG: N_("Out and not back"),
     AlertType.DEVICE_OFFLINE: N_("Device offline"),
     AlertType.LOW_BATTERY: N_("Low battery"),
     AlertType.TAMPER: N_("Device tampered with"),

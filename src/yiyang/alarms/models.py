@@ -120,6 +120,8 @@ class ElderState(Base):
     baseline: Mapped[list[Any] | None] = mapped_column(default=None)  # cumulative motion by hour
     baseline_days: Mapped[int] = mapped_column(Integer, default=0)
     activity_sensed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # the home's learned silences, door and away state (alarms/rules/silence.py, ADR 0014)
+    learned: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     updated_at: Mapped[dt.datetime] = mapped_column(default=now, onupdate=now)
 
 

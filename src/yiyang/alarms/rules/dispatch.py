@@ -1,6 +1,7 @@
 """The two entry points: ``on_event`` looks the message's kind up in ``ON_EVENT`` (one handler per
 kind, each in its rule's module) and checks the battery level it carries; ``on_tick`` runs the
-silence rules of ``TICK_RULES`` in turn."""
+silence rules of ``TICK_RULES`` in turn, then those that need the elder's facts
+(``FACT_TICK_RULES``)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,19 @@ import datetime as dt
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from yiyang.alarms.rules import activity, alarms, bed, door, vitals, wandering, water, wear
+from yiyang.alarms.rules import activity, alarms, away, bed, door, vitals, wandering, water, wear
 from yiyang.alarms.rules.battery import low_battery
 from yiyang.alarms.rules.inactivity import inactivity
 from yiyang.alarms.rules.morning import morning_silence
 from yiyang.alarms.rules.params import Params
 from yiyang.alarms.rules.routine import routine
+from yiyang.alarms.rules.silence import learned_silence
 from yiyang.alarms.rules.state import Event, Facts, Finding, State
 from yiyang.devices.enums import EventKind
 
 EventRule = Callable[[State, Event, Params, Facts, ZoneInfo], list[Finding]]
 TickRule = Callable[[State, dt.datetime, dt.datetime, Params, ZoneInfo, int | None], Finding | None]
+FactTickRule = Callable[[State, dt.datetime, dt.datetime, Params, ZoneInfo, Facts], Finding | None]
 
 ON_EVENT: dict[EventKind, EventRule] = {
     **dict.fromkeys(alarms.IMMEDIATE, alarms.on_immediate),
@@ -26,6 +29,7 @@ ON_EVENT: dict[EventKind, EventRule] = {
     EventKind.TROUBLE: alarms.on_trouble,
     EventKind.MOTION: activity.on_motion,
     EventKind.PRESENCE: activity.on_presence,
+    EventKind.CONTACT: activity.on_contact,  # an object used: a sign of life, not a position
     EventKind.DOOR: door.on_door,
     EventKind.BED: bed.on_bed,
     EventKind.STEPS: activity.on_steps,
@@ -35,6 +39,8 @@ ON_EVENT: dict[EventKind, EventRule] = {
     EventKind.GLUCOSE: vitals.on_glucose,
     EventKind.GPS: wandering.on_gps,
     EventKind.METER: water.on_meter,
+    EventKind.AWAY: away.on_away,
+    EventKind.HOME: away.on_home,
 }
 
 # In this order: ``inactivity`` may note that the elder was asked first (``prewarned_at``).
@@ -45,7 +51,9 @@ TICK_RULES: tuple[TickRule, ...] = (
     bed.not_in_bed,
     wear.not_worn,
     routine,
+    learned_silence,
 )
+FACT_TICK_RULES: tuple[FactTickRule, ...] = (away.out_too_long,)
 
 
 def on_event(state: State, ev: Event, p: Params, facts: Facts, tz: ZoneInfo) -> list[Finding]:
@@ -73,6 +81,10 @@ def on_tick(
     out: list[Finding] = []
     for rule in TICK_RULES:
         found = rule(state, now, local, p, tz, motion_today)
+        if found is not None:
+            out.append(found)
+    for fact_rule in FACT_TICK_RULES:
+        found = fact_rule(state, now, local, p, tz, facts)
         if found is not None:
             out.append(found)
     return out

@@ -1,5 +1,8 @@
-"""Overall inactivity: no sign of life for ``inactivity_hours`` during waking hours, optionally
-after asking the elder first (``prewarn_minutes``). Only homes with a motion or door sensor."""
+"""Overall inactivity (the fixed rule, until the home's silence is learned: ``silence.py``): no
+sign of life for ``inactivity_hours``, when the silence *began* in waking hours or is due in
+them (a collapse at 11:00 is raised at 23:00, not at 07:00 next day), optionally after asking
+the elder first (``prewarn_minutes``). Only homes with a motion, door or contact sensor, and
+never while the elder is out (``away``)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from yiyang.alarms.enums import AlertType, Severity
+from yiyang.alarms.rules import silence
 from yiyang.alarms.rules.params import Params
 from yiyang.alarms.rules.state import Finding, State
 from yiyang.alarms.rules.times import in_window
@@ -23,7 +27,14 @@ def inactivity(
     last = state.last_activity_at if state.activity_sensed else None
     if last is None or now - last < dt.timedelta(hours=p.inactivity_hours):
         return None
-    if not in_window(local, p.waking_start, p.waking_end):
+    learned = state.learned or {}
+    if silence.away(learned) or silence.warm(learned, now, tz, p):
+        return None  # out, or the learned model decides
+    began = last.astimezone(tz)
+    if not (
+        in_window(local, p.waking_start, p.waking_end)
+        or in_window(began, p.waking_start, p.waking_end)
+    ):
         return None
     hours = round((now - last).total_seconds() / 3600, 1)
     key = f"inactivity:{last.isoformat()}"

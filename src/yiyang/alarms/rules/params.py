@@ -278,6 +278,58 @@ class Params(BaseModel):
     routine_min_days: Annotated[
         int, Safe(Bound(3, 28), "days", "reasoned", note="the baseline is 28 days long")
     ] = 7
+    # Learned silence (``silence.py``, docs/adr/0014): once this many days are learned, the
+    # home's own silences replace the fixed morning, bedtime and inactivity rules.
+    silence_learn_days: Annotated[
+        int,
+        Safe(
+            Bound(3, 28),
+            "days",
+            "reasoned",
+            note="until then the fixed rules; the model keeps 28 days",
+        ),
+    ] = 7
+    silence_check_factor: Annotated[
+        float,
+        Safe(
+            Bound(1.0, 3.0),
+            "× usual",
+            "reasoned",
+            note="check-in at this multiple of the home's longest silence at this hour, plus the "
+            "margin",
+        ),
+    ] = 1.5
+    silence_check_margin_minutes: Annotated[
+        int,
+        Safe(Bound(0, 240), "min", "reasoned", note="see silence_check_factor"),
+    ] = 60
+    silence_alarm_after_minutes: Annotated[
+        int,
+        Safe(
+            Bound(30, 480),
+            "min",
+            "reasoned",
+            note="an unanswered quiet becomes an operator alarm this much later",
+        ),
+    ] = 180
+    silence_max_hours: Annotated[
+        float,
+        Safe(
+            Bound(8, 24),
+            "h",
+            "reasoned",
+            note="an alarm by then whatever the home has learned: none waits a day",
+        ),
+    ] = 20
+    out_max_hours: Annotated[
+        float,
+        Safe(
+            Bound(4, 48),
+            "h",
+            "reasoned",
+            note="out through the front door this long (or not back by bedtime): a check-in",
+        ),
+    ] = 16
     # Device health
     battery_low: Annotated[
         int,

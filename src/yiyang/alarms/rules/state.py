@@ -4,6 +4,7 @@ between messages, one message (``Event``) and what a rule raises (``Finding``)."
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,11 @@ class State:
     # The home has a motion or door sensor: only then does silence mean something (an elder
     # with only a watch or a bed sensor is not "inactive" when those report nothing).
     activity_sensed: bool = False
+    # What the rules learn of this home (``silence.py``): per local day and hour the longest
+    # silence in progress, the main rest of each day, the front door and the away button. JSON;
+    # never edited in place (the worker compares it with a snapshot), always replaced. An old
+    # row without it loads as ``{}``: the cold start, today's fixed rules.
+    learned: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +57,16 @@ class Event:
     at: dt.datetime
     data: dict[str, Any]
     battery: int | None = None
+
+
+class Response(enum.StrEnum):
+    """What a finding asks of people: an ``alarm`` goes to the operator queue; a ``check_in``
+    (unusually quiet, not alarming) asks someone to call the elder. Until the check-in task
+    model exists (issue #16, not in the rules), a check-in is stored as an info alert of its own
+    type (``quiet_check_in``) that no escalation ladder carries."""
+
+    ALARM = "alarm"
+    CHECK_IN = "check_in"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +81,10 @@ class Finding:
     episodic: bool = False  # keyed by episode: once resolved, the same episode never re-opens
     prompt_elder: bool = False  # not an alert: ask the elder to check in first
     restore: bool = False  # the device reports the condition over: never opens an alert
+    response: Response = Response.ALARM
+    reason: str = ""  # a sentence a person can act on, in the locale current when raised
+
+    @property
+    def check_in(self) -> bool:
+        """Unusually quiet, not alarming: a check-in rather than an operator alarm."""
+        return self.response is Response.CHECK_IN
