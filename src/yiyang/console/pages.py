@@ -360,7 +360,13 @@ def resolve_action(
 def brief_page(request: Request, actor: Operator, session: DB, alert_id: Id) -> Response:
     alert = alerts.get_alert(session, actor, alert_id)
     brief = cards.brief(session, actor, alert, now())
-    return render(request, "console/brief.html", brief=brief, generated_at=pdf.stamp())
+    return render(
+        request,
+        "console/brief.html",
+        brief=brief,
+        generated_at=pdf.stamp(),
+        happened_at=pdf.local_time(brief["alert"]["first_at"]),
+    )
 
 
 @router.get("/console/alerts/{alert_id}/brief.pdf")
