@@ -144,6 +144,8 @@ def test_names_lose_inner_spaces_only_when_chinese() -> None:
     assert normalize_name("任\u3000明") == "任明"
     assert normalize_name(" 欧阳 修 ") == "欧阳修"
     assert normalize_name("Anna  Maria") == "Anna Maria"
+    assert normalize_name("阿依古丽 · 买买提") == "阿依古丽·买买提"
+    assert normalize_name("<b>王 </b>") == "<b>王 </b>"  # only spaces between Chinese go
 
 
 # ---------------------------------------------------------------------------- header row
@@ -193,9 +195,9 @@ def test_every_case_of_the_fixture_roll(data: str, name: str) -> None:
                 e["field"] == case.reason_field and case.reason in e["message"]
                 for e in result.errors
             ), (case.key, result.errors)
-            assert result.cells[1:] == [
-                _as_written(case, h, data) for h in rolls.HEADERS[1:]
-            ], case.key
+            assert result.cells[1:] == [_as_written(case, h, data) for h in rolls.HEADERS[1:]], (
+                case.key
+            )
 
 
 def _as_written(case: rolls.Case, header: str, form: str) -> str:
@@ -227,7 +229,9 @@ def test_the_rejected_rows_download_keeps_the_files_columns_and_cells() -> None:
     wrong = next(r for r in out[1:] if r[-2] == str(rolls.row_of("wrong check digit")))
     assert wrong[rolls.HEADERS.index("身份证号")] == rolls.BAD_CHECK
     assert wrong[-1].startswith("身份证号: ")
-    household = next(r for r in out[1:] if r[-2] == str(rolls.row_of("household wording nobody mapped")))
+    household = next(
+        r for r in out[1:] if r[-2] == str(rolls.row_of("household wording nobody mapped"))
+    )
     assert "居住情况: " in household[-1] and "合租" in household[-1]
 
 
@@ -253,8 +257,12 @@ def test_excel_serials_outside_the_range_are_not_dates(serial: float) -> None:
         ("１３８ １２３４ ５６７８", ["13812345678"], [], {}),
         ("021-64381234", [], ["02164381234"], {}),
         ("64381234", [], ["02164381234"], {}),
-        ("13812345678，13912345678(女儿)；64381234", ["13812345678", "13912345678"],
-         ["02164381234"], {"13912345678": "女儿"}),
+        (
+            "13812345678，13912345678(女儿)；64381234",
+            ["13812345678", "13912345678"],
+            ["02164381234"],
+            {"13912345678": "女儿"},
+        ),
         ("13812345678 13912345678", ["13812345678", "13912345678"], [], {}),
         ("+86 138-1234-5678", ["13812345678"], [], {}),
         ("手机：13812345678", ["13812345678"], [], {}),

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -378,8 +379,8 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
 # ---------------------------------------------------------------------------- validation
 def _text(value: Any) -> str:
     """A cell as the text that is judged: NFKC-normalised and stripped."""
-    if type(value) is str:  # the common case (every CSV cell)
-        return normalize(value)
+    if type(value) is str:  # the common case (every CSV cell); normalize() inlined
+        return value.strip() if value.isascii() else _unicode_normalize("NFKC", value).strip()
     if value is None:
         return ""
     if isinstance(value, float):  # a spreadsheet number: see _original (no digits made up)
@@ -403,6 +404,17 @@ def _original(value: Any) -> str:
     return str(value)
 
 
+_unicode_normalize = unicodedata.normalize  # called directly in the hot loop: no Python frame
+
+
+def _phones(text: str, field_name: str, area_code: str) -> Phones:
+    """``split_phones`` with the common case (one plain mobile) answered here."""
+    if len(text) == 11 and _PLAIN_MOBILE.match(text):
+        return Phones([text])
+    return split_phones(text, field_name, area_code)
+
+
+_PLAIN_MOBILE = re.compile(r"1[3-9]\d{9}$")
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?e\+?\d+$", re.IGNORECASE)
 # Excel day serials accepted for dates: 61 (1900-03-01, after Excel's phantom 1900-02-29) to
 # 73050 (2099-12-31).
@@ -454,7 +466,14 @@ class _Row:
         self.raw: dict[str, Any] = {
             key: (cells[idx] if idx < len(cells) else None) for key, idx in columns.items()
         }
-        self.text = {key: _text(value) for key, value in self.raw.items()}
+        self.text = {
+            key: (
+                (value.strip() if value.isascii() else _unicode_normalize("NFKC", value).strip())
+                if type(value) is str
+                else _text(value)
+            )
+            for key, value in self.raw.items()
+        }
         self.errors: list[dict[str, str]] = []
         self.values: dict[str, Any] = {}
 
@@ -544,7 +563,7 @@ def _check_identity(row: _Row, synonyms: Synonyms) -> None:
     gender = None
     gender_text = row.text.get("gender", "")
     if gender_text:
-        code = synonyms.gender.get(synonym_key(gender_text))
+        code = _lookup(synonyms.gender, gender_text)
         if code is None:
             row.error(
                 "gender", _("Gender must be 男 or 女; %(value)s is not known.", value=gender_text)
@@ -579,17 +598,26 @@ def _with_note(number: str, phones: Phones) -> str:
     return f"{number}（{note}）" if note else number
 
 
+_PHONE_ORDER = ("mobile_phone", "phone", "home_phone")
+
+
 def _check_phones(row: _Row, area_code: str) -> None:
     """Mobile and landline from whichever phone columns the file has (联系电话 holds either);
     a number with no column of its kind in the file, a second number, and a number's note go
     to the phone notes — kept, never merged into a number."""
     phones = Phones()
-    for key in ("mobile_phone", "phone", "home_phone"):
-        if row.text.get(key):
+    for key in _PHONE_ORDER:
+        text = row.text.get(key)
+        if text:
             try:
-                phones.extend(split_phones(row.text[key], key, area_code))
+                found = _phones(text, key, area_code)
             except FieldError as exc:
                 row.error(key, exc.message)
+                continue
+            if phones.mobiles or phones.landlines:
+                phones.extend(found)
+            else:
+                phones = found
     mobiles, landlines = list(phones.mobiles), list(phones.landlines)
     cols = row.columns
     mobile = mobiles.pop(0) if mobiles and ("mobile_phone" in cols or "phone" in cols) else None
@@ -630,11 +658,18 @@ def _check_region(row: _Row, regions: RegionIndex, scope_prefix: str) -> None:
         row.values["region_path"] = found.region.path
 
 
+def _lookup(table: Mapping[str, str], text: str) -> str | None:
+    """A synonym table look-up: the (already normalised) text as it is — the usual hit — then
+    as the tables compare wordings (no spaces, lower case)."""
+    found = table.get(text)
+    return found if found is not None else table.get(synonym_key(text))
+
+
 def _check_household(row: _Row, synonyms: Synonyms) -> None:
     household_text = row.text.get("household", "")
     if not household_text:
         return
-    code = synonyms.household.get(synonym_key(household_text))
+    code = _lookup(synonyms.household, household_text)
     if code is None:
         row.error(
             "household",
@@ -651,7 +686,7 @@ def _check_household(row: _Row, synonyms: Synonyms) -> None:
 def _check_categories(row: _Row, synonyms: Synonyms) -> list[str]:
     categories: list[str] = []
     for part in _split(row.raw.get("categories")):
-        code = synonyms.category.get(synonym_key(part))
+        code = _lookup(synonyms.category, part)
         if code is None:
             row.error("categories", _("Unknown category %(value)s.", value=part[:20]))
         elif code not in categories:
@@ -707,7 +742,7 @@ def _check_contact(row: _Row, context: ImportContext) -> dict[str, Any] | None:
     if not (contact_name or contact_phone_text):
         return None
     try:
-        phones = split_phones(contact_phone_text, "contact_phone", context.area_code)
+        phones = _phones(contact_phone_text, "contact_phone", context.area_code)
     except FieldError as exc:
         row.error("contact_phone", exc.message)
         return None
@@ -716,7 +751,7 @@ def _check_contact(row: _Row, context: ImportContext) -> dict[str, Any] | None:
         row.error("contact_phone", _("The emergency contact needs a phone number."))
         return None
     relation = row.text.get("contact_relation", "")
-    relation = context.synonyms.relation.get(synonym_key(relation), relation) if relation else ""
+    relation = (_lookup(context.synonyms.relation, relation) or relation) if relation else ""
     return {
         "name": contact_name[:64] or _("(no name)"),
         "relation": relation[:32] or _("Other"),

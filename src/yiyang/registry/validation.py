@@ -44,16 +44,17 @@ def normalize(value: str) -> str:
 
 
 _SPACES = re.compile(r"\s+")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK = "\u3400-\u9fff\uf900-\ufaff\u00b7\u30fb"  # and the middle dot of 阿依古丽·买买提
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
 
 
 def normalize_name(value: str) -> str:
-    """A person's name: NFKC; a Chinese name loses every space inside it (``任　明`` → ``任明``,
-    so a search for 任明 finds it); other names keep single spaces between words."""
+    """A person's name: NFKC; spaces between Chinese characters go (``任　明`` → ``任明``, so a
+    search for 任明 finds it); other runs of spaces become one (``Anna  Maria``)."""
     text = normalize(value)
-    if _CJK.search(text):
-        return _SPACES.sub("", text)
-    return _SPACES.sub(" ", text)
+    if " " in text or not text.isascii():
+        text = _SPACES.sub(" ", _SPACE_BETWEEN_CJK.sub("", text))
+    return text
 
 
 def upgrade_id15(number: str) -> str:
@@ -194,8 +195,10 @@ def _numbers_of(run: str, area_code: str) -> list[str] | None:
 def split_phones(value: str | None, field: str = "phone", area_code: str = "") -> Phones:
     """Every number in a cell, classified into mobiles and landlines, each with its note.
     Raises ``FieldError`` naming the part that is not a phone number."""
-    phones = Phones()
     text = normalize(str(value)) if value is not None else ""
+    if len(text) == 11 and _MOBILE.match(text):  # the common case: one plain mobile
+        return Phones([text])
+    phones = Phones()
     text = _FLOAT_TAIL.sub(r"\1", text)  # a number a spreadsheet turned into a float
     for part in _PHONE_PARTS.split(text):
         part = part.strip()
