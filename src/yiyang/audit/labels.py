@@ -21,6 +21,7 @@ ACTIONS: dict[str, str] = {
     "confirm_code_attempt": N_("Elder's code entered"),
     "confirm_code_locked": N_("Elder's code locked"),
     "confirm_code_reissued": N_("Elder's code reissued"),
+    "dispatch_link_after_resolved": N_("Arrival link used after the alert was resolved"),
 }
 
 

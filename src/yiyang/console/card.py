@@ -21,6 +21,8 @@ from yiyang.core import audit
 from yiyang.core.clock import age_on, to_local
 from yiyang.core.scoping import Actor
 from yiyang.devices.models import Device, DeviceMessage, GpsPoint, VitalReading
+from yiyang.notifications import delivery
+from yiyang.notifications.models import Notification
 from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
 from yiyang.registry.permissions import can_view_medical, shown_id_number, shown_phone
@@ -53,6 +55,14 @@ class Card:
     requests_120: list[EmergencyRequest]
     responders: list[Responder] = field(default_factory=list)
     colleagues: list[User] = field(default_factory=list)
+    # every message the alert caused, and what became of each (notifications.delivery)
+    notices: list[Notification] = field(default_factory=list)
+    delivery: dict[int, str | None] = field(default_factory=dict)  # dispatch id → status
+    on_the_way: list[Dispatch] = field(default_factory=list)
+
+    def call_instead(self, d: Dispatch) -> str | None:
+        """The number to ring when a dispatch's message reached nobody."""
+        return d.address if d.channel == "sms" else None
 
 
 def _facilities(session: Session, elder: Elder) -> tuple[list[Any], list[Any]]:
@@ -151,6 +161,10 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
         .where(EmergencyRequest.alert_id == alert.id)
         .order_by(EmergencyRequest.requested_at)
     ).all()
+    notices = list(delivery.for_alert(session, alert.id))
+    statuses = {n.dedupe_key: n.status for n in notices}
+    sent_to = {d.id: statuses.get(repository.dispatch_key(d.id)) for d in dispatches}
+    away = [d for d in dispatches if repository.may_be_on_the_way(d, sent_to[d.id])]
     return Card(
         alert=alert,
         elder=elder,
@@ -181,6 +195,9 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
         colleagues=repository.colleagues(session, alert)
         if alert.state != AlertState.RESOLVED
         else [],
+        notices=notices,
+        delivery=sent_to,
+        on_the_way=away if alert.state != AlertState.RESOLVED else [],
     )
 
 

@@ -157,7 +157,13 @@ def dispatch(actor: Operator, session: DB, alert_id: Id, body: DispatchCreate) -
 
 @router.post("/dispatch-links/{token}/arrived", summary="A responder confirms arrival")
 def arrived(session: DB, token: str, body: ArrivalReport) -> DispatchRead:
-    sent = response.confirm_arrival(session, token, body, now())
+    """410 once the alert is resolved: the link ended with it (the attempt is audited, so that
+    write is committed before the refusal is answered)."""
+    try:
+        sent = response.confirm_arrival(session, token, body, now())
+    except response.LinkEnded:
+        session.commit()
+        raise
     return DispatchRead.model_validate(sent)
 
 

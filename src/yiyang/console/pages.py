@@ -34,10 +34,17 @@ from yiyang.core.db import DB
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
+from yiyang.notifications import delivery
 from yiyang.web.actions import run_action
 from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.security import content_disposition
-from yiyang.web.templating import TEMPLATES, localtime, register_filters, render
+from yiyang.web.templating import (
+    TEMPLATES,
+    localtime,
+    register_filters,
+    register_globals,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 register_nav(NavEntry("console", "/console", i18n.N_("Console"), needs(Perm.HANDLE_ALERTS), 30))
@@ -59,6 +66,7 @@ def _trackpoint(point: Any) -> list[Any]:
 
 
 register_filters(place=_place, trackpoint=_trackpoint)
+register_globals(delivery_label=delivery.label, delivery_failed=delivery.failed)
 Operator = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
 
 
@@ -338,19 +346,24 @@ def resolve_action(
     alert_id: Id,
     outcome: Text = "",
     note: Text = "",
+    confirm_en_route: Text = "",
 ) -> Response:
+    """Resolve; while someone sent is on the way, the same form comes back with a second step
+    (who is on the way, "resolve anyway" or keep it open) — no pop-up."""
     alert = alerts.get_alert(session, actor, alert_id)
     if outcome not in {o.value for o in Outcome}:
         message = i18n.gettext("Choose an outcome to resolve the alert.")
         return _refused(request, actor, session, alert_id, message, 422)
-    data = AlertResolution(outcome=Outcome(outcome), note=note or None)
-    return _act(
-        request,
-        actor,
-        session,
-        alert_id,
-        lambda: response.resolve(session, actor, alert, data, now()),
+    data = AlertResolution(
+        outcome=Outcome(outcome), note=note or None, confirm_en_route=confirm_en_route == "yes"
     )
+    refused = run_action(session, lambda: response.resolve(session, actor, alert, data, now()))
+    if isinstance(refused, response.EnRoute):
+        confirm = {"message": refused.message, "outcome": outcome, "note": note}
+        return _card(request, actor, session, alert_id, confirm_resolve=confirm, status_code=409)
+    if refused is not None:
+        return _refused(request, actor, session, alert_id, refused.message, refused.status_code)
+    return RedirectResponse(f"/console/alerts/{alert_id}", status_code=303)
 
 
 # -- 120 brief -----------------------------------------------------------------------------
@@ -413,9 +426,16 @@ def sla_export(actor: Operator, session: DB, month: str = "") -> Response:
 # -- the responder's phone page ------------------------------------------------------------
 
 
+def _link_ended(request: Request, sent: Any, alert: Any) -> Response:
+    """The arrival link of a resolved alert: a page saying the visit is no longer needed."""
+    return render(request, "console/responder_ended.html", sent=sent, alert=alert, status_code=410)
+
+
 @router.get("/r/{token}")
 def responder_page(request: Request, session: DB, token: str) -> Response:
     sent = response.dispatch_by_token(session, token, now())
+    if sent.arrived_at is None and (closed := response.ended_with(session, sent)) is not None:
+        return _link_ended(request, sent, closed)
     return render(
         request,
         "console/responder.html",
@@ -440,6 +460,9 @@ def responder_arrived(
         except ValueError:
             return None
 
+    sent = response.dispatch_by_token(session, token, now())
+    if sent.arrived_at is None and (closed := response.ended_with(session, sent)) is not None:
+        return _link_ended(request, sent, closed)  # nothing recorded; the visit is audited
     data = ArrivalReport(latitude=num(latitude), longitude=num(longitude), note=note or None)
     response.confirm_arrival(session, token, data, now())
     session.flush()  # committed by the session dependency before the redirect is sent

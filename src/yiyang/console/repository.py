@@ -15,9 +15,10 @@ from yiyang.accounts.models import User
 from yiyang.alarms.enums import AlertState, Severity
 from yiyang.alarms.models import Alert
 from yiyang.alarms.repository import alert_scope
-from yiyang.console.models import Responder
+from yiyang.console.models import Dispatch, Responder
 from yiyang.core.roles import Perm, Role, has_perm
 from yiyang.core.scoping import Actor, within_path
+from yiyang.notifications import delivery
 from yiyang.registry.models import Elder
 
 RANK = case(
@@ -174,3 +175,29 @@ def responders_for(session: Session, alert: Alert) -> list[Responder]:
         .order_by(Responder.kind, Responder.name)
     ).all()
     return sorted(rows, key=lambda r: (r.region_path != alert.region_path, r.kind, r.name))
+
+
+def dispatch_key(dispatch_id: int) -> str:
+    """The outbox key of the message that carried a dispatch's link."""
+    return f"dispatch:{dispatch_id}"
+
+
+def may_be_on_the_way(d: Dispatch, message_status: str | None) -> bool:
+    """Someone sent who may be on the way: not arrived, and their message was sent or is still
+    being sent (one that failed or was skipped reached nobody)."""
+    return d.arrived_at is None and d.status == "sent" and delivery.may_arrive(message_status)
+
+
+def on_the_way(session: Session, alert: Alert) -> list[Dispatch]:
+    """Everyone sent to ``alert`` who may be on the way (``may_be_on_the_way``)."""
+    waiting = session.scalars(
+        select(Dispatch)
+        .where(Dispatch.alert_id == alert.id, Dispatch.arrived_at.is_(None))
+        .order_by(Dispatch.sent_at)
+    ).all()
+    messages = delivery.by_key(session, (dispatch_key(d.id) for d in waiting))
+    return [
+        d
+        for d in waiting
+        if may_be_on_the_way(d, getattr(messages.get(dispatch_key(d.id)), "status", None))
+    ]

@@ -63,6 +63,9 @@ class AlertResolution(Input):
     outcome: Outcome
     note: str | None = Field(default=None, max_length=2000)
     version: int | None = None
+    # Someone sent is still on the way: resolving without this is refused (409
+    # responder_en_route) so the operator confirms; their arrival link then stops working.
+    confirm_en_route: bool = False
 
 
 class CallRead(BaseModel):

@@ -32,7 +32,7 @@ from yiyang.console.schemas import (
 )
 from yiyang.core import audit
 from yiyang.core.config import get_settings
-from yiyang.core.errors import Conflict, NotFound, ValidationFailed
+from yiyang.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Role
 from yiyang.core.scoping import Actor
@@ -41,6 +41,22 @@ from yiyang.registry import repository as elders
 from yiyang.registry.models import EmergencyContact
 
 SUPERVISORS = frozenset({Role.PLATFORM_ADMIN, Role.DISTRICT_OFFICER})
+
+
+class EnRoute(Conflict):
+    """Resolving would leave someone who was sent on their way to a closed alert: the operator
+    confirms first (``AlertResolution.confirm_en_route``)."""
+
+    code = "responder_en_route"
+
+
+class LinkEnded(DomainError):
+    """An arrival link used after its alert was resolved. The visit is audited, so the refusal
+    keeps its writes."""
+
+    status_code = 410
+    code = "dispatch_link_ended"
+    keeps_writes = True
 
 
 def _claim_snapshot(alert: Alert) -> dict[str, object]:
@@ -307,7 +323,7 @@ def dispatch(
     )
     outbox.enqueue_message(
         session,
-        dedupe_key=f"dispatch:{sent.id}",
+        dedupe_key=repository.dispatch_key(sent.id),
         channel=channel,
         recipient=address,
         label=name,
@@ -334,12 +350,34 @@ def dispatch_by_token(session: Session, token: str, now: dt.datetime) -> Dispatc
     return sent
 
 
+def ended_with(session: Session, sent: Dispatch) -> Alert | None:
+    """The alert when it is resolved: its arrival link has ended with it. The visit is audited
+    (someone followed the link of a closed alert)."""
+    alert = session.get(Alert, sent.alert_id)
+    if alert is None or alert.state != AlertState.RESOLVED:
+        return None
+    actor = audit.AuditActor(user_id=None, username=f"dispatch:{sent.id} {sent.name}")
+    with audit.acting_as(actor):
+        audit.record(
+            session,
+            "dispatch_link_after_resolved",
+            "dispatch",
+            str(sent.id),
+            elder_id=sent.elder_id,
+            region_path=sent.region_path,
+            summary=f"arrival link of alert {alert.id} used after it was resolved",
+        )
+    return alert
+
+
 def confirm_arrival(
     session: Session, token: str, data: ArrivalReport, now: dt.datetime
 ) -> Dispatch:
     sent = dispatch_by_token(session, token, now)
     if sent.arrived_at is not None:
         return sent  # pressed twice: the first press counts
+    if ended_with(session, sent) is not None:
+        raise LinkEnded(_("This alert has been resolved; the visit is no longer needed."))
     alert = session.get(Alert, sent.alert_id)
     assert alert is not None
     actor = audit.AuditActor(user_id=None, username=f"dispatch:{sent.id} {sent.name}")
@@ -399,6 +437,16 @@ def resolve(
     session: Session, actor: Actor, alert: Alert, data: AlertResolution, now: dt.datetime
 ) -> Alert:
     _holding(session, actor, alert, now)
+    away = [] if data.confirm_en_route else repository.on_the_way(session, alert)
+    if away:
+        names = "、".join(d.name for d in away)
+        raise EnRoute(
+            _(
+                "{names} is on the way to the elder. Resolve anyway? Their arrival link will "
+                "stop working."
+            ).format(names=names),
+            en_route=[d.name for d in away],
+        )
     alerts.transition(
         session,
         actor,
