@@ -122,6 +122,8 @@ def test_the_roll_imports_through_the_page(client, browser_login, session) -> No
         headers={"HX-Request": "true", "HX-Target": "report"},
     )
     assert remapped.status_code == 422 and "Required columns are missing" in remapped.text
+    # An HTMX fragment: the reason and the mapping form again, as the clerk set it
+    assert remapped.text.lstrip().startswith("<section") and 'id="column-mapping"' in remapped.text
     # Back to the mapping read from the headers, as an HTMX fragment.
     restored = client.post(
         f"/elders-import/{batch_id}/mapping",

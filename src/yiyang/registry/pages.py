@@ -293,10 +293,11 @@ def _import_page(
 ) -> Response:
     context.setdefault("report", None)
     report = context["report"]
-    context["mapping"] = imports.column_mapping(report.layout) if report is not None else []
+    if "mapping" not in context:
+        context["mapping"] = imports.column_mapping(report.layout) if report is not None else []
     context["field_choices"] = [(f, field_label(f)) for f in MAPPABLE_FIELDS]
     context["field_names"] = dict(context["field_choices"])
-    if request.headers.get("hx-target") == "report" and report is not None:
+    if request.headers.get("hx-target") == "report" and context.get("batch") is not None:
         return render(request, "elders/_import_report.html", status_code=status_code, **context)
     return render(
         request,
@@ -340,7 +341,21 @@ async def import_remap(request: Request, actor: Importer, session: DB, batch_id:
     except DomainError as exc:
         if exc.status_code == 404:
             raise
-        return _import_page(request, session, actor, exc.status_code, error=exc.message)
+        # The mapping form again, as the clerk set it, with the reason: they fix it and retry.
+        batch = imports.access_batch(session, actor, batch_id)
+        mapping = [
+            {**m, "field": fields.get(m["column"])}
+            for m in imports.column_mapping(batch.layout or {})
+        ]
+        return _import_page(
+            request,
+            session,
+            actor,
+            exc.status_code,
+            error=exc.message,
+            batch=batch,
+            mapping=mapping,
+        )
     return _import_page(request, session, actor, report=outcome, batch=batch)
 
 
