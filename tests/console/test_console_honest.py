@@ -135,3 +135,14 @@ def test_an_arrival_link_ends_with_its_alert(client, login, session) -> None:
         )
     ).all()
     assert len(audited) == 3  # the page, the form, the API
+
+
+def test_a_120_request_that_went_nowhere_says_call_120(client, login, session) -> None:
+    op = login("operator")
+    aid = make_alerts(session)["inside"]
+    r = client.post(f"/api/alerts/{aid}/request-120", json={}, headers=op.headers)
+    assert r.status_code == 201, r.text
+    dispatcher.run_once()  # no 120 adapter configured here: skipped
+    page = client.get(f"/console/alerts/{aid}", headers=op.headers).text
+    messages = re.search(r'<ul class="notices">.*?</ul>', page, re.S).group(0)
+    assert 'data-status="skipped"' in messages and 'href="tel:120"' in messages

@@ -55,7 +55,7 @@ class Card:
     requests_120: list[EmergencyRequest]
     responders: list[Responder] = field(default_factory=list)
     colleagues: list[User] = field(default_factory=list)
-    # every message the alert caused, and what became of each (notifications.delivery)
+    # the other messages the alert caused (family notices, 120), each with what became of it
     notices: list[Notification] = field(default_factory=list)
     delivery: dict[int, str | None] = field(default_factory=dict)  # dispatch id → status
     on_the_way: list[Dispatch] = field(default_factory=list)
@@ -164,6 +164,7 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
     notices = list(delivery.for_alert(session, alert.id))
     statuses = {n.dedupe_key: n.status for n in notices}
     sent_to = {d.id: statuses.get(repository.dispatch_key(d.id)) for d in dispatches}
+    dispatch_keys = {repository.dispatch_key(d.id) for d in dispatches}
     away = [d for d in dispatches if repository.may_be_on_the_way(d, sent_to[d.id])]
     return Card(
         alert=alert,
@@ -195,7 +196,7 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
         colleagues=repository.colleagues(session, alert)
         if alert.state != AlertState.RESOLVED
         else [],
-        notices=notices,
+        notices=[n for n in notices if n.dedupe_key not in dispatch_keys],  # "Sent" has those
         delivery=sent_to,
         on_the_way=away if alert.state != AlertState.RESOLVED else [],
     )
