@@ -33,5 +33,8 @@ def test_each_role_lands_on_its_page(browser, server, username: str) -> None:
             assert current.count() == 1, (username, width)
             assert current.first.get_attribute("href") == DEMO[username]
             assert page.locator("nav.mainnav a").first.is_visible()
+            fits = "(() => { const h = document.querySelector('header.topbar');"
+            fits += " return !h || h.scrollWidth <= window.innerWidth; })()"
+            assert page.evaluate(fits), (username, width, "the top bar is wider than the screen")
     finally:
         context.close()
