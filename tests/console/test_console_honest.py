@@ -55,6 +55,8 @@ def test_a_skipped_sms_shows_as_not_sent_with_the_number_to_call(client, login, 
         select(Notification).where(Notification.dedupe_key == f"dispatch:{sent.id}")
     ).one()
     assert note.status == "skipped"
+    card = client.get(f"/api/alerts/{aid}/card", headers=op.headers).json()
+    assert [d["message_status"] for d in card["dispatches"]] == ["skipped"]
     page = client.get(f"/console/alerts/{aid}", headers=op.headers).text
     item = re.search(rf'<li id="dispatch-{sent.id}".*?</li>', page, re.S).group(0)
     assert 'data-delivery="skipped"' in item

@@ -114,7 +114,10 @@ def get_card(actor: Operator, session: DB, alert_id: Id) -> CardRead:
             for p in c.past_alerts
         ],
         "calls": [CallRead.model_validate(x) for x in c.calls],
-        "dispatches": [DispatchRead.model_validate(x) for x in c.dispatches],
+        "dispatches": [
+            DispatchRead.model_validate(x).model_copy(update={"message_status": c.delivery[x.id]})
+            for x in c.dispatches
+        ],
         "responders": [
             {"id": r.id, "kind": r.kind, "name": r.name, "region_path": r.region_path}
             for r in c.responders

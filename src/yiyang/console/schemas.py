@@ -90,6 +90,9 @@ class DispatchRead(BaseModel):
     status: str
     sent_at: dt.datetime
     arrived_at: dt.datetime | None
+    # what became of the message carrying their link (pending, sending, sent, failed, skipped —
+    # skipped: no gateway configured); on the card only
+    message_status: str | None = None
 
 
 class EmergencyRequestRead(BaseModel):
