@@ -5,7 +5,7 @@ whatever the reader substitutes: missing-glyph boxes for "·" on many viewers. S
 Noto Sans CJK SC from Debian's ``fonts-noto-cjk`` (installed by ``.ci/run``). ReportLab embeds
 only TrueType outlines and Noto CJK ships PostScript (CFF) ones, so each brief takes from the font
 just the characters it prints (fontTools' subsetter) and turns their outlines into TrueType
-(``cu2qu``) before ReportLab embeds them — about half a second (ADR 0014). Without the font (a
+(``cu2qu``) before ReportLab embeds them — about half a second (ADR 0015). Without the font (a
 user machine with no ``fonts-noto-cjk``) the brief falls back to STSong-Light and says so in the
 log once; under CI the tests require the font.
 """
