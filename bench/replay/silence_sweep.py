@@ -205,8 +205,9 @@ def summary(rows: list[dict[str, Any]]) -> str:
 
 
 GRID = {
-    "silence_check_factor": (1.0, 1.25, 1.5),
-    "silence_check_margin_minutes": (30, 60, 90, 120),
+    "silence_check_factor": (1.0, 1.25),
+    "silence_spare_days": (0, 1),
+    "silence_check_margin_minutes": (60, 90, 120),
     "silence_alarm_after_minutes": (120, 180),
 }
 

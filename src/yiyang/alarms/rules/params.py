@@ -298,11 +298,20 @@ class Params(BaseModel):
             note="check-in at this multiple of the home's longest silence at this hour, plus the "
             "margin",
         ),
-    ] = 1.5
+    ] = 1.0
+    silence_spare_days: Annotated[
+        int,
+        Safe(
+            Bound(0, 3),
+            "days",
+            "reasoned",
+            note="the longest silences at this hour left out as odd days (0: the longest counts)",
+        ),
+    ] = 0
     silence_check_margin_minutes: Annotated[
         int,
         Safe(Bound(0, 240), "min", "reasoned", note="see silence_check_factor"),
-    ] = 60
+    ] = 90
     silence_alarm_after_minutes: Annotated[
         int,
         Safe(
@@ -311,7 +320,7 @@ class Params(BaseModel):
             "reasoned",
             note="an unanswered quiet becomes an operator alarm this much later",
         ),
-    ] = 180
+    ] = 120
     silence_max_hours: Annotated[
         float,
         Safe(

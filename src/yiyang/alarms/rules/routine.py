@@ -47,13 +47,8 @@ def routine_deviation(
     learned = state.learned or {}
     if silence.away(learned) or silence.out_today(learned, local, up):
         return None  # out now, or out for part of today: fewer events at home is no surprise
-    last = state.last_activity_at
-    if (
-        silence.warm(learned, local, local.tzinfo, p)  # type: ignore[arg-type]
-        and last is not None
-        and local - last < dt.timedelta(hours=1)
-    ):
-        return None  # once learned, only a slow day that is also quiet now is worth a call
+    if _left_to_silence(state, local, p):
+        return None
     before = base[up // 60 - 1] if up >= 60 else 0.0
     expected = base[local.hour - 1] - before  # usual count from getting up to this hour
     if expected < p.routine_min_expected or motion_today >= expected * p.routine_ratio:
@@ -100,3 +95,15 @@ def routine(
     motion_today: int | None,
 ) -> Finding | None:
     return routine_deviation(state, local, p, motion_today)
+
+
+def _left_to_silence(state: State, local: dt.datetime, p: Params) -> bool:
+    """Once learned, only a slow day that is also quiet now (an hour) is worth a call, and not
+    when the learned silence has asked for one already (the same quiet, one call)."""
+    tz, last = local.tzinfo, state.last_activity_at
+    if not isinstance(tz, ZoneInfo) or not silence.warm(state.learned or {}, local, tz, p):
+        return False
+    if last is None or local - last < dt.timedelta(hours=1):
+        return True
+    q = silence.assess(state, local.astimezone(dt.UTC), tz, p)
+    return q is not None and q.silent >= q.check_in

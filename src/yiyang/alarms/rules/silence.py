@@ -12,10 +12,11 @@ It lives in ``State.learned`` (one JSON column), which is **never edited in plac
 builds new lists and a new dict, so the worker's snapshot comparison sees it. Only silences of
 ``GAP_MIN`` or more are written, so an active home's row changes a few times a day.
 
-The decision (``assess``): with ``ref`` the longest of those daily silences (the home's own
-worst ordinary day at this hour), a check-in is due at ``factor × ref + margin`` and an alarm
-``alarm_after`` later, never later than ``silence_max_hours``; until ``silence_learn_days`` days
-are learned the fixed rules decide (``warm``).
+The decision (``assess``): with ``ref`` the longest of those daily silences within an hour of
+now, leaving out the ``silence_spare_days`` longest (the home's own worst ordinary day at this
+hour), a check-in is due at ``factor × ref + margin`` and an alarm once a check-in has been due
+for ``silence_alarm_after_minutes``, never later than ``silence_max_hours``; until
+``silence_learn_days`` days are learned the fixed rules decide (``warm``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from yiyang.core.i18n import gettext as _
 GAP_MIN = dt.timedelta(minutes=15)  # shorter silences are not written
 KEEP_DAYS = 28  # days of history the decision reads
 REST_MIN = dt.timedelta(hours=3)  # a main rest (sleep) is at least this long
-DOOR_SETTLE = dt.timedelta(seconds=60)  # a sensor firing this soon after the door: still leaving
+DOOR_SETTLE = dt.timedelta(minutes=5)  # signs of life this soon after the door: still leaving
 CHECK_FLOOR_MIN = 90  # never a check-in on less than 1 h 30 min of silence
 HOUR = dt.timedelta(hours=1)
 NOON = 720
@@ -82,15 +83,17 @@ def _back_home(learned: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
 
 def on_door(state: State, at: dt.datetime, tz: ZoneInfo, *, opened: bool = True) -> None:
     """The front door: a sign of life, and a change of place. Opened while at home: maybe
-    leaving (the next sign of life inside says not). Opened while out by the door: coming back
-    (so a collapse just inside the door is watched like any other). After the away button,
-    only door then a sign of life inside (or the home button) means back."""
+    leaving — signs of life inside within ``DOOR_SETTLE`` are the leaving itself (the hall's
+    sensor, a last cupboard), later ones say not. Opened again after ``DOOR_SETTLE`` while out
+    by the door: coming back (so a collapse just inside the door is watched like any other).
+    After the away button, only door then a sign of life inside (or the home button) is back."""
     observe(state, at, tz, inside=False)
     if not opened:
         return
     learned = state.learned
     door = learned.get("door")
     if door is not None and "away" not in learned and at.timestamp() - door > DOOR_SETTLE.seconds:
+        # back through the door
         state.learned = {k: v for k, v in learned.items() if k != "door"}
     else:
         state.learned = {**learned, "door": int(at.timestamp())}
@@ -178,13 +181,13 @@ def clock(from_noon: int) -> str:
 
 
 def days_learned(learned: dict[str, Any], now: dt.datetime, tz: ZoneInfo) -> int:
-    """Whole days observed since the first sign of life (at most ``KEEP_DAYS``)."""
+    """Local days observed before today, the day of the first sign of life included however
+    late it came (at most ``KEEP_DAYS``); ``assess`` asks for one day fewer at each hour."""
     first = learned.get("first")
     if first is None:
         return 0
     began = _at(first).astimezone(tz)
-    partial = 1 if began.hour >= 12 else 0  # a first day seen from its morning counts
-    return max(0, min(KEEP_DAYS, (now.astimezone(tz).date() - began.date()).days - partial))
+    return max(0, min(KEEP_DAYS, (now.astimezone(tz).date() - began.date()).days))
 
 
 def warm(learned: dict[str, Any], now: dt.datetime, tz: ZoneInfo, p: Params) -> bool:
@@ -248,9 +251,16 @@ def out_today(learned: dict[str, Any], local: dt.datetime, since_minute: int) ->
     return row is not None and any(v < 0 for v in row[since_minute // 60 : local.hour + 1])
 
 
+def usual_longest(refs: list[int], p: Params) -> int:
+    """The longest daily silence at this hour, leaving out the ``silence_spare_days`` longest
+    (one odd day — an early night, an absence the door did not show — does not blunt it)."""
+    ordered = sorted(refs)
+    return ordered[max(0, len(ordered) - 1 - p.silence_spare_days)]
+
+
 def threshold(refs: list[int], p: Params) -> int:
     """The check-in threshold from the daily silences at this hour (minutes)."""
-    ref = max(refs)
+    ref = usual_longest(refs, p)
     check = max(CHECK_FLOOR_MIN, int(p.silence_check_factor * ref) + p.silence_check_margin_minutes)
     return min(check, int(p.silence_max_hours * 60))
 
@@ -265,7 +275,7 @@ def assess(state: State, now: dt.datetime, tz: ZoneInfo, p: Params) -> Quiet | N
     if not warm(learned, now, tz, p):
         return None
     refs = daily_silences(learned, now, tz)
-    if len(refs) < p.silence_learn_days:
+    if len(refs) < p.silence_learn_days - 1:  # the first day may have begun after this hour
         return None
     silent = int((now - last).total_seconds() // 60)
     check = threshold(refs, p)
@@ -275,7 +285,7 @@ def assess(state: State, now: dt.datetime, tz: ZoneInfo, p: Params) -> Quiet | N
         earlier = daily_silences(learned, now - dt.timedelta(minutes=after), tz)
         alarm = bool(earlier) and silent - after >= threshold(earlier, p)
     quieter = sum(1 for r in refs if r < silent)
-    return Quiet(silent, len(refs), quieter, max(refs), check, alarm)
+    return Quiet(silent, len(refs), quieter, usual_longest(refs, p), check, alarm)
 
 
 def duration(minutes: int) -> str:
@@ -310,7 +320,11 @@ def reason(state: State, q: Quiet, now: dt.datetime, tz: ZoneInfo) -> str:
         "days": q.days,
     }
     wake = usual_wake(state.learned or {}, tz)
-    if wake is not None and _from_noon(last, tz) < wake <= _from_noon(now, tz):
+    began = _from_noon(last, tz)
+    rest = int(REST_MIN.total_seconds() // 60)
+    if wake is not None and began <= wake - rest and wake <= _from_noon(now, tz):
+        # the silence began in the night (not an early visit to the kitchen) and the elder
+        # is usually up by now
         return _(
             "usually up by %(wake)s; no activity since %(since)s (%(duration)s); on %(quiet)s "
             "of the last %(days)s days nothing this quiet at this hour",
