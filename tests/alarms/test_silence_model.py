@@ -294,3 +294,34 @@ def test_a_kit_of_cupboard_contacts_counts_as_activity() -> None:
     assert home.silence_findings(at(8, 0)) == []
     home.until(at(10, 12))  # not up today
     assert any(f.check_in for f in home.silence_findings(at(10, 0)))
+
+
+def test_a_flickering_bed_mat_is_not_a_sign_of_life() -> None:
+    s = rules.State()
+    rules.on_event(s, ev(EventKind.BED, at(0, 23, 0), {"in_bed": True}), P, ALONE, TZ)
+    rules.on_event(s, ev(EventKind.BED, at(0, 23, 1), {"in_bed": False}), P, ALONE, TZ)
+    assert s.last_activity_at is None  # out a minute after in: the mat
+    rules.on_event(s, ev(EventKind.BED, at(0, 23, 2), {"in_bed": True}), P, ALONE, TZ)
+    rules.on_event(s, ev(EventKind.BED, at(1, 7, 0), {"in_bed": False}), P, ALONE, TZ)
+    assert s.last_activity_at == at(1, 7, 0)  # getting up
+
+
+def test_usually_up_by_only_for_a_silence_that_began_in_the_night() -> None:
+    home = learned_home(10, (7, 0), (22, 0))
+    home.day(10, (7, 0), (8, 0))  # up as usual, then nothing from 07:50
+    home.until(at(10, 13))
+    check = next(f for f in home.silence_findings(at(10, 0)) if f.check_in)
+    assert check.reason.startswith("no activity since 07:50 (")
+    assert check.detail["reason"] == check.reason  # shown by describe.explain
+
+
+def test_routine_leaves_a_quiet_already_asked_about_to_the_learned_silence() -> None:
+    home = learned_home(10, (7, 0), (22, 0))
+    day = [0] * 7 + [3] * 15 + [0, 0]
+    home.state.baseline, home.state.baseline_days = rules.learn_baseline([day] * 10), 10
+    home.day(10, (7, 0), (8, 0))
+    home.until(at(10, 13))
+    local = at(10, 13).astimezone(TZ)
+    assert rules.routine_deviation(home.state, local, P, motion_today=3) is None
+    fresh = rules.State(baseline=home.state.baseline, baseline_days=10)
+    assert rules.routine_deviation(fresh, local, P, motion_today=3) is not None  # cold: asks
