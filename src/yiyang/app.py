@@ -26,8 +26,6 @@ from yiyang.console import pages as console_pages
 from yiyang.core import i18n
 from yiyang.core.config import get_settings
 from yiyang.core.errors import DomainError, NotAuthenticated, field_errors
-from yiyang.core.i18n import N_
-from yiyang.core.roles import Perm
 from yiyang.devices import endpoints as devices_api
 from yiyang.devices import pages as devices_pages
 from yiyang.overview import pages as overview_pages
@@ -39,7 +37,6 @@ from yiyang.services import endpoints as services_api
 from yiyang.services import pages as services_pages
 from yiyang.subsidies import endpoints as subsidies_api
 from yiyang.subsidies import pages as subsidies_pages
-from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.security import SecurityHeadersMiddleware
 from yiyang.web.templating import render
 
@@ -161,20 +158,6 @@ ROUTERS = (
     services_pages.router,
     subsidies_pages.router,
     overview_pages.router,
-)
-
-# The registry's and the alarms' links, registered here until those packages (busy with issues
-# #16 and #17) register them from their own pages.py as the other domains do.
-register_nav(
-    NavEntry(
-        "elders",
-        "/elders",
-        N_("Elders"),
-        needs(Perm.VIEW_ELDERS, unless=(Perm.OWN_SERVICES,)),  # their own page instead
-        10,
-    ),
-    NavEntry("import", "/elders-import", N_("Import"), needs(Perm.IMPORT_ELDERS), 20),
-    NavEntry("alerts", "/alerts", N_("Alerts"), needs(Perm.VIEW_ALERTS), 40),
 )
 
 

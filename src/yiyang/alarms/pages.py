@@ -23,13 +23,16 @@ from yiyang.alarms.repository import filtered
 from yiyang.core.auth import require
 from yiyang.core.clock import now
 from yiyang.core.db import DB
+from yiyang.core.i18n import N_
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
 from yiyang.registry import repository as elders
+from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.templating import register_globals, render
 
 router = APIRouter(include_in_schema=False)
+register_nav(NavEntry("alerts", "/alerts", N_("Alerts"), needs(Perm.VIEW_ALERTS), 40))
 register_globals(
     explain=describe.explain,
     alert_title=describe.title,

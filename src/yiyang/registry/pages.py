@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from yiyang.core.auth import require
 from yiyang.core.db import DB
 from yiyang.core.errors import DomainError, field_errors
+from yiyang.core.i18n import N_
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
@@ -25,8 +26,19 @@ from yiyang.registry.enums import BloodType, Category, ElderStatus, Household, M
 from yiyang.registry.importer import HEADERS, field_label
 from yiyang.registry.permissions import can_edit_elder
 from yiyang.registry.schemas import ElderCreate, ElderFilters, ElderUpdate, StatusChange
+from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.templating import register_globals, render
 
+register_nav(
+    NavEntry(
+        "elders",
+        "/elders",
+        N_("Elders"),
+        needs(Perm.VIEW_ELDERS, unless=(Perm.OWN_SERVICES,)),  # their own page instead
+        10,
+    ),
+    NavEntry("import", "/elders-import", N_("Import"), needs(Perm.IMPORT_ELDERS), 20),
+)
 router = APIRouter(include_in_schema=False)
 register_globals(label=label)
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ELDERS))]
