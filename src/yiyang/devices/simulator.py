@@ -88,119 +88,115 @@ def _awake(local_hour: float) -> bool:
     return 6.5 <= local_hour < 22
 
 
+Out = list[dict[str, Any]]
+Devices = dict[str, tuple[str, str]]  # device type → (serial, vendor)
+
+
+def _every_ten_minutes(
+    d: Devices, at: dt.datetime, awake: bool, rnd: random.Random, out: Out
+) -> None:
+    """Movement, the front door and objects used, while the elder is up."""
+    if "pir_motion" in d and awake and rnd.random() < 0.85:
+        out.append(
+            msg(d["pir_motion"][0], "pir_motion", "motion", at, {"count": rnd.randint(1, 6)})
+        )
+    if "door_sensor" in d and awake and rnd.random() < 0.06:
+        out.append(msg(d["door_sensor"][0], "door_sensor", "door", at, {"open": True}))
+    if "contact_sensor" in d and awake and rnd.random() < 0.3:
+        out.append(msg(d["contact_sensor"][0], "contact_sensor", "contact", at, {"active": True}))
+
+
+def _hourly(kit: Kit, at: dt.datetime, awake: bool, rnd: random.Random, out: Out) -> None:
+    """The water meter's total and the SOS button's heartbeat."""
+    d = kit.devices
+    if "water_meter" in d:
+        kit.meter_litres += rnd.uniform(5, 25) if awake else 0.0
+        total = {"total_litres": round(kit.meter_litres, 1)}
+        out.append(msg(d["water_meter"][0], "water_meter", "meter", at, total))
+    if "sos_button" in d:
+        out.append(msg(d["sos_button"][0], "sos_button", "heartbeat", at, battery=88))
+
+
+def _watch(kit: Kit, at: dt.datetime, awake: bool, rnd: random.Random, out: Out) -> None:
+    """Every half hour: the watch's vitals, and its position while the elder is up."""
+    serial = kit.devices["smart_watch"][0]
+    vitals = {"heart_rate": rnd.randint(60, 90), "spo2": rnd.randint(95, 99)}
+    out.append(msg(serial, "smart_watch", "vitals", at, vitals, battery=70))
+    if awake and kit.home:
+        lat, lon = kit.home
+        point = {
+            "lat": lat + rnd.uniform(-0.001, 0.001),
+            "lon": lon + rnd.uniform(-0.001, 0.001),
+            "accuracy": 15,
+        }
+        out.append(msg(serial, "smart_watch", "gps", at, point))
+
+
+def _bed(
+    d: Devices, at: dt.datetime, minute: int, awake: bool, rnd: random.Random, out: Out
+) -> None:
+    """Every half hour: the bed mat's vitals at night, a heartbeat every two hours by day."""
+    serial = d["bed_sensor"][0]
+    if not awake:
+        vitals = {"heart_rate": rnd.randint(55, 75), "breathing_rate": rnd.randint(12, 18)}
+        out.append(msg(serial, "bed_sensor", "vitals", at, vitals))
+    elif minute % 120 == 0:
+        out.append(msg(serial, "bed_sensor", "heartbeat", at))
+
+
+def _measurements(d: Devices, at: dt.datetime, minute: int, rnd: random.Random, out: Out) -> None:
+    """Morning and evening: blood pressure; in the morning: glucose."""
+    if "bp_monitor" in d:
+        bp = {
+            "systolic": rnd.randint(120, 165),
+            "diastolic": rnd.randint(70, 95),
+            "pulse": rnd.randint(60, 90),
+        }
+        out.append(msg(d["bp_monitor"][0], "bp_monitor", "bp", at, bp))
+    if "glucose_meter" in d and minute == 8 * 60:
+        glucose = {"mmol_l": round(rnd.uniform(5.0, 9.0), 1)}
+        out.append(msg(d["glucose_meter"][0], "glucose_meter", "glucose", at, glucose))
+
+
+def _at_local(start: dt.datetime, local_h: float, tz: Any) -> dt.datetime:
+    return start + dt.timedelta(hours=(local_h - start.astimezone(tz).hour) % 24)
+
+
+def _kit_day(kit: Kit, start: dt.datetime, tz: Any, rnd: random.Random, out: Out) -> None:
+    d = kit.devices
+    for minute in range(0, 24 * 60, 10):
+        at = start + dt.timedelta(minutes=minute, seconds=rnd.randint(0, 590))
+        local = at.astimezone(tz)
+        awake = _awake(local.hour + local.minute / 60)
+        _every_ten_minutes(d, at, awake, rnd, out)
+        if minute % 60 == 0:
+            _hourly(kit, at, awake, rnd, out)
+        if minute % 240 == 0 and "smoke_alarm" in d:
+            out.append(msg(d["smoke_alarm"][0], "smoke_alarm", "heartbeat", at, battery=95))
+        if minute % 30 == 0 and "smart_watch" in d:
+            _watch(kit, at, awake, rnd, out)
+        if minute % 30 == 0 and "bed_sensor" in d:
+            _bed(d, at, minute, awake, rnd, out)
+        if minute in (8 * 60, 19 * 60):
+            _measurements(d, at, minute, rnd, out)
+    if "away_button" in d:  # out shopping in the morning, back before noon
+        for local_h, event in ((9.0, "away"), (11.0, "home")):
+            out.append(
+                msg(d["away_button"][0], "away_button", event, _at_local(start, local_h, tz))
+            )
+    if "bed_sensor" in d:
+        for local_h, in_bed in ((6.5, False), (22.0, True)):
+            at = _at_local(start, local_h, tz)
+            out.append(msg(d["bed_sensor"][0], "bed_sensor", "bed", at, {"in_bed": in_bed}))
+
+
 def day(kits: list[Kit], start: dt.datetime, seed: int = 1) -> list[dict[str, Any]]:
     """A day (24 h from ``start``) of ordinary traffic for every kit, in time order."""
     rnd = random.Random(seed)
     tz = local_zone()
-    out: list[dict[str, Any]] = []
+    out: Out = []
     for kit in kits:
-        d = kit.devices
-        for minute in range(0, 24 * 60, 10):
-            at = start + dt.timedelta(minutes=minute, seconds=rnd.randint(0, 590))
-            hour = at.astimezone(tz).hour + at.astimezone(tz).minute / 60
-            awake = _awake(hour)
-            if "pir_motion" in d and awake and rnd.random() < 0.85:
-                out.append(
-                    msg(
-                        d["pir_motion"][0], "pir_motion", "motion", at, {"count": rnd.randint(1, 6)}
-                    )
-                )
-            if "door_sensor" in d and awake and rnd.random() < 0.06:
-                out.append(msg(d["door_sensor"][0], "door_sensor", "door", at, {"open": True}))
-            if "contact_sensor" in d and awake and rnd.random() < 0.3:
-                serial = d["contact_sensor"][0]
-                out.append(msg(serial, "contact_sensor", "contact", at, {"active": True}))
-            if minute % 60 == 0:
-                if "water_meter" in d:
-                    kit.meter_litres += rnd.uniform(5, 25) if awake else 0.0
-                    out.append(
-                        msg(
-                            d["water_meter"][0],
-                            "water_meter",
-                            "meter",
-                            at,
-                            {"total_litres": round(kit.meter_litres, 1)},
-                        )
-                    )
-                if "sos_button" in d:
-                    out.append(msg(d["sos_button"][0], "sos_button", "heartbeat", at, battery=88))
-            if minute % 240 == 0 and "smoke_alarm" in d:
-                out.append(msg(d["smoke_alarm"][0], "smoke_alarm", "heartbeat", at, battery=95))
-            if minute % 30 == 0 and "smart_watch" in d:
-                out.append(
-                    msg(
-                        d["smart_watch"][0],
-                        "smart_watch",
-                        "vitals",
-                        at,
-                        {"heart_rate": rnd.randint(60, 90), "spo2": rnd.randint(95, 99)},
-                        battery=70,
-                    )
-                )
-                if awake and kit.home:
-                    lat, lon = kit.home
-                    out.append(
-                        msg(
-                            d["smart_watch"][0],
-                            "smart_watch",
-                            "gps",
-                            at,
-                            {
-                                "lat": lat + rnd.uniform(-0.001, 0.001),
-                                "lon": lon + rnd.uniform(-0.001, 0.001),
-                                "accuracy": 15,
-                            },
-                        )
-                    )
-            if minute % 30 == 0 and "bed_sensor" in d:
-                if not awake:
-                    out.append(
-                        msg(
-                            d["bed_sensor"][0],
-                            "bed_sensor",
-                            "vitals",
-                            at,
-                            {
-                                "heart_rate": rnd.randint(55, 75),
-                                "breathing_rate": rnd.randint(12, 18),
-                            },
-                        )
-                    )
-                elif minute % 120 == 0:
-                    out.append(msg(d["bed_sensor"][0], "bed_sensor", "heartbeat", at))
-            if minute in (8 * 60, 19 * 60):
-                if "bp_monitor" in d:
-                    out.append(
-                        msg(
-                            d["bp_monitor"][0],
-                            "bp_monitor",
-                            "bp",
-                            at,
-                            {
-                                "systolic": rnd.randint(120, 165),
-                                "diastolic": rnd.randint(70, 95),
-                                "pulse": rnd.randint(60, 90),
-                            },
-                        )
-                    )
-                if "glucose_meter" in d and minute == 8 * 60:
-                    out.append(
-                        msg(
-                            d["glucose_meter"][0],
-                            "glucose_meter",
-                            "glucose",
-                            at,
-                            {"mmol_l": round(rnd.uniform(5.0, 9.0), 1)},
-                        )
-                    )
-        if "away_button" in d:  # out shopping in the morning, back before noon
-            for local_h, event in ((9.0, "away"), (11.0, "home")):
-                at = start + dt.timedelta(hours=(local_h - start.astimezone(tz).hour) % 24)
-                out.append(msg(d["away_button"][0], "away_button", event, at))
-        if "bed_sensor" in d:
-            for local_h, in_bed in ((6.5, False), (22.0, True)):
-                at = start + dt.timedelta(hours=(local_h - start.astimezone(tz).hour) % 24)
-                out.append(msg(d["bed_sensor"][0], "bed_sensor", "bed", at, {"in_bed": in_bed}))
+        _kit_day(kit, start, tz, rnd, out)
     out.sort(key=lambda m: m["ts"])
     return out
 
