@@ -21,7 +21,7 @@ from yiyang.regions.models import Region, RegionLevel
 from yiyang.regions.service import add_region
 from yiyang.registry import imports
 from yiyang.registry.importer import TEMPLATE
-from yiyang.registry.models import Elder
+from yiyang.registry.models import Elder, EmergencyContact
 
 DEMO_PASSWORD = "Yiyang@2026"
 
@@ -98,6 +98,7 @@ def load(session: Session, elders: int, seed: int) -> dict[str, int]:
             session, actor, f"demo-seed{seed}.csv", roll_csv(elders, seed)
         )
         _link_person_users(session, users, by_code[community].path, by_code[street].path)
+        _person_phones(session, users)
         from yiyang.demo.devices import install
 
         devices = install(session)
@@ -116,6 +117,41 @@ def load(session: Session, elders: int, seed: int) -> dict[str, int]:
             "unchanged": outcome.unchanged,
             "rejected": len(outcome.rejected),
         }
+
+
+# The community's service phone on the community worker's account: the number the elder's page
+# calls ("call my community worker").
+COMMUNITY_PHONE = "021-64038812"
+FAMILY_PHONE = "13900001234"
+
+
+def _person_phones(session: Session, users: dict[str, User]) -> None:
+    """The community worker's phone, and the family member's: the same number as their row
+    among their elder's emergency contacts, so the family portal finds their notification
+    settings (and the phone sign-in their account)."""
+    worker, family = users["community"], users["family"]
+    if not worker.phone:
+        worker.phone = COMMUNITY_PHONE
+    if family.phone:
+        return
+    elder_id = session.scalar(
+        select(UserElderLink.elder_id).where(UserElderLink.user_id == family.id).limit(1)
+    )
+    elder = session.get(Elder, elder_id) if elder_id else None
+    if elder is None:
+        return
+    family.phone = FAMILY_PHONE
+    if not any(c.phone == FAMILY_PHONE for c in elder.contacts):
+        elder.contacts.append(
+            EmergencyContact(
+                priority=len(elder.contacts) + 1,
+                name=family.display_name.split()[-1],
+                relation="子女",
+                phone=FAMILY_PHONE,
+                receives_alerts=True,
+            )
+        )
+    session.flush()
 
 
 def _link_person_users(

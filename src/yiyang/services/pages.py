@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from yiyang.core.auth import require
-from yiyang.core.clock import local_zone, now, today_local
+from yiyang.core.clock import local_zone, now, to_local, today_local
 from yiyang.core.db import DB
 from yiyang.core.errors import DomainError
 from yiyang.core.i18n import N_
@@ -405,52 +405,83 @@ FAMILY_SIDE = (Role.ELDER, Role.FAMILY)
 
 @router.get("/my-services")
 def my_services(request: Request, actor: Viewer, session: DB, error: str = "") -> Response:
+    """The elder's and family's home page (长辈版): services, meals, subsidy, the community
+    worker to call; the family also sees today's state of the home, the alerts and their own
+    notification settings."""
     if actor.role not in FAMILY_SIDE:
         return RedirectResponse("/orders", status_code=303)
     from yiyang.registry.models import Elder
     from yiyang.registry.repository import readable
-    from yiyang.services import meals
+
+    elders = session.scalars(readable(actor).order_by(Elder.id).limit(5)).all()
+    cards = [_home_card(session, actor, elder) for elder in elders]
+    return render(request, "services/mine.html", cards=cards, error=error, when=_when, **_ctx())
+
+
+def _when(value: dt.datetime) -> str:
+    """A time of today as 09:12, of another day with its date."""
+    local = value.astimezone(local_zone())
+    return local.strftime("%H:%M" if local.date() == today_local() else "%m-%d %H:%M")
+
+
+def _home_card(session: Session, actor: Actor, elder: Any) -> dict[str, Any]:
+    from yiyang.services import home, meals
     from yiyang.services.models import MealOrder, Rating
 
     today = today_local()
     since = dt.datetime.combine(today - dt.timedelta(days=7), dt.time(0), tzinfo=local_zone())
-    cards = []
-    for elder in session.scalars(readable(actor).order_by(Elder.id).limit(5)):
-        rows = repo.board(session, actor, repo.OrderFilters(elder_id=elder.id))
-        orders = [
-            r
-            for r in rows
-            if r.ServiceOrder.scheduled_at >= since and r.ServiceOrder.state != OrderState.CANCELLED
-        ]
-        rated = set(
-            session.scalars(
-                select(Rating.order_id).where(
-                    Rating.order_id.in_([r.ServiceOrder.id for r in orders] or [0])
-                )
+    rows = repo.board(session, actor, repo.OrderFilters(elder_id=elder.id))
+    week = [
+        r
+        for r in rows
+        if r.ServiceOrder.scheduled_at >= since and r.ServiceOrder.state != OrderState.CANCELLED
+    ]
+    ids = [r.ServiceOrder.id for r in week] or [0]
+    rated = set(session.scalars(select(Rating.order_id).where(Rating.order_id.in_(ids))))
+    menus = meals.menus(session, elder.region_path, today)
+    ordered = dict(
+        session.execute(
+            select(MealOrder.menu_id, MealOrder.state).where(
+                MealOrder.elder_id == elder.id,
+                MealOrder.menu_id.in_([m.id for m, _c in menus] or [0]),
             )
-        )
-        menus = meals.menus(session, elder.region_path, today)
-        ordered = dict(
-            session.execute(
-                select(MealOrder.menu_id, MealOrder.state).where(
-                    MealOrder.elder_id == elder.id,
-                    MealOrder.menu_id.in_([m.id for m, _c in menus] or [0]),
-                )
-            ).all()
-        )
-        price_off = meals.meal_subsidy(session, elder, today)[1]
-        cards.append(
-            {
-                "elder": elder,
-                "orders": orders,
-                "rated": rated,
-                "balances": reports.elder_balances(session, elder.id),
-                "menus": menus,
-                "meal_state": ordered,
-                "meal_subsidy": price_off,
-            }
-        )
-    return render(request, "services/mine.html", cards=cards, error=error, **_ctx())
+        ).all()
+    )
+    family = actor.role == Role.FAMILY
+    return {
+        "elder": elder,
+        "orders": week,
+        "rated": rated,
+        "balances": reports.elder_balances(session, elder.id),
+        "menus": menus,
+        "meal_state": ordered,
+        "meal_subsidy": meals.meal_subsidy(session, elder, today)[1],
+        "worker": home.community_worker(session, elder),
+        "today": home.home_today(session, actor, elder) if family else None,
+        "today_services": sum(
+            1 for r in week if to_local(r.ServiceOrder.scheduled_at).date() == today
+        ),
+        "contact": home.own_contact(session, actor, elder.id) if family else None,
+    }
+
+
+@router.post("/my-services/notifications/{elder_id}")
+def save_notifications(
+    actor: Viewer,
+    session: DB,
+    elder_id: Id,
+    sms: Annotated[str, Form()] = "",
+) -> Response:
+    """The family member's own notification settings: SMS on alerts, on their own row among
+    the elder's emergency contacts (audited as a change of that row)."""
+    from yiyang.services import home
+
+    return _act(
+        session,
+        "/my-services",
+        lambda: home.set_alert_sms(session, actor, elder_id, on=sms == "1"),
+        f"#notify-{elder_id}",
+    )
 
 
 @router.post("/my-services/meal")

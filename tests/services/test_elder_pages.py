@@ -1,0 +1,100 @@
+"""The elder's and family's home page (长辈版 / family portal), as HTML: its own large-print base
+(no staff navigation bar), a read-aloud button served by a script file, the community worker's
+real number to call, the family's view of today at home and of the alerts, and the family
+member's own notification settings, changed by them and audited."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from yiyang.accounts.models import User, UserElderLink
+from yiyang.core.audit_models import AuditEvent
+from yiyang.registry.models import EmergencyContact
+
+pytestmark = pytest.mark.pages
+
+
+def _family_elder(session) -> int:  # type: ignore[no-untyped-def]
+    uid = session.scalar(select(User.id).where(User.username == "family"))
+    return session.scalar(select(UserElderLink.elder_id).where(UserElderLink.user_id == uid))
+
+
+def test_the_elder_page_is_large_print_with_read_aloud_and_a_call_button(
+    client, browser_login
+) -> None:
+    browser_login("elder")
+    page = client.get("/my-services")
+    assert page.status_code == 200
+    html = page.text
+    assert "/static/elder.css" in html and "/static/app.css" not in html
+    assert 'class="mainnav"' not in html  # no staff navigation bar
+    assert 'src="/static/readaloud.js"' in html and "data-read=" in html
+    assert 'href="tel:02164038812"' in html  # the community worker's number, digits only
+    assert "<script>" not in html and "confirm(" not in html
+    assert "Today at home" not in html and "今天在家" not in html  # that is the family's view
+    script = client.get("/static/readaloud.js").text
+    assert "speechSynthesis" in script and "SpeechSynthesisUtterance" in script
+
+
+def test_the_family_sees_today_at_home_alerts_and_their_settings(
+    client, browser_login, session
+) -> None:
+    browser_login("family")
+    elder_id = _family_elder(session)
+    html = client.get("/my-services").text
+    assert f'id="today-{elder_id}"' in html and 'data-state="' in html and "data-devices=" in html
+    assert f'id="alerts-{elder_id}"' in html
+    assert f'id="notify-{elder_id}"' in html and 'name="sms"' in html
+    assert 'href="tel:02164038812"' in html
+
+
+def test_the_family_switches_their_own_sms_off_audited(client, browser_login, session) -> None:
+    csrf = browser_login("family")
+    elder_id = _family_elder(session)
+    phone = session.scalar(select(User.phone).where(User.username == "family"))
+    row = session.scalar(
+        select(EmergencyContact).where(
+            EmergencyContact.elder_id == elder_id, EmergencyContact.phone == phone
+        )
+    )
+    assert row is not None and row.receives_alerts
+    r = client.post(
+        f"/my-services/notifications/{elder_id}",
+        data={"csrf_token": csrf},  # the box unticked: no "sms" field
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "error" not in r.headers["location"]
+    session.expire_all()
+    assert session.get(EmergencyContact, row.id).receives_alerts is False
+    audit = session.scalar(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "emergency_contact", AuditEvent.entity_id == str(row.id))
+        .order_by(AuditEvent.id.desc())
+    )
+    assert audit is not None and audit.actor_username == "family"
+    assert audit.after == {"receives_alerts": False}
+    # and back on
+    client.post(f"/my-services/notifications/{elder_id}", data={"csrf_token": csrf, "sms": "1"})
+    session.expire_all()
+    assert session.get(EmergencyContact, row.id).receives_alerts is True
+
+
+def test_nobody_changes_another_elders_contacts(client, browser_login, session) -> None:
+    csrf = browser_login("family")
+    other = session.scalar(
+        select(EmergencyContact.elder_id).where(EmergencyContact.elder_id != _family_elder(session))
+    )
+    r = client.post(
+        f"/my-services/notifications/{other}",
+        data={"csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "error=" in r.headers["location"]
+    csrf = browser_login("elder")  # an elder has no contact row of their own to switch
+    r = client.post(
+        f"/my-services/notifications/{_family_elder(session)}",
+        data={"csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "error=" in r.headers["location"]
