@@ -1,7 +1,9 @@
 """``/overview``: the region overview of an officer, a community worker or an admin — open
 alerts, devices offline, orders today, elders by household and category — each figure a link to
 the list it counts. Person-scoped roles (family, elders, providers) have no region to overview
-(403)."""
+(403).
+
+The package's other page, the elder's whole picture, is ``overview/elder.py``."""
 
 from __future__ import annotations
 
@@ -16,13 +18,14 @@ from yiyang.core.db import DB
 from yiyang.core.i18n import N_
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
-from yiyang.overview import repository
+from yiyang.overview import elder, repository
 from yiyang.regions.models import Region
 from yiyang.registry.enums import Category, Household
 from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+router.include_router(elder.router)  # the elder's whole picture (/elders/{id}/picture)
 register_nav(NavEntry("overview", "/overview", N_("Overview"), needs(Perm.VIEW_OVERVIEW), 5))
 
 
