@@ -43,7 +43,7 @@ class Chart:
     lines: list[Line]
     band: tuple[float, float] | None  # y of the normal band (top, bottom), or None
     y_ticks: list[tuple[float, str]]  # (y, label)
-    x_ticks: list[tuple[float, str]]  # (x, label)
+    x_ticks: list[tuple[float, str, str]]  # (x, label, text-anchor: the ends stay inside)
     latest: str  # the latest reading as text, with its unit
     latest_at: dt.datetime
     count: int
@@ -122,13 +122,16 @@ def _band(normal: tuple[float, float] | None, lo: float, hi: float) -> tuple[flo
     return (_y(normal[1], lo, hi), _y(normal[0], lo, hi)) if normal else None
 
 
-def _day_ticks(start: dt.datetime, end: dt.datetime, count: int = 4) -> list[tuple[float, str]]:
+def _day_ticks(
+    start: dt.datetime, end: dt.datetime, count: int = 4
+) -> list[tuple[float, str, str]]:
     """``count`` + 1 evenly spaced local dates along the window."""
     out = []
     for i in range(count + 1):
         at = start + (end - start) * i / count
         local = to_local(at)
-        out.append((_x(at, start, end), local.strftime("%m-%d") if local else ""))
+        anchor = "start" if i == 0 else "end" if i == count else "middle"
+        out.append((_x(at, start, end), local.strftime("%m-%d") if local else "", anchor))
     return out
 
 
