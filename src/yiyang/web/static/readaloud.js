@@ -28,7 +28,12 @@
     synth.cancel();
     reset();
     if (pressed) { return; }
-    var text = (target.innerText || target.textContent || "").replace(/\s+/g, " ").trim();
+    // the words on the card, not the labels of its buttons
+    var blocks = target.querySelectorAll("h1, h2, h3, p, li");
+    var parts = Array.prototype.map.call(blocks, function (el) {
+      return (el.innerText || "").replace(/\s+/g, " ").trim();
+    }).filter(function (t) { return t; });
+    var text = parts.join("。 ");
     var utterance = new SpeechSynthesisUtterance(text);
     var lang = document.documentElement.getAttribute("lang") || "zh-CN";
     utterance.lang = lang;
