@@ -240,3 +240,14 @@ def test_the_elder_page_links_to_the_picture(client, login, session) -> None:
     page = client.get(f"/elders/{elder.id}", headers=login("street").headers)
     assert 'id="elder-picture"' in page.text
     assert f'href="/elders/{elder.id}/picture"' in page.text
+
+
+def test_contacts_name_the_linked_accounts(client, login, session) -> None:
+    family = session.scalar(select(User).where(User.username == "family"))
+    elder_id = session.scalar(
+        select(UserElderLink.elder_id).where(UserElderLink.user_id == family.id)
+    )
+    page = client.get(f"/elders/{elder_id}/picture/contacts", headers=login("street").headers)
+    assert page.status_code == 200
+    accounts = page.text[page.text.index('id="picture-accounts"') :]
+    assert family.display_name in accounts[: accounts.index("</ul>")]

@@ -169,8 +169,13 @@ def _contacts(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
         )
         for c in elder.contacts
     ]
+    accounts = [
+        (a.display_name, a.role, a.relation, shown_phone(actor, a.phone))
+        for a in repository.elder_accounts(session, elder.id)
+    ]
     return {
         "contacts": contacts,
+        "accounts": accounts,
         "key_holder": elder.key_holder,
         "access_notes": elder.access_notes,
         "doctor": {

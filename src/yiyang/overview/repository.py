@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from yiyang.accounts.models import User, UserElderLink
 from yiyang.alarms import repository as alerts
 from yiyang.alarms.enums import AlertState
 from yiyang.alarms.models import Alert
@@ -205,4 +206,15 @@ def elder_bindings(session: Session, elder_id: int, limit: int) -> Sequence[Any]
         .where(DeviceBinding.elder_id == elder_id)
         .order_by(DeviceBinding.bound_at.desc(), DeviceBinding.id.desc())
         .limit(limit)
+    ).all()
+
+
+def elder_accounts(session: Session, elder_id: int) -> Sequence[Any]:
+    """The platform accounts linked to the elder (family, the elder's own, doctor, caregiver,
+    volunteer), with how each is related."""
+    return session.execute(
+        select(User.display_name, User.role, User.phone, UserElderLink.relation)
+        .join(UserElderLink, UserElderLink.user_id == User.id)
+        .where(UserElderLink.elder_id == elder_id, User.active)
+        .order_by(User.role, User.display_name)
     ).all()
