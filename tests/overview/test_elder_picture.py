@@ -124,6 +124,10 @@ def test_every_tab_renders_for_a_street_officer(client, login, session, engine) 
         assert fragment.status_code == 200
         assert "<html" not in fragment.text and 'id="picture"' in fragment.text
         assert TAB_MARKERS[tab] in fragment.text
+        # htmx keeps no copy in localStorage; going back asks for the whole page again
+        assert 'hx-history="false"' in fragment.text
+        restore = {**who.headers, "HX-Request": "true", "HX-History-Restore-Request": "true"}
+        assert "<html" in client.get(url, headers=restore).text
 
 
 def test_the_page_takes_at_most_15_statements(client, login, session, engine) -> None:

@@ -1,5 +1,6 @@
 """The elder's whole picture in Chromium on a 390 px phone: the tabs switch over HTMX (the
-address follows), and no tab makes the page scroll sideways."""
+address follows, and going back shows the tab before), and no tab makes the page scroll
+sideways."""
 
 from __future__ import annotations
 
@@ -38,5 +39,9 @@ def test_the_picture_fits_a_phone_on_every_tab(browser, server) -> None:
             current = page.locator('nav.tabs a[aria-current="page"]')
             assert current.count() == 1 and current.get_attribute("id") == f"tab-{key}"
             assert page.evaluate(FITS), f"{key}: the page is wider than the screen"
+        # back: the tab before, fetched again (htmx keeps no copy of the page)
+        page.go_back()
+        wait_until(page, f"!!document.getElementById('panel-{TABS[-2][0]}')")
+        assert page.url.endswith(f"{elder}/picture/{TABS[-2][0]}"), page.url
     finally:
         context.close()
