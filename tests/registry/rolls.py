@@ -187,9 +187,7 @@ CASES: list[Case] = [
     ),
     Case(
         "community of another street",
-        _base(
-            "褚老伯", rid("31010419520808005"), 所属街道="湖南路街道", 所属社区="桂林居委会"
-        ),
+        _base("褚老伯", rid("31010419520808005"), 所属街道="湖南路街道", 所属社区="桂林居委会"),
         False,
         reason="outside your jurisdiction",
         reason_field="street_name",
