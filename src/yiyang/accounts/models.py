@@ -76,3 +76,26 @@ class LoginThrottle(Base):
     first_failure_at: Mapped[dt.datetime]
     last_failure_at: Mapped[dt.datetime]
     locked_until: Mapped[dt.datetime | None]
+
+
+class LinkInvitation(Audited, Base):
+    """A one-time code that links a family member's account to an elder. Issued by a staff
+    member in the elder's area or by a family member already linked; only the code's hash is
+    stored; it expires, and is used at most once (``accounts.invitations``)."""
+
+    __tablename__ = "link_invitation"
+    __audit_exclude__ = frozenset({"code_hash"})
+    __table_args__ = (Index("ix_link_invitation_elder", "elder_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elder.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    relation: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    def audit_elder_id(self) -> int | None:
+        return self.elder_id

@@ -5,20 +5,22 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from yiyang.accounts import service
+from yiyang.accounts import invitations, service
 from yiyang.accounts.endpoints import login_committed, slow_down
 from yiyang.accounts.landing import landing, safe_next
 from yiyang.core.auth import COOKIE, client_ip, current_actor, optional_actor, request_token
 from yiyang.core.config import get_settings
 from yiyang.core.db import DB
-from yiyang.core.errors import DomainError
+from yiyang.core.errors import DomainError, Forbidden
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
+from yiyang.web.actions import run_action
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -163,3 +165,52 @@ def revoke_session(
         response.delete_cookie(COOKIE)
         return response
     return RedirectResponse("/account", status_code=303)
+
+
+# --- linking another parent with an invitation code ---
+
+
+@router.get("/invitations/new")
+def invitation_form(
+    request: Request,
+    actor: Annotated[Actor, Depends(current_actor)],
+    session: DB,
+    elder_id: Annotated[int, Query(ge=1, le=2**31 - 1)],
+) -> Response:
+    """The staff member's (or linked family member's) step before issuing a code."""
+    if not invitations.can_invite(session, actor, elder_id):
+        raise Forbidden(_("You may not invite family members for this elder."))
+    return render(request, "invitation.html", elder_id=elder_id, issued=None)
+
+
+@router.post("/invitations")
+def issue_invitation(
+    request: Request,
+    actor: Annotated[Actor, Depends(current_actor)],
+    session: DB,
+    elder_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
+    relation: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    """Issue a one-time code and show it once, on this answer only (never in a URL)."""
+    issued = invitations.issue(session, actor, elder_id, relation)
+    return render(
+        request,
+        "invitation.html",
+        elder_id=elder_id,
+        issued=issued,
+        hours=int(invitations.VALID_FOR.total_seconds() // 3600),
+    )
+
+
+@router.post("/invitations/redeem")
+def redeem_invitation(
+    actor: Annotated[Actor, Depends(current_actor)],
+    session: DB,
+    code: Annotated[str, Form(max_length=32)],
+) -> Response:
+    refused = run_action(session, lambda: invitations.redeem(session, actor, code))
+    if refused is not None:
+        return RedirectResponse(
+            f"/my-services?error={quote(refused.message)}#link", status_code=303
+        )
+    return RedirectResponse("/my-services?linked=1", status_code=303)

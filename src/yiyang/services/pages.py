@@ -404,7 +404,9 @@ FAMILY_SIDE = (Role.ELDER, Role.FAMILY)
 
 
 @router.get("/my-services")
-def my_services(request: Request, actor: Viewer, session: DB, error: str = "") -> Response:
+def my_services(
+    request: Request, actor: Viewer, session: DB, error: str = "", linked: str = ""
+) -> Response:
     """The elder's and family's home page (长辈版): services, meals, subsidy, the community
     worker to call; the family also sees today's state of the home, the alerts and their own
     notification settings."""
@@ -415,7 +417,15 @@ def my_services(request: Request, actor: Viewer, session: DB, error: str = "") -
 
     elders = session.scalars(readable(actor).order_by(Elder.id).limit(5)).all()
     cards = [_home_card(session, actor, elder) for elder in elders]
-    return render(request, "services/mine.html", cards=cards, error=error, when=_when, **_ctx())
+    return render(
+        request,
+        "services/mine.html",
+        cards=cards,
+        error=error,
+        linked=bool(linked),
+        when=_when,
+        **_ctx(),
+    )
 
 
 def _when(value: dt.datetime) -> str:
