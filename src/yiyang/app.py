@@ -28,6 +28,7 @@ from yiyang.core.config import get_settings
 from yiyang.core.errors import DomainError, NotAuthenticated, field_errors
 from yiyang.devices import endpoints as devices_api
 from yiyang.devices import pages as devices_pages
+from yiyang.notifications import pages as notifications_pages
 from yiyang.overview import pages as overview_pages
 from yiyang.pipeline.transports import http as ingest_api
 from yiyang.regions import endpoints as regions_api
@@ -158,6 +159,7 @@ ROUTERS = (
     services_pages.router,
     subsidies_pages.router,
     overview_pages.router,
+    notifications_pages.router,
 )
 
 

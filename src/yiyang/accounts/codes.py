@@ -37,10 +37,17 @@ def locked(session: Session, scope: str, key: str, at: dt.datetime) -> TooManyAt
     return _locked(until, at) if until else None
 
 
-def count_failure(session: Session, scope: str, key: str, at: dt.datetime) -> throttle.Counter:
-    """One more wrong code for ``key`` (a user, a phone number) in ``scope``."""
+def count_failure(
+    session: Session,
+    scope: str,
+    key: str,
+    at: dt.datetime,
+    limits: throttle.Limits = LIMITS,
+) -> throttle.Counter:
+    """One more wrong code (or one more code sent) for ``key`` — a user, a phone number, a
+    client address — in ``scope``."""
     value = throttle.after_failure(
-        repository.counter_for_update(session, scope, "", key, at), at, LIMITS
+        repository.counter_for_update(session, scope, "", key, at), at, limits
     )
     repository.store_counter(session, scope, "", key, value, at)
     return value

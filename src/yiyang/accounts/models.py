@@ -99,3 +99,20 @@ class LinkInvitation(Audited, Base):
 
     def audit_elder_id(self) -> int | None:
         return self.elder_id
+
+
+class PhoneSignInCode(Base):
+    """A one-time sign-in code sent by SMS to a family member's phone (``accounts.phone_sign_in``):
+    only its keyed hash is stored; it expires and is used once. Sending and using are audited
+    as events (this row is not itself an edit of anything)."""
+
+    __tablename__ = "phone_sign_in_code"
+    __table_args__ = (Index("ix_phone_sign_in_code_phone", "phone", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]

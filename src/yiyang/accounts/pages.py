@@ -11,12 +11,12 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from yiyang.accounts import invitations, service
+from yiyang.accounts import invitations, phone_sign_in, service
 from yiyang.accounts.endpoints import login_committed, slow_down
 from yiyang.accounts.landing import landing, safe_next
 from yiyang.core.auth import COOKIE, client_ip, current_actor, optional_actor, request_token
 from yiyang.core.config import get_settings
-from yiyang.core.db import DB
+from yiyang.core.db import DB, unit_of_work
 from yiyang.core.errors import DomainError, Forbidden
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
@@ -54,6 +54,8 @@ def _login_form(
     error: str | None = None,
     username: str = "",
     fresh: bool = False,
+    template: str = "login.html",
+    **extra: object,
 ) -> Response:
     cookie = login_csrf_cookie()
     token = request.cookies.get(cookie, "")
@@ -61,12 +63,13 @@ def _login_form(
         token = secrets.token_urlsafe(24)
     response = render(
         request,
-        "login.html",
+        template,
         status_code=status_code,
         next=safe_next(next) or "",
         error=error,
         username=username,
         login_csrf=token,
+        **extra,
     )
     response.set_cookie(
         cookie,
@@ -92,8 +95,7 @@ async def login_submit(
     next: Annotated[str | None, Form()] = None,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    expected = request.cookies.get(login_csrf_cookie(), "")
-    if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
+    if not _login_csrf_ok(request, csrf_token):
         return _login_form(
             request,
             status_code=403,
@@ -110,7 +112,16 @@ async def login_submit(
         return _login_form(
             request, status_code=exc.status_code, next=next, error=exc.message, username=username
         )
-    response = RedirectResponse(_after_login(next), status_code=303)
+    return _signed_in(RedirectResponse(_after_login(next), status_code=303), token)
+
+
+def _login_csrf_ok(request: Request, csrf_token: str) -> bool:
+    expected = request.cookies.get(login_csrf_cookie(), "")
+    return bool(expected) and hmac.compare_digest(expected.encode(), csrf_token.encode())
+
+
+def _signed_in(response: Response, token: str) -> Response:
+    """The session cookie on the answer to a successful sign-in; the login form's token goes."""
     settings = get_settings()
     response.set_cookie(
         COOKIE,
@@ -122,6 +133,98 @@ async def login_submit(
     )
     response.delete_cookie(login_csrf_cookie(), path="/", secure=settings.cookie_secure)
     return response
+
+
+# --- family sign-in by phone and a one-time code (accounts.phone_sign_in) ---
+
+PHONE_FORM = "phone_login.html"
+
+
+def _send_committed(phone: str, ip: str | None) -> str:
+    """Send a code in a unit of work of its own (the send counts stand even when refused)."""
+    with unit_of_work() as session:
+        phone_sign_in.send_code(session, phone, ip)
+    return phone_sign_in.normalise_phone(phone)
+
+
+def _verify_committed(phone: str, code: str, ip: str | None) -> str:
+    """Check the code in a unit of work of its own, so a wrong code's count is committed
+    although the attempt raises."""
+    failure: DomainError | None = None
+    with unit_of_work() as session:
+        try:
+            return phone_sign_in.verify(session, phone, code, ip).token
+        except DomainError as exc:
+            failure = exc
+    raise failure
+
+
+@router.get("/login/phone")
+def phone_login_page(request: Request) -> Response:
+    return _login_form(request, template=PHONE_FORM, step="phone", phone="")
+
+
+@router.post("/login/phone")
+async def phone_send_code(
+    request: Request,
+    phone: Annotated[str, Form(max_length=32)],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    if not _login_csrf_ok(request, csrf_token):
+        error = _("The form has expired. Reload the page and try again.")
+        return _login_form(
+            request,
+            status_code=403,
+            error=error,
+            fresh=True,
+            template=PHONE_FORM,
+            step="phone",
+            phone=phone,
+        )
+    try:
+        number = await run_in_threadpool(_send_committed, phone, client_ip(request))
+    except DomainError as exc:
+        return _login_form(
+            request,
+            status_code=exc.status_code,
+            error=exc.message,
+            template=PHONE_FORM,
+            step="phone",
+            phone=phone,
+        )
+    return _login_form(request, template=PHONE_FORM, step="code", phone=number)
+
+
+@router.post("/login/phone/verify")
+async def phone_verify_code(
+    request: Request,
+    phone: Annotated[str, Form(max_length=32)],
+    code: Annotated[str, Form(max_length=16)],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    if not _login_csrf_ok(request, csrf_token):
+        error = _("The form has expired. Reload the page and try again.")
+        return _login_form(
+            request,
+            status_code=403,
+            error=error,
+            fresh=True,
+            template=PHONE_FORM,
+            step="phone",
+            phone=phone,
+        )
+    try:
+        token = await run_in_threadpool(_verify_committed, phone, code, client_ip(request))
+    except DomainError as exc:
+        return _login_form(
+            request,
+            status_code=exc.status_code,
+            error=exc.message,
+            template=PHONE_FORM,
+            step="code",
+            phone=phone,
+        )
+    return _signed_in(RedirectResponse("/", status_code=303), token)
 
 
 @router.post("/logout")

@@ -70,7 +70,6 @@ def login(
     """Sign in, or raise. Known and unknown usernames take the same path (a password hash is
     always verified, failures count per (username, address) either way), so neither the answer
     nor its timing says whether a username exists."""
-    settings = get_settings()
     current = at or now()
     name = username.strip()[:64]
     address = throttle.address_key(ip)
@@ -103,7 +102,21 @@ def login(
         raise NotAuthenticated(_("Wrong username or password."))
     repository.forget_counter(session, throttle.ACCOUNT, address, name)
     assert user is not None
-    user.last_login_at = current
+    return start_session(session, user, kind=kind, ip=ip, at=current)
+
+
+def start_session(
+    session: Session,
+    user: User,
+    *,
+    kind: str,
+    ip: str | None,
+    at: dt.datetime,
+    how: str = "",
+) -> LoginResult:
+    """A new login for ``user`` (after a password or a one-time code was checked), audited."""
+    settings = get_settings()
+    user.last_login_at = at
     token = new_token()
     hours = settings.session_hours if kind == "cookie" else settings.api_token_hours
     auth = AuthSession(
@@ -112,8 +125,8 @@ def login(
         kind=kind,
         ip=ip,
         csrf_token=secrets.token_urlsafe(24),
-        created_at=current,
-        expires_at=current + dt.timedelta(hours=hours),
+        created_at=at,
+        expires_at=at + dt.timedelta(hours=hours),
     )
     session.add(auth)
     audit.record(
@@ -122,7 +135,7 @@ def login(
         "app_user",
         str(user.id),
         actor=audit.AuditActor(user.id, user.username, user.role, ip=ip),
-        summary=kind,
+        summary=f"{kind}, {how}" if how else kind,
         region_path=user.region_path,
     )
     session.flush()
