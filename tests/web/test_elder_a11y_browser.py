@@ -90,7 +90,9 @@ def _sign_in(context: Any, server: str, username: str, lang: str) -> Any:
     return page
 
 
-def _check_sizes(username: str, lang: str, m: dict[str, Any]) -> None:
+def _check_sizes(
+    username: str, lang: str, m: dict[str, Any], mains: tuple[str, ...] = ("#read-", "#call-")
+) -> None:
     texts, targets = m["texts"], m["targets"]
     print(f"\n== {username} ({lang}) at {m['viewport']} px: page width {m['width']} px")
     print(
@@ -110,10 +112,10 @@ def _check_sizes(username: str, lang: str, m: dict[str, Any]) -> None:
     assert [t for t in texts if t["line"] < MIN_LINE] == []
     assert [t for t in texts if t["contrast"] < MIN_CONTRAST] == []
     assert [t for t in targets if t["w"] < MIN_TARGET or t["h"] < MIN_TARGET] == []
-    mains = [t for t in targets if t["main"]]
-    assert [t for t in mains if t["size"] < MIN_MAIN] == []
-    for needle in ("#read-", "#call-"):
-        assert any(needle in t["el"] for t in mains), (needle, "missing")
+    main = [t for t in targets if t["main"]]
+    assert [t for t in main if t["size"] < MIN_MAIN] == []
+    for needle in mains:
+        assert any(needle in t["el"] for t in main), (needle, "missing")
     for label in ("Sign out", "退出", "English", "中文"):
         if any(label in t["el"] for t in targets):
             break
@@ -181,5 +183,33 @@ def test_read_aloud_speaks_the_card_in_chinese(browser, server) -> None:
         assert button.get_attribute("aria-pressed") == "true"
         button.click()  # a second press stops
         assert button.get_attribute("aria-pressed") == "false"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_phone_sign_in_and_invitation_pages_meet_the_sizes(browser, server, lang: str) -> None:
+    """The family's other pages: sign-in by phone (both steps) and inviting another parent."""
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.on("dialog", lambda d: pytest.fail(f"a pop-up opened: {d.type} {d.message}"))
+        page.goto(f"{server}/login/phone?lang={lang}")
+        _check_sizes("phone sign-in", lang, page.evaluate(MEASURE), ("#send-code",))
+        _run_axe(page, "phone sign-in", lang)
+        page.fill("input[name=phone]", "13700000000")  # no account: the same answer
+        page.click("#send-code")
+        page.locator("#code-sent").wait_for()
+        _check_sizes("phone sign-in, code", lang, page.evaluate(MEASURE), ("#verify-code",))
+        _run_axe(page, "phone sign-in, code", lang)
+        page = _sign_in(context, server, "family", lang)
+        page.click("a[id^=invite-]")
+        page.locator("#issue-invitation").wait_for()
+        _check_sizes("family, invitation", lang, page.evaluate(MEASURE), ("#issue-invitation",))
+        page.click("#issue-invitation")
+        page.locator("#invitation-code").wait_for()
+        _check_sizes("family, invitation code", lang, page.evaluate(MEASURE), ())
+        _run_axe(page, "family, invitation code", lang)
     finally:
         context.close()
