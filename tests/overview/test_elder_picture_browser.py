@@ -35,13 +35,13 @@ def test_the_picture_fits_a_phone_on_every_tab(browser, server) -> None:
         for key, _label in TABS[1:]:
             page.click(f"#tab-{key}")
             wait_until(page, f"!!document.getElementById('panel-{key}')")
-            assert page.url.endswith(f"{elder}/picture/{key}"), page.url
+            assert page.url.endswith(f"{elder}/picture?tab={key}"), page.url
             current = page.locator('nav.tabs a[aria-current="page"]')
             assert current.count() == 1 and current.get_attribute("id") == f"tab-{key}"
             assert page.evaluate(FITS), f"{key}: the page is wider than the screen"
         # back: the tab before, fetched again (htmx keeps no copy of the page)
         page.go_back()
         wait_until(page, f"!!document.getElementById('panel-{TABS[-2][0]}')")
-        assert page.url.endswith(f"{elder}/picture/{TABS[-2][0]}"), page.url
+        assert page.url.endswith(f"{elder}/picture?tab={TABS[-2][0]}"), page.url
     finally:
         context.close()

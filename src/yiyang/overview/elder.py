@@ -1,4 +1,4 @@
-"""``/elders/{id}/picture[/{tab}]``: the elder's whole picture on one staff page, a tab at a
+"""``/elders/{id}/picture[?tab=…]``: the elder's whole picture on one staff page, a tab at a
 time. The first load renders the page with its tab (the profile by default) on the server;
 the tab links fetch just the tab strip and panel over HTMX (``hx-push-url`` keeps the address,
 so a reload or a shared link opens the same tab). Without JavaScript the links are plain page
@@ -52,12 +52,9 @@ def _page(request: Request, p: picture.Picture) -> Response:
 
 
 @router.get("/elders/{elder_id}/picture")
-def picture_page(request: Request, actor: Viewer, session: DB, elder_id: Id) -> Response:
-    return _page(request, picture.load(session, actor, elder_id, "profile"))
-
-
-@router.get("/elders/{elder_id}/picture/{tab}")
-def picture_tab(request: Request, actor: Viewer, session: DB, elder_id: Id, tab: str) -> Response:
+def picture_page(
+    request: Request, actor: Viewer, session: DB, elder_id: Id, tab: str = "profile"
+) -> Response:
     if tab not in picture.TAB_KEYS:
         raise NotFound(_("Not found."))
     return _page(request, picture.load(session, actor, elder_id, tab))

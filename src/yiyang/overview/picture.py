@@ -34,7 +34,7 @@ from yiyang.registry import repository as elders
 from yiyang.registry import service as registry
 from yiyang.registry.models import Elder
 from yiyang.registry.permissions import can_view_medical, shown_phone
-from yiyang.registry.schemas import ElderListItem, ElderRead
+from yiyang.registry.schemas import ElderListItem
 from yiyang.subsidies import reports
 
 TABS: tuple[tuple[str, str], ...] = (
@@ -214,9 +214,3 @@ READERS = {
     "contacts": _contacts,
     "history": _history,
 }
-
-
-def profile_record(p: Picture) -> ElderRead:
-    record = p.data["record"]
-    assert isinstance(record, ElderRead)
-    return record
