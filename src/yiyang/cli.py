@@ -520,7 +520,11 @@ def replay(
         str, typer.Option(help="Time zone of times without an offset, and of the rules")
     ] = "Asia/Shanghai",
     facts: Annotated[
-        str, typer.Option(help="The elder's facts, comma-separated: living_alone,dementia")
+        str,
+        typer.Option(
+            help="The elder's facts, comma-separated: living_alone,dementia (no_monitoring: "
+            "the health-monitoring consent withdrawn)"
+        ),
     ] = "",
     json_lines: Annotated[
         bool, typer.Option("--json", help="One JSON object per alarm or check-in task")

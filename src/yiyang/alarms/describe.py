@@ -45,6 +45,37 @@ TEMPLATES: dict[str, str] = {
 }
 
 
+# What of an alert's figures is the elder's private detail: readings and positions. Shown only
+# where the ``elder.details_shared`` rule (registry.permissions) allows; the kind, the time and
+# the state of an alert are shown to everyone who may read it.
+PRIVATE_DETAIL = frozenset(
+    {
+        "lat",
+        "lon",
+        "accuracy",
+        "values",
+        "value",
+        "systolic",
+        "diastolic",
+        "pulse",
+        "mmol_l",
+        "heart_rate",
+        "spo2",
+        "breathing_rate",
+        "temperature",
+        "steps",
+    }
+)
+
+
+def shown_detail(detail: dict[str, Any], shared: bool) -> dict[str, Any]:
+    """An alert's ``detail`` for a reader: whole when the elder's details are shared with
+    them, else without readings and positions."""
+    if shared:
+        return detail
+    return {k: v for k, v in detail.items() if k not in PRIVATE_DETAIL}
+
+
 def _hhmm(value: str) -> str:
     try:
         local = to_local(dt.datetime.fromisoformat(value))

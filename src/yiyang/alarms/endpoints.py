@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -29,6 +30,7 @@ from yiyang.core.db import DB
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id, Offset, Text
+from yiyang.registry import repository as elders
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ALERTS))]
@@ -36,10 +38,18 @@ Handler = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
 RuleManager = Annotated[Actor, Depends(require(Perm.MANAGE_RULES))]
 
 
-def to_read(alert: Alert) -> AlertRead:
+def to_read(alert: Alert, shared: bool) -> AlertRead:
+    """An alert for a reader; ``shared``: the elder's private details may be shown to them
+    (``registry.repository.shared_ids``, the ``elder.details_shared`` rule)."""
     out = AlertRead.model_validate(alert)
-    out.explanation = describe.explain(alert.alert_type, alert.detail)
+    out.detail = describe.shown_detail(alert.detail, shared)
+    out.explanation = describe.explain(alert.alert_type, out.detail)
     return out
+
+
+def to_reads(session: Session, actor: Actor, alerts: Sequence[Alert]) -> list[AlertRead]:
+    shared = elders.shared_ids(session, actor, {a.elder_id for a in alerts})
+    return [to_read(a, a.elder_id in shared) for a in alerts]
 
 
 @router.get("/alerts", response_model=list[AlertRead], summary="Alerts in your area")
@@ -62,22 +72,23 @@ def list_alerts(
         alert_type=alert_type,
         elder_id=elder_id,
     )
-    rows = session.scalars(query.limit(limit).offset(offset))
-    return [to_read(a) for a in rows]
+    rows = session.scalars(query.limit(limit).offset(offset)).all()
+    return to_reads(session, actor, rows)
 
 
-def _detail(session: Session, alert: Alert) -> AlertDetail:
+def _detail(session: Session, actor: Actor, alert: Alert) -> AlertDetail:
     trail = session.scalars(
         select(AlertEvent)
         .where(AlertEvent.alert_id == alert.id)
         .order_by(AlertEvent.at, AlertEvent.id)
     ).all()
-    return AlertDetail(**to_read(alert).model_dump(), trail=trail)
+    (read,) = to_reads(session, actor, [alert])
+    return AlertDetail(**read.model_dump(), trail=trail)
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetail, summary="An alert with its trail")
 def get_alert(actor: Viewer, session: DB, alert_id: Id) -> AlertDetail:
-    return _detail(session, service.get_alert(session, actor, alert_id))
+    return _detail(session, actor, service.get_alert(session, actor, alert_id))
 
 
 @router.post(
@@ -97,7 +108,7 @@ def transition(actor: Handler, session: DB, alert_id: Id, data: AlertTransition)
         version=data.version,
         now=now(),
     )
-    return _detail(session, alert)
+    return _detail(session, actor, alert)
 
 
 @router.get(

@@ -10,7 +10,12 @@ code, not a copy.
   hour, baselines on the first of a local day);
 - ``baseline_window`` / ``learn_baselines``: the nightly learner, from hourly motion counts;
 - ``motion_window``: the span "today before this hour" the routine rule compares;
-- ``response_of``: whether an alert opened is an operator alarm or a check-in task.
+- ``response_of``: whether an alert opened is an operator alarm or a check-in task;
+- the consent gate (``passive``, ``withhold``, ``forget``): without the elder's
+  health-monitoring consent (``Facts.monitoring`` False) no passive rule runs — vitals,
+  activity, bed, water, location and the silence rules find nothing, their state is forgotten
+  and nothing is counted — while an SOS, fall, smoke or gas alarm (and a tamper or trouble
+  report, a battery running low) raises exactly as before. This is the one place it is decided.
 
 The alert planning (dedupe, episodes, storm control) is ``alarms/plan.plan_alerts``.
 No I/O here and no clock: the callers pass ``now``.
@@ -20,12 +25,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import dataclass, fields, replace
+from typing import Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from yiyang.alarms import rules
-from yiyang.devices.enums import EventKind
+from yiyang.alarms.rules.battery import low_battery
+from yiyang.devices.enums import PASSIVE_EVENTS, EventKind
 
 # The sweeper's filter: silence that could matter now
 TICK_QUIET = dt.timedelta(hours=1)  # no sign of life for this long
@@ -35,10 +41,49 @@ BASELINE_DAYS = 28  # the routine baseline looks back four weeks (local days)
 Response = Literal["alarm", "check_in"]
 
 
+def passive(kind: EventKind | str) -> bool:
+    """Whether a message of this kind is passive monitoring (needs the monitoring consent)."""
+    try:
+        return EventKind(kind) in PASSIVE_EVENTS
+    except ValueError:
+        return False
+
+
+M = TypeVar("M")
+
+
+def withhold(message: M, facts: rules.Facts) -> M:
+    """A bus message as it may be kept: without the elder's monitoring consent a passive
+    message loses its readings (``data``) before anything stores or reads it; everything else
+    is kept whole. ``message`` is any dataclass with ``event`` and ``data``."""
+    if facts.monitoring or not passive(getattr(message, "event", "")):
+        return message
+    return replace(message, data={})  # type: ignore[type-var]
+
+
+_FRESH = rules.State()
+
+
+def forget(state: rules.State) -> None:
+    """Monitoring withdrawn: the passive state (last activity, bed, water, position, the
+    learned routine and silences) is dropped, so nothing carries over if consent is given
+    again later (it starts cold, as for a new home)."""
+    for f in fields(rules.State):
+        value = getattr(_FRESH, f.name)
+        setattr(state, f.name, value.copy() if isinstance(value, dict) else value)
+
+
 def handle_event(
     state: rules.State, event: rules.Event, params: rules.Params, facts: rules.Facts, tz: ZoneInfo
 ) -> list[rules.Finding]:
-    """One device message against the elder's state: what it raises."""
+    """One device message against the elder's state: what it raises. Without the monitoring
+    consent a passive message raises nothing but its battery level."""
+    if not facts.monitoring and event.event in PASSIVE_EVENTS:
+        forget(state)
+        battery = event.battery
+        if battery is not None and battery <= params.battery_low:
+            return [low_battery(event, battery, params)]
+        return []
     return rules.on_event(state, event, params, facts, tz)
 
 
@@ -52,12 +97,22 @@ def handle_tick(
     motion_today: int | None = None,
 ) -> list[rules.Finding]:
     """A sweeper tick: the silence rules at ``now``. ``motion_today``: motion counted today
-    (local) before the current hour, on the first tick of each hour (else ``None``)."""
+    (local) before the current hour, on the first tick of each hour (else ``None``). Without
+    the monitoring consent: nothing (the silence rules are passive monitoring)."""
+    if not facts.monitoring:
+        forget(state)
+        return []
     return rules.on_tick(state, now, params, facts, tz, motion_today=motion_today)
 
 
-def handle_baseline(state: rules.State, base: list[float], days: int) -> None:
-    """A freshly learned baseline replaces the elder's."""
+def handle_baseline(
+    state: rules.State, base: list[float], days: int, facts: rules.Facts | None = None
+) -> None:
+    """A freshly learned baseline replaces the elder's (none without the monitoring
+    consent)."""
+    if facts is not None and not facts.monitoring:
+        forget(state)
+        return
     state.baseline, state.baseline_days = base, days
 
 
@@ -66,9 +121,14 @@ def hour_of(at: dt.datetime) -> dt.datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
-def activity_count(event: rules.Event) -> tuple[dt.datetime, str, int] | None:
-    """What a message adds to the hourly activity: (hour, ``"motion"`` / ``"door"``, count)."""
+def activity_count(
+    event: rules.Event, facts: rules.Facts | None = None
+) -> tuple[dt.datetime, str, int] | None:
+    """What a message adds to the hourly activity: (hour, ``"motion"`` / ``"door"``, count);
+    nothing without the monitoring consent."""
     if event.event not in (EventKind.MOTION, EventKind.DOOR):
+        return None
+    if facts is not None and not facts.monitoring:
         return None
     return hour_of(event.at), event.event.value, int(event.data.get("count", 1))
 

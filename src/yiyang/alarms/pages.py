@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from yiyang.alarms import describe, service
+from yiyang.alarms.endpoints import to_reads
 from yiyang.alarms.enums import (
     OUTCOME_LABELS,
     SEVERITY_LABELS,
@@ -28,6 +29,7 @@ from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
 from yiyang.registry import repository as elders
+from yiyang.registry.permissions import shown_details
 from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.templating import register_globals, render
 
@@ -57,7 +59,7 @@ def alerts_page(
         states=[state] if state and state != "open" else None,
         severity=severity or None,
     )
-    alerts = session.scalars(query.limit(200)).all()
+    alerts = to_reads(session, actor, session.scalars(query.limit(200)).all())
     names = {
         e.id: e.name
         for e in session.scalars(
@@ -83,12 +85,14 @@ def alert_page(
         .order_by(AlertEvent.at, AlertEvent.id)
     ).all()
     elder = elders.get_readable(session, actor, alert.elder_id)
+    private = shown_details(actor, elder) if elder is not None else None
     return render(
         request,
         "alerts/detail.html",
-        alert=alert,
+        alert=to_reads(session, actor, [alert])[0],
         trail=trail,
         elder=elder,
+        private=private,
         next_states=sorted(TRANSITIONS[AlertState(alert.state)]),
         outcomes=list(Outcome),
     )

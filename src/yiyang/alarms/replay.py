@@ -150,7 +150,9 @@ def read_file(path: Path, tz: ZoneInfo) -> list[Row]:
 
 
 def make_facts(names: Iterable[str]) -> rules.Facts:
-    """``--facts living_alone,dementia`` → the elder's facts (unknown names are refused)."""
+    """``--facts living_alone,dementia`` → the elder's facts (unknown names are refused);
+    ``no_<fact>`` sets a fact that is true by default to false (``no_monitoring``: the elder
+    withdrew the health-monitoring consent)."""
     known = {f.name for f in fields(rules.Facts) if f.type in ("bool", bool)}
     flags: dict[str, Any] = {}
     for name in (n.strip() for n in names):
@@ -158,8 +160,10 @@ def make_facts(names: Iterable[str]) -> rules.Facts:
             continue
         if name in known:
             flags[name] = True
+        elif name.startswith("no_") and name[3:] in known:
+            flags[name[3:]] = False
         elif name not in ASSUMED_FACTS:
-            choices = ", ".join(sorted(known | ASSUMED_FACTS))
+            choices = ", ".join(sorted(known | ASSUMED_FACTS | {f"no_{k}" for k in known}))
             raise ReplayError(f"unknown fact {name!r}; one of {choices}")
     return rules.Facts(ELDER_ID, **flags)
 
@@ -195,7 +199,7 @@ class _Home:
             return  # no detection: a motion sensor sends nothing (format v1: count ≥ 1)
         ev = self._message(row)
         found = engine.handle_event(self.state, ev, self.params, self.facts, self.tz)
-        counted = engine.activity_count(ev)
+        counted = engine.activity_count(ev, self.facts)
         if counted is not None:
             hour, kind, n = counted
             self.hourly[(hour, kind)] += n
@@ -243,7 +247,7 @@ class _Home:
             ]
             learned = engine.learn_baselines(rows, self.tz).get(ELDER_ID)
             if learned is not None:
-                engine.handle_baseline(self.state, *learned)
+                engine.handle_baseline(self.state, *learned, self.facts)
 
     def _motion(self, start: dt.datetime, until: dt.datetime) -> int:
         """Motion counted in [start, until) (what ``telemetry.motion_since`` reads)."""

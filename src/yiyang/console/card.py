@@ -20,12 +20,18 @@ from yiyang.console.models import CallLog, Dispatch, EmergencyRequest, Facility,
 from yiyang.core import audit
 from yiyang.core.clock import age_on, to_local
 from yiyang.core.scoping import Actor
+from yiyang.devices.enums import PASSIVE_EVENTS
 from yiyang.devices.models import Device, DeviceMessage, GpsPoint, VitalReading
 from yiyang.notifications import delivery
 from yiyang.notifications.models import Notification
 from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
-from yiyang.registry.permissions import can_view_medical, shown_id_number, shown_phone
+from yiyang.registry.permissions import (
+    can_view_medical,
+    monitoring_allowed,
+    shown_id_number,
+    shown_phone,
+)
 
 TIMELINE_BEFORE = dt.timedelta(hours=2)
 VITALS_WINDOW = dt.timedelta(days=7)
@@ -99,12 +105,15 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
 
     street_row = session.scalar(select(Region.name).where(Region.path == elder.region_path[:27]))
     start = min(alert.first_at, alert.created_at) - TIMELINE_BEFORE
-    messages = session.execute(
-        select(DeviceMessage.at, DeviceMessage.event, DeviceMessage.data, DeviceMessage.device_id)
-        .where(DeviceMessage.elder_id == elder.id, DeviceMessage.at >= start)
-        .order_by(DeviceMessage.at.desc())
-        .limit(200)
-    ).all()
+    # The ``elder.monitored`` rule: without the health-monitoring consent the card shows no
+    # reading of passive monitoring (vitals, activity, position), only alarms and device reports.
+    monitored = monitoring_allowed(elder)
+    recent = select(
+        DeviceMessage.at, DeviceMessage.event, DeviceMessage.data, DeviceMessage.device_id
+    ).where(DeviceMessage.elder_id == elder.id, DeviceMessage.at >= start)
+    if not monitored:
+        recent = recent.where(DeviceMessage.event.not_in(sorted(PASSIVE_EVENTS)))
+    messages = session.execute(recent.order_by(DeviceMessage.at.desc()).limit(200)).all()
     devices = {d.id: d for d in session.scalars(select(Device).where(Device.elder_id == elder.id))}
     timeline = [
         {
@@ -117,7 +126,7 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
         for m in messages
     ]
     vitals: dict[str, list[tuple[dt.datetime, float]]] = defaultdict(list)
-    if medical:
+    if medical and monitored:
         for v in session.execute(
             select(VitalReading.metric, VitalReading.at, VitalReading.value)
             .where(VitalReading.elder_id == elder.id, VitalReading.at >= now - VITALS_WINDOW)
@@ -127,7 +136,7 @@ def load(session: Session, actor: Actor, alert: Alert, now: dt.datetime) -> Card
             if len(vitals[v.metric]) < 6:
                 vitals[v.metric].append((v.at, v.value))
     track: list[tuple[float, float, dt.datetime]] = []
-    if alert.alert_type == AlertType.WANDERING:
+    if alert.alert_type == AlertType.WANDERING and monitored:
         since = alert.first_at - dt.timedelta(hours=1)
         track = [
             (p.lat, p.lon, p.at)

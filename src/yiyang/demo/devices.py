@@ -1,7 +1,9 @@
 """Demo device kits (the kind districts fund for elders living alone): each elder living alone
 gets an SOS button, a motion sensor, a door sensor, a water meter and a smoke alarm; elders
 with dementia a GPS watch; hypertension a blood-pressure meter; diabetes a glucose meter; high
-care levels a fall radar and a bed sensor. Written in bulk; one audit row says so."""
+care levels a fall radar and a bed sensor. An elder without the health-monitoring consent gets
+only what needs none (the SOS button and the smoke alarm, ``devices.enums.CONSENT_FREE_DEVICES``),
+as ``devices.service.bind`` would allow. Written in bulk; one audit row says so."""
 
 from __future__ import annotations
 
@@ -12,7 +14,12 @@ from sqlalchemy.orm import Session
 
 from yiyang.core import audit
 from yiyang.core.clock import now
-from yiyang.devices.enums import DEFAULT_INTERVAL, DeviceStatus, DeviceType
+from yiyang.devices.enums import (
+    CONSENT_FREE_DEVICES,
+    DEFAULT_INTERVAL,
+    DeviceStatus,
+    DeviceType,
+)
 from yiyang.devices.models import Device, DeviceBinding, Vendor
 from yiyang.registry.models import Elder
 
@@ -50,6 +57,18 @@ def serial_for(device_type: DeviceType, elder_id: int) -> str:
 
 
 def kit(
+    household: str,
+    dementia: bool,
+    conditions: list[str],
+    care_level: int | None,
+    monitoring: bool = True,
+) -> list[DeviceType]:
+    """The devices an elder gets; without the monitoring consent, the consent-free ones."""
+    types = _kit(household, dementia, conditions, care_level)
+    return types if monitoring else [t for t in types if t in CONSENT_FREE_DEVICES]
+
+
+def _kit(
     household: str, dementia: bool, conditions: list[str], care_level: int | None
 ) -> list[DeviceType]:
     types: list[DeviceType] = []
@@ -95,12 +114,19 @@ def install(session: Session) -> int:
                 Elder.chronic_conditions,
                 Elder.care_level,
                 Elder.region_path,
+                Elder.consent_health_monitoring,
             ).order_by(Elder.id)
         )
         for r in rows:
             if r.id in equipped:
                 continue
-            for t in kit(r.household, r.dementia, list(r.chronic_conditions or []), r.care_level):
+            for t in kit(
+                r.household,
+                r.dementia,
+                list(r.chronic_conditions or []),
+                r.care_level,
+                bool(r.consent_health_monitoring),
+            ):
                 devices.append(
                     {
                         "serial": serial_for(t, r.id),

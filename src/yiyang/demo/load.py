@@ -99,6 +99,9 @@ def load(session: Session, elders: int, seed: int) -> dict[str, int]:
         )
         _link_person_users(session, users, by_code[community].path, by_code[street].path)
         _person_phones(session, users)
+        from yiyang.demo import consents
+
+        consents.install(session)  # before the device kits, which follow the monitoring consent
         from yiyang.demo.devices import install
 
         devices = install(session)

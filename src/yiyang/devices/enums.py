@@ -67,6 +67,11 @@ E = EventKind
 # Alarms that raise a critical alert at once (the rules' IMMEDIATE): the gateway sends them in
 # the bus's urgent lane, ahead of any backlog of ordinary telemetry.
 URGENT = frozenset({E.SOS, E.FALL, E.SMOKE, E.GAS})
+# Never gated by consent: alarms, a device's reports on itself (tamper, trouble), the alarm's
+# test button, heartbeats and raw Contact ID frames. Every other kind observes the person —
+# passive monitoring, which needs the health-monitoring consent (alarms.engine's gate).
+SAFETY_EVENTS = URGENT | {E.TAMPER, E.TROUBLE, E.TEST, E.HEARTBEAT, E.CID}
+PASSIVE_EVENTS = frozenset(EventKind) - SAFETY_EVENTS
 COMMON = frozenset({E.HEARTBEAT, E.TAMPER})
 EVENTS: dict[DeviceType, frozenset[EventKind]] = {
     DeviceType.SOS_BUTTON: COMMON | {E.SOS},
@@ -113,6 +118,21 @@ SAFETY_DEVICES = frozenset(
         DeviceType.ALARM_PANEL,
     }
 )
+
+# Devices that observe the person (vitals, activity, bed, water, location): binding one to an
+# elder needs the elder's health-monitoring consent (PIPL art. 29; devices.service.bind). The
+# others — the SOS button, smoke and gas alarms and the alarm panel — only ever raise an alarm
+# and may always be bound. (A fall radar also senses presence and breathing, a watch reports
+# vitals and position: both monitor, though their fall and SOS alarms are never gated.)
+CONSENT_FREE_DEVICES = frozenset(
+    {
+        DeviceType.SOS_BUTTON,
+        DeviceType.SMOKE_ALARM,
+        DeviceType.GAS_ALARM,
+        DeviceType.ALARM_PANEL,
+    }
+)
+MONITORING_DEVICES = frozenset(DeviceType) - CONSENT_FREE_DEVICES
 
 TYPE_LABELS: dict[DeviceType, str] = {
     DeviceType.SOS_BUTTON: N_("One-key SOS button"),

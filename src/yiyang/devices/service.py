@@ -16,7 +16,14 @@ from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor, elder_row_scope, region_scope_path
 from yiyang.devices import credentials
-from yiyang.devices.enums import DEFAULT_INTERVAL, DeviceStatus, DeviceType
+from yiyang.devices.enums import (
+    DEFAULT_INTERVAL,
+    MONITORING_DEVICES,
+    PASSIVE_EVENTS,
+    TYPE_LABELS,
+    DeviceStatus,
+    DeviceType,
+)
 from yiyang.devices.models import (
     AlarmAccount,
     DeadLetter,
@@ -28,6 +35,7 @@ from yiyang.devices.models import (
 from yiyang.devices.schemas import AlarmAccountSet, BindingCreate, DeviceCreate, DeviceUpdate
 from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder
+from yiyang.registry.permissions import monitoring_allowed
 
 
 def device_scope(actor: Actor) -> ColumnElement[bool]:
@@ -141,6 +149,7 @@ def bind(session: Session, actor: Actor, device: Device, data: BindingCreate) ->
     if device.status is DeviceStatus.RETIRED:
         raise Conflict(_("A retired device cannot be bound."))
     elder = _elder_for(session, actor, data.elder_id)
+    check_monitoring_consent(device, elder)
     if device.elder_id is not None:
         unbind(session, actor, device, reason=_("moved to another elder"))
     at = now()
@@ -160,6 +169,24 @@ def bind(session: Session, actor: Actor, device: Device, data: BindingCreate) ->
     )
     session.flush()
     return device
+
+
+def check_monitoring_consent(device: Device, elder: Elder) -> None:
+    """A device that monitors the person (``MONITORING_DEVICES``) is bound only to an elder
+    whose health-monitoring consent is in force; SOS buttons, smoke and gas alarms and alarm
+    panels always may be (PIPL art. 29, docs/devices.md "Consent")."""
+    kind = DeviceType(device.device_type)
+    if kind in MONITORING_DEVICES and not monitoring_allowed(elder):
+        raise ValidationFailed(
+            _(
+                "%(device)s monitors the elder's health or activity: record the elder's consent "
+                "to health monitoring by devices first. SOS buttons, smoke and gas alarms and "
+                "alarm panels need no such consent.",
+                device=_(TYPE_LABELS[kind]),
+            ),
+            field="elder_id",
+            code="monitoring_consent_required",
+        )
 
 
 def unbind(session: Session, actor: Actor, device: Device, *, reason: str | None = None) -> Device:
@@ -193,18 +220,27 @@ def detail(session: Session, actor: Actor, device: Device) -> dict[str, Any]:
         .where(DeviceBinding.device_id == device.id)
         .order_by(DeviceBinding.bound_at.desc())
     ).all()
-    recent = session.execute(
+    query = (
         select(DeviceMessage.at, DeviceMessage.event, DeviceMessage.data, DeviceMessage.battery)
         .where(
             DeviceMessage.device_id == device.id, DeviceMessage.elder_id == (device.elder_id or -1)
         )
         .order_by(DeviceMessage.at.desc())
         .limit(50)
-    ).all()
+    )
+    # The consent rules (registry.permissions): without the health-monitoring consent no
+    # reading of passive monitoring is shown, to anyone; a family member without the consent
+    # to share sees what happened and when, not the readings or positions.
+    elder_ids = {device.elder_id} if device.elder_id is not None else set()
+    if not elders.monitored_ids(session, actor, elder_ids):
+        query = query.where(DeviceMessage.event.not_in(sorted(PASSIVE_EVENTS)))
+    shared = bool(elders.shared_ids(session, actor, elder_ids))
+    recent = session.execute(query).all()
     return {
         "bindings": bindings,
         "recent": [
-            {"at": r.at, "event": r.event, "data": r.data, "battery": r.battery} for r in recent
+            {"at": r.at, "event": r.event, "data": r.data if shared else {}, "battery": r.battery}
+            for r in recent
         ],
     }
 

@@ -17,7 +17,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -46,6 +46,7 @@ from yiyang.pipeline.messages import (
     UndecodableMessage,
     encode,
 )
+from yiyang.registry import repository as registry
 
 log = logging.getLogger(__name__)
 
@@ -205,15 +206,29 @@ class RuleWorker:
         self, session: Session, items: list[Message], now: dt.datetime
     ) -> tuple[int, list[telemetry.Heard], dict[int, tuple[Any, ...]]]:
         self.params.refresh(session)
-        msgs = [i for i in items if isinstance(i, DeviceEvent)]
         urgent = _urgent(items)
+        # The consent gate, read fresh every batch so that a withdrawal takes effect with its
+        # commit: the elders without the health-monitoring consent. Their passive messages lose
+        # their readings here, before anything is stored, and the engine runs no passive rule
+        # for them (``engine.withhold`` / ``Facts.monitoring``). An alarm batch (the urgent
+        # lane: SOS, fall, smoke, gas) is never gated and skips the look-up.
+        unmonitored = (
+            set()
+            if urgent
+            else registry.system_unmonitored(session, sorted({i.elder for i in items}))
+        )
+        if unmonitored:
+            off = rules.Facts(0, monitoring=False)
+            items = [engine.withhold(i, off) if i.elder in unmonitored else i for i in items]
+        msgs = [i for i in items if isinstance(i, DeviceEvent)]
         give_way = (lambda: None) if urgent else self._give_way
         give_way()
         fresh = telemetry.store_messages(session, msgs) if msgs else []
         fresh_ids = {id(i) for i in fresh}
         give_way()
-        if fresh:
-            telemetry.store_readings(session, fresh)
+        readings = [i for i in fresh if i.elder not in unmonitored]
+        if readings:
+            telemetry.store_readings(session, readings)
         # Alarms come in the urgent lane beside the elder's partition: they leave the device
         # row (and rule state, which they do not change) to the partition, so the two lanes
         # never wait on each other's row locks.
@@ -222,6 +237,9 @@ class RuleWorker:
         work = [i for i in items if not isinstance(i, DeviceEvent) or id(i) in fresh_ids]
         elders = {i.elder for i in work}
         facts = self.facts.get(session, elders)
+        for e in unmonitored & facts.keys():
+            fact, region = facts[e]
+            facts[e] = (replace(fact, monitoring=False), region)
         give_way()
         states, before = self.states.load(session, list(elders))
         give_way()
@@ -277,7 +295,7 @@ class RuleWorker:
                     item.battery,
                 )
                 found = engine.handle_event(state, ev, p, fact, self.tz)
-                counted = engine.activity_count(ev)
+                counted = engine.activity_count(ev, fact)
                 if counted is not None:
                     hour, kind, n = counted
                     batch.activity[(item.elder, hour, kind)] += n
@@ -294,7 +312,7 @@ class RuleWorker:
             case Offline():
                 return self._offline(session, item, p, batch)
             case Baseline():
-                engine.handle_baseline(state, item.base, item.days)
+                engine.handle_baseline(state, item.base, item.days, fact)
         return []
 
     def _offline(

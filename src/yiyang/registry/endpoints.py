@@ -16,6 +16,8 @@ from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
 from yiyang.registry import export, imports, service
 from yiyang.registry.schemas import (
+    ConsentCreate,
+    ConsentsRead,
     ElderCreate,
     ElderFilters,
     ElderListItem,
@@ -179,3 +181,22 @@ def update_elder(actor: Editor, session: DB, elder_id: Id, data: ElderUpdate) ->
 def change_status(actor: Editor, session: DB, elder_id: Id, data: StatusChange) -> ElderRead:
     service.change_status(session, actor, elder_id, data)
     return service.read_elder(session, actor, elder_id)
+
+
+@router.get(
+    "/{elder_id}/consents",
+    response_model=ConsentsRead,
+    summary="The elder's consents: each in force or not, and every record (PIPL art. 29)",
+)
+def get_consents(actor: Viewer, session: DB, elder_id: Id) -> ConsentsRead:
+    return service.read_consents(session, actor, elder_id)
+
+
+@router.post(
+    "/{elder_id}/consents",
+    response_model=ConsentsRead,
+    status_code=201,
+    summary="Record a consent given or withdrawn (staff who edit the elder; the elder withdraws)",
+)
+def record_consent(actor: Viewer, session: DB, elder_id: Id, data: ConsentCreate) -> ConsentsRead:
+    return service.record_consent(session, actor, elder_id, data)

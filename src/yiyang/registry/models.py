@@ -105,7 +105,10 @@ class Elder(Audited, Base):
     family_doctor_name: Mapped[str | None] = mapped_column(String(64))
     family_doctor_phone: Mapped[str | None] = mapped_column(String(20))
     family_doctor_org: Mapped[str | None] = mapped_column(String(128))
-    # Consent (PIPL): separate consent for health monitoring and for sharing with family
+    # Consent (PIPL art. 29): the consents in force, kept in step with the append-only
+    # ``consent_record`` by ``registry.consents.record`` (never set directly); ``consent_date``:
+    # the day the latest of them was signed or withdrawn. Read by the scoping rules
+    # (``registry.permissions``) and the rule worker's monitoring gate.
     consent_data_processing: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_health_monitoring: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_share_with_family: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -215,3 +218,27 @@ class RegistrySynonym(Audited, Base):
     value: Mapped[str] = mapped_column(String(32))
     created_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
+
+
+class ConsentRecord(Audited, Base):
+    """One consent given or withdrawn (PIPL art. 14–15, 29): append-only, never edited; the
+    state in force is the latest record per purpose, copied onto the elder's ``consent_*``
+    columns in the same flush (``registry.consents``)."""
+
+    __tablename__ = "consent_record"
+    __table_args__ = (Index("ix_consent_record_elder", "elder_id", "purpose", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elder.id", ondelete="CASCADE"))
+    region_path: Mapped[str] = mapped_column(String(255))  # the elder's, for the audit scope
+    purpose: Mapped[str] = mapped_column(String(32))  # registry.consents.Purpose
+    action: Mapped[str] = mapped_column(String(16))  # given | withdrawn
+    # The consent text the elder was shown (registry.consents.TEXTS); "legacy" for the flags
+    # recorded before texts were versioned.
+    text_version: Mapped[str] = mapped_column(String(32))
+    signed_on: Mapped[dt.date] = mapped_column(Date)  # the day the elder said so
+    method: Mapped[str] = mapped_column(String(16))  # paper | in_person | phone | app | import
+    note: Mapped[str | None] = mapped_column(String(500))
+    recorded_by: Mapped[int | None] = mapped_column(Integer)  # user id; None: system, migration
+    recorded_by_name: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(default=now)

@@ -16,16 +16,22 @@ from yiyang.core.auth import require
 from yiyang.core.db import DB
 from yiyang.core.errors import DomainError, field_errors
 from yiyang.core.i18n import N_
-from yiyang.core.roles import Perm
+from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
 from yiyang.regions import repository as regions
-from yiyang.registry import imports, service
+from yiyang.registry import consents, imports, service
 from yiyang.registry.endpoints import read_upload
 from yiyang.registry.enums import BloodType, Category, ElderStatus, Household, Mobility, label
 from yiyang.registry.importer import HEADERS, field_label
-from yiyang.registry.permissions import can_edit_elder
-from yiyang.registry.schemas import ElderCreate, ElderFilters, ElderUpdate, StatusChange
+from yiyang.registry.permissions import can_edit_elder, shown_details
+from yiyang.registry.schemas import (
+    ConsentCreate,
+    ElderCreate,
+    ElderFilters,
+    ElderUpdate,
+    StatusChange,
+)
 from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.templating import register_globals, render
 
@@ -40,7 +46,16 @@ register_nav(
     NavEntry("import", "/elders-import", N_("Import"), needs(Perm.IMPORT_ELDERS), 20),
 )
 router = APIRouter(include_in_schema=False)
-register_globals(label=label)
+register_globals(
+    label=label,
+    # the ``elder.details`` mask, for pages of other domains that show an elder's details
+    shown_details=shown_details,
+    consent_text=consents.text_of,
+    CONSENT_PURPOSES=consents.PURPOSE_LABELS,
+    CONSENT_ACTIONS=consents.ACTION_LABELS,
+    CONSENT_METHODS=consents.METHOD_LABELS,
+    CONSENT_VERSION=consents.CURRENT_VERSION,
+)
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ELDERS))]
 Editor = Annotated[Actor, Depends(require(Perm.EDIT_ELDERS))]
 Importer = Annotated[Actor, Depends(require(Perm.IMPORT_ELDERS))]
@@ -210,14 +225,63 @@ async def elder_create(request: Request, actor: Editor, session: DB) -> Response
 
 @router.get("/elders/{elder_id}")
 def elder_detail(request: Request, actor: Viewer, session: DB, elder_id: Id) -> Response:
+    return _detail_page(request, actor, session, elder_id)
+
+
+def _detail_page(
+    request: Request,
+    actor: Actor,
+    session: Session,
+    elder_id: int,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
     elder = service.read_elder(session, actor, elder_id)
+    can_edit = can_edit_elder(actor, elder.region_path)
     return render(
         request,
         "elders/detail.html",
+        status_code=status_code,
         elder=elder,
-        can_edit=can_edit_elder(actor, elder.region_path),
+        can_edit=can_edit,
+        # staff who edit the elder record consents; the elder withdraws their own
+        can_record_consent=can_edit or actor.role is Role.ELDER,
+        consent_methods=list(consents.Method),
         **CHOICES,
+        **context,
     )
+
+
+@router.post("/elders/{elder_id}/consents")
+async def elder_consent(request: Request, actor: Viewer, session: DB, elder_id: Id) -> Response:
+    """The consent form on the elder's page: one consent given or withdrawn."""
+    form = await request.form()
+    try:
+        data = ConsentCreate(
+            purpose=form.get("purpose"),
+            action=form.get("action"),
+            text_version=form.get("text_version") or consents.CURRENT_VERSION,
+            signed_on=form.get("signed_on") or None,
+            method=form.get("method") or consents.Method.PAPER,
+            note=(form.get("note") or "").strip() or None,
+        )
+        await run_in_threadpool(service.record_consent, session, actor, elder_id, data)
+    except ValidationError as exc:
+        return _detail_page(
+            request, actor, session, elder_id, 422, consent_errors=_field_errors(exc)
+        )
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        return _detail_page(
+            request,
+            actor,
+            session,
+            elder_id,
+            exc.status_code,
+            consent_errors={exc.field or "form": exc.message},
+        )
+    return RedirectResponse(f"/elders/{elder_id}#consent", status_code=303)
 
 
 def _values_from_read(elder: Any) -> dict[str, Any]:
@@ -246,6 +310,8 @@ async def elder_update(request: Request, actor: Editor, session: DB, elder_id: I
     form = await request.form()
     payload = _form_payload(form)
     for key in ("id_number", "gender", "birth_date"):  # identity fields are not edited here
+        payload.pop(key, None)
+    for key in (*consents.FLAG.values(), "consent_date"):  # recorded one by one on the page
         payload.pop(key, None)
     errors: dict[str, str] = {}
     try:

@@ -11,11 +11,11 @@ from sqlalchemy import Select, and_, case, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from yiyang.core.clock import today_local
-from yiyang.core.scoping import Actor, elder_scope, within_path
+from yiyang.core.scoping import Actor, elder_scope, row_rule, within_path
 from yiyang.regions.models import Region
 from yiyang.registry.enums import ElderStatus
 from yiyang.registry.models import Elder, ElderCategory, ElderStatusChange
-from yiyang.registry.permissions import sees_full_identity
+from yiyang.registry.permissions import DETAILS_SHARED, MONITORED, sees_full_identity
 from yiyang.registry.schemas import ElderFilters
 
 COUNT_CAP = 1_000  # beyond this the list says "1,000+" (counting further costs more than it tells)
@@ -71,6 +71,8 @@ def filtered(actor: Actor, f: ElderFilters, region_path: str | None) -> Select[E
     conds: list[Any] = []
     if f.q:
         conds.append(_free_text(f.q, full_identity=sees_full_identity(actor)))
+        if f.q.strip().isdigit() and len(f.q.strip()) >= 7:  # a phone: as for ``phone``
+            conds.append(row_rule(DETAILS_SHARED)(actor, Elder.id))
     if f.name:
         conds.append(Elder.name.startswith(f.name.strip(), autoescape=True))
     if f.id_tail:
@@ -78,6 +80,8 @@ def filtered(actor: Actor, f: ElderFilters, region_path: str | None) -> Select[E
     if f.phone:
         phone = re.sub(r"\D", "", f.phone)
         conds.append(or_(Elder.mobile_phone == phone, Elder.home_phone == phone))
+        # a phone the reader may not see must not be confirmed by a search either
+        conds.append(row_rule(DETAILS_SHARED)(actor, Elder.id))
     if region_path:
         conds.append(within_path(Elder.region_path, region_path))
     if f.category:
@@ -212,3 +216,47 @@ def system_entitlement_rows(session: Session) -> Iterator[Any]:
     )
     for elder_id, path, level in rows:
         yield elder_id, path, level, cats.get(elder_id, [])
+
+
+def shared_ids(session: Session, actor: Actor, elder_ids: set[int]) -> set[int]:
+    """Of these elders, those whose private details ``actor`` may see (the
+    ``elder.details_shared`` rule), for rows that carry them (alerts, orders, device messages).
+    The caller has scoped the rows already."""
+    if not elder_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Elder.id).where(
+                Elder.id.in_(elder_ids), row_rule(DETAILS_SHARED)(actor, Elder.id)
+            )
+        )
+    )
+
+
+def monitored_ids(session: Session, actor: Actor, elder_ids: set[int]) -> set[int]:
+    """Of these elders, those whose monitoring readings may be shown (the ``elder.monitored``
+    rule: the health-monitoring consent in force)."""
+    if not elder_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Elder.id).where(Elder.id.in_(elder_ids), row_rule(MONITORED)(actor, Elder.id))
+        )
+    )
+
+
+def system_unmonitored(session: Session, elder_ids: Sequence[int]) -> set[int]:
+    """A system read for the rule worker (no user): of these elders, those without the
+    health-monitoring consent in force, read fresh each batch so that a withdrawal takes effect
+    with its commit."""
+    out: set[int] = set()
+    ids = list(elder_ids)
+    for i in range(0, len(ids), 1000):
+        out.update(
+            session.scalars(
+                select(Elder.id).where(
+                    Elder.id.in_(ids[i : i + 1000]), Elder.consent_health_monitoring.is_(False)
+                )
+            )
+        )
+    return out

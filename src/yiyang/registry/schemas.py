@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from yiyang.core.types import Input
+from yiyang.registry.consents import CURRENT_VERSION, Action, Method, Purpose
 from yiyang.registry.enums import BloodType, Category, ElderStatus, Gender, Household, Mobility
 from yiyang.registry.synonyms import VALUES as SYNONYM_VALUES
 from yiyang.registry.synonyms import SynonymKind
@@ -106,10 +107,12 @@ class _ElderFields(Input):
     family_doctor_name: Annotated[str, Field(max_length=64)] | None = None
     family_doctor_phone: str | None = None
     family_doctor_org: Annotated[str, Field(max_length=128)] | None = None
+    # Consents given at registration, recorded as "given" with the current text version
+    # (registry.consents); later changes go through POST /api/elders/{id}/consents.
     consent_data_processing: bool = False
     consent_health_monitoring: bool = False
     consent_share_with_family: bool = False
-    consent_date: dt.date | None = None
+    consent_date: dt.date | None = None  # the day they were signed (today when omitted)
     contacts: Annotated[list[ContactCreate], Field(max_length=10)] = Field(default_factory=list)
 
     @field_validator("mobile_phone", "home_phone", "family_doctor_phone")
@@ -170,10 +173,7 @@ class ElderUpdate(Input):
     family_doctor_name: Annotated[str, Field(max_length=64)] | None = None
     family_doctor_phone: str | None = None
     family_doctor_org: Annotated[str, Field(max_length=128)] | None = None
-    consent_data_processing: bool | None = None
-    consent_health_monitoring: bool | None = None
-    consent_share_with_family: bool | None = None
-    consent_date: dt.date | None = None
+    # Consents are not edited here: each is recorded on its own (POST /api/elders/{id}/consents)
     contacts: Annotated[list[ContactCreate], Field(max_length=10)] | None = None
 
     @field_validator("mobile_phone", "home_phone", "family_doctor_phone")
@@ -210,6 +210,49 @@ class MedicalProfile(BaseModel):
     medical_notes: str | None
 
 
+class ConsentCreate(Input):
+    """A consent given or withdrawn (``POST /api/elders/{id}/consents``): the purpose, what the
+    elder said, the text version they were shown, how and on which day."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: Purpose
+    action: Action
+    text_version: Annotated[str, Field(min_length=1, max_length=32)] = CURRENT_VERSION
+    signed_on: dt.date | None = None  # today when omitted
+    method: Method = Method.PAPER
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+
+class ConsentRecordRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    purpose: Purpose
+    action: Action
+    text_version: str
+    signed_on: dt.date
+    method: str
+    note: str | None
+    recorded_by_name: str
+    at: dt.datetime
+
+
+class ConsentStateRead(BaseModel):
+    purpose: Purpose
+    in_force: bool
+    latest: ConsentRecordRead | None  # None: never recorded
+
+
+class ConsentsRead(BaseModel):
+    """An elder's consents: the state of each purpose and every record, newest first."""
+
+    elder_id: int
+    current_text_version: str
+    state: list[ConsentStateRead]
+    history: list[ConsentRecordRead]
+
+
 class ElderListItem(BaseModel):
     id: int
     name: str
@@ -224,8 +267,11 @@ class ElderListItem(BaseModel):
     household: Household
     categories: list[str]
     care_level: int | None
-    dementia: bool
+    dementia: bool | None  # None when the medical profile is not shown to this reader
     status: ElderStatus
+    # False: a family member without the elder's consent to share with family, who sees the
+    # name, the community (as ``address``), today's state and services, nothing private.
+    details_shared: bool = True
 
 
 class ElderRead(ElderListItem):
@@ -245,6 +291,7 @@ class ElderRead(ElderListItem):
     consent_health_monitoring: bool
     consent_share_with_family: bool
     consent_date: dt.date | None
+    consents: list[ConsentStateRead]  # each purpose: in force or not, and its latest record
     contacts: list[ContactRead]
     status_history: list[StatusChangeRead]
     created_at: dt.datetime

@@ -17,7 +17,7 @@ from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor, region_scope_path
 from yiyang.regions import repository as regions
 from yiyang.regions.models import Region
-from yiyang.registry import repository
+from yiyang.registry import consents, repository
 from yiyang.registry.enums import ElderStatus
 from yiyang.registry.models import (
     Elder,
@@ -28,13 +28,17 @@ from yiyang.registry.models import (
 )
 from yiyang.registry.permissions import (
     can_edit_elder,
-    can_view_medical,
     sees_full_identity,
     shown_birth_date,
+    shown_details,
     shown_id_number,
     shown_phone,
 )
 from yiyang.registry.schemas import (
+    ConsentCreate,
+    ConsentRecordRead,
+    ConsentsRead,
+    ConsentStateRead,
     ContactCreate,
     ContactRead,
     ElderCreate,
@@ -92,6 +96,9 @@ def create_elder(session: Session, actor: Actor, data: ElderCreate) -> Elder:
     if session.scalar(select(Elder.id).where(Elder.id_number == data.id_number)):
         raise Conflict(_("An elder with this ID number is already registered."), field="id_number")
     fields = data.model_dump(exclude={"region_code", "categories", "contacts"})
+    given = [p for p, flag in consents.FLAG.items() if fields.pop(flag)]
+    signed_on = fields.pop("consent_date") or today_local()
+    consents.check_initial(given)
     elder = Elder(
         **fields,
         id_tail=data.id_number[-4:],
@@ -115,6 +122,7 @@ def create_elder(session: Session, actor: Actor, data: ElderCreate) -> Elder:
         )
     )
     session.flush()
+    consents.record_initial(session, actor, elder, given, signed_on)
     return elder
 
 
@@ -216,6 +224,7 @@ def list_elders(session: Session, actor: Actor, f: ElderFilters) -> Page[ElderLi
 
 def to_list_item(actor: Actor, e: Elder, names: dict[int, tuple[str, str]]) -> ElderListItem:
     code, region_name = names.get(e.region_id, ("", ""))
+    private = shown_details(actor, e)
     return ElderListItem(
         id=e.id,
         name=e.name,
@@ -223,25 +232,29 @@ def to_list_item(actor: Actor, e: Elder, names: dict[int, tuple[str, str]]) -> E
         age=age_on(e.birth_date, today_local()),
         birth_date=shown_birth_date(actor, e.birth_date),
         id_number=shown_id_number(actor, e.id_number),
-        mobile_phone=shown_phone(actor, e.mobile_phone),
+        mobile_phone=private.mobile_phone,
         region_code=code,
         region_name=region_name,
-        address=e.address,
+        # Not shared: the community only (the region's name), never the street address.
+        address=private.address if private.address is not None else region_name,
         household=e.household,
         categories=e.category_codes,
         care_level=e.care_level,
-        dementia=e.dementia,
+        dementia=e.dementia if private.shared else None,
         status=e.status,
+        details_shared=private.shared,
     )
 
 
 def read_elder(session: Session, actor: Actor, elder_id: int) -> ElderRead:
-    """The full record as ``actor`` may see it. Reading a medical profile is audited."""
+    """The full record as ``actor`` may see it (the ``elder.details`` mask: role and consent).
+    Reading a medical profile is audited."""
     elder = access_elder(session, actor, elder_id)
     names = repository.region_names(session, {elder.region_id})
     base = to_list_item(actor, elder, names)
+    private = shown_details(actor, elder)
     medical = None
-    if can_view_medical(actor):
+    if private.medical:
         medical = MedicalProfile(
             chronic_conditions=elder.chronic_conditions,
             allergies=elder.allergies,
@@ -264,8 +277,8 @@ def read_elder(session: Session, actor: Actor, elder_id: int) -> ElderRead:
             priority=c.priority,
             name=c.name,
             relation=c.relation,
-            phone=shown_phone(actor, c.phone),
-            phone_alt=shown_phone(actor, c.phone_alt),
+            phone=shown_phone(actor, c.phone) if private.contact_phones else None,
+            phone_alt=shown_phone(actor, c.phone_alt) if private.contact_phones else None,
             receives_alerts=c.receives_alerts,
         )
         for c in elder.contacts
@@ -274,34 +287,83 @@ def read_elder(session: Session, actor: Actor, elder_id: int) -> ElderRead:
         StatusChangeRead.model_validate(h) for h in repository.status_history(session, elder.id)
     ]
     extra: dict[str, Any] = {
-        "home_phone": shown_phone(actor, elder.home_phone),
-        "family_doctor_phone": shown_phone(actor, elder.family_doctor_phone),
-        # Only for roles that see numbers in full: the notes hold further numbers verbatim.
-        "phone_notes": elder.phone_notes if actor.can(Perm.VIEW_PHONE) else None,
+        "home_phone": private.home_phone,
+        "family_doctor_phone": private.family_doctor_phone,
+        "phone_notes": private.phone_notes,
         # The first-generation ID it was upgraded from: only for roles that see IDs in full.
         "id_number_legacy": elder.id_number_legacy if sees_full_identity(actor) else None,
     }
     return ElderRead(
         **base.model_dump(),
         **extra,
-        latitude=elder.latitude,
-        longitude=elder.longitude,
+        latitude=private.latitude,
+        longitude=private.longitude,
         region_path=elder.region_path,
         medical=medical,
-        key_holder=elder.key_holder,
-        access_notes=elder.access_notes,
-        family_doctor_name=elder.family_doctor_name,
-        family_doctor_org=elder.family_doctor_org,
+        key_holder=private.key_holder,
+        access_notes=private.access_notes,
+        family_doctor_name=private.family_doctor_name,
+        family_doctor_org=private.family_doctor_org,
         consent_data_processing=elder.consent_data_processing,
         consent_health_monitoring=elder.consent_health_monitoring,
         consent_share_with_family=elder.consent_share_with_family,
         consent_date=elder.consent_date,
+        consents=_consent_state(elder, consents.history(session, elder.id)),
         contacts=contacts,
         status_history=history,
         created_at=elder.created_at,
         updated_at=elder.updated_at,
         version=elder.version,
     )
+
+
+# ---------------------------------------------------------------------------- consents
+def _consent_state(elder: Elder, records: Sequence[Any]) -> list[ConsentStateRead]:
+    latest = consents.latest(records)
+    force = consents.in_force(elder)
+    return [
+        ConsentStateRead(
+            purpose=p,
+            in_force=force[p],
+            latest=ConsentRecordRead.model_validate(latest[p]) if p in latest else None,
+        )
+        for p in consents.Purpose
+    ]
+
+
+def read_consents(session: Session, actor: Actor, elder_id: int) -> ConsentsRead:
+    """The elder's consents: the state of each and every record (anyone who may read the
+    elder may read what the elder agreed to)."""
+    elder = access_elder(session, actor, elder_id)
+    records = consents.history(session, elder.id)
+    return ConsentsRead(
+        elder_id=elder.id,
+        current_text_version=consents.CURRENT_VERSION,
+        state=_consent_state(elder, records),
+        history=[ConsentRecordRead.model_validate(r) for r in records],
+    )
+
+
+def record_consent(
+    session: Session, actor: Actor, elder_id: int, data: ConsentCreate
+) -> ConsentsRead:
+    """Record a consent given or withdrawn (``registry.consents.record``). A withdrawal takes
+    effect with the commit: the scoping rules and the rule worker read the state in force."""
+    elder = access_elder(session, actor, elder_id)
+    consents.record(
+        session,
+        actor,
+        elder,
+        consents.Change(
+            purpose=data.purpose,
+            action=data.action,
+            text_version=data.text_version,
+            signed_on=data.signed_on,
+            method=data.method,
+            note=data.note,
+        ),
+    )
+    return read_consents(session, actor, elder_id)
 
 
 # ---------------------------------------------------------------------------- synonyms

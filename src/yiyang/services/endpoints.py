@@ -22,6 +22,7 @@ from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id, Text
+from yiyang.registry.repository import shared_ids
 from yiyang.services import (
     complaints,
     dispatch,
@@ -237,7 +238,10 @@ def list_orders(
 def get_order(actor: Viewer, session: DB, order_id: Id) -> OrderDetail:
     order = orders.get_order(session, actor, order_id)
     out = _read(order).model_dump()
-    out["address"] = order.address
+    # the ``elder.details_shared`` rule: a family member without the elder's consent to share
+    # sees the service, not the street address
+    shared = order.elder_id in shared_ids(session, actor, {order.elder_id})
+    out["address"] = order.address if shared else None
     if actor.can(Perm.PLACE_ORDERS):  # the elder's side holds the code to read to the caregiver
         out["confirm_code"] = order.confirm_code
     out["trail"] = [

@@ -19,6 +19,9 @@ class Facts:
     elder_id: int
     dementia: bool = False
     home: tuple[float, float] | None = None  # (lat, lon)
+    # The health-monitoring consent is in force (PIPL art. 29; registry.consents). False: the
+    # engine runs no passive rule for the elder (``alarms.engine``); alarms still raise.
+    monitoring: bool = True
 
 
 @dataclass(slots=True)
