@@ -12,11 +12,14 @@ import pytest
 from sqlalchemy import event, func, select
 
 from yiyang.accounts.models import User, UserElderLink
+from yiyang.accounts.service import actor_for
 from yiyang.alarms.models import Alert
 from yiyang.audit.models import AuditEvent
 from yiyang.core.clock import to_local
 from yiyang.devices.models import Device, VitalReading
 from yiyang.overview.picture import TAB_KEYS
+from yiyang.registry import consents
+from yiyang.registry.consents import Action, Change, Purpose
 from yiyang.registry.models import Elder
 
 pytestmark = pytest.mark.pages
@@ -44,7 +47,9 @@ def _community_elder(session) -> Elder:  # type: ignore[no-untyped-def]
         .limit(1)
     )
     assert elder is not None
-    elder.consent_health_monitoring = True
+    for purpose in (Purpose.DATA_PROCESSING, Purpose.HEALTH_MONITORING):
+        if not consents.in_force(elder)[purpose]:
+            _consent(session, elder, Change(purpose, Action.GIVEN))
     now = dt.datetime.now(dt.UTC)
     session.add(
         Alert(
@@ -76,6 +81,12 @@ def _community_elder(session) -> Elder:  # type: ignore[no-untyped-def]
             )
     session.commit()
     return elder
+
+
+def _consent(session, elder: Elder, change: Change) -> None:  # type: ignore[no-untyped-def]
+    """Recorded as the street officer would, through the registry's consent service."""
+    street = session.scalar(select(User).where(User.username == "street"))
+    consents.record(session, actor_for(street), elder, change)
 
 
 def _outsider(session) -> Elder:  # type: ignore[no-untyped-def]
@@ -180,8 +191,8 @@ def test_readings_are_charts_with_units_and_each_read_is_audited(client, login, 
         .where(AuditEvent.elder_id == elder.id, AuditEvent.action == "read_medical")
     )
     assert after == before + 1
-    # without the elder's consent to monitoring, no readings are shown
-    elder.consent_health_monitoring = False
+    # the consent to monitoring withdrawn: no readings are shown, at once
+    _consent(session, elder, Change(Purpose.HEALTH_MONITORING, Action.WITHDRAWN))
     session.commit()
     page = client.get(f"/elders/{elder.id}/picture?tab=readings", headers=who.headers).text
     assert 'id="no-monitoring-consent"' in page and "<svg" not in page
@@ -255,3 +266,13 @@ def test_contacts_name_the_linked_accounts(client, login, session) -> None:
     assert page.status_code == 200
     accounts = page.text[page.text.index('id="picture-accounts"') :]
     assert family.display_name in accounts[: accounts.index("</ul>")]
+
+
+def test_contacts_show_each_consent_with_its_record(client, login, session) -> None:
+    elder = _community_elder(session)
+    page = client.get(f"/elders/{elder.id}/picture?tab=contacts", headers=login("street").headers)
+    monitoring = page.text[page.text.index('id="picture-consent-health_monitoring"') :]
+    monitoring = monitoring[: monitoring.index("</li>")]
+    record = consents.latest(consents.history(session, elder.id))[Purpose.HEALTH_MONITORING]
+    assert "✔" in monitoring and f"text {record.text_version}" in monitoring
+    assert record.recorded_by_name in monitoring

@@ -2,13 +2,15 @@
 tab — profile, devices, alerts, orders and subsidy, readings, contacts and consent, history.
 
 Each tab reads only what it shows, through the owning domain's scope and masks: the elder
-through ``registry.service`` (``access_elder`` / ``read_elder``: 404 outside the actor's area, ID
-numbers and phones as ``registry.permissions.shown_*`` say, the medical profile only with
-``can_view_medical`` and each read of it audited), alerts through ``alarms.repository``, devices
-through ``devices.service``, orders through ``services.permissions.order_scope``, the audit
-trail through ``audit.repository``. Vital readings are medical data: shown only to roles that
-may see the medical profile, only while the elder consents to health monitoring, and each
-read is audited like the profile."""
+through ``registry.service`` (``access_elder`` / ``read_elder``: 404 outside the actor's area,
+ID numbers and phones as ``registry.permissions.shown_*`` say, the medical profile only where
+the ``elder.details`` mask allows, each read of it audited), alerts through
+``alarms.repository``, devices through ``devices.service``, orders through
+``services.permissions.order_scope``, the audit trail through ``audit.repository``. The consent
+rules (``registry.permissions``: the ``elder.details`` mask, ``monitoring_allowed``) decide what
+of the elder's private details and readings is shown. Vital readings are medical data: shown
+only where the medical profile is, only while the elder consents to health monitoring, and
+each read is audited like the profile."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from yiyang.alarms import describe
 from yiyang.audit import repository as audit_trail
 from yiyang.audit.schemas import AuditFilters
 from yiyang.core import audit
@@ -30,10 +33,16 @@ from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor, region_scope_path
 from yiyang.devices import service as devices
 from yiyang.overview import charts, repository
+from yiyang.registry import consents
 from yiyang.registry import repository as elders
 from yiyang.registry import service as registry
 from yiyang.registry.models import Elder
-from yiyang.registry.permissions import can_view_medical, shown_phone
+from yiyang.registry.permissions import (
+    monitoring_allowed,
+    shares_details,
+    shown_details,
+    shown_phone,
+)
 from yiyang.registry.schemas import ElderListItem
 from yiyang.subsidies import reports
 
@@ -97,7 +106,13 @@ def _devices(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
 
 
 def _alerts(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
-    return {"alerts": repository.elder_alerts(session, actor, elder.id, LIST_LIMIT)}
+    shared = shares_details(actor, elder)  # the figures (readings, positions) by consent
+    return {
+        "alerts": [
+            (a, describe.explain(a.alert_type, describe.shown_detail(a.detail, shared)))
+            for a in repository.elder_alerts(session, actor, elder.id, LIST_LIMIT)
+        ]
+    }
 
 
 def _orders(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
@@ -111,9 +126,10 @@ def _orders(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
 
 
 def readings_shown(actor: Actor, elder: Elder) -> bool:
-    """Vital signs are medical data, gathered by monitoring the elder consented to: shown to
-    roles that may see the medical profile, and only while that consent stands."""
-    return can_view_medical(actor) and bool(elder.consent_health_monitoring)
+    """Vital signs are medical data, gathered by monitoring the elder consented to: shown where
+    the medical profile is (the ``elder.details`` mask: role and consent to share) and only
+    while the health-monitoring consent is in force (``monitoring_allowed``)."""
+    return shown_details(actor, elder).medical and monitoring_allowed(elder)
 
 
 def _readings(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
@@ -122,8 +138,8 @@ def _readings(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
     if not readings_shown(actor, elder):
         return {
             "charts": [],
-            "allowed": can_view_medical(actor),
-            "consent": bool(elder.consent_health_monitoring),
+            "allowed": shown_details(actor, elder).medical,
+            "consent": monitoring_allowed(elder),
             "days": READINGS_DAYS,
         }
     audit.record(
@@ -158,13 +174,16 @@ class ContactShown:
 
 
 def _contacts(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
+    """The contacts and home access as the ``elder.details`` mask shows them, the accounts
+    linked to the elder, and each consent with its latest record."""
+    private = shown_details(actor, elder)
     contacts = [
         ContactShown(
             priority=c.priority,
             name=c.name,
             relation=c.relation,
-            phone=shown_phone(actor, c.phone),
-            phone_alt=shown_phone(actor, c.phone_alt),
+            phone=shown_phone(actor, c.phone) if private.contact_phones else None,
+            phone_alt=shown_phone(actor, c.phone_alt) if private.contact_phones else None,
             receives_alerts=c.receives_alerts,
         )
         for c in elder.contacts
@@ -173,21 +192,12 @@ def _contacts(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
         (a.display_name, a.role, a.relation, shown_phone(actor, a.phone))
         for a in repository.elder_accounts(session, elder.id)
     ]
+    latest = consents.latest(consents.history(session, elder.id))
     return {
         "contacts": contacts,
         "accounts": accounts,
-        "key_holder": elder.key_holder,
-        "access_notes": elder.access_notes,
-        "doctor": {
-            "name": elder.family_doctor_name,
-            "org": elder.family_doctor_org,
-            "phone": shown_phone(actor, elder.family_doctor_phone),
-        },
-        "consents": [
-            (N_("Personal information processing"), elder.consent_data_processing),
-            (N_("Health monitoring by devices"), elder.consent_health_monitoring),
-            (N_("Sharing with family"), elder.consent_share_with_family),
-        ],
+        "private": private,
+        "consents": [(p, given, latest.get(p)) for p, given in consents.in_force(elder).items()],
         "consent_date": elder.consent_date,
     }
 
