@@ -189,7 +189,8 @@ def test_read_aloud_speaks_the_card_in_chinese(browser, server) -> None:
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 def test_phone_sign_in_and_invitation_pages_meet_the_sizes(browser, server, lang: str) -> None:
-    """The family's other pages: sign-in by phone (both steps) and inviting another parent."""
+    """The family's other pages: sign-in by phone (both steps), inviting another parent, their
+    account (sign-in sessions)."""
     context = browser.new_context(viewport=PHONE, locale="zh-CN", bypass_csp=True)
     try:
         page = context.new_page()
@@ -211,5 +212,8 @@ def test_phone_sign_in_and_invitation_pages_meet_the_sizes(browser, server, lang
         page.locator("#invitation-code").wait_for()
         _check_sizes("family, invitation code", lang, page.evaluate(MEASURE), ())
         _run_axe(page, "family, invitation code", lang)
+        page.goto(f"{server}/account")
+        _check_sizes("family, account", lang, page.evaluate(MEASURE), ())
+        _run_axe(page, "family, account", lang)
     finally:
         context.close()
