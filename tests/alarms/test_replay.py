@@ -171,9 +171,9 @@ def test_the_worker_and_the_replay_run_the_same_engine_functions(
         calls.append(("tick", now, motion_today, list(found)))
         return found
 
-    def on_baseline(state, base, days):  # type: ignore[no-untyped-def]
+    def on_baseline(state, base, days, facts=None):  # type: ignore[no-untyped-def]
         calls.append(("baseline", list(base), days, None))
-        handle_baseline(state, base, days)
+        handle_baseline(state, base, days, facts)
 
     monkeypatch.setattr(engine, "handle_event", on_event)
     monkeypatch.setattr(engine, "handle_tick", on_tick)

@@ -307,3 +307,25 @@ def test_without_sharing_the_family_still_sees_name_community_and_services(
     assert alert["alert_type"] == "vitals" and alert["state"] == "new"  # what and when, no figures
     page = client.get("/my-services", headers=family)
     assert page.status_code == 200 and elder["name"] in page.text
+
+
+def test_without_monitoring_no_reading_is_shown_to_anyone(client, login, home) -> None:  # type: ignore[no-untyped-def]
+    """The health-monitoring consent withdrawn (by the elder, on their own): the watch's
+    readings leave the device page and the console card; the family page says activity is not
+    monitored; the alert itself stays (an incident record)."""
+    r = client.post(
+        f"/api/elders/{home['elder_id']}/consents",
+        json={"purpose": "health_monitoring", "action": "withdrawn", "method": "app"},
+        headers=login("elder").headers,
+    )
+    assert r.status_code == 201, r.text
+    for who in ("family", "admin"):
+        device = client.get(f"/api/devices/{home['device_id']}", headers=login(who).headers)
+        assert device.status_code == 200
+        assert device.json()["recent"] == [], who  # only passive messages were there
+    card = client.get(f"/api/alerts/{home['alert_id']}/card", headers=login("operator").headers)
+    assert card.status_code == 200, card.text
+    assert card.json()["medical"]["recent_vitals"] == {}
+    assert not [e for e in card.json()["timeline"] if e["event"] in ("vitals", "gps")]
+    page = client.get("/my-services", headers=login("family").headers)
+    assert 'data-state="unmonitored"' in page.text

@@ -256,14 +256,15 @@ def _detail_page(
 async def elder_consent(request: Request, actor: Viewer, session: DB, elder_id: Id) -> Response:
     """The consent form on the elder's page: one consent given or withdrawn."""
     form = await request.form()
+    fields = {k: str(v).strip() for k, v in form.items() if isinstance(v, str) and v.strip()}
     try:
         data = ConsentCreate(
-            purpose=form.get("purpose"),
-            action=form.get("action"),
-            text_version=form.get("text_version") or consents.CURRENT_VERSION,
-            signed_on=form.get("signed_on") or None,
-            method=form.get("method") or consents.Method.PAPER,
-            note=(form.get("note") or "").strip() or None,
+            purpose=fields.get("purpose"),
+            action=fields.get("action"),
+            text_version=fields.get("text_version", consents.CURRENT_VERSION),
+            signed_on=fields.get("signed_on"),
+            method=fields.get("method", consents.Method.PAPER),
+            note=fields.get("note"),
         )
         await run_in_threadpool(service.record_consent, session, actor, elder_id, data)
     except ValidationError as exc:

@@ -27,6 +27,7 @@ from yiyang.devices.enums import TYPE_LABELS, DeviceStatus, DeviceType
 from yiyang.devices.models import Device
 from yiyang.devices.service import readable as readable_devices
 from yiyang.registry.models import Elder, EmergencyContact
+from yiyang.registry.permissions import monitoring_allowed
 from yiyang.registry.repository import get_readable
 
 ALERT_HISTORY = 10
@@ -42,6 +43,9 @@ class Worker:
 
 @dataclass
 class HomeToday:
+    # False: the elder has not consented to health monitoring by devices (the
+    # ``elder.monitored`` rule), so no activity is read or shown
+    monitored: bool = True
     last_activity_at: dt.datetime | None = None
     quiet: bool = False
     devices_ok: int = 0
@@ -69,12 +73,13 @@ def community_worker(session: Session, elder: Elder) -> Worker | None:
 
 def home_today(session: Session, actor: Actor, elder: Elder) -> HomeToday:
     """Today's state of the elder's home, as far as the actor may see it."""
-    state = HomeToday()
-    last = session.scalar(
-        select(ElderState.last_activity_at).where(ElderState.elder_id == elder.id)
-    )
-    state.last_activity_at = last
-    state.quiet = last is None or now() - last > QUIET_AFTER
+    state = HomeToday(monitored=monitoring_allowed(elder))
+    if state.monitored:
+        last = session.scalar(
+            select(ElderState.last_activity_at).where(ElderState.elder_id == elder.id)
+        )
+        state.last_activity_at = last
+        state.quiet = last is None or now() - last > QUIET_AFTER
     if actor.can(Perm.VIEW_DEVICES):
         for device in session.scalars(readable_devices(actor).where(Device.elder_id == elder.id)):
             if device.status == DeviceStatus.RETIRED:
