@@ -59,7 +59,10 @@ def _redeem(client, csrf: str, code: str) -> str:  # type: ignore[no-untyped-def
 
 def test_a_community_worker_invites_and_the_family_links(client, browser_login, session) -> None:
     elder_id = _other_elder(session)
-    code = _issue(client, browser_login("community"), elder_id)
+    csrf = browser_login("community")
+    detail = client.get(f"/elders/{elder_id}").text
+    assert f'href="/invitations/new?elder_id={elder_id}" id="invite-family"' in detail
+    code = _issue(client, csrf, elder_id)
     stored = session.scalar(select(LinkInvitation).where(LinkInvitation.elder_id == elder_id))
     assert stored is not None and code not in stored.code_hash and len(stored.code_hash) == 64
     csrf = browser_login("family")
