@@ -74,10 +74,47 @@ def test_the_family_switches_their_own_sms_off_audited(client, browser_login, se
     )
     assert audit is not None and audit.actor_username == "family"
     assert audit.after == {"receives_alerts": False}
-    # and back on
-    client.post(f"/my-services/notifications/{elder_id}", data={"csrf_token": csrf, "sms": "1"})
+    # and back on, with e-mail too; a malformed address is refused with a message
+    client.post(
+        f"/my-services/notifications/{elder_id}",
+        data={"csrf_token": csrf, "sms": "1", "email": "li.ming@example.com"},
+    )
     session.expire_all()
-    assert session.get(EmergencyContact, row.id).receives_alerts is True
+    again = session.get(EmergencyContact, row.id)
+    assert again.receives_alerts is True and again.email == "li.ming@example.com"
+    assert 'value="li.ming@example.com"' in client.get("/my-services").text
+    r = client.post(
+        f"/my-services/notifications/{elder_id}",
+        data={"csrf_token": csrf, "sms": "1", "email": "not an address"},
+        follow_redirects=False,
+    )
+    assert "error=" in r.headers["location"]
+    session.expire_all()
+    assert session.get(EmergencyContact, row.id).email == "li.ming@example.com"
+
+
+def test_an_alert_reaches_the_family_by_sms_and_e_mail_as_they_set(session) -> None:
+    from yiyang.alarms.models import Alert
+    from yiyang.alarms.notices import recipients
+
+    elder_id = _family_elder(session)
+    phone = session.scalar(select(User.phone).where(User.username == "family"))
+    row = session.scalar(
+        select(EmergencyContact).where(
+            EmergencyContact.elder_id == elder_id, EmergencyContact.phone == phone
+        )
+    )
+    alert = Alert(elder_id=elder_id, region_path="/", alert_type="sos", severity="critical")
+    row.receives_alerts, row.email = False, "li.ming@example.com"
+    session.flush()
+    mine = [(r.channel, r.address) for r in recipients(session, alert, "contacts")]
+    assert ("email", "li.ming@example.com") in mine and ("sms", phone) not in mine
+    row.receives_alerts, row.email = True, None
+    session.flush()
+    mine = [(r.channel, r.address) for r in recipients(session, alert, "contacts")]
+    assert ("sms", phone) in mine and not any(
+        c == "email" and a == "li.ming@example.com" for c, a in mine
+    )
 
 
 def test_nobody_changes_another_elders_contacts(client, browser_login, session) -> None:

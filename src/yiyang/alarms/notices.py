@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from yiyang.accounts.models import User
@@ -46,10 +46,17 @@ def recipients(session: Session, alert: Alert, audience: str) -> list[Recipient]
     if audience == "contacts":
         contacts = session.scalars(
             select(EmergencyContact)
-            .where(EmergencyContact.elder_id == alert.elder_id, EmergencyContact.receives_alerts)
+            .where(
+                EmergencyContact.elder_id == alert.elder_id,
+                or_(EmergencyContact.receives_alerts, EmergencyContact.email.is_not(None)),
+            )
             .order_by(EmergencyContact.priority)
         )
-        out = [Recipient("sms", c.phone, f"{c.relation} {c.name}") for c in contacts]
+        for c in contacts:  # SMS when receives_alerts; e-mail when the family member gave one
+            if c.receives_alerts:
+                out.append(Recipient("sms", c.phone, f"{c.relation} {c.name}"))
+            if c.email:
+                out.append(Recipient("email", c.email, f"{c.relation} {c.name}"))
     elif audience in ("community", "duty"):
         role = Role.COMMUNITY_WORKER if audience == "community" else Role.DISTRICT_OFFICER
         users = session.scalars(

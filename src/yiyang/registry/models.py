@@ -157,6 +157,8 @@ class EmergencyContact(Audited, Base):
     phone: Mapped[str] = mapped_column(String(20))
     phone_alt: Mapped[str | None] = mapped_column(String(20))
     receives_alerts: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Alerts also by e-mail to this address (set by the family member on their own page)
+    email: Mapped[str | None] = mapped_column(String(255))
 
 
 class ElderStatusChange(Base):

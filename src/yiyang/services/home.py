@@ -8,6 +8,7 @@ family member's own emergency-contact row (their notification settings)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ from yiyang.accounts.models import User
 from yiyang.alarms.models import Alert, ElderState
 from yiyang.alarms.repository import readable_alerts
 from yiyang.core.clock import now
-from yiyang.core.errors import Forbidden, NotFound
+from yiyang.core.errors import Forbidden, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm, Role
@@ -31,6 +32,7 @@ from yiyang.registry.permissions import monitoring_allowed
 from yiyang.registry.repository import get_readable
 
 ALERT_HISTORY = 10
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # No movement for this long during the day is worth a look (the silence rules decide alarms).
 QUIET_AFTER = dt.timedelta(hours=4)
 
@@ -114,14 +116,21 @@ def own_contact(session: Session, actor: Actor, elder_id: int) -> EmergencyConta
     )
 
 
-def set_alert_sms(session: Session, actor: Actor, elder_id: int, *, on: bool) -> EmergencyContact:
-    """Switch SMS on alerts for the family member's own emergency-contact row. The row is
-    audited like every edit of it; nobody changes another contact's settings here."""
+def set_notifications(
+    session: Session, actor: Actor, elder_id: int, *, on: bool, email: str = ""
+) -> EmergencyContact:
+    """The family member's own notification settings, on their own row among the elder's
+    emergency contacts: alerts by SMS on or off, and an e-mail address to send them to as well
+    (empty: none). Audited like every edit of that row; nobody changes another contact here."""
     if get_readable(session, actor, elder_id) is None:
         raise NotFound(_("No such elder."))
     contact = own_contact(session, actor, elder_id)
     if contact is None:
         raise Forbidden(_("Your phone is not among the emergency contacts."))
+    address = email.strip()
+    if address and (len(address) > 255 or not EMAIL.fullmatch(address)):
+        raise ValidationFailed(_("Enter an e-mail address such as name@example.com."))
     contact.receives_alerts = on
+    contact.email = address or None
     session.flush()
     return contact

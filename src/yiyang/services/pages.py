@@ -481,15 +481,16 @@ def save_notifications(
     session: DB,
     elder_id: Id,
     sms: Annotated[str, Form()] = "",
+    email: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
-    """The family member's own notification settings: SMS on alerts, on their own row among
-    the elder's emergency contacts (audited as a change of that row)."""
+    """The family member's own notification settings: SMS on alerts and an e-mail address,
+    on their own row among the elder's emergency contacts (audited as a change of that row)."""
     from yiyang.services import home
 
     return _act(
         session,
         "/my-services",
-        lambda: home.set_alert_sms(session, actor, elder_id, on=sms == "1"),
+        lambda: home.set_notifications(session, actor, elder_id, on=sms == "1", email=email),
         f"#notify-{elder_id}",
     )
 
