@@ -34,7 +34,17 @@ from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.templating import register_globals, render
 
 router = APIRouter(include_in_schema=False)
-register_nav(NavEntry("alerts", "/alerts", N_("Alerts"), needs(Perm.VIEW_ALERTS), 40))
+register_nav(
+    NavEntry(
+        "alerts",
+        "/alerts",
+        N_("Alerts"),
+        needs(
+            Perm.VIEW_ALERTS, unless=(Perm.OWN_SERVICES,)
+        ),  # the alert history is on their home page
+        40,
+    )
+)
 register_globals(
     explain=describe.explain,
     alert_title=describe.title,

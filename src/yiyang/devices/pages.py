@@ -32,7 +32,9 @@ register_nav(
         "devices",
         "/devices",
         i18n.N_("Devices"),
-        needs(Perm.VIEW_DEVICES),
+        needs(
+            Perm.VIEW_DEVICES, unless=(Perm.OWN_SERVICES,)
+        ),  # their home page says how the devices are
         50,
         ("/dead-letters",),
     )
