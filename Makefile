@@ -42,7 +42,7 @@ run: venv
 	@# the simulator feeds the platform over HTTP (works without an MQTT broker) and stops with it
 	$(BIN)/yiyang simulate --elders 300 --rate 3 --transport http --url http://127.0.0.1:8000 & \
 	  SIM=$$!; trap "kill $$SIM 2>/dev/null" EXIT INT TERM; \
-	  $(BIN)/yiyang serve --host 127.0.0.1 --port 8000
+	  YIYANG_DEV_OUTBOX=true $(BIN)/yiyang serve --host 127.0.0.1 --port 8000
 
 ## make test: venv, install, run every test
 test: venv

@@ -70,7 +70,12 @@ def test_a_family_member_signs_in_with_a_code_by_sms(client, browser_login, sess
     assert _verify(client, phone, code).status_code == 400
 
 
-def test_the_admin_reads_codes_on_the_development_outbox(client, browser_login, session) -> None:
+def test_the_admin_reads_codes_on_the_development_outbox(
+    client, browser_login, session, monkeypatch
+) -> None:
+    from yiyang.core.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "dev_outbox", True)  # as under make run
     phone = _phone(session)
     _send(client, phone)
     code = _code_from_outbox(session, phone)

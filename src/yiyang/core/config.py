@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     sms_url: str = ""  # HTTP adapter for an SMS carrier, see docs/notifications.md
     sms_token: str = ""
+    dev_outbox: bool = False  # /dev/outbox lists kept SMS (sign-in codes!): development only
     duty_email: str = ""  # district duty officer's mailbox (escalation's last rung)
     notify_max_attempts: int = 8  # a notification is marked failed after this many attempts
     # Operator console
