@@ -5,19 +5,18 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from yiyang.accounts import invitations, phone_sign_in, service
+from yiyang.accounts import codes, invitations, phone_sign_in, service
 from yiyang.accounts.endpoints import login_committed, slow_down
 from yiyang.accounts.landing import landing, safe_next
 from yiyang.core.auth import COOKIE, client_ip, current_actor, optional_actor, request_token
 from yiyang.core.config import get_settings
 from yiyang.core.db import DB, unit_of_work
-from yiyang.core.errors import DomainError, Forbidden
+from yiyang.core.errors import Conflict, DomainError, Forbidden, TooManyAttempts
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
 from yiyang.web.actions import run_action
@@ -307,13 +306,29 @@ def issue_invitation(
 
 @router.post("/invitations/redeem")
 def redeem_invitation(
+    request: Request,
     actor: Annotated[Actor, Depends(current_actor)],
     session: DB,
     code: Annotated[str, Form(max_length=32)],
 ) -> Response:
-    refused = run_action(session, lambda: invitations.redeem(session, actor, code))
+    ip = client_ip(request)
+    refused = run_action(session, lambda: invitations.redeem(session, actor, code, ip))
     if refused is not None:
+        # a code naming a fixed message (services.pages ERRORS), never the text itself
         return RedirectResponse(
-            f"/my-services?error={quote(refused.message)}#link", status_code=303
+            f"/my-services?error={_redeem_error(refused)}#link", status_code=303
         )
     return RedirectResponse("/my-services?linked=1", status_code=303)
+
+
+def _redeem_error(refused: DomainError) -> str:
+    if isinstance(refused, codes.WrongCode):
+        return "code"
+    if isinstance(refused, TooManyAttempts):
+        minutes = -(-int(refused.extra.get("retry_after") or 60) // 60)
+        return f"locked&minutes={minutes}"
+    if isinstance(refused, Conflict):
+        return "linked"
+    if isinstance(refused, Forbidden):
+        return "family"
+    return "failed"

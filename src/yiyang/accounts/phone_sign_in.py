@@ -16,7 +16,7 @@ import datetime as dt
 import hmac
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from yiyang.accounts import codes, throttle
@@ -24,7 +24,7 @@ from yiyang.accounts.models import PhoneSignInCode, User
 from yiyang.accounts.service import LoginResult, start_session
 from yiyang.core import audit
 from yiyang.core.clock import now
-from yiyang.core.errors import ValidationFailed
+from yiyang.core.errors import TooManyAttempts, ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Role
 from yiyang.notifications.outbox import enqueue_message
@@ -33,6 +33,10 @@ VALID_FOR = dt.timedelta(minutes=10)
 DIGITS = 6
 PURPOSE = "phone"
 WRONG, WRONG_ADDRESS = "phone", "phone-ip"  # wrong codes per number, per address
+WRONG_DAY = "phone-d"  # wrong codes per number in a day
+# Ten wrong codes for one number within a day lock it for a day (the 15-minute lock alone
+# would let some 480 guesses a day through).
+DAY_LIMITS = throttle.Limits(10, dt.timedelta(days=1), dt.timedelta(days=1))
 SENT, SENT_ADDRESS = "sms-to", "sms-ip"  # codes sent per number, per address
 # Five codes per number and twenty per address within an hour.
 SEND_LIMITS = {
@@ -63,6 +67,17 @@ def _masked(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:]
 
 
+def _void_live_codes(session: Session, number: str, at: dt.datetime) -> None:
+    """Mark the number's unused codes used: only the newest code sent is ever valid, and a lock
+    ends every code guessed at."""
+    session.execute(
+        update(PhoneSignInCode)
+        .where(PhoneSignInCode.phone == number, PhoneSignInCode.used_at.is_(None))
+        .values(used_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def send_code(session: Session, phone: str, ip: str | None, at: dt.datetime | None = None) -> None:
     current = at or now()
     number = normalise_phone(phone)
@@ -84,6 +99,7 @@ def send_code(session: Session, phone: str, ip: str | None, at: dt.datetime | No
             summary=f"no family account with {_masked(number)} from {address}",
         )
         return
+    _void_live_codes(session, number, current)
     code = codes.new_code(DIGITS)
     row = PhoneSignInCode(
         phone=number,
@@ -127,7 +143,7 @@ def verify(
     current = at or now()
     number = normalise_phone(phone)
     address = throttle.address_key(ip)
-    for scope, key in ((WRONG, number), (WRONG_ADDRESS, address)):
+    for scope, key in ((WRONG, number), (WRONG_DAY, number), (WRONG_ADDRESS, address)):
         refused = codes.locked(session, scope, key, current)
         if refused is not None:
             raise refused
@@ -144,18 +160,30 @@ def verify(
     match = next((c for c in candidates if hmac.compare_digest(c.code_hash, digest)), None)
     user = session.get(User, match.user_id) if match else None
     if match is None or user is None or not user.active or user.role != Role.FAMILY:
-        by_number = codes.count_failure(session, WRONG, number, current)
-        by_address = codes.count_failure(session, WRONG_ADDRESS, address, current)
-        audit.record(
-            session,
-            "login_failed",
-            "app_user",
-            None,
-            actor=audit.AuditActor(None, _masked(number), ip=ip),
-            summary=f"wrong sign-in code for {_masked(number)}, attempt {by_number.failures}",
-        )
-        worst = by_number if by_number.locked_until else by_address
-        raise codes.refusal(worst, current, _("The code is wrong or has expired."))
+        raise _wrong_code(session, number, address, ip, current)
     codes.forget(session, WRONG, number)
     match.used_at = current
     return start_session(session, user, kind="cookie", ip=ip, at=current, how="phone code")
+
+
+def _wrong_code(
+    session: Session, number: str, address: str, ip: str | None, at: dt.datetime
+) -> TooManyAttempts:
+    """Count a wrong code per number (15 minutes and the day) and per address, audit it, and
+    void the number's live codes when any of the counters locks."""
+    by_number = codes.count_failure(session, WRONG, number, at)
+    by_day = codes.count_failure(session, WRONG_DAY, number, at, DAY_LIMITS)
+    by_address = codes.count_failure(session, WRONG_ADDRESS, address, at)
+    audit.record(
+        session,
+        "login_failed",
+        "app_user",
+        None,
+        actor=audit.AuditActor(None, _masked(number), ip=ip),
+        summary=f"wrong sign-in code for {_masked(number)}, attempt {by_number.failures}",
+    )
+    locked = [c for c in (by_day, by_number, by_address) if c.locked_until is not None]
+    if locked:
+        _void_live_codes(session, number, at)
+    worst = max(locked, key=lambda c: c.locked_until or at) if locked else by_number
+    return codes.refusal(worst, at, _("The code is wrong or has expired."))

@@ -214,7 +214,7 @@ def order_page(
     from yiyang.registry.repository import get_readable
 
     elder = get_readable(session, actor, order.elder_id)
-    return render(
+    page = render(
         request,
         "services/detail.html",
         order=order,
@@ -224,9 +224,10 @@ def order_page(
         trail=repo.trail(session, order.id),
         suggestions=suggestions,
         EXCLUSIONS=dispatch.EXCLUSIONS,
-        error=error,
+        error=_page_error(request, error),
         **_ctx(),
     )
+    return _shown(page, request)
 
 
 @router.post("/orders/{order_id}/assign")
@@ -265,25 +266,100 @@ def act(
     if action not in ops:
         return RedirectResponse(f"/orders/{order_id}", status_code=303)
     if action in ("cancel", "dispute", "uphold", "reject") and len(reason.strip()) < 2:
-        from urllib.parse import quote
-
-        from yiyang.core.i18n import gettext as _
-
-        return RedirectResponse(
-            f"/orders/{order_id}?error=" + quote(_("Please give a reason.")), status_code=303
-        )
+        return RedirectResponse(f"/orders/{order_id}?error=reason", status_code=303)
     return _act(session, f"/orders/{order_id}", ops[action])
 
 
 def _act(session: Session, back: str, op: Any, anchor: str = "") -> Response:
     """Run a page action (``web.actions.run_action``); back to the page, with the refusal as
-    a message when there is one."""
-    from urllib.parse import quote
-
+    a one-time message (``_refuse``) when there is one."""
     refused = run_action(session, op)
     if refused is not None:
-        return RedirectResponse(f"{back}?error={quote(refused.message)}{anchor}", status_code=303)
+        return _refuse(back, refused.message, anchor)
     return RedirectResponse(f"{back}{anchor}", status_code=303)
+
+
+# --- page errors: never text from the query string ---
+#
+# A refusal goes back to the page as ``?error=flash`` with the message in a short-lived signed
+# cookie (``FLASH``), read once by the page; ``?error=<code>`` names one of ``ERRORS``' fixed
+# messages (the family's invitation code); any other ``error`` shows ``GENERIC``. So a link
+# cannot put text of its own on a page.
+
+FLASH = "yiyang_flash"
+ERRORS = {
+    "code": N_("This code is wrong, used or expired."),
+    "locked": N_("Too many wrong codes. Try again in %(minutes)d minutes."),
+    "linked": N_("Your account is already linked to this elder."),
+    "family": N_("Only a family member's account can be linked with a code."),
+    "reason": N_("Please give a reason."),
+}
+GENERIC = N_("This could not be done.")
+
+
+def _signed(message: str) -> str:
+    import base64
+
+    return _signed_body(base64.urlsafe_b64encode(message.encode()).decode().rstrip("="))
+
+
+def _unsigned(value: str) -> str | None:
+    import base64
+    import hmac
+
+    body = value.rsplit(".", 1)[0]
+    if not body or not hmac.compare_digest(_signed_body(body), value):
+        return None
+    try:
+        return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    except ValueError:
+        return None
+
+
+def _signed_body(body: str) -> str:
+    import hashlib
+    import hmac
+
+    from yiyang.core.config import get_settings
+
+    key = f"{get_settings().secret_key}:flash".encode()
+    return body + "." + hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
+def _refuse(back: str, message: str, anchor: str = "") -> Response:
+    from yiyang.core.config import get_settings
+
+    response = RedirectResponse(f"{back}?error=flash{anchor}", status_code=303)
+    response.set_cookie(
+        FLASH,
+        _signed(message[:500]),
+        max_age=60,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().cookie_secure,
+        path="/",
+    )
+    return response
+
+
+def _page_error(request: Request, error: str, minutes: int = 0) -> str:
+    """The message a page shows for its ``error`` parameter (see above)."""
+    from yiyang.core.i18n import gettext as _
+
+    if not error:
+        return ""
+    if error == "flash":
+        return _unsigned(request.cookies.get(FLASH, "")) or _(GENERIC)
+    if error == "locked":
+        return _(ERRORS["locked"], minutes=max(1, min(minutes, 24 * 60)))
+    return _(ERRORS[error]) if error in ERRORS else _(GENERIC)
+
+
+def _shown(response: Response, request: Request) -> Response:
+    """The page was rendered: the one-time message is spent."""
+    if FLASH in request.cookies:
+        response.delete_cookie(FLASH, path="/")
+    return response
 
 
 # --- the caregiver's phone page ---
@@ -311,16 +387,17 @@ def my_jobs(
         ],
     )
     by_id = {r.ServiceOrder.id: r for r in rows}
-    return render(
+    page = render(
         request,
         "services/jobs.html",
         me=me,
         jobs=[by_id[i] for i in order],
         day=chosen,
-        error=error,
+        error=_page_error(request, error),
         now=now(),
         **_ctx(),
     )
+    return _shown(page, request)
 
 
 @router.post("/my-jobs/{order_id}/{action}")
@@ -405,7 +482,12 @@ FAMILY_SIDE = (Role.ELDER, Role.FAMILY)
 
 @router.get("/my-services")
 def my_services(
-    request: Request, actor: Viewer, session: DB, error: str = "", linked: str = ""
+    request: Request,
+    actor: Viewer,
+    session: DB,
+    error: str = "",
+    linked: str = "",
+    minutes: int = 0,
 ) -> Response:
     """The elder's and family's home page (长辈版): services, meals, subsidy, the community
     worker to call; the family also sees today's state of the home, the alerts and their own
@@ -417,14 +499,17 @@ def my_services(
 
     elders = session.scalars(readable(actor).order_by(Elder.id).limit(5)).all()
     cards = [_home_card(session, actor, elder) for elder in elders]
-    return render(
+    return _shown(
+        render(
+            request,
+            "services/mine.html",
+            cards=cards,
+            error=_page_error(request, error, minutes),
+            linked=bool(linked),
+            when=_when,
+            **_ctx(),
+        ),
         request,
-        "services/mine.html",
-        cards=cards,
-        error=error,
-        linked=bool(linked),
-        when=_when,
-        **_ctx(),
     )
 
 
