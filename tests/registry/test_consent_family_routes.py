@@ -329,3 +329,14 @@ def test_without_monitoring_no_reading_is_shown_to_anyone(client, login, home) -
     assert not [e for e in card.json()["timeline"] if e["event"] in ("vitals", "gps")]
     page = client.get("/my-services", headers=login("family").headers)
     assert 'data-state="unmonitored"' in page.text
+    for who in ("family", "admin"):  # the alert's own figures: the API and the alert page
+        headers = login(who).headers
+        api = client.get(f"/api/alerts/{home['alert_id']}", headers=headers)
+        assert api.status_code == 200, (who, api.text)
+        assert set(api.json()["detail"]) & {"values", "lat", "lon"} == set(), who
+        assert "237.3" not in api.json()["explanation"], who
+        page = client.get(f"/alerts/{home['alert_id']}", headers=headers)
+        assert "237.3" not in page.text and str(LAT) not in page.text, who
+    picture = f"/elders/{home['elder_id']}/picture?tab=alerts"
+    tab = client.get(picture, headers=login("admin").headers)
+    assert tab.status_code == 200 and "237.3" not in tab.text  # the whole picture's alerts tab

@@ -45,35 +45,58 @@ TEMPLATES: dict[str, str] = {
 }
 
 
-# What of an alert's figures is the elder's private detail: readings and positions. Shown only
-# where the ``elder.details_shared`` rule (registry.permissions) allows; the kind, the time and
-# the state of an alert are shown to everyone who may read it.
-PRIVATE_DETAIL = frozenset(
+# What of an alert's ``detail`` may be shown without the elder's consent: an allowlist, so a
+# key a rule adds later is hidden until someone decides it is safe. Safe are the kind and times
+# of an alert, durations, the device and its own reports (battery, protocol code and zone), the
+# metric's name and how many readings in a row — never a reading itself (values, heart rate,
+# blood pressure, water flow, expected/actual motion counts) nor a position (lat/lon, distance
+# from home). The rest is the elder's private detail, shown only where the
+# ``elder.details_shared`` and ``elder.monitored`` rules (registry.permissions) both allow.
+SHOWN_WITHOUT_CONSENT = frozenset(
     {
-        "lat",
-        "lon",
-        "accuracy",
-        "values",
-        "value",
-        "systolic",
-        "diastolic",
-        "pulse",
-        "mmol_l",
-        "heart_rate",
-        "spo2",
-        "breathing_rate",
-        "temperature",
-        "steps",
+        # what and which device
+        "device_type",
+        "event",
+        "metric",
+        "readings",
+        "restore",
+        # the device's own reports
+        "battery",
+        "code",
+        "zone",
+        "label",
+        # times and durations
+        "hours",
+        "minutes",
+        "days",
+        "since",
+        "left_at",
+        "last_activity",
+        "last_seen",
+        "out_since",
+        "local_time",
+        "bed_by",
+        "by",
+        "night",
+        # a learned rule's sentence: times and durations only (alarms/rules/silence.py, away.py)
+        "reason",
     }
 )
 
 
 def shown_detail(detail: dict[str, Any], shared: bool) -> dict[str, Any]:
-    """An alert's ``detail`` for a reader: whole when the elder's details are shared with
-    them, else without readings and positions."""
+    """An alert's ``detail`` for a reader: whole when its figures may be shown to them
+    (``figures_shown``), else only the keys of ``SHOWN_WITHOUT_CONSENT``."""
     if shared:
         return detail
-    return {k: v for k, v in detail.items() if k not in PRIVATE_DETAIL}
+    return {k: v for k, v in detail.items() if k in SHOWN_WITHOUT_CONSENT}
+
+
+def figures_shown(shared: bool, monitored: bool) -> bool:
+    """May an alert's figures (readings, positions) be shown? Only where the elder's details
+    are shared with the reader (``elder.details_shared``) AND the health-monitoring consent is
+    in force (``elder.monitored``) — the one test every page, API and card uses."""
+    return shared and monitored
 
 
 def _hhmm(value: str) -> str:

@@ -38,18 +38,23 @@ Handler = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
 RuleManager = Annotated[Actor, Depends(require(Perm.MANAGE_RULES))]
 
 
-def to_read(alert: Alert, shared: bool) -> AlertRead:
-    """An alert for a reader; ``shared``: the elder's private details may be shown to them
-    (``registry.repository.shared_ids``, the ``elder.details_shared`` rule)."""
+def to_read(alert: Alert, shown: bool) -> AlertRead:
+    """An alert for a reader; ``shown``: its figures may be shown to them
+    (``describe.figures_shown``: the ``elder.details_shared`` and ``elder.monitored`` rules)."""
     out = AlertRead.model_validate(alert)
-    out.detail = describe.shown_detail(alert.detail, shared)
+    out.detail = describe.shown_detail(alert.detail, shown)
     out.explanation = describe.explain(alert.alert_type, out.detail)
     return out
 
 
 def to_reads(session: Session, actor: Actor, alerts: Sequence[Alert]) -> list[AlertRead]:
-    shared = elders.shared_ids(session, actor, {a.elder_id for a in alerts})
-    return [to_read(a, a.elder_id in shared) for a in alerts]
+    ids = {a.elder_id for a in alerts}
+    shared = elders.shared_ids(session, actor, ids)
+    monitored = elders.monitored_ids(session, actor, ids & shared)
+    return [
+        to_read(a, describe.figures_shown(a.elder_id in shared, a.elder_id in monitored))
+        for a in alerts
+    ]
 
 
 @router.get("/alerts", response_model=list[AlertRead], summary="Alerts in your area")

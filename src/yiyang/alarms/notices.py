@@ -22,7 +22,8 @@ from yiyang.core.i18n import N_, gettext
 from yiyang.core.roles import Role
 from yiyang.notifications.models import Notification
 from yiyang.notifications.outbox import enqueue_message
-from yiyang.registry.models import EmergencyContact
+from yiyang.regions.models import Region
+from yiyang.registry.models import Elder, EmergencyContact
 
 AUDIENCE_LABELS = {
     "contacts": N_("emergency contacts"),
@@ -76,7 +77,29 @@ def recipients(session: Session, alert: Alert, audience: str) -> list[Recipient]
     return out
 
 
-def _render(alert: Alert, elder_name: str, address: str, audience: str) -> tuple[str, str]:
+def for_contacts(session: Session, alert: Alert, address: str) -> tuple[str, dict[str, Any]]:
+    """The address and figures the emergency contacts (family) may read (PIPL, issue #18).
+
+    The contacts are family: without the elder's consent to share with family
+    (``consent_share_with_family``, the ``elder.details_shared`` rule) their message names the
+    community instead of the street address and carries no readings or position
+    (``describe.shown_detail``); readings also need the health-monitoring consent
+    (``elder.monitored``). An SOS, fall, smoke or gas alarm is still sent — never dropped — and
+    still without the address: we chose not to send it without consent even in an emergency
+    (the contact may be an estranged relative; the care centre, which has the address, sends
+    help and the message tells them to call it). docs/registry.md "Consent" says the same."""
+    row = session.execute(
+        select(Elder.consent_share_with_family, Elder.consent_health_monitoring, Region.name)
+        .join(Region, Region.id == Elder.region_id)
+        .where(Elder.id == alert.elder_id)
+    ).first()
+    shared = bool(row and row[0])
+    monitored = bool(row and row[1])
+    shown = describe.shown_detail(alert.detail, describe.figures_shown(shared, monitored))
+    return (address if shared else (row[2] if row else "")), shown
+
+
+def _render(alert: Alert, elder_name: str, address: str, detail: dict[str, Any]) -> tuple[str, str]:
     token = i18n.set_locale(get_settings().default_locale)
     try:
         severity = gettext(SEVERITY_LABELS.get(Severity(alert.severity), alert.severity))
@@ -92,7 +115,7 @@ def _render(alert: Alert, elder_name: str, address: str, audience: str) -> tuple
             name=elder_name,
             address=address,
             time=at.strftime("%Y-%m-%d %H:%M") if at else "",
-            explanation=describe.explain(alert.alert_type, alert.detail),
+            explanation=describe.explain(alert.alert_type, detail),
             id=alert.id,
         )
         return subject, body
@@ -113,7 +136,10 @@ def enqueue(
     targets = recipients(session, alert, audience)
     if not targets:
         return []
-    subject, body = _render(alert, elder_name, address, audience)
+    detail = alert.detail
+    if audience == "contacts":  # family: the address and figures by consent (for_contacts)
+        address, detail = for_contacts(session, alert, address)
+    subject, body = _render(alert, elder_name, address, detail)
     payload: dict[str, Any] = {
         "event": "alert.escalated" if step else "alert.created",
         "alert_id": alert.id,
@@ -124,7 +150,7 @@ def enqueue(
         "first_at": alert.first_at.isoformat(),
         "audience": audience,
         "step": step,
-        "detail": alert.detail,
+        "detail": detail,
     }
     at = now()
     rows = [

@@ -29,6 +29,7 @@ from yiyang.registry.models import Elder
 from yiyang.registry.permissions import (
     can_view_medical,
     monitoring_allowed,
+    shares_details,
     shown_id_number,
     shown_phone,
 )
@@ -240,7 +241,13 @@ def brief_from_card(c: Card, actor: Actor) -> dict[str, Any]:
             "type": c.alert.alert_type,
             "title": describe.title(c.alert.alert_type),
             "severity": c.alert.severity,
-            "what": describe.explain(c.alert.alert_type, c.alert.detail),
+            "what": describe.explain(
+                c.alert.alert_type,
+                describe.shown_detail(
+                    c.alert.detail,
+                    describe.figures_shown(shares_details(actor, e), monitoring_allowed(e)),
+                ),
+            ),
             "first_at": c.alert.first_at.isoformat(),
         },
         "elder": {

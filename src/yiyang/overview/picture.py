@@ -106,10 +106,11 @@ def _devices(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
 
 
 def _alerts(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
-    shared = shares_details(actor, elder)  # the figures (readings, positions) by consent
+    # the figures (readings, positions) by consent: shared with the reader and monitored
+    shown = describe.figures_shown(shares_details(actor, elder), monitoring_allowed(elder))
     return {
         "alerts": [
-            (a, describe.explain(a.alert_type, describe.shown_detail(a.detail, shared)))
+            (a, describe.explain(a.alert_type, describe.shown_detail(a.detail, shown)))
             for a in repository.elder_alerts(session, actor, elder.id, LIST_LIMIT)
         ]
     }
