@@ -267,16 +267,16 @@ def test_a_monitoring_device_needs_the_monitoring_consent(client, login, session
     elder = none_given(session, community_elder(session))
     community = login("community")
     client.cookies.set("lang", "zh_CN")
-    r = bind(client, community, "CONSENT-WAT-1", "smart_watch", elder.id)
+    r = bind(client, community, "CONSENT-BED-1", "bed_sensor", elder.id)
     assert r.status_code == 422, r.text
     detail = r.json()["detail"]
     assert detail["code"] == "monitoring_consent_required" and detail["field"] == "elder_id"
-    assert "智能手表" in detail["message"] and "设备健康监测" in detail["message"]
+    assert "睡眠监测带" in detail["message"] and "设备健康监测" in detail["message"]
     client.cookies.set("lang", "en")
     for serial, kind in (("CONSENT-SOS-1", "sos_button"), ("CONSENT-SMK-1", "smoke_alarm")):
         r = bind(client, community, serial, kind, elder.id)
         assert r.status_code == 201, r.text  # safety devices need no such consent
     for purpose in ("data_processing", "health_monitoring"):
         assert post(client, community, elder.id, purpose=purpose, action="given").status_code == 201
-    r = bind(client, community, "CONSENT-WAT-1", "smart_watch", elder.id)
+    r = bind(client, community, "CONSENT-BED-1", "bed_sensor", elder.id)
     assert r.status_code == 201, r.text

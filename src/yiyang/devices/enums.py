@@ -119,17 +119,21 @@ SAFETY_DEVICES = frozenset(
     }
 )
 
-# Devices that observe the person (vitals, activity, bed, water, location): binding one to an
-# elder needs the elder's health-monitoring consent (PIPL art. 29; devices.service.bind). The
-# others — the SOS button, smoke and gas alarms and the alarm panel — only ever raise an alarm
-# and may always be bound. (A fall radar also senses presence and breathing, a watch reports
-# vitals and position: both monitor, though their fall and SOS alarms are never gated.)
+# Devices that only observe the person (vitals, activity, bed, water, presence): binding one to
+# an elder needs the elder's health-monitoring consent (PIPL art. 29; devices.service.bind). The
+# others may always be bound: the SOS button, smoke and gas alarms and the alarm panel only ever
+# raise an alarm, and the fall radar and the smart watch are the fall and SOS alarms the consent
+# text promises are "not affected". What these two also sense (presence, breathing, vitals,
+# position) is withheld by the engine's gate while the consent is missing (alarms/engine.py
+# ``withhold``, pipeline/worker.py), so binding them lets no passive data through.
 CONSENT_FREE_DEVICES = frozenset(
     {
         DeviceType.SOS_BUTTON,
         DeviceType.SMOKE_ALARM,
         DeviceType.GAS_ALARM,
         DeviceType.ALARM_PANEL,
+        DeviceType.FALL_RADAR,
+        DeviceType.SMART_WATCH,
     }
 )
 MONITORING_DEVICES = frozenset(DeviceType) - CONSENT_FREE_DEVICES

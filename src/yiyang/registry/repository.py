@@ -15,7 +15,12 @@ from yiyang.core.scoping import Actor, elder_scope, row_rule, within_path
 from yiyang.regions.models import Region
 from yiyang.registry.enums import ElderStatus
 from yiyang.registry.models import Elder, ElderCategory, ElderStatusChange
-from yiyang.registry.permissions import DETAILS_SHARED, MONITORED, sees_full_identity
+from yiyang.registry.permissions import (
+    DETAILS_SHARED,
+    MONITORED,
+    can_view_medical,
+    sees_full_identity,
+)
 from yiyang.registry.schemas import ElderFilters
 
 COUNT_CAP = 1_000  # beyond this the list says "1,000+" (counting further costs more than it tells)
@@ -95,9 +100,13 @@ def filtered(actor: Actor, f: ElderFilters, region_path: str | None) -> Select[E
         conds.append(Elder.household == f.household.value)
     if isinstance(f.status, ElderStatus):
         conds.append(Elder.status == f.status.value)
-    if f.dementia is not None:
+    if f.dementia is not None and can_view_medical(actor):
+        # Dementia is medical: the filter applies only for a role that sees the medical profile,
+        # and only among elders whose details it is shown (the sharing consent), as for
+        # ``phone``; otherwise true and false alike would confirm what the detail hides.
         # The bare column (not "IS true"), so PostgreSQL matches the partial dementia indexes.
         conds.append(Elder.dementia if f.dementia else not_(Elder.dementia))
+        conds.append(row_rule(DETAILS_SHARED)(actor, Elder.id))
     conds.extend(_birth_bounds(f.age_min, f.age_max))
     return stmt.where(and_(*conds)) if conds else stmt
 

@@ -240,7 +240,8 @@ def to_list_item(actor: Actor, e: Elder, names: dict[int, tuple[str, str]]) -> E
         household=e.household,
         categories=e.category_codes,
         care_level=e.care_level,
-        dementia=e.dementia if private.shared else None,
+        # Medical: only for a role that sees the medical profile, and as shared (the consent).
+        dementia=e.dementia if private.medical else None,
         status=e.status,
         details_shared=private.shared,
     )
