@@ -2,7 +2,8 @@
 gets an SOS button, a motion sensor, a door sensor, a water meter and a smoke alarm; elders
 with dementia a GPS watch; hypertension a blood-pressure meter; diabetes a glucose meter; high
 care levels a fall radar and a bed sensor. An elder without the health-monitoring consent gets
-only what needs none (the SOS button and the smoke alarm, ``devices.enums.CONSENT_FREE_DEVICES``),
+only what needs none (``devices.enums.CONSENT_FREE_DEVICES``: the SOS button, the smoke alarm,
+and a watch or fall radar where the above calls for one — their passive data is withheld),
 as ``devices.service.bind`` would allow. Written in bulk; one audit row says so."""
 
 from __future__ import annotations

@@ -180,8 +180,8 @@ def check_monitoring_consent(device: Device, elder: Elder) -> None:
         raise ValidationFailed(
             _(
                 "%(device)s monitors the elder's health or activity: record the elder's consent "
-                "to health monitoring by devices first. SOS buttons, smoke and gas alarms and "
-                "alarm panels need no such consent.",
+                "to health monitoring by devices first. SOS buttons, fall radars, smart watches, "
+                "smoke and gas alarms and alarm panels need no such consent.",
                 device=_(TYPE_LABELS[kind]),
             ),
             field="elder_id",
