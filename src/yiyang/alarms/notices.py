@@ -23,6 +23,7 @@ from yiyang.core.roles import Role
 from yiyang.notifications.models import Notification
 from yiyang.notifications.outbox import enqueue_message
 from yiyang.regions.models import Region
+from yiyang.registry import repository as elders
 from yiyang.registry.models import Elder, EmergencyContact
 
 AUDIENCE_LABELS = {
@@ -88,15 +89,21 @@ def for_contacts(session: Session, alert: Alert, address: str) -> tuple[str, dic
     still without the address: we chose not to send it without consent even in an emergency
     (the contact may be an estranged relative; the care centre, which has the address, sends
     help and the message tells them to call it). docs/registry.md "Consent" says the same."""
-    row = session.execute(
-        select(Elder.consent_share_with_family, Elder.consent_health_monitoring, Region.name)
-        .join(Region, Region.id == Elder.region_id)
-        .where(Elder.id == alert.elder_id)
-    ).first()
-    shared = bool(row and row[0])
-    monitored = bool(row and row[1])
+    rows = elders.system_rows(
+        session,
+        [alert.elder_id],
+        Elder.consent_share_with_family,
+        Elder.consent_health_monitoring,
+        Elder.region_id,
+    )
+    row = rows[0] if rows else None
+    shared = bool(row and row.consent_share_with_family)
+    monitored = bool(row and row.consent_health_monitoring)
     shown = describe.shown_detail(alert.detail, describe.figures_shown(shared, monitored))
-    return (address if shared else (row[2] if row else "")), shown
+    if shared:
+        return address, shown
+    community = session.get(Region, row.region_id) if row else None
+    return (community.name if community else ""), shown
 
 
 def _render(alert: Alert, elder_name: str, address: str, detail: dict[str, Any]) -> tuple[str, str]:
