@@ -158,6 +158,19 @@ def _verify_committed(phone: str, code: str, ip: str | None) -> str:
     raise failure
 
 
+def _phone_form_expired(request: Request, phone: str) -> Response:
+    """The phone sign-in form again, fresh, when the one posted had an expired token."""
+    return _login_form(
+        request,
+        status_code=403,
+        error=_("The form has expired. Reload the page and try again."),
+        fresh=True,
+        template=PHONE_FORM,
+        step="phone",
+        phone=phone,
+    )
+
+
 @router.get("/login/phone")
 def phone_login_page(request: Request) -> Response:
     return _login_form(request, template=PHONE_FORM, step="phone", phone="")
@@ -170,16 +183,7 @@ async def phone_send_code(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     if not _login_csrf_ok(request, csrf_token):
-        error = _("The form has expired. Reload the page and try again.")
-        return _login_form(
-            request,
-            status_code=403,
-            error=error,
-            fresh=True,
-            template=PHONE_FORM,
-            step="phone",
-            phone=phone,
-        )
+        return _phone_form_expired(request, phone)
     try:
         number = await run_in_threadpool(_send_committed, phone, client_ip(request))
     except DomainError as exc:
@@ -202,16 +206,7 @@ async def phone_verify_code(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     if not _login_csrf_ok(request, csrf_token):
-        error = _("The form has expired. Reload the page and try again.")
-        return _login_form(
-            request,
-            status_code=403,
-            error=error,
-            fresh=True,
-            template=PHONE_FORM,
-            step="phone",
-            phone=phone,
-        )
+        return _phone_form_expired(request, phone)
     try:
         token = await run_in_threadpool(_verify_committed, phone, code, client_ip(request))
     except DomainError as exc:

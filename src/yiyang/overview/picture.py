@@ -164,31 +164,11 @@ def _readings(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class ContactShown:
-    priority: int
-    name: str
-    relation: str
-    phone: str | None
-    phone_alt: str | None
-    receives_alerts: bool
-
-
 def _contacts(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
     """The contacts and home access as the ``elder.details`` mask shows them, the accounts
     linked to the elder, and each consent with its latest record."""
     private = shown_details(actor, elder)
-    contacts = [
-        ContactShown(
-            priority=c.priority,
-            name=c.name,
-            relation=c.relation,
-            phone=shown_phone(actor, c.phone) if private.contact_phones else None,
-            phone_alt=shown_phone(actor, c.phone_alt) if private.contact_phones else None,
-            receives_alerts=c.receives_alerts,
-        )
-        for c in elder.contacts
-    ]
+    contacts = registry.shown_contacts(actor, elder, contact_phones=private.contact_phones)
     accounts = [
         (a.display_name, a.role, a.relation, shown_phone(actor, a.phone))
         for a in repository.elder_accounts(session, elder.id)

@@ -247,6 +247,22 @@ def to_list_item(actor: Actor, e: Elder, names: dict[int, tuple[str, str]]) -> E
     )
 
 
+def shown_contacts(actor: Actor, elder: Elder, *, contact_phones: bool) -> list[ContactRead]:
+    """The elder's emergency contacts as ``actor`` may see them: phones only where the
+    ``elder.details`` mask shows contact phones, and then masked by role."""
+    return [
+        ContactRead(
+            priority=c.priority,
+            name=c.name,
+            relation=c.relation,
+            phone=shown_phone(actor, c.phone) if contact_phones else None,
+            phone_alt=shown_phone(actor, c.phone_alt) if contact_phones else None,
+            receives_alerts=c.receives_alerts,
+        )
+        for c in elder.contacts
+    ]
+
+
 def read_elder(session: Session, actor: Actor, elder_id: int) -> ElderRead:
     """The full record as ``actor`` may see it (the ``elder.details`` mask: role and consent).
     Reading a medical profile is audited."""
@@ -273,17 +289,7 @@ def read_elder(session: Session, actor: Actor, elder_id: int) -> ElderRead:
             elder_id=elder.id,
             region_path=elder.region_path,
         )
-    contacts = [
-        ContactRead(
-            priority=c.priority,
-            name=c.name,
-            relation=c.relation,
-            phone=shown_phone(actor, c.phone) if private.contact_phones else None,
-            phone_alt=shown_phone(actor, c.phone_alt) if private.contact_phones else None,
-            receives_alerts=c.receives_alerts,
-        )
-        for c in elder.contacts
-    ]
+    contacts = shown_contacts(actor, elder, contact_phones=private.contact_phones)
     history = [
         StatusChangeRead.model_validate(h) for h in repository.status_history(session, elder.id)
     ]
