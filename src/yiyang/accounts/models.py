@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yiyang.core.audit import Audited
@@ -27,6 +27,11 @@ class User(Audited, Base):
     phone: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when an admin issued a temporary password: the user must choose their own at the
+    # next sign-in before anything else (``accounts.users``).
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     last_login_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
 
@@ -116,3 +121,36 @@ class PhoneSignInCode(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
+
+
+class PasswordResetCode(Base):
+    """A one-time code sent by SMS to a staff member's own phone to reset their password
+    (``accounts.recovery``): only its keyed hash is stored; it expires and is used once.
+    Sending and using are audited as events."""
+
+    __tablename__ = "password_reset_code"
+    __table_args__ = (Index("ix_password_reset_code_user", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class PasswordResetRequest(Audited, Base):
+    """A user without a phone asked for their password to be reset: a row in the admins' queue
+    (``/users/reset-requests``), handled by issuing a temporary password or refused."""
+
+    __tablename__ = "password_reset_request"
+    __table_args__ = (Index("ix_password_reset_request_state", "state", "region_path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"))
+    region_path: Mapped[str] = mapped_column(String(255))  # the user's, for scoping
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|reset|refused
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now)
+    handled_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    handled_at: Mapped[dt.datetime | None]
