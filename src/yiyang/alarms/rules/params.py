@@ -339,6 +339,26 @@ class Params(BaseModel):
             note="out through the front door this long (or not back by bedtime): a check-in",
         ),
     ] = 16
+    # Check-in tasks (``checkins``, issue #16): a community worker calls the elder
+    check_in_answer_minutes: Annotated[
+        int,
+        Safe(
+            Bound(15, 240),
+            "min",
+            "reasoned",
+            note="a check-in nobody has answered becomes an operator alarm this much later",
+        ),
+    ] = 60
+    check_in_unreachable_minutes: Annotated[
+        int,
+        Safe(
+            Bound(5, 60),
+            "min",
+            "reasoned",
+            note="after a call that did not reach the elder, the operator alarm this much later "
+            "unless a later call does",
+        ),
+    ] = 20
     # Device health
     battery_low: Annotated[
         int,
