@@ -58,6 +58,10 @@ class Perm(enum.StrEnum):
     VIEW_OVERVIEW = "can_view_region_overview"
     # The elder's and family's own page (their services, meals, ratings); staff order elsewhere.
     OWN_SERVICES = "can_use_own_services"
+    # Check-in tasks (``checkins``): the calls to make to quiet homes in the holder's region,
+    # and recording a call's outcome (community workers; officers and operators only read).
+    VIEW_CHECK_INS = "can_view_check_ins"
+    HANDLE_CHECK_INS = "can_handle_check_ins"
 
 
 # Roles whose scope is a region subtree; the others see only elders linked to them.
@@ -79,7 +83,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | {Perm.MANAGE_DEVICES, Perm.MANAGE_RULES, Perm.VIEW_DEAD_LETTERS}
         | _ORDERING
         | {Perm.HANDLE_COMPLAINTS, Perm.MANAGE_PROVIDERS, Perm.MANAGE_SUBSIDIES}
-        | {Perm.VIEW_SETTLEMENT, Perm.VIEW_OVERVIEW}
+        | {Perm.VIEW_SETTLEMENT, Perm.VIEW_OVERVIEW, Perm.VIEW_CHECK_INS}
     ),
     Role.STREET_OFFICER: frozenset(
         _STAFF
@@ -88,7 +92,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | _ALARMS
         | {Perm.MANAGE_DEVICES, Perm.MANAGE_RULES}
         | _ORDERING
-        | {Perm.HANDLE_COMPLAINTS, Perm.VIEW_OVERVIEW}
+        | {Perm.HANDLE_COMPLAINTS, Perm.VIEW_OVERVIEW, Perm.VIEW_CHECK_INS}
     ),
     Role.COMMUNITY_WORKER: frozenset(
         _STAFF
@@ -97,12 +101,16 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | _ALARMS
         | {Perm.MANAGE_DEVICES, Perm.VIEW_OVERVIEW}
         | _ORDERING
+        | {Perm.VIEW_CHECK_INS, Perm.HANDLE_CHECK_INS}
     ),
     # Operators must call elders and read the medical profile to brief 120, but never need
     # the ID number.
     # Operators also take orders by phone (the 12349 hotline).
     Role.OPERATOR: frozenset(
-        _STAFF | {Perm.VIEW_MEDICAL} | _ALARMS | {Perm.VIEW_ORDERS, Perm.PLACE_ORDERS}
+        _STAFF
+        | {Perm.VIEW_MEDICAL}
+        | _ALARMS
+        | {Perm.VIEW_ORDERS, Perm.PLACE_ORDERS, Perm.VIEW_CHECK_INS}
     ),
     Role.PROVIDER_ADMIN: frozenset(
         {Perm.VIEW_ELDERS, Perm.VIEW_ORDERS, Perm.MANAGE_ORDERS, Perm.MANAGE_CAREGIVERS}
