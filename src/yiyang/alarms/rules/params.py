@@ -339,6 +339,15 @@ class Params(BaseModel):
             note="out through the front door this long (or not back by bedtime): a check-in",
         ),
     ] = 16
+    away_grace_minutes: Annotated[
+        int,
+        Safe(
+            Bound(30, 720),
+            "min",
+            "reasoned",
+            note="away with a return time (the app) and not back this long after it: a check-in",
+        ),
+    ] = 120
     # Check-in tasks (``checkins``, issue #16): a community worker calls the elder
     check_in_answer_minutes: Annotated[
         int,
