@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
@@ -25,7 +23,6 @@ from yiyang.console import endpoints as console_api
 from yiyang.console import pages as console_pages
 from yiyang.core import i18n
 from yiyang.core.config import get_settings
-from yiyang.core.errors import DomainError, NotAuthenticated, field_errors
 from yiyang.devices import endpoints as devices_api
 from yiyang.devices import pages as devices_pages
 from yiyang.notifications import pages as notifications_pages
@@ -38,14 +35,11 @@ from yiyang.services import endpoints as services_api
 from yiyang.services import pages as services_pages
 from yiyang.subsidies import endpoints as subsidies_api
 from yiyang.subsidies import pages as subsidies_pages
+from yiyang.web import errors
 from yiyang.web.security import SecurityHeadersMiddleware
 from yiyang.web.templating import render
 
 STATIC = Path(__file__).parent / "web" / "static"
-
-
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
 
 
 def _lifespan(pipeline: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -92,33 +86,6 @@ async def _locale_middleware(
     return response
 
 
-async def _domain_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, DomainError)
-    headers = {}
-    if "retry_after" in exc.extra:
-        headers["Retry-After"] = str(exc.extra["retry_after"])
-    if _wants_json(request):
-        return JSONResponse({"detail": exc.to_dict()}, status_code=exc.status_code, headers=headers)
-    htmx = request.headers.get("hx-request") == "true"
-    if isinstance(exc, NotAuthenticated):
-        target = "/login?next=" + quote(request.url.path)
-        if htmx:
-            return Response(status_code=204, headers={"HX-Redirect": target})
-        return RedirectResponse(target, status_code=303)
-    template = "_error_fragment.html" if htmx else "error.html"
-    return render(request, template, status_code=exc.status_code, error=exc)
-
-
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    detail = {
-        "code": "validation_failed",
-        "message": i18n.gettext("Some fields are not valid."),
-        "errors": field_errors(exc.errors()),
-    }
-    return JSONResponse({"detail": detail}, status_code=422)
-
-
 def healthz(request: Request) -> JSONResponse:
     """Liveness for a load balancer; with the pipeline here, how that is doing: 503 when a
     received device message has waited too long to be stored (the web part still works
@@ -131,6 +98,11 @@ def healthz(request: Request) -> JSONResponse:
         "pipeline": p.health() if p is not None else None,
     }
     return JSONResponse(body, status_code=200 if ok else 503)
+
+
+def favicon() -> FileResponse:
+    """Browsers ask for /favicon.ico whatever the page links: the same SVG as the pages'."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
 
 def api_docs(request: Request) -> Response:
@@ -177,9 +149,9 @@ def create_app(*, pipeline: bool = False) -> FastAPI:
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.middleware("http")(_locale_middleware)
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    errors.install(app)  # JSON for /api/, an HTML page (or HTMX fragment) for pages
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
     app.add_api_route("/api/docs", api_docs, methods=["GET"], include_in_schema=False)
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
