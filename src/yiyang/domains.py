@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from yiyang.accounts import permissions as accounts
+from yiyang.checkins import permissions as checkins
 from yiyang.registry import permissions as registry
 from yiyang.services import permissions as services
 
@@ -18,6 +19,7 @@ DOMAINS: tuple[tuple[str, Callable[[], None]], ...] = (
     ("accounts", accounts.register),  # core.auth: the session store
     ("registry", registry.register),  # core.scoping: ELDERS, ELDER_IDS, elder masks
     ("services", services.register),  # core.scoping: CAREGIVER_JOBS
+    ("checkins", checkins.register),  # core.scoping: checkins.tasks
 )
 
 
