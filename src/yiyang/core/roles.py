@@ -62,6 +62,9 @@ class Perm(enum.StrEnum):
     # and recording a call's outcome (community workers; officers and operators only read).
     VIEW_CHECK_INS = "can_view_check_ins"
     HANDLE_CHECK_INS = "can_handle_check_ins"
+    # Say an elder is away or back and plan absences (presence): the elder, their family, and
+    # region staff who may edit the elder there.
+    MARK_AWAY = "can_mark_away"
 
 
 # Roles whose scope is a region subtree; the others see only elders linked to them.
@@ -84,6 +87,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | _ORDERING
         | {Perm.HANDLE_COMPLAINTS, Perm.MANAGE_PROVIDERS, Perm.MANAGE_SUBSIDIES}
         | {Perm.VIEW_SETTLEMENT, Perm.VIEW_OVERVIEW, Perm.VIEW_CHECK_INS}
+        | {Perm.MARK_AWAY}
     ),
     Role.STREET_OFFICER: frozenset(
         _STAFF
@@ -93,6 +97,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | {Perm.MANAGE_DEVICES, Perm.MANAGE_RULES}
         | _ORDERING
         | {Perm.HANDLE_COMPLAINTS, Perm.VIEW_OVERVIEW, Perm.VIEW_CHECK_INS}
+        | {Perm.MARK_AWAY}
     ),
     Role.COMMUNITY_WORKER: frozenset(
         _STAFF
@@ -102,6 +107,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | {Perm.MANAGE_DEVICES, Perm.VIEW_OVERVIEW}
         | _ORDERING
         | {Perm.VIEW_CHECK_INS, Perm.HANDLE_CHECK_INS}
+        | {Perm.MARK_AWAY}
     ),
     # Operators must call elders and read the medical profile to brief 120, but never need
     # the ID number.
@@ -126,12 +132,12 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.FAMILY: frozenset(
         {Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL, Perm.VIEW_ALERTS, Perm.VIEW_DEVICES}
         | _ORDERING
-        | {Perm.OWN_SERVICES}
+        | {Perm.OWN_SERVICES, Perm.MARK_AWAY}
     ),
     Role.ELDER: frozenset(
         {Perm.VIEW_ELDERS, Perm.VIEW_PHONE, Perm.VIEW_MEDICAL, Perm.VIEW_ALERTS, Perm.VIEW_DEVICES}
         | _ORDERING
-        | {Perm.OWN_SERVICES}
+        | {Perm.OWN_SERVICES, Perm.MARK_AWAY}
     ),
 }
 
