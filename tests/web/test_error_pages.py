@@ -45,6 +45,12 @@ def test_pydantic_errors_become_our_messages() -> None:
     assert error_message("string_too_long", {"max_length": 64}) == "Enter at most 64 characters."
     assert error_message("less_than_equal", {"le": 6}) == "Enter a number of at most 6."
     assert error_message("missing", None) == "This field is required."
+    # a text checked after a validator of ours: pydantic says "Value should have … items"
+    too_long = {"field_type": "Value", "max_length": 64, "actual_length": 65}
+    assert error_message("too_long", too_long) == "Enter at most 64 characters."
+    assert error_message("too_long", {**too_long, "field_type": "List"}) == (
+        "Give at most 64 entries."
+    )
     # a placeholder without its context, an unknown type: a message of ours all the same
     assert error_message("string_too_long", {}) == "This value is not valid."
     assert error_message("some_new_type", None) == "This value is not valid."

@@ -11,6 +11,7 @@ from yiyang.audit.labels import ACTIONS, action_label
 from yiyang.audit.schemas import AuditFilters
 from yiyang.core.auth import require
 from yiyang.core.db import DB
+from yiyang.core.errors import field_errors
 from yiyang.core.i18n import N_
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
@@ -33,7 +34,7 @@ def audit_page(
     try:
         filters = AuditFilters(**raw)
     except ValidationError as exc:
-        errors = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
+        errors = {e["field"].split(".")[0]: e["message"] for e in field_errors(exc.errors())}
         filters = AuditFilters()
     events = repository.search(session, actor, filters)
     template = (

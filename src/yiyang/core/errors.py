@@ -111,6 +111,8 @@ def error_message(error_type: str, ctx: Mapping[str, Any] | None, own: str | Non
     with the error's context filled in."""
     if error_type in OWN_MESSAGE_TYPES and own:
         return gettext(own.removeprefix("Value error, ").removeprefix("Assertion failed, "))
+    if error_type in ("too_short", "too_long") and (ctx or {}).get("field_type") == "Value":
+        error_type = "string_" + error_type  # a text checked after a validator of ours ran
     template = PYDANTIC_MESSAGES.get(error_type, UNKNOWN_MESSAGE)
     params = {k: v for k, v in (ctx or {}).items() if isinstance(v, str | int | float)}
     try:

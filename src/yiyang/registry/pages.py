@@ -81,8 +81,8 @@ def _filters_from_query(request: Request) -> tuple[ElderFilters, dict[str, str]]
     try:
         return ElderFilters(**raw), errors
     except ValidationError as exc:
-        for e in exc.errors():
-            errors[str(e["loc"][0]) if e["loc"] else "q"] = e["msg"]
+        for e in field_errors(exc.errors()):
+            errors[e["field"].split(".")[0] or "q"] = e["message"]
         return ElderFilters(), errors
 
 
