@@ -23,6 +23,7 @@ from yiyang.devices.schemas import (
     DeviceCreate,
     DeviceDetail,
     DeviceRead,
+    DeviceRetire,
     DeviceUpdate,
     MqttCredentials,
 )
@@ -93,6 +94,17 @@ def bind_device(actor: Manager, session: DB, device_id: Id, data: BindingCreate)
 def unbind_device(actor: Manager, session: DB, device_id: Id, data: BindingEnd) -> Device:
     device = service.get_device(session, actor, device_id)
     return service.unbind(session, actor, device, reason=data.reason)
+
+
+@router.post(
+    "/devices/{device_id}/retire",
+    response_model=DeviceRead,
+    summary="Retire a device: unbound, its messages refused, its MQTT password dropped; its open "
+    "alerts stay open for the operators",
+)
+def retire_device(actor: Manager, session: DB, device_id: Id, data: DeviceRetire) -> Device:
+    device = service.get_device(session, actor, device_id)
+    return service.retire(session, actor, device, reason=data.reason)
 
 
 @router.put(

@@ -30,6 +30,14 @@ class DeviceType(enum.StrEnum):
     ALARM_PANEL = "alarm_panel"
 
 
+class DeviceProtocol(enum.StrEnum):
+    """How a device reaches the platform (docs/devices.md "Sending messages")."""
+
+    MQTT = "mqtt"  # its own MQTT connection: username = serial, a per-device password
+    VENDOR = "vendor"  # through its vendor's cloud: the vendor gateway's MQTT or signed HTTP
+    DC09 = "dc09"  # an alarm panel calling the receiver over SIA DC-09 (its account)
+
+
 class EventKind(enum.StrEnum):
     HEARTBEAT = "heartbeat"  # "I am alive" (battery rides along on any message)
     SOS = "sos"
@@ -160,6 +168,12 @@ STATUS_LABELS: dict[DeviceStatus, str] = {
     DeviceStatus.OFFLINE: N_("Offline"),
     DeviceStatus.FAULTY: N_("Faulty"),
     DeviceStatus.RETIRED: N_("Retired"),
+}
+
+PROTOCOL_LABELS: dict[DeviceProtocol, str] = {
+    DeviceProtocol.MQTT: N_("MQTT, its own password"),
+    DeviceProtocol.VENDOR: N_("Through the vendor's platform"),
+    DeviceProtocol.DC09: N_("SIA DC-09 alarm receiver"),
 }
 
 EVENT_LABELS: dict[EventKind, str] = {

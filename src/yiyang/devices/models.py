@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from yiyang.core.audit import Audited
 from yiyang.core.clock import now
 from yiyang.core.db import Base, BigId
-from yiyang.devices.enums import DeviceStatus, DeviceType
+from yiyang.devices.enums import DeviceProtocol, DeviceStatus, DeviceType
 
 
 def _secret_mask(_value: Any) -> str:
@@ -79,6 +79,10 @@ class Device(Audited, Base):
     device_type: Mapped[DeviceType] = mapped_column(String(24))
     vendor_id: Mapped[int | None] = mapped_column(ForeignKey("vendor.id"))
     model: Mapped[str | None] = mapped_column(String(64))
+    # How it reaches us: only an ``mqtt`` device gets a password of its own (0021)
+    protocol: Mapped[DeviceProtocol] = mapped_column(
+        String(16), default=DeviceProtocol.MQTT, server_default=DeviceProtocol.MQTT.value
+    )
     elder_id: Mapped[int | None] = mapped_column(ForeignKey("elder.id"))
     # Where the device belongs: the bound elder's community, or the stock-holding region.
     region_path: Mapped[str] = mapped_column(String(255))
@@ -91,6 +95,8 @@ class Device(Audited, Base):
     notes: Mapped[str | None] = mapped_column(Text)
     # Mosquitto's hash of the device's MQTT password (username = serial; devices/credentials.py)
     mqtt_password_hash: Mapped[str | None] = mapped_column(String(160))
+    # When the password above was issued: a later look says so, never shows it (0021)
+    mqtt_password_issued_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
     updated_at: Mapped[dt.datetime] = mapped_column(default=now, onupdate=now)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -1,19 +1,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from yiyang.core.types import Id, Input
-from yiyang.devices.enums import DeviceStatus, DeviceType
+from yiyang.devices.enums import DeviceProtocol, DeviceStatus, DeviceType
 
 
 class DeviceCreate(Input):
     model_config = ConfigDict(extra="forbid")
     serial: str = Field(pattern=r"^[A-Za-z0-9._:\-]{1,64}$")
     device_type: DeviceType
-    vendor_code: str | None = None
+    protocol: DeviceProtocol = Field(
+        DeviceProtocol.MQTT,
+        description="how it reaches the platform: its own MQTT connection (a password of its "
+        "own), its vendor's platform (vendor_code required), or SIA DC-09 (alarm panels)",
+    )
+    vendor_code: str | None = Field(None, max_length=32)
     model: str | None = Field(None, max_length=64)
     elder_id: Id | None = None
     room: str | None = Field(None, max_length=32)
@@ -51,11 +56,27 @@ class BindingEnd(Input):
     reason: str | None = Field(None, max_length=255)
 
 
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+class DeviceUnbind(Input):
+    """Unbinding from the device page: the reason is required there (the binding history)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason
+
+
+class DeviceRetire(Input):
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason = Field(description="why it is taken out of use")
+
+
 class DeviceRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     serial: str
     device_type: DeviceType
+    protocol: DeviceProtocol
     vendor_id: int | None
     model: str | None
     elder_id: int | None
@@ -66,6 +87,9 @@ class DeviceRead(BaseModel):
     battery: int | None
     last_seen_at: dt.datetime | None
     status: DeviceStatus
+    mqtt_password_issued_at: dt.datetime | None = Field(
+        None, description="when its MQTT password was issued (the password is never shown again)"
+    )
     version: int
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session
 
 from yiyang.core import audit
@@ -15,12 +15,13 @@ from yiyang.core.errors import Conflict, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor, elder_row_scope, region_scope_path
-from yiyang.devices import credentials
+from yiyang.devices import credentials, rules
 from yiyang.devices.enums import (
     DEFAULT_INTERVAL,
     MONITORING_DEVICES,
     PASSIVE_EVENTS,
     TYPE_LABELS,
+    DeviceProtocol,
     DeviceStatus,
     DeviceType,
 )
@@ -34,8 +35,10 @@ from yiyang.devices.models import (
 )
 from yiyang.devices.schemas import AlarmAccountSet, BindingCreate, DeviceCreate, DeviceUpdate
 from yiyang.registry import repository as elders
+from yiyang.registry import service as registry
 from yiyang.registry.models import Elder
 from yiyang.registry.permissions import monitoring_allowed
+from yiyang.registry.schemas import ElderFilters, ElderListItem
 
 
 def device_scope(actor: Actor) -> ColumnElement[bool]:
@@ -54,9 +57,13 @@ def search(
     status: str | None = None,
     elder_id: int | None = None,
     serial: str | None = None,
+    bound: bool | None = None,
+    offline: bool = False,
     limit: int = 100,
     offset: int = 0,
 ) -> list[Device]:
+    """``bound``: bound to an elder (True) or in stock (False); ``offline``: not reporting —
+    marked offline by the sweeper, or bound and never heard from (retired devices excluded)."""
     query = readable(actor)
     if device_type:
         query = query.where(Device.device_type == device_type)
@@ -66,7 +73,52 @@ def search(
         query = query.where(Device.elder_id == elder_id)
     if serial:
         query = query.where(Device.serial == serial.strip())
+    if bound is not None:
+        query = query.where(Device.elder_id.is_not(None) if bound else Device.elder_id.is_(None))
+    if offline:
+        query = query.where(
+            or_(
+                Device.status == DeviceStatus.OFFLINE,
+                (Device.status == DeviceStatus.ACTIVE)
+                & Device.elder_id.is_not(None)
+                & Device.last_seen_at.is_(None),
+            )
+        )
     return list(session.scalars(query.order_by(Device.id).limit(limit).offset(offset)))
+
+
+def elder_names(session: Session, actor: Actor, elder_ids: set[int]) -> dict[int, str]:
+    """Names of the bound elders the actor may read (one query), for the device pages."""
+    if not elder_ids:
+        return {}
+    rows = session.execute(
+        elders.readable(actor)
+        .with_only_columns(Elder.id, Elder.name)
+        .where(Elder.id.in_(sorted(elder_ids)))
+    )
+    return {row.id: row.name for row in rows}
+
+
+def find_elders(
+    session: Session, actor: Actor, device: Device, q: str
+) -> list[tuple[ElderListItem, bool]]:
+    """Elders to bind ``device`` to, as typed: a name's beginning, the last four of an ID or a
+    phone (the registry's one search box, so masks and consent apply as there), at most 8, each
+    with whether binding would pass the consent check."""
+    _manageable(actor, device)
+    q = q.strip()
+    if not q:
+        return []
+    rows, _total, _capped = elders.search(session, actor, ElderFilters(q=q[:64], page_size=8))
+    names = elders.region_names(session, {e.region_id for e in rows})
+    kind = DeviceType(device.device_type)
+    return [
+        (
+            registry.to_list_item(actor, e, names),
+            kind not in MONITORING_DEVICES or monitoring_allowed(e),
+        )
+        for e in rows
+    ]
 
 
 def dead_letters(
@@ -104,17 +156,29 @@ def _elder_for(session: Session, actor: Actor, elder_id: int) -> Elder:
     return elder
 
 
-def _manageable(actor: Actor, device: Device) -> None:
+def can_manage(actor: Actor, device: Device) -> bool:
+    """Device managers of the device's area (its elder's community, or the stock region)."""
     prefix = region_scope_path(actor)
-    if (
-        not actor.can(Perm.MANAGE_DEVICES)
-        or prefix is None
-        or not device.region_path.startswith(prefix)
-    ):
+    return (
+        actor.can(Perm.MANAGE_DEVICES)
+        and prefix is not None
+        and device.region_path.startswith(prefix)
+    )
+
+
+def _manageable(actor: Actor, device: Device) -> None:
+    if not can_manage(actor, device):
         raise NotFound(_("Device not found."))
 
 
+def _raise(refusal: rules.Refusal | None) -> None:
+    if refusal is not None:
+        kind = Conflict if refusal.conflict else ValidationFailed
+        raise kind(refusal.message, field=refusal.field)
+
+
 def register(session: Session, actor: Actor, data: DeviceCreate) -> Device:
+    _raise(rules.check_registration(data.device_type, data.protocol, data.vendor_code))
     if session.scalar(select(Device.id).where(Device.serial == data.serial)):
         raise Conflict(
             _("A device with serial {serial} is already registered.").format(serial=data.serial),
@@ -128,6 +192,7 @@ def register(session: Session, actor: Actor, data: DeviceCreate) -> Device:
     device = Device(
         serial=data.serial,
         device_type=data.device_type,
+        protocol=data.protocol,
         vendor_id=vendor_id,
         model=data.model,
         region_path=actor.region_path,
@@ -206,10 +271,35 @@ def unbind(session: Session, actor: Actor, device: Device, *, reason: str | None
 
 def update_device(session: Session, actor: Actor, device: Device, data: DeviceUpdate) -> Device:
     _manageable(actor, device)
-    for key, value in data.model_dump(exclude_unset=True).items():
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("status") is DeviceStatus.RETIRED and device.status is not DeviceStatus.RETIRED:
+        changes.pop("status")
+        retire(session, actor, device, reason=_("retired"))
+    for key, value in changes.items():
         setattr(device, key, value)
-    if data.status is DeviceStatus.RETIRED and device.elder_id is not None:
-        unbind(session, actor, device, reason=_("retired"))
+    session.flush()
+    return device
+
+
+def retire(session: Session, actor: Actor, device: Device, *, reason: str) -> Device:
+    """Take a device out of use for good: its binding ends with ``reason``, the gateway and the
+    DC-09 receiver refuse its messages (``device_retired`` dead letters, from the next refresh
+    of their device directory), its MQTT password is dropped (the next ``yiyang mqtt-auth``
+    leaves it out of the broker's password file) and the sweeper no longer watches it.
+
+    Its open alerts stay open: an alarm it raised (an SOS, a fall) was a call from the elder and
+    is answered and closed by an operator with an outcome; a device-offline alert is closed by
+    the operator as "device fault". Retiring a device says nothing about the elder."""
+    _manageable(actor, device)
+    _raise(rules.check_retire(DeviceStatus(device.status)))
+    if device.elder_id is not None:
+        unbind(session, actor, device, reason=reason)
+    device.status = DeviceStatus.RETIRED
+    device.mqtt_password_hash = None  # audited, masked
+    device.mqtt_password_issued_at = None
+    device.notes = "\n".join(
+        filter(None, [device.notes, _("Retired: {reason}").format(reason=reason)])
+    )
     session.flush()
     return device
 
@@ -293,9 +383,29 @@ def issue_mqtt_password(session: Session, actor: Actor, device: Device) -> dict[
     only as Mosquitto's hash. It takes effect when ``yiyang mqtt-auth`` next writes the broker's
     password file."""
     _manageable(actor, device)
-    if device.status == DeviceStatus.RETIRED:
-        raise Conflict(_("A retired device gets no credentials."), field="status")
+    _raise(rules.check_mqtt_password(DeviceStatus(device.status), DeviceProtocol(device.protocol)))
     password = credentials.new_password()
     device.mqtt_password_hash = credentials.mosquitto_hash(password)  # audited, masked
+    device.mqtt_password_issued_at = now()
     session.flush()
     return {"username": device.serial, "password": password}
+
+
+def broker_users(session: Session) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """What the broker's password file lists (``yiyang mqtt-auth``): every device with an issued
+    MQTT password that is not retired (username = serial) and every active vendor gateway with
+    one (username = vendor code), each with Mosquitto's hash."""
+    devices = session.execute(
+        select(Device.serial, Device.mqtt_password_hash).where(
+            Device.mqtt_password_hash.is_not(None), Device.status != DeviceStatus.RETIRED
+        )
+    ).all()
+    vendors = session.execute(
+        select(Vendor.code, Vendor.mqtt_password_hash).where(
+            Vendor.mqtt_password_hash.is_not(None), Vendor.active.is_(True)
+        )
+    ).all()
+    return (
+        [(r.serial, r.mqtt_password_hash) for r in devices],
+        [(r.code, r.mqtt_password_hash) for r in vendors],
+    )
