@@ -38,7 +38,7 @@ lock:
 run: venv
 	@mkdir -p var
 	$(BIN)/yiyang migrate
-	$(BIN)/yiyang demo-data --elders 2000 --seed 1 --if-empty
+	$(BIN)/yiyang demo-data --elders 2000 --seed 1 --history-days 56 --if-empty
 	@# the simulator feeds the platform over HTTP (works without an MQTT broker) and stops with it
 	$(BIN)/yiyang simulate --elders 300 --rate 3 --transport http --url http://127.0.0.1:8000 & \
 	  SIM=$$!; trap "kill $$SIM 2>/dev/null" EXIT INT TERM; \

@@ -51,6 +51,9 @@ def demo_data(
     elders: Annotated[int, typer.Option(min=0, help="How many elders")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 1,
     if_empty: Annotated[bool, typer.Option(help="Do nothing if elders exist already")] = False,
+    history_days: Annotated[
+        int, typer.Option(min=0, help="Weeks of past services and alarms, in days (0: none)")
+    ] = 0,
     database_url: DbOption = None,
 ) -> None:
     """Load a plausible demo district (徐汇区), its elders and a demo user for every role."""
@@ -65,7 +68,7 @@ def demo_data(
         if if_empty and session.scalar(select(func.count()).select_from(Elder)):
             typer.echo("demo data already loaded")
         else:
-            counts = load(session, elders, seed)
+            counts = load(session, elders, seed, history_days)
             typer.echo(f"elders: {counts}")
     typer.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD})")
     for user in demo_users("310104003000", "310104003001"):

@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import overload
 from zoneinfo import ZoneInfo
 
 from yiyang.core.config import get_settings
 
+# A moment set by ``at`` (the demo data's history): ``now()`` answers it while set.
+_SET: ContextVar[dt.datetime | None] = ContextVar("yiyang_clock_at", default=None)
+
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return _SET.get() or dt.datetime.now(dt.UTC)
+
+
+@contextmanager
+def at(moment: dt.datetime) -> Iterator[dt.datetime]:
+    """Run the block as if it were ``moment`` (aware): every ``now()`` in it, in this context
+    only, answers that moment. For loading history through the real service code (the demo
+    district's past months); the running system never sets it."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given")
+    token = _SET.set(moment.astimezone(dt.UTC))
+    try:
+        yield moment
+    finally:
+        _SET.reset(token)
 
 
 def today_local() -> dt.date:

@@ -13,6 +13,7 @@ import datetime as dt
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from yiyang.accounts.models import User, UserElderLink
 from yiyang.core import audit
 from yiyang.core.clock import now
 from yiyang.devices.enums import (
@@ -55,6 +56,19 @@ ROOMS = {
 
 def serial_for(device_type: DeviceType, elder_id: int) -> str:
     return f"{PREFIX[device_type]}{elder_id:08d}"
+
+
+def family_side(session: Session) -> set[int]:
+    """The elders the demo family member and the demo elder are linked to: they get the full
+    kit (alone, hypertension, a fall radar and bed sensor) whatever their record says, so the
+    family portal and the elder's page have devices, readings and alerts to show."""
+    return set(
+        session.scalars(
+            select(UserElderLink.elder_id)
+            .join(User, User.id == UserElderLink.user_id)
+            .where(User.username.in_(("family", "elder")))
+        )
+    )
 
 
 def kit(
@@ -105,6 +119,7 @@ def install(session: Session) -> int:
                 session.flush()
                 vendors[code] = vendor.id
         equipped = set(session.scalars(select(Device.elder_id).where(Device.elder_id.is_not(None))))
+        showcase = family_side(session)
         at = now()
         devices: list[dict] = []
         rows = session.execute(
@@ -121,11 +136,14 @@ def install(session: Session) -> int:
         for r in rows:
             if r.id in equipped:
                 continue
+            shown = r.id in showcase  # the demo family's elder: a full kit to show
             for t in kit(
-                r.household,
+                "alone" if shown else r.household,
                 r.dementia,
-                list(r.chronic_conditions or []),
-                r.care_level,
+                [*(r.chronic_conditions or []), "高血压"]
+                if shown
+                else list(r.chronic_conditions or []),
+                max(r.care_level or 0, 3) if shown else r.care_level,
                 bool(r.consent_health_monitoring),
             ):
                 devices.append(

@@ -72,7 +72,7 @@ def roll_csv(n: int, seed: int) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def load(session: Session, elders: int, seed: int) -> dict[str, int]:
+def load(session: Session, elders: int, seed: int, history_days: int = 0) -> dict[str, int]:
     domains.install()  # demo data goes through the real, scoped service functions
     with audit.acting_as(audit.AuditActor(None, "demo-data")):
         by_code = ensure_regions(session)
@@ -111,7 +111,11 @@ def load(session: Session, elders: int, seed: int) -> dict[str, int]:
         from yiyang.demo import services
 
         caregivers = services.install(session)
+        from yiyang.demo import history
+
+        past = history.install(session, history_days, seed)
         return {
+            **past,
             "caregivers": caregivers,
             "devices": devices,
             "responders": responders,

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yiyang.accounts.models import User, UserElderLink
+from yiyang.core import clock
 from yiyang.core.clock import local_zone, today_local
 from yiyang.core.scoping import Actor
 from yiyang.demo.generate import DISTRICT, STREETS
@@ -331,14 +332,18 @@ def _delivered_orders(session: Session, items: list[ServiceItem]) -> None:
     assert aunt is not None
     theirs = session.scalars(readable(family).order_by(Elder.id).limit(1)).all()
     other = session.scalars(readable(community).order_by(Elder.id.desc()).limit(1)).all()
-    day = today_local() + dt.timedelta(days=1)
+    # yesterday's, recorded at the moments they happened (not tomorrow's, already done)
+    day = today_local() - dt.timedelta(days=1)
     plan = [(e, items[2], True) for e in other] + [(e, items[0], False) for e in theirs]
     for n, (elder, item, with_code) in enumerate(plan):
         start = dt.datetime.combine(day, dt.time(8 + 3 * n), local_zone())
         data = OrderCreate(elder_id=elder.id, item_id=item.id, scheduled_at=start, quantity=1)
-        order, _ = orders.place_order(session, community, data, f"demo-done-{n}")
-        dispatch.assign(session, provider, order.id, aunt)
-        orders.accept(session, caregiver, order.id)
-        orders.check_in(session, caregiver, order.id, elder.latitude, elder.longitude)
+        with clock.at(start - dt.timedelta(hours=20)):
+            order, _ = orders.place_order(session, community, data, f"demo-done-{n}")
+            dispatch.assign(session, provider, order.id, aunt)
+            orders.accept(session, caregiver, order.id)
+        with clock.at(start + dt.timedelta(minutes=4)):
+            orders.check_in(session, caregiver, order.id, elder.latitude, elder.longitude)
         code = order.confirm_code if with_code else None
-        orders.check_out(session, caregiver, order.id, elder.latitude, elder.longitude, code)
+        with clock.at(start + dt.timedelta(minutes=4 + order.booked_minutes)):
+            orders.check_out(session, caregiver, order.id, elder.latitude, elder.longitude, code)
