@@ -27,6 +27,7 @@ from sqlalchemy import text
 from yiyang.alarms import engine
 from yiyang.alarms import service as alarm_service
 from yiyang.alarms.repository import ParamsCache
+from yiyang.checkins import service as checkins
 from yiyang.core import db
 from yiyang.core.clock import local_zone
 from yiyang.core.clock import now as clock_now
@@ -243,7 +244,12 @@ class Pipeline:
 
         def run() -> int:
             with db.unit_of_work() as session:
-                return alarm_service.escalate_due(session, self.params, moment)
+                done = alarm_service.escalate_due(session, self.params, moment)
+            # check-in tasks unanswered by their due time become operator alarms (own
+            # transaction: one failing does not hold the other back)
+            with db.unit_of_work() as session:
+                done += checkins.escalate_due(session, self.params, moment)
+            return done
 
         return await asyncio.to_thread(run)
 

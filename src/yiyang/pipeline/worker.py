@@ -1,6 +1,7 @@
 """The rule worker: takes batches from the bus, stores the telemetry, runs the rules per elder
-in order, raises and merges alerts — all in one transaction per batch, so a crash before the
-commit leaves nothing behind and the redelivered batch is processed as if for the first time.
+in order, raises and merges alerts and makes check-in tasks (``checkins``) — all in one
+transaction per batch, so a crash before the commit leaves nothing behind and the redelivered
+batch is processed as if for the first time.
 
 Besides device messages the bus carries, per elder, clock ticks, device-silence notices and
 freshly learned baselines from the sweeper: everything that changes an elder's rule state
@@ -26,6 +27,8 @@ from sqlalchemy.orm import Session
 from yiyang.alarms import engine, rules, service
 from yiyang.alarms.enums import AlertType, Severity
 from yiyang.alarms.repository import ElderFacts, ParamsCache, StateCache, save_states, snapshot
+from yiyang.checkins import decide as checkin_decide
+from yiyang.checkins import service as checkins
 from yiyang.core import audit, db
 from yiyang.core.clock import local_zone
 from yiyang.core.clock import now as clock_now
@@ -269,9 +272,14 @@ class RuleWorker:
         recovered = telemetry.touch_devices(session, batch.due)
         give_way()
         service.resolve_recovered(session, recovered, now)
-        created = service.apply_findings(
-            session, findings, {e: facts[e][1] for e in findings if e in facts}, self.params, now
-        )
+        # The graded response: alarms go to the operators; a ``check_in`` finding becomes a
+        # check-in task for a community worker, and an alarm about an elder's quiet takes over
+        # that elder's open check-in task.
+        regions = {e: facts[e][1] for e in findings if e in facts}
+        alarm_findings, check_ins = checkin_decide.split(findings)
+        created = service.apply_findings(session, alarm_findings, regions, self.params, now)
+        checkins.supersede(session, created, now)
+        checkins.open_tasks(session, check_ins, regions, self.params, now)
         return len(created), batch.due, written
 
     def _apply(
