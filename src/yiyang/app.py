@@ -28,6 +28,8 @@ from yiyang.devices import pages as devices_pages
 from yiyang.notifications import pages as notifications_pages
 from yiyang.overview import pages as overview_pages
 from yiyang.pipeline.transports import http as ingest_api
+from yiyang.presence import endpoints as presence_api
+from yiyang.presence import pages as presence_pages
 from yiyang.regions import endpoints as regions_api
 from yiyang.registry import endpoints as registry_api
 from yiyang.registry import pages as registry_pages
@@ -122,6 +124,8 @@ ROUTERS = (
     services_api.settlement_router,
     audit_api.router,
     regions_api.router,
+    presence_api.router,
+    presence_pages.router,
     accounts_pages.router,
     registry_pages.router,
     audit_pages.router,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from yiyang.accounts import permissions as accounts
 from yiyang.checkins import permissions as checkins
+from yiyang.presence import permissions as presence
 from yiyang.registry import permissions as registry
 from yiyang.services import permissions as services
 
@@ -19,6 +20,7 @@ DOMAINS: tuple[tuple[str, Callable[[], None]], ...] = (
     ("accounts", accounts.register),  # core.auth: the session store
     ("registry", registry.register),  # core.scoping: ELDERS, ELDER_IDS, elder masks
     ("services", services.register),  # core.scoping: CAREGIVER_JOBS
+    ("presence", presence.register),  # core.scoping: presence.absences
     ("checkins", checkins.register),  # core.scoping: checkins.tasks
 )
 
