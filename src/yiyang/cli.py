@@ -453,13 +453,9 @@ def mqtt_auth(
     and the platform's user. Reload Mosquitto afterwards (SIGHUP)."""
     from urllib.parse import unquote, urlparse
 
-    from sqlalchemy import select
-
     from yiyang.core.config import get_settings
     from yiyang.core.db import unit_of_work
-    from yiyang.devices import credentials
-    from yiyang.devices.enums import DeviceStatus
-    from yiyang.devices.models import Device, Vendor
+    from yiyang.devices import credentials, service
 
     if platform_password is None:
         parsed = urlparse(get_settings().mqtt_url)
@@ -468,21 +464,8 @@ def mqtt_auth(
         raise typer.BadParameter("give --platform-password (or a password in YIYANG_MQTT_URL)")
     _engine(database_url)
     with unit_of_work() as session:
-        devices = session.execute(
-            select(Device.serial, Device.mqtt_password_hash).where(
-                Device.mqtt_password_hash.is_not(None), Device.status != DeviceStatus.RETIRED
-            )
-        ).all()
-        vendors = session.execute(
-            select(Vendor.code, Vendor.mqtt_password_hash).where(
-                Vendor.mqtt_password_hash.is_not(None), Vendor.active.is_(True)
-            )
-        ).all()
-    entries = [
-        (platform_user, credentials.mosquitto_hash(platform_password)),
-        *((r.serial, r.mqtt_password_hash) for r in devices),
-        *((r.code, r.mqtt_password_hash) for r in vendors),
-    ]
+        devices, vendors = service.broker_users(session)
+    entries = [(platform_user, credentials.mosquitto_hash(platform_password)), *devices, *vendors]
     password_file.write_text(credentials.password_file(entries))
     password_file.chmod(0o600)
     acl_file.write_text(credentials.acl_file(platform_user))
