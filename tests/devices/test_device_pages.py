@@ -17,7 +17,7 @@ from yiyang.devices.enums import DeviceStatus
 from yiyang.devices.models import Device, DeviceBinding
 from yiyang.registry.models import Elder
 
-pytestmark = pytest.mark.api
+pytestmark = pytest.mark.pages
 
 
 def _path(session, username: str) -> str:  # type: ignore[no-untyped-def]

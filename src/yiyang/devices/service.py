@@ -211,8 +211,8 @@ def register(session: Session, actor: Actor, data: DeviceCreate) -> Device:
 
 def bind(session: Session, actor: Actor, device: Device, data: BindingCreate) -> Device:
     _manageable(actor, device)
-    if device.status is DeviceStatus.RETIRED:
-        raise Conflict(_("A retired device cannot be bound."))
+    if device.status == DeviceStatus.RETIRED:  # a str when read from the database
+        raise Conflict(_("A retired device cannot be bound."), field="status")
     elder = _elder_for(session, actor, data.elder_id)
     check_monitoring_consent(device, elder)
     if device.elder_id is not None:
@@ -272,7 +272,7 @@ def unbind(session: Session, actor: Actor, device: Device, *, reason: str | None
 def update_device(session: Session, actor: Actor, device: Device, data: DeviceUpdate) -> Device:
     _manageable(actor, device)
     changes = data.model_dump(exclude_unset=True)
-    if changes.get("status") is DeviceStatus.RETIRED and device.status is not DeviceStatus.RETIRED:
+    if changes.get("status") == DeviceStatus.RETIRED and device.status != DeviceStatus.RETIRED:
         changes.pop("status")
         retire(session, actor, device, reason=_("retired"))
     for key, value in changes.items():
