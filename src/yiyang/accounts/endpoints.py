@@ -8,15 +8,15 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from yiyang.accounts import service
-from yiyang.accounts.schemas import Me, SessionListItem, TokenCreate, TokenRead
+from yiyang.accounts import service, user_endpoints, users
+from yiyang.accounts.schemas import Me, PasswordChange, SessionListItem, TokenCreate, TokenRead
 from yiyang.core.auth import client_ip, current_actor, request_token
 from yiyang.core.db import DB, unit_of_work
 from yiyang.core.errors import DomainError
 from yiyang.core.roles import ROLE_PERMS
 from yiyang.core.scoping import Actor
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+auth = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 def login_committed(
@@ -46,7 +46,7 @@ async def slow_down(username: str, ip: str | None) -> None:
         await asyncio.sleep(delay)
 
 
-@router.post("/token", response_model=TokenRead, summary="Exchange username/password for a token")
+@auth.post("/token", response_model=TokenRead, summary="Exchange username/password for a token")
 async def token(data: TokenCreate, request: Request) -> TokenRead:
     ip = client_ip(request)
     await slow_down(data.username, ip)
@@ -56,7 +56,7 @@ async def token(data: TokenCreate, request: Request) -> TokenRead:
     return TokenRead(access_token=value, expires_at=expires)
 
 
-@router.get("/me", response_model=Me)
+@auth.get("/me", response_model=Me)
 def me(actor: Annotated[Actor, Depends(current_actor)]) -> Me:
     return Me(
         id=actor.user_id,
@@ -68,7 +68,7 @@ def me(actor: Annotated[Actor, Depends(current_actor)]) -> Me:
     )
 
 
-@router.post("/logout", status_code=204)
+@auth.post("/logout", status_code=204)
 def logout(
     request: Request,
     actor: Annotated[Actor, Depends(current_actor)],
@@ -84,7 +84,7 @@ def _current_session_id(request: Request, session: Session) -> int | None:
     return service.session_id_for(session, *credential) if credential else None
 
 
-@router.get(
+@auth.get(
     "/tokens",
     response_model=list[SessionListItem],
     summary="Your browser sessions and API tokens (a user manager: ?user_id= for a user in area)",
@@ -109,7 +109,7 @@ def list_tokens(
     ]
 
 
-@router.delete(
+@auth.delete(
     "/tokens/{token_id}",
     status_code=204,
     summary="Revoke a session or API token (yours, or a user's in your area as a user manager)",
@@ -120,3 +120,21 @@ def revoke_token(
     token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> None:
     service.revoke_session(session, actor, token_id)
+
+
+@auth.post(
+    "/password",
+    response_model=Me,
+    summary="Change your own password (also a temporary one an admin issued)",
+)
+def change_password(
+    data: PasswordChange, actor: Annotated[Actor, Depends(current_actor)], session: DB
+) -> Me:
+    user = users.change_own_password(session, actor, data.current_password, data.new_password)
+    return me(service.actor_for(user))
+
+
+# What the app includes: sign-in and tokens, and user management (``accounts.user_endpoints``).
+router = APIRouter()
+router.include_router(auth)
+router.include_router(user_endpoints.router)

@@ -10,19 +10,28 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from yiyang.accounts import codes, invitations, phone_sign_in, service
+from yiyang.accounts import codes, invitations, phone_sign_in, recovery, service, user_pages, users
 from yiyang.accounts.endpoints import login_committed, slow_down
 from yiyang.accounts.landing import landing, safe_next
-from yiyang.core.auth import COOKIE, client_ip, current_actor, optional_actor, request_token
+from yiyang.core.auth import (
+    COOKIE,
+    PASSWORD_CHANGE,
+    client_ip,
+    current_actor,
+    optional_actor,
+    request_token,
+)
 from yiyang.core.config import get_settings
 from yiyang.core.db import DB, unit_of_work
 from yiyang.core.errors import Conflict, DomainError, Forbidden, TooManyAttempts
+from yiyang.core.i18n import N_
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
 from yiyang.web.actions import run_action
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+router.include_router(user_pages.router)  # user management: /users
 
 
 def _after_login(value: str | None) -> str:
@@ -33,8 +42,13 @@ def _after_login(value: str | None) -> str:
 
 @router.get("/")
 def home(actor: Annotated[Actor | None, Depends(optional_actor)]) -> RedirectResponse:
-    """``/``: the signed-in user's landing page, or the sign-in form."""
-    return RedirectResponse(landing(actor.can) if actor else "/login", status_code=303)
+    """``/``: the signed-in user's landing page (the password change first after a temporary
+    password), or the sign-in form."""
+    if actor is None:
+        return RedirectResponse("/login", status_code=303)
+    if actor.extra.get(PASSWORD_CHANGE):
+        return RedirectResponse(PASSWORD_PAGE, status_code=303)
+    return RedirectResponse(landing(actor.can), status_code=303)
 
 
 # Login CSRF: before there is a session there is no session token to check, so the sign-in form
@@ -81,9 +95,14 @@ def _login_form(
     return response
 
 
+# Notices the sign-in page shows by a fixed code in the link, never text from the link.
+LOGIN_NOTICES = {"reset": N_("Your password is changed. Sign in with the new one.")}
+
+
 @router.get("/login")
-def login_page(request: Request, next: str | None = None) -> Response:
-    return _login_form(request, next=next)
+def login_page(request: Request, next: str | None = None, notice: str | None = None) -> Response:
+    shown = LOGIN_NOTICES.get(notice or "")
+    return _login_form(request, next=next, notice=_(shown) if shown else None)
 
 
 @router.post("/login")
@@ -111,7 +130,15 @@ async def login_submit(
         return _login_form(
             request, status_code=exc.status_code, next=next, error=exc.message, username=username
         )
-    return _signed_in(RedirectResponse(_after_login(next), status_code=303), token)
+    target = PASSWORD_PAGE if await run_in_threadpool(_must_change, token) else _after_login(next)
+    return _signed_in(RedirectResponse(target, status_code=303), token)
+
+
+def _must_change(token: str) -> bool:
+    """Whether this new session's user signed in with a temporary password."""
+    with unit_of_work() as session:
+        actor = service.resolve_token(session, token, "cookie")
+    return actor is not None and bool(actor.extra.get(PASSWORD_CHANGE))
 
 
 def _login_csrf_ok(request: Request, csrf_token: str) -> bool:
@@ -327,3 +354,125 @@ def _redeem_error(refused: DomainError) -> str:
     if isinstance(refused, Forbidden):
         return "family"
     return "failed"
+
+
+# --- a forgotten password (accounts.recovery) and one's own password change (accounts.users) ---
+
+FORGOT_FORM = "forgot.html"
+PASSWORD_PAGE = "/account/password"
+
+
+def _forgot_form(request: Request, step: str, username: str = "", **extra: object) -> Response:
+    return _login_form(request, template=FORGOT_FORM, step=step, username=username, **extra)
+
+
+def _start_committed(username: str, ip: str | None) -> None:
+    """Send a code or queue a request in a unit of work of its own (the counts stand even when
+    the throttle refuses)."""
+    with unit_of_work() as session:
+        recovery.start(session, username, ip)
+
+
+def _complete_committed(username: str, code: str, password: str, ip: str | None) -> None:
+    """Check the code and set the password in a unit of work of its own, so a wrong code's
+    count is committed although the attempt raises."""
+    failure: DomainError | None = None
+    with unit_of_work() as session:
+        try:
+            recovery.complete(session, username, code, password, ip)
+            return
+        except DomainError as exc:
+            failure = exc
+    raise failure
+
+
+@router.get("/login/forgot")
+def forgot_page(request: Request) -> Response:
+    return _forgot_form(request, "username")
+
+
+@router.post("/login/forgot")
+async def forgot_submit(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    if not _login_csrf_ok(request, csrf_token):
+        return _forgot_form(
+            request,
+            "username",
+            username,
+            status_code=403,
+            error=_("The form has expired. Reload the page and try again."),
+            fresh=True,
+        )
+    try:
+        await run_in_threadpool(_start_committed, username, client_ip(request))
+    except DomainError as exc:
+        return _forgot_form(
+            request, "username", username, status_code=exc.status_code, error=exc.message
+        )
+    return _forgot_form(request, "code", username.strip()[:64])
+
+
+@router.post("/login/forgot/verify")
+async def forgot_verify(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)] = "",
+    code: Annotated[str, Form(max_length=16)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    password2: Annotated[str, Form(max_length=256)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    if not _login_csrf_ok(request, csrf_token):
+        return _forgot_form(
+            request,
+            "code",
+            username,
+            status_code=403,
+            error=_("The form has expired. Reload the page and try again."),
+            fresh=True,
+        )
+    if password != password2:
+        return _forgot_form(
+            request,
+            "code",
+            username,
+            status_code=422,
+            errors={"password2": _("The two passwords differ.")},
+        )
+    try:
+        await run_in_threadpool(_complete_committed, username, code, password, client_ip(request))
+    except DomainError as exc:
+        field = exc.field if exc.field == "password" else "code"
+        return _forgot_form(
+            request, "code", username, status_code=exc.status_code, errors={field: exc.message}
+        )
+    return RedirectResponse("/login?notice=reset", status_code=303)
+
+
+@router.get(PASSWORD_PAGE)
+def password_page(request: Request, actor: Annotated[Actor, Depends(current_actor)]) -> Response:
+    return render(request, "password.html", errors={}, changed=False)
+
+
+@router.post(PASSWORD_PAGE)
+def password_change(
+    request: Request,
+    actor: Annotated[Actor, Depends(current_actor)],
+    session: DB,
+    current_password: Annotated[str, Form(max_length=256)] = "",
+    new_password: Annotated[str, Form(max_length=256)] = "",
+    new_password2: Annotated[str, Form(max_length=256)] = "",
+) -> Response:
+    if new_password != new_password2:
+        errors = {"new_password2": _("The two passwords differ.")}
+        return render(request, "password.html", status_code=422, errors=errors, changed=False)
+    refused = run_action(
+        session,
+        lambda: users.change_own_password(session, actor, current_password, new_password),
+    )
+    if refused is not None:
+        errors = {refused.field or "form": refused.message}
+        return render(request, "password.html", status_code=422, errors=errors, changed=False)
+    return RedirectResponse("/", status_code=303)

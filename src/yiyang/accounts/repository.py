@@ -1,16 +1,29 @@
-"""Queries for accounts: sign-in throttle counters, sessions and API tokens."""
+"""Queries for accounts: sign-in throttle counters, sessions and API tokens, and the managed
+accounts (through the central ``MANAGED_USERS`` rule)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from yiyang.accounts.models import AuthSession, LoginThrottle, User
+from yiyang.accounts import throttle
+from yiyang.accounts.models import (
+    AuthSession,
+    LoginThrottle,
+    PasswordResetRequest,
+    User,
+    UserElderLink,
+)
 from yiyang.accounts.throttle import Counter
+from yiyang.core import scoping
+from yiyang.core.scoping import Actor
 from yiyang.core.security import token_digest
+
+MANAGED_USERS = "accounts.managed_users"  # the row rule accounts.permissions registers
 
 
 def _as_counter(row: LoginThrottle | None) -> Counter | None:
@@ -141,3 +154,110 @@ def session_with_user(session: Session, session_id: int) -> tuple[AuthSession, U
 
 def user_by_id(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
+
+
+# --- user management (always through the MANAGED_USERS rule) ---
+
+
+def managed(actor: Actor) -> Select[User]:
+    """Every query for managed accounts starts here: the central ``MANAGED_USERS`` rule."""
+    return select(User).where(scoping.row_rule(MANAGED_USERS)(actor))
+
+
+def search_users(
+    session: Session,
+    actor: Actor,
+    *,
+    q: str = "",
+    role: str | None = None,
+    active: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[User]:
+    stmt = managed(actor)
+    text = q.strip()
+    if text:
+        like = f"%{text}%"
+        stmt = stmt.where(
+            or_(
+                User.username.ilike(like, escape="\\"),
+                User.display_name.ilike(like, escape="\\"),
+                User.phone.ilike(like, escape="\\"),
+            )
+        )
+    if role:
+        stmt = stmt.where(User.role == role)
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
+    return list(session.scalars(stmt.order_by(User.username).limit(limit).offset(offset)))
+
+
+def managed_user(session: Session, actor: Actor, user_id: int) -> User | None:
+    return session.scalar(managed(actor).where(User.id == user_id))
+
+
+def locked_usernames(session: Session, usernames: Sequence[str], at: dt.datetime) -> set[str]:
+    """Which of these usernames are locked out (from any address) at ``at``."""
+    if not usernames:
+        return set()
+    return set(
+        session.scalars(
+            select(LoginThrottle.username).where(
+                LoginThrottle.scope == throttle.ACCOUNT,
+                LoginThrottle.username.in_(usernames),
+                LoginThrottle.locked_until > at,
+            )
+        )
+    )
+
+
+def forget_username_counters(session: Session, scopes: Sequence[str], username: str) -> int:
+    """Drop a username's counters in these scopes, from every address (an unlock)."""
+    result = session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.scope.in_(scopes), LoginThrottle.username == username
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def linked_elder_ids(session: Session, user_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(UserElderLink.elder_id)
+            .where(UserElderLink.user_id == user_id)
+            .order_by(UserElderLink.elder_id)
+        )
+    )
+
+
+def links_of(session: Session, user_id: int) -> list[UserElderLink]:
+    return list(session.scalars(select(UserElderLink).where(UserElderLink.user_id == user_id)))
+
+
+def reset_requests(
+    session: Session, actor: Actor, state: str | None = "pending", limit: int = 100
+) -> list[tuple[PasswordResetRequest, User]]:
+    stmt = (
+        select(PasswordResetRequest, User)
+        .join(User, User.id == PasswordResetRequest.user_id)
+        .where(scoping.row_rule(MANAGED_USERS)(actor))
+    )
+    if state:
+        stmt = stmt.where(PasswordResetRequest.state == state)
+    rows = session.execute(
+        stmt.order_by(PasswordResetRequest.created_at.desc(), PasswordResetRequest.id.desc()).limit(
+            limit
+        )
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def pending_requests(session: Session, user_id: int) -> list[PasswordResetRequest]:
+    return list(
+        session.scalars(
+            select(PasswordResetRequest).where(
+                PasswordResetRequest.user_id == user_id, PasswordResetRequest.state == "pending"
+            )
+        )
+    )

@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from yiyang.accounts import repository, throttle
+from yiyang.accounts import repository, rules, throttle
 from yiyang.accounts.models import AuthSession, User
 from yiyang.accounts.throttle import failure_delay as failure_delay
-from yiyang.core import audit, events
+from yiyang.core import audit, auth, events
 from yiyang.core.clock import now
 from yiyang.core.config import get_settings
 from yiyang.core.errors import NotAuthenticated, NotFound, TooManyAttempts, ValidationFailed
 from yiyang.core.i18n import gettext as _
-from yiyang.core.roles import Perm, Role
+from yiyang.core.roles import Role
 from yiyang.core.scoping import Actor
 from yiyang.core.security import (
     burn_verify,
@@ -241,7 +241,9 @@ def session_alive(session: Session, session_id: int) -> bool:
 
 
 def actor_for(user: User, csrf_token: str | None = None) -> Actor:
-    """The acting user as the rest of the code sees it (requests, CLI jobs, demo loading)."""
+    """The acting user as the rest of the code sees it (requests, CLI jobs, demo loading). A
+    user signed in with a temporary password carries ``auth.PASSWORD_CHANGE`` in ``extra``:
+    ``core.auth`` lets them reach only the password change until they chose their own."""
     return Actor(
         user_id=user.id,
         username=user.username,
@@ -251,6 +253,7 @@ def actor_for(user: User, csrf_token: str | None = None) -> Actor:
         region_path=user.region_path,
         provider_id=user.provider_id,
         csrf_token=csrf_token,
+        extra={auth.PASSWORD_CHANGE: "1"} if user.must_change_password else {},
     )
 
 
@@ -276,6 +279,15 @@ def _revoke(session: Session, auth: AuthSession, user: User, action: str) -> Non
     events.emit(session, SESSION_ENDED, {"session_id": auth.id, "user_id": user.id})
 
 
+def revoke_all(session: Session, user: User, action: str) -> int:
+    """Revoke every usable session and API token of ``user`` (a password was reset or
+    replaced), each audited; how many."""
+    live = repository.active_sessions(session, user.id, now())
+    for auth_session in live:
+        _revoke(session, auth_session, user, action)
+    return len(live)
+
+
 def list_sessions(session: Session, actor: Actor, user_id: int | None = None) -> list[AuthSession]:
     """Unexpired, unrevoked sessions and API tokens: one's own, or (for a user manager) those of a
     user in their area."""
@@ -296,11 +308,9 @@ def revoke_session(session: Session, actor: Actor, session_id: int) -> AuthSessi
 
 
 def _may_manage(actor: Actor, user: User) -> bool:
-    if user.id == actor.user_id:
-        return True
-    if user.role == Role.PLATFORM_ADMIN and actor.role != Role.PLATFORM_ADMIN:
-        return False  # a district's user manager does not manage the platform's admins
-    return actor.can(Perm.MANAGE_USERS) and user.region_path.startswith(actor.region_path)
+    """One's own account, or (a user manager) a user in one's area whose role does not rank
+    above one's own (``accounts.rules``)."""
+    return user.id == actor.user_id or rules.may_manage(actor, Role(user.role), user.region_path)
 
 
 def _manageable_user(session: Session, actor: Actor, user_id: int | None) -> User:

@@ -29,6 +29,12 @@ from yiyang.core.scoping import Actor
 COOKIE = "yiyang_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# An actor signed in with a temporary password an admin issued carries this key in ``extra``
+# (the session store sets it) and may reach only these paths until they chose their own.
+PASSWORD_CHANGE = "must_change_password"
+PASSWORD_CHANGE_PATHS = frozenset(
+    {"/account/password", "/logout", "/api/auth/password", "/api/auth/logout", "/api/auth/me"}
+)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -185,9 +191,17 @@ async def _check_csrf(request: Request, actor: Actor) -> None:
         raise Forbidden(_("The form has expired. Reload the page and try again."), code="csrf")
 
 
-async def current_actor(actor: Actor | None = Depends(optional_actor)) -> Actor:
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"
+
+
+async def current_actor(request: Request, actor: Actor | None = Depends(optional_actor)) -> Actor:
     if actor is None:
         raise NotAuthenticated(_("Please sign in."))
+    if actor.extra.get(PASSWORD_CHANGE) and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired(
+            _("You signed in with a temporary password: choose your own first (My account).")
+        )
     return actor
 
 
