@@ -400,10 +400,12 @@ def _alarms(
         device_type = spec[1]
         pool = devices.get(device_type) if device_type else None
         if pool:
-            # the demo family's elder has the odd alert too (their history page shows them)
+            # the demo family's elder has the first of their kind and the odd one after it
             mine = [d for d in showcase if d[0] in {x[0] for x in pool}]
             device_id, elder_id, path = (
-                rnd.choice(mine) if mine and rnd.random() < 0.04 else rnd.choice(pool)
+                rnd.choice(mine)
+                if mine and (not count or rnd.random() < 0.04)
+                else rnd.choice(pool)
             )
             if _answer(session, rnd, people, params, spec, device_id, elder_id, path, t):
                 count += 1
