@@ -322,6 +322,8 @@ def test_routine_leaves_a_quiet_already_asked_about_to_the_learned_silence() -> 
     home.day(10, (7, 0), (8, 0))
     home.until(at(10, 13))
     local = at(10, 13).astimezone(TZ)
-    assert rules.routine_deviation(home.state, local, P, motion_today=3) is None
     fresh = rules.State(baseline=home.state.baseline, baseline_days=10)
+    for s in (home.state, fresh):  # 3 events by 10:00, none since
+        rules.routine_deviation(s, at(10, 10).astimezone(TZ), P, motion_today=3)
+    assert rules.routine_deviation(home.state, local, P, motion_today=3) is None
     assert rules.routine_deviation(fresh, local, P, motion_today=3) is not None  # cold: asks
