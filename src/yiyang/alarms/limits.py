@@ -61,6 +61,7 @@ class Safe:
     limit_of: str | None = None
     optional: bool = False  # None is allowed (the rule's other form), not "off"
     note: str = ""
+    choices: tuple[str, ...] = ()  # a setting of named steps (the type is a ``Literal`` of them)
 
 
 SOURCES: dict[str, str] = {
@@ -154,6 +155,7 @@ UNITS = (
     N_("× interval"),
     N_("alerts"),
     N_("s"),
+    N_("× threshold"),
 )
 
 
@@ -394,6 +396,8 @@ def rows(params_cls: Any, defaults: Any) -> list[dict[str, str]]:
                 )
             elif isinstance(bound, Bound):
                 shown = bound.text()
+            elif safe.choices:
+                shown = " / ".join(safe.choices)
             else:
                 shown = "HH:MM"
             add(name, _shown(default), shown, safe.unit, safe.source, safe.note)

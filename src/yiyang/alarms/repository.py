@@ -14,7 +14,10 @@ from sqlalchemy import ColumnElement, Select, Table, select
 from sqlalchemy.orm import Session
 
 from yiyang.alarms import rules
+from yiyang.alarms.enums import Outcome
 from yiyang.alarms.models import Alert, ElderState, RuleSettings
+from yiyang.alarms.rules import feedback
+from yiyang.core import clock
 from yiyang.core.bulk import copy_upsert
 from yiyang.core.db import among, upsert
 from yiyang.core.roles import Perm
@@ -155,7 +158,9 @@ def save_states(session: Session, states: dict[int, rules.State], now: dt.dateti
 
 
 class ElderFacts:
-    """Facts the rules need about elders (dementia, home), cached for ``ttl`` seconds."""
+    """Facts the rules need about elders (dementia, home, the operators' recent verdicts on
+    their silence alerts), cached for ``ttl`` seconds: a verdict reaches the rules within
+    ``ttl``, read from the alerts, so no web request writes the worker's rule state."""
 
     def __init__(self, ttl: float = 300.0) -> None:
         self.ttl = ttl
@@ -167,22 +172,48 @@ class ElderFacts:
             e for e in elder_ids if (h := self._cache.get(e)) is None or stamp - h[0] > self.ttl
         ]
         for chunk in range(0, len(missing), 1000):
+            ids = missing[chunk : chunk + 1000]
             rows = elders.system_rows(
                 session,
-                missing[chunk : chunk + 1000],
+                ids,
                 Elder.dementia,
                 Elder.latitude,
                 Elder.longitude,
                 Elder.region_path,
             )
+            verdicts = silence_verdicts(session, ids, clock.now())
             for r in rows:
                 home = (r.latitude, r.longitude) if r.latitude is not None else None
                 self._cache[r.id] = (
                     stamp,
-                    rules.Facts(r.id, bool(r.dementia), home),
+                    rules.Facts(r.id, bool(r.dementia), home, outcomes=verdicts.get(r.id, ())),
                     r.region_path,
                 )
         return {e: (h[1], h[2]) for e in elder_ids if (h := self._cache.get(e))}
+
+
+def silence_verdicts(
+    session: Session, elder_ids: list[int], now: dt.datetime
+) -> dict[int, tuple[tuple[dt.datetime, str, str], ...]]:
+    """The operators' verdicts that ``rules.feedback`` reads, per elder: (when the alert
+    happened, its type, its outcome) of the resolved silence alerts judged a false alarm or a
+    real emergency in the last 28 days (and a day more: the facts are cached)."""
+    since = now - feedback.WINDOW - dt.timedelta(days=1)
+    rows = session.execute(
+        select(Alert.elder_id, Alert.first_at, Alert.alert_type, Alert.outcome)
+        .where(
+            among(Alert.elder_id, elder_ids),
+            Alert.alert_type.in_([t.value for t in feedback.SILENCE_TYPES]),
+            Alert.outcome.in_([Outcome.FALSE_ALARM.value, Outcome.REAL_EMERGENCY.value]),
+            Alert.first_at >= since,
+        )
+        .order_by(Alert.elder_id, Alert.first_at)
+    ).all()
+    out: dict[int, list[tuple[dt.datetime, str, str]]] = {}
+    for elder_id, first_at, alert_type, outcome in rows:
+        at = first_at if first_at.tzinfo else first_at.replace(tzinfo=dt.UTC)
+        out.setdefault(elder_id, []).append((at, alert_type, str(outcome)))
+    return {e: tuple(v) for e, v in out.items()}
 
 
 class ParamsCache:

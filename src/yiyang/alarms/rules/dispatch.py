@@ -1,7 +1,8 @@
 """The two entry points: ``on_event`` looks the message's kind up in ``ON_EVENT`` (one handler per
 kind, each in its rule's module) and checks the battery level it carries; ``on_tick`` runs the
 silence rules of ``TICK_RULES`` in turn, then those that need the elder's facts
-(``FACT_TICK_RULES``)."""
+(``FACT_TICK_RULES``), with the silence thresholds tuned to the elder (``feedback.tuned``: the
+sensitivity setting and the operators' false-alarm verdicts)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,18 @@ import datetime as dt
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from yiyang.alarms.rules import activity, alarms, away, bed, door, vitals, wandering, water, wear
+from yiyang.alarms.rules import (
+    activity,
+    alarms,
+    away,
+    bed,
+    door,
+    feedback,
+    vitals,
+    wandering,
+    water,
+    wear,
+)
 from yiyang.alarms.rules.battery import low_battery
 from yiyang.alarms.rules.inactivity import inactivity
 from yiyang.alarms.rules.morning import morning_silence
@@ -79,6 +91,7 @@ def on_tick(
     counted today (local) before the current hour, for the routine check."""
     local = now.astimezone(tz)
     out: list[Finding] = []
+    p, fb = feedback.tuned(p, facts, now)  # the elder's sensitivity and the operators' verdicts
     for rule in TICK_RULES:
         found = rule(state, now, local, p, tz, motion_today)
         if found is not None:
@@ -87,4 +100,4 @@ def on_tick(
         found = fact_rule(state, now, local, p, tz, facts)
         if found is not None:
             out.append(found)
-    return out
+    return feedback.explain(out, fb, now, tz)

@@ -3,7 +3,7 @@ and the safe ranges every instance keeps (``alarms/limits.py``, docs/devices.md)
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -339,6 +339,49 @@ class Params(BaseModel):
             note="out through the front door this long (or not back by bedtime): a check-in",
         ),
     ] = 16
+    # Per elder (``feedback.py``, ADR 0014 §5): how soon a quiet home is raised, and how far the
+    # operators' "false alarm" verdicts on its silence alerts widen the thresholds.
+    silence_sensitivity: Annotated[
+        Literal["low", "normal", "high"],
+        Safe(
+            None,
+            "",
+            "reasoned",
+            choices=("low", "normal", "high"),
+            note="scales the silence thresholds (learned, and inactivity_hours): low ×1.5 "
+            "waits longer, high ×0.75 sooner; never a check-in under 1 h 30 min, never an alarm "
+            "later than silence_max_hours",
+        ),
+    ] = "normal"
+    silence_hours_around: Annotated[
+        int,
+        Safe(
+            Bound(1, 3),
+            "h",
+            "reasoned",
+            note="a silence is compared with the home's own this many hours either side of the "
+            "time of day; each false alarm widens it by an hour, to at most 3",
+        ),
+    ] = 1
+    silence_feedback_step: Annotated[
+        float,
+        Safe(
+            Bound(1.0, 1.5),
+            "× threshold",
+            "reasoned",
+            note="each false alarm on a silence alert in the last 28 days widens the elder's "
+            "silence thresholds by this factor (1: off); a real emergency starts it afresh",
+        ),
+    ] = 1.25
+    silence_feedback_max: Annotated[
+        float,
+        Safe(
+            Bound(1.0, 2.0),
+            "× threshold",
+            "reasoned",
+            note="the widest false alarms make it; never past silence_max_hours",
+        ),
+    ] = 1.75
     away_grace_minutes: Annotated[
         int,
         Safe(
@@ -447,7 +490,7 @@ class Params(BaseModel):
         for name, info in type(self).model_fields.items():
             safe = safe_of(info)
             value = getattr(self, name)
-            if isinstance(value, str):
+            if isinstance(value, str) and not safe.choices:
                 times.append(name)
             found = check_value(name, value, safe)
             out += found

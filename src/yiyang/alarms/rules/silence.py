@@ -206,10 +206,13 @@ class Quiet:
     alarm: bool  # a check-in has been due for ``silence_alarm_after_minutes`` (or the cap)
 
 
-def daily_silences(learned: dict[str, Any], at: dt.datetime, tz: ZoneInfo) -> list[int]:
-    """For each past day (up to ``KEEP_DAYS``) the longest silence in progress within an hour
-    of this time of day (the hour slot before, this one, the one after: a routine an hour late
-    or early is still the routine); days the elder was out then are left out."""
+def daily_silences(
+    learned: dict[str, Any], at: dt.datetime, tz: ZoneInfo, around: int = 1
+) -> list[int]:
+    """For each past day (up to ``KEEP_DAYS``) the longest silence in progress within
+    ``around`` hours of this time of day (by default the hour slot before, this one, the one
+    after: a routine an hour late or early is still the routine; the operators' false alarms
+    widen it, ``feedback.py``); days the elder was out then are left out."""
     loc = at.astimezone(tz)
     today, h = loc.date().toordinal(), loc.hour
     days = {o: v for o, v in learned.get("days", [])}
@@ -221,7 +224,7 @@ def daily_silences(learned: dict[str, Any], at: dt.datetime, tz: ZoneInfo) -> li
     out = []
     for o in range(max(first_day, today - KEEP_DAYS), today):
         seen = []
-        for slot in (h - 1, h, h + 1):
+        for slot in range(h - around, h + around + 1):
             day = o + slot // 24  # -1 → the day before's 23:00, 24 → the day after's 00:00
             if day == today and slot >= 24:
                 continue
@@ -274,7 +277,7 @@ def assess(state: State, now: dt.datetime, tz: ZoneInfo, p: Params) -> Quiet | N
         return None
     if not warm(learned, now, tz, p):
         return None
-    refs = daily_silences(learned, now, tz)
+    refs = daily_silences(learned, now, tz, p.silence_hours_around)
     if len(refs) < p.silence_learn_days - 1:  # the first day may have begun after this hour
         return None
     silent = int((now - last).total_seconds() // 60)
@@ -282,7 +285,9 @@ def assess(state: State, now: dt.datetime, tz: ZoneInfo, p: Params) -> Quiet | N
     after = p.silence_alarm_after_minutes
     alarm = silent >= int(p.silence_max_hours * 60)
     if not alarm and silent - after >= CHECK_FLOOR_MIN:
-        earlier = daily_silences(learned, now - dt.timedelta(minutes=after), tz)
+        earlier = daily_silences(
+            learned, now - dt.timedelta(minutes=after), tz, p.silence_hours_around
+        )
         alarm = bool(earlier) and silent - after >= threshold(earlier, p)
     quieter = sum(1 for r in refs if r < silent)
     return Quiet(silent, len(refs), quieter, usual_longest(refs, p), check, alarm)

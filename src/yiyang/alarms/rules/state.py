@@ -22,6 +22,10 @@ class Facts:
     # The health-monitoring consent is in force (PIPL art. 29; registry.consents). False: the
     # engine runs no passive rule for the elder (``alarms.engine``); alarms still raise.
     monitoring: bool = True
+    # The operators' verdicts on this elder's recent alerts, (when it happened, alert type,
+    # outcome), from the alerts table through ``repository.ElderFacts``: what
+    # ``feedback.py`` widens the silence thresholds by. Empty in a replay (no operators).
+    outcomes: tuple[tuple[dt.datetime, str, str], ...] = ()
 
 
 @dataclass(slots=True)
