@@ -172,10 +172,11 @@ def test_import_page_flow(client, browser_login, session) -> None:
     assert session.scalar(select(Elder.name).where(Elder.id_number == good)) == "页面导入"
 
 
-def test_audit_page(client, browser_login) -> None:
+def test_audit_page(client, browser_login, session) -> None:
     browser_login("street")
     page = client.get("/audit?action=login")
-    assert page.status_code == 200 and "street" in page.text
+    name = session.scalar(select(User.display_name).where(User.username == "street"))
+    assert page.status_code == 200 and f"{name}: Signed in" in page.text  # a sentence, by name
     assert "Signed in" in page.text  # actions are labelled, not shown as codes
     browser_login("community")
     assert client.get("/audit").status_code == 403

@@ -40,4 +40,10 @@ def audit_page(
     template = (
         "audit/_rows.html" if request.headers.get("hx-target") == "results" else "audit/list.html"
     )
-    return render(request, template, events=events, filters=filters, errors=errors)
+    return render(
+        request,
+        template,
+        rows=repository.lines(session, events),
+        filters=filters,
+        errors=errors,
+    )

@@ -189,8 +189,11 @@ def _history(session: Session, actor: Actor, elder: Elder) -> dict[str, Any]:
         "statuses": elders.status_history(session, elder.id),
         "bindings": repository.elder_bindings(session, elder.id, LIST_LIMIT),
         "trail": trail,
-        "events": (
-            audit_trail.search(session, actor, AuditFilters(elder_id=elder.id, page_size=30))
+        "rows": (
+            audit_trail.lines(
+                session,
+                audit_trail.search(session, actor, AuditFilters(elder_id=elder.id, page_size=30)),
+            )
             if trail
             else []
         ),
