@@ -19,6 +19,8 @@ from yiyang.alarms import endpoints as alarms_api
 from yiyang.alarms import pages as alarms_pages
 from yiyang.audit import endpoints as audit_api
 from yiyang.audit import pages as audit_pages
+from yiyang.checkins import endpoints as checkins_api
+from yiyang.checkins import pages as checkins_pages
 from yiyang.console import endpoints as console_api
 from yiyang.console import pages as console_pages
 from yiyang.core import i18n
@@ -126,6 +128,7 @@ ROUTERS = (
     regions_api.router,
     presence_api.router,
     presence_pages.router,
+    checkins_api.router,
     accounts_pages.router,
     registry_pages.router,
     audit_pages.router,
@@ -136,6 +139,7 @@ ROUTERS = (
     subsidies_pages.router,
     overview_pages.router,
     notifications_pages.router,
+    checkins_pages.router,
 )
 
 
