@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from tests.alarms.test_alarms_api import make_alerts
+from yiyang.accounts.models import User
 from yiyang.console.models import Dispatch
 from yiyang.core.config import get_settings
 from yiyang.devices.models import Device
@@ -155,6 +156,7 @@ def test_every_page_sends_the_policy_and_carries_no_inline_code(
         "device_id": session.scalar(select(Device.id).where(Device.elder_id.is_not(None))),
         "order_id": session.scalar(select(ServiceOrder.id).order_by(ServiceOrder.id)),
         "token": responder_token(client, login, ids["inside"], session),
+        "user_id": session.scalar(select(User.id).where(User.username == "volunteer")),
     }
     tokens = {u: login(u).headers for u in USERS}
     pages = [
