@@ -91,9 +91,10 @@ def test_lifecycle_is_ordered_trailed_and_audited(client, login, session) -> Non
         headers=op.headers,
     ).json()
     assert done["state"] == "resolved" and done["outcome"] == "false_alarm"
-    assert [(e["action"], e["actor_name"]) for e in done["trail"]] == [
-        ("acknowledged", "operator"),
-        ("resolved", "operator"),
+    name = session.scalar(select(User.display_name).where(User.username == "operator"))
+    assert [(e["action"], e["actor_name"]) for e in done["trail"]] == [  # by name (#19)
+        ("acknowledged", name),
+        ("resolved", name),
     ]
     changes = session.scalars(
         select(AuditEvent).where(

@@ -55,7 +55,7 @@ def _event(
         "from_state": frm,
         "to_state": to,
         "actor_id": actor.user_id,
-        "actor_name": actor.username,
+        "actor_name": actor.shown_name,
         "note": note,
         "data": data or {},
     }

@@ -17,18 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from yiyang.audit.labels import action_label
+from yiyang.core.audit import JOBS, actor_label
 from yiyang.core.clock import to_local
 from yiyang.core.i18n import N_
 from yiyang.core.i18n import gettext as _
 from yiyang.core.masking import mask_phone
 from yiyang.registry.enums import label
-
-# The accounts that are no person: jobs, the command line, the demo loader.
-SYSTEM_ACTORS: dict[str, str] = {
-    "system": N_("System"),
-    "demo-data": N_("Demo data loader"),
-    "cli": N_("Command line"),
-}
 
 ENTITIES: dict[str, str] = {
     "elder": N_("Elder record"),
@@ -141,10 +135,8 @@ def localtime(value: dt.datetime) -> str:
 def who(username: str | None, names: Mapping[str, str]) -> str:
     """A person's display name; a job's translated name; the username when neither is known
     (an account since removed)."""
-    if not username:
-        return _(SYSTEM_ACTORS["system"])
-    if username in SYSTEM_ACTORS:
-        return _(SYSTEM_ACTORS[username])
+    if not username or username in JOBS:
+        return actor_label(username)
     return names.get(username) or username
 
 

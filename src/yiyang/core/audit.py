@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, UOWTransaction, object_session
 
 from yiyang.core.audit_models import AuditEvent
 from yiyang.core.clock import now
+from yiyang.core.i18n import N_, gettext
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,32 @@ class AuditActor:
     role: str | None = None
     ip: str | None = None
     request_id: str | None = None
+    display_name: str | None = None  # what trails show; the username when there is none
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.username
 
 
 SYSTEM = AuditActor(user_id=None, username="system")
+# The accounts that are no person — jobs, the command line, the demo loader — as people read
+# them in a trail (``actor_label``, the template global ``who``).
+JOBS: dict[str, str] = {
+    "system": N_("System"),
+    "demo-data": N_("Demo data loader"),
+    "month-end": N_("Month-end job"),
+    "regions-load": N_("Region loader"),
+    "mqtt-password": N_("Device password tool"),
+}
+
+
+def actor_label(name: str | None) -> str:
+    """A trail's actor as shown: a job by its translated name, a person as recorded."""
+    if not name:
+        return gettext(JOBS["system"])
+    return gettext(JOBS[name]) if name in JOBS else name
+
+
 _actor: contextvars.ContextVar[AuditActor] = contextvars.ContextVar("audit_actor", default=SYSTEM)
 
 

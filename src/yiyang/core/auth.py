@@ -173,6 +173,7 @@ async def optional_actor(request: Request) -> Actor | None:
                 actor.role.value,
                 ip,
                 request.headers.get("x-request-id") or str(uuid.uuid4()),
+                display_name=actor.display_name,
             )
         )
     request.state.actor = actor

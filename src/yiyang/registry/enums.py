@@ -66,6 +66,18 @@ def label(value: enum.Enum | str | None) -> str:
     return _(LABELS.get(key, key))
 
 
+# Reasons the system writes on a status change itself (a person's reason is their own text).
+STATUS_REASONS: dict[str, str] = {"imported": N_("Registered by a roll import")}
+
+
+def status_reason(reason: str | None) -> str:
+    """A status change's reason as shown: the system's codes translated, a person's text as
+    typed."""
+    if not reason:
+        return ""
+    return _(STATUS_REASONS[reason]) if reason in STATUS_REASONS else reason
+
+
 # English labels are the gettext msgids; zh_CN comes from the catalogue.
 LABELS: dict[str, str] = {
     "male": N_("Male"),

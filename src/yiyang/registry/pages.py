@@ -22,7 +22,15 @@ from yiyang.core.types import Id
 from yiyang.regions import repository as regions
 from yiyang.registry import consents, imports, service
 from yiyang.registry.endpoints import read_upload
-from yiyang.registry.enums import BloodType, Category, ElderStatus, Household, Mobility, label
+from yiyang.registry.enums import (
+    BloodType,
+    Category,
+    ElderStatus,
+    Household,
+    Mobility,
+    label,
+    status_reason,
+)
 from yiyang.registry.importer import HEADERS, field_label
 from yiyang.registry.permissions import can_edit_elder, shown_details
 from yiyang.registry.schemas import (
@@ -48,6 +56,7 @@ register_nav(
 router = APIRouter(include_in_schema=False)
 register_globals(
     label=label,
+    status_reason=status_reason,
     # the ``elder.details`` mask, for pages of other domains that show an elder's details
     shown_details=shown_details,
     consent_text=consents.text_of,

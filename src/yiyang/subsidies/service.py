@@ -112,7 +112,7 @@ def post(
         kind=kind.value,
         period=period,
         actor_id=actor.user_id,
-        actor_name=actor.username,
+        actor_name=actor.shown_name,
         **meta,
     )
     session.add(entry)
@@ -352,7 +352,7 @@ def _entry(
         "period": period,
         "elder_id": elder_id,
         "actor_id": actor.user_id,
-        "actor_name": actor.username,
+        "actor_name": actor.shown_name,
         "at": at,
         "order_id": None,
         "meal_order_id": None,

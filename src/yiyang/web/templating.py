@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
 from yiyang.core import i18n
+from yiyang.core.audit import actor_label
 from yiyang.core.clock import to_local
 from yiyang.core.roles import Perm
 
@@ -79,7 +80,7 @@ def _secs(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f}"
 
 
-register_globals(Perm=Perm)
+register_globals(Perm=Perm, who=actor_label)
 register_filters(localtime=localtime, epoch=_epoch, pct=_pct, secs=_secs)
 
 
