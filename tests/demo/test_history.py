@@ -114,7 +114,7 @@ def test_the_alarm_centre_answered_every_alert(history: Engine) -> None:
     answered = [t for t in times if not t.system_closed]
     assert answered and all(t.answered_at and t.answered_at >= t.created_at for t in answered)
     within = sum((t.answered_at - t.created_at).total_seconds() <= 60 for t in answered)  # type: ignore[operator]
-    assert 0.8 < within / len(answered) < 1.0  # most within a minute, not all: a real centre
+    assert within / len(answered) >= 0.9  # nearly all within a minute, as the standard asks
     outcomes = Counter(a.outcome for a in alerts)
     assert outcomes["false_alarm"] > outcomes["real_emergency"] > 0
 

@@ -450,8 +450,8 @@ def _answer(
             alerts.resolve_recovered(session, [device_id], clock.now())
         return True
     op = _operator(people, t)
-    # answered: most within half a minute, a few past the minute, rarely past three
-    answer = t + dt.timedelta(seconds=min(600, rnd.lognormvariate(3.0, 0.75)))
+    # answered: most within half a minute, about one in a hundred past the minute
+    answer = t + dt.timedelta(seconds=min(600, rnd.lognormvariate(2.9, 0.5)))
     with clock.at(answer):
         console.claim(session, op, alert, AlertClaim(), answer)
     step = answer + dt.timedelta(seconds=rnd.randint(30, 120))

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import DateTime, Select, Text, cast, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from yiyang.core.clock import local_zone
+from yiyang.core.clock import local_zone, today_local
 from yiyang.core.db import among
 from yiyang.core.scoping import Actor
 from yiyang.registry.models import Elder
-from yiyang.services.enums import BUSY_STATES
+from yiyang.services.enums import BUSY_STATES, OrderState
 from yiyang.services.models import (
     Caregiver,
     Certificate,
@@ -51,6 +51,22 @@ class OrderFilters:
     caregiver_id: int | None = None
     flagged: bool = False
     elder_id: int | None = None
+    # the board as it opens: from today on, and whatever earlier is still open (not months
+    # of delivered history first)
+    current: bool = False
+
+
+OPEN_STATES = tuple(
+    s.value
+    for s in (
+        OrderState.PLACED,
+        OrderState.ASSIGNED,
+        OrderState.ACCEPTED,
+        OrderState.ON_THE_WAY,
+        OrderState.IN_SERVICE,
+        OrderState.COMPLETED,
+    )
+)
 
 
 def board(session: Session, actor: Actor, f: OrderFilters, limit: int = 200) -> Sequence[Any]:
@@ -79,6 +95,11 @@ def board(session: Session, actor: Actor, f: OrderFilters, limit: int = 200) -> 
         stmt = stmt.where(ServiceOrder.elder_id == f.elder_id)
     if f.flagged:
         stmt = stmt.where(func.json_array_length(ServiceOrder.flags) > 0)
+    if f.current and not (f.state or f.day or f.flagged):
+        since, _end = day_bounds(today_local())
+        stmt = stmt.where(
+            or_(ServiceOrder.scheduled_at >= since, ServiceOrder.state.in_(OPEN_STATES))
+        )
     return session.execute(
         stmt.order_by(ServiceOrder.scheduled_at, ServiceOrder.id).limit(limit)
     ).all()
