@@ -1,7 +1,7 @@
 """``/overview``: the region overview of an officer, a community worker or an admin — open
-alerts, devices offline, orders today, elders by household and category — each figure a link to
-the list it counts. Person-scoped roles (family, elders, providers) have no region to overview
-(403).
+alerts, devices offline, orders today, check-in tasks open and overdue, elders by household
+and category — each figure a link to the list it counts. Person-scoped roles (family, elders,
+providers) have no region to overview (403).
 
 The package's other page, the elder's whole picture, is ``overview/elder.py``."""
 
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from yiyang.core.auth import require
-from yiyang.core.clock import today_local
+from yiyang.core.clock import now, today_local
 from yiyang.core.db import DB
 from yiyang.core.i18n import N_
 from yiyang.core.roles import Perm
@@ -36,7 +36,7 @@ def overview_page(
     session: DB,
 ) -> Response:
     day = today_local()
-    figures = repository.overview(session, actor, day)
+    figures = repository.overview(session, actor, day, now())
     region = session.get(Region, actor.region_id)
     return render(
         request,

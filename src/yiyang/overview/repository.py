@@ -1,7 +1,7 @@
 """The overview's figures, read through each domain's own scope: alerts (``alarms``), devices
-(``devices``), orders (``services``) and elders (``registry``), so the figures are exactly the
-rows the actor would see behind each link. Three queries: one row of counts, elders by
-household, elders by category.
+(``devices``), orders (``services``), check-in tasks (``checkins``) and elders (``registry``),
+so the figures are exactly the rows the actor would see behind each link. Three queries: one
+row of counts, elders by household, elders by category.
 
 Below them, the reads of the elder's whole picture (``overview/picture.py``): one elder's
 counts, alerts, orders, subsidy movements, readings and device bindings, one query each."""
@@ -21,6 +21,7 @@ from yiyang.alarms import repository as alerts
 from yiyang.alarms.enums import AlertState
 from yiyang.alarms.models import Alert
 from yiyang.alarms.repository import alert_scope
+from yiyang.checkins import repository as checkins
 from yiyang.core.scoping import Actor
 from yiyang.devices.enums import DeviceStatus
 from yiyang.devices.models import Device, DeviceBinding, VitalReading
@@ -40,12 +41,14 @@ class Overview:
     open_alerts: int
     devices_offline: int
     orders_today: int
+    check_ins_open: int
+    check_ins_overdue: int
     elders: int
     by_household: dict[str, int]
     by_category: dict[str, int]
 
 
-def overview(session: Session, actor: Actor, day: dt.date) -> Overview:
+def overview(session: Session, actor: Actor, day: dt.date, now: dt.datetime) -> Overview:
     lo, hi = day_bounds(day)
     counts = session.execute(
         select(
@@ -63,6 +66,7 @@ def overview(session: Session, actor: Actor, day: dt.date) -> Overview:
                 order_scope(actor), ServiceOrder.scheduled_at >= lo, ServiceOrder.scheduled_at < hi
             )
             .scalar_subquery(),
+            *checkins.count_columns(actor, now),
         )
     ).one()
     active = elders.readable(actor).where(Elder.status == ElderStatus.ACTIVE)
@@ -83,6 +87,8 @@ def overview(session: Session, actor: Actor, day: dt.date) -> Overview:
         open_alerts=counts[0],
         devices_offline=counts[1],
         orders_today=counts[2],
+        check_ins_open=counts[3],
+        check_ins_overdue=counts[4],
         elders=sum(households.values()),
         by_household={str(k): int(v) for k, v in households.items()},
         by_category={str(k): int(v) for k, v in categories.items()},
