@@ -10,6 +10,7 @@ from yiyang.core.clock import to_local
 from yiyang.core.i18n import N_, gettext
 from yiyang.devices.enums import TYPE_LABELS as DEVICE_LABELS
 from yiyang.devices.enums import DeviceType
+from yiyang.devices.vitals import vital_unit
 
 METRIC_LABELS = {
     "heart_rate": N_("heart rate"),
@@ -124,9 +125,8 @@ def explain(alert_type: str, detail: dict[str, Any]) -> str:
     if "metric" in detail:
         values["metric"] = gettext(METRIC_LABELS.get(detail["metric"], detail["metric"]))
         vals = detail.get("values", [])
-        values["values"] = ", ".join(
-            "/".join(map(str, v)) if isinstance(v, list) else str(v) for v in vals
-        )
+        numbers = ", ".join("/".join(map(str, v)) if isinstance(v, list) else str(v) for v in vals)
+        values["values"] = f"{numbers} {vital_unit(str(detail['metric']))}".strip()
     for key in ("left_at", "since", "last_activity", "last_seen", "out_since"):
         if key in detail and isinstance(detail[key], str) and "T" in detail[key]:
             values[key] = _hhmm(detail[key])

@@ -34,6 +34,7 @@ from yiyang.core.db import DB
 from yiyang.core.roles import Perm
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
+from yiyang.devices import vitals
 from yiyang.notifications import delivery
 from yiyang.web.actions import run_action
 from yiyang.web.nav import NavEntry, needs, register_nav
@@ -66,7 +67,12 @@ def _trackpoint(point: Any) -> list[Any]:
 
 
 register_filters(place=_place, trackpoint=_trackpoint)
-register_globals(delivery_label=delivery.label, delivery_failed=delivery.failed)
+register_globals(
+    delivery_label=delivery.label,
+    delivery_failed=delivery.failed,
+    vital_label=vitals.vital_label,
+    vital_value=vitals.vital_value,
+)
 Operator = Annotated[Actor, Depends(require(Perm.HANDLE_ALERTS))]
 
 
