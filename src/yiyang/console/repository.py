@@ -12,6 +12,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from yiyang.accounts.models import User
+from yiyang.alarms import describe
 from yiyang.alarms.enums import AlertState, Severity
 from yiyang.alarms.models import Alert
 from yiyang.alarms.repository import alert_scope
@@ -84,7 +85,17 @@ COLUMNS = (
     Alert.claimed_by,
     Alert.claimed_by_name,
     Alert.version,
+    Elder.consent_health_monitoring.label("monitored"),
 )
+
+
+def _row(r: Any) -> QueueRow:
+    """A queue row; its ``detail`` as the ``elder.monitored`` rule allows now: an alert raised
+    before the elder withdrew the monitoring consent no longer shows its readings."""
+    values = r._asdict()
+    monitored = bool(values.pop("monitored"))
+    values["detail"] = describe.shown_detail(values["detail"] or {}, monitored)
+    return QueueRow(**values)
 
 
 def queue(session: Session, actor: Actor, f: QueueFilters, limit: int = 1000) -> list[QueueRow]:
@@ -100,13 +111,13 @@ def queue(session: Session, actor: Actor, f: QueueFilters, limit: int = 1000) ->
     if f.state:
         query = query.where(Alert.state == f.state)
     query = query.order_by(RANK, Alert.created_at, Alert.id).limit(limit)
-    return [QueueRow(**r._asdict()) for r in session.execute(query)]
+    return [_row(r) for r in session.execute(query)]
 
 
 def rows_by_id(session: Session, ids: Sequence[int]) -> list[QueueRow]:
     """Rows for pushed updates, unscoped: the hub filters them per console."""
     query = select(*COLUMNS).join(Elder, Elder.id == Alert.elder_id).where(Alert.id.in_(ids))
-    return [QueueRow(**r._asdict()) for r in session.execute(query)]
+    return [_row(r) for r in session.execute(query)]
 
 
 def sla_alarms(
