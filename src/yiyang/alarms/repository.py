@@ -301,6 +301,15 @@ def region_layers(session: Session, region_path: str) -> list[tuple[str, Any]]:
     return sorted(found, key=lambda row: row[0])
 
 
+def region_names(session: Session, paths: list[str]) -> dict[str, str]:
+    """Region names by path (for the sources shown on the rule settings pages)."""
+    if not paths:
+        return {}
+    return dict(
+        session.execute(select(Region.path, Region.name).where(Region.path.in_(paths))).all()
+    )
+
+
 def region_exists(session: Session, path: str) -> bool:
     return session.scalar(select(Region.id).where(Region.path == path).limit(1)) is not None
 

@@ -11,14 +11,22 @@ before and after by the ``Audited`` model hook. Services flush, never commit.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from types import UnionType
+from typing import Any, Union, get_origin
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
-from yiyang.alarms import repository, rules
+from yiyang.alarms import limits, repository, rules
 from yiyang.alarms.limits import ParamError
 from yiyang.alarms.models import RuleSettings
+from yiyang.alarms.rules import feedback
+from yiyang.core import clock
 from yiyang.core.errors import Forbidden, NotFound, ValidationFailed, field_errors
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor, region_scope_path
@@ -108,3 +116,166 @@ def _write(
     row.params, row.note = dict(params), note
     session.flush()
     return row
+
+
+# -- the settings pages (issue #19): one row per parameter, the form's values ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParamRow:
+    """One parameter on a settings page: what applies, where it comes from, this layer's own."""
+
+    name: str
+    value: str  # in effect, as typed in the form
+    source: str  # the layer it comes from: "" (code default), a region path, or "elder"
+    own: str  # this layer's stored value as typed in the form ("" = inherited)
+    safe: str  # the safe range
+    unit: str
+    note: str
+    choices: tuple[str, ...]
+    json: bool  # typed as JSON (mappings and lists)
+
+
+def _json_typed(name: str) -> bool:
+    """Mappings and lists (``sustain``, ``escalation``, ``geofence_polygon``) are typed as JSON."""
+    origin = get_origin(rules.Params.model_fields[name].annotation)
+    return origin in (dict, list, Union, UnionType)
+
+
+def shown(value: Any, as_json: bool = False) -> str:
+    """A parameter value as typed in the form: "40, 130" for a pair, JSON for a mapping."""
+    if value is None:
+        return ""
+    if as_json:
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, tuple | list):
+        return ", ".join(shown(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def safe_text(name: str, safe: limits.Safe) -> str:
+    bound = safe.bound
+    if safe.choices:
+        return " / ".join(safe.choices)
+    if isinstance(bound, limits.Bound):
+        return bound.text()
+    if isinstance(bound, tuple):
+        return " / ".join(b.text() for b in bound)
+    if isinstance(bound, Mapping):
+        return "; ".join(f"{k} {b.text()}" for k, b in bound.items())
+    return "HH:MM" if isinstance(getattr(rules.DEFAULTS, name), str) else ""
+
+
+def param_rows(layers: list[tuple[str, Any]], own: int) -> list[ParamRow]:
+    """The page's rows for ``layers`` (region rows from the district down, then maybe the
+    elder's; ``own`` the index of the layer the page edits). A stored key the engine leaves out
+    as unsafe there is shown as not applying (its source is the layer below)."""
+    rejected: list[tuple[int, str, Any]] = []
+    params = rules.Params.layered_safely(*(layer for _name, layer in layers), rejected=rejected)
+    left_out = {(index, key.split(".")[0]) for index, key, _value in rejected}
+    mine = layers[own][1] or {}
+    out = []
+    for name, info in rules.Params.model_fields.items():
+        source = ""
+        for index, (label, layer) in enumerate(layers):
+            if isinstance(layer, dict) and name in layer and (index, name) not in left_out:
+                source = label
+        safe = limits.safe_of(info)
+        as_json = _json_typed(name)
+        value = params.model_dump(mode="json", include={name})[name]
+        out.append(
+            ParamRow(
+                name,
+                shown(value, as_json),
+                source,
+                shown(mine[name], as_json) if name in mine else "",
+                safe_text(name, safe),
+                safe.unit,
+                safe.note,
+                safe.choices,
+                as_json,
+            )
+        )
+    return out
+
+
+@cache
+def _adapter(name: str) -> TypeAdapter[Any]:
+    annotation: Any = rules.Params.model_fields[name].annotation
+    return TypeAdapter(annotation)
+
+
+_PAIR_SPLIT = re.compile(r"[\s,，/、]+")
+
+
+def form_params(form: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A settings form → (the overrides, errors by parameter). An empty field inherits; a pair
+    is typed "40, 130", a mapping or list as JSON. Each value is read as its parameter's type
+    here (stored typed, never as the text typed); the safe ranges are checked by the write."""
+    params: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in rules.Params.model_fields:
+        raw = str(form.get(name) or "").strip()
+        if not raw:
+            continue
+        value: Any = raw
+        try:
+            if _json_typed(name):
+                value = json.loads(raw)
+            elif get_origin(rules.Params.model_fields[name].annotation) is tuple:
+                value = [v for v in _PAIR_SPLIT.split(raw) if v]
+            adapter = _adapter(name)
+            params[name] = adapter.dump_python(adapter.validate_python(value), mode="json")
+        except json.JSONDecodeError:
+            errors[name] = _("Enter it as JSON, as shown.")
+        except ValidationError as exc:
+            errors[name] = " ".join(e["message"] for e in field_errors(exc.errors()))
+    return params, errors
+
+
+def errors_by_param(exc: ValidationFailed) -> dict[str, str]:
+    """A refused write's field errors ("params.sustain.bp") by the form's field ("sustain")."""
+    out: dict[str, str] = {}
+    for e in exc.extra.get("errors", []):
+        name = str(e.get("field", "")).removeprefix("params.").split(".")[0] or "form"
+        out[name] = " ".join(filter(None, [out.get(name), e.get("message", "")]))
+    if not out:
+        out[exc.field or "form"] = exc.message
+    return out
+
+
+def region_layers_for_page(session: Session, path: str) -> tuple[list[tuple[str, Any]], int]:
+    """The region rows that apply at ``path``, its own (maybe empty) last."""
+    layers = [(p, params) for p, params in repository.region_layers(session, path) if p != path]
+    row = repository.settings_row(session, region_path=path)
+    layers.append((path, row.params if row else {}))
+    return layers, len(layers) - 1
+
+
+def elder_layers_for_page(session: Session, elder: Elder) -> tuple[list[tuple[str, Any]], int]:
+    """The region rows over the elder, then the elder's own (maybe empty)."""
+    layers = list(repository.region_layers(session, elder.region_path))
+    row = repository.settings_row(session, elder_id=elder.id)
+    layers.append(("elder", row.params if row else {}))
+    return layers, len(layers) - 1
+
+
+def check_region(session: Session, actor: Actor, path: str) -> str:
+    """A region the actor may set the rules of: 403 outside their area, 404 when none."""
+    scope = region_scope_path(actor)
+    if scope is None or not path.startswith(scope):
+        raise Forbidden(_("That region is outside your area."))
+    if not repository.region_exists(session, path):
+        raise NotFound(_("No such region."))
+    return path
+
+
+def current_feedback(session: Session, elder: Elder) -> feedback.Feedback:
+    """What the operators' verdicts widen this elder's silence thresholds by now (as the worker
+    will read them, ``repository.silence_verdicts``)."""
+    params, _rejected = effective(session, elder)
+    at = clock.now()
+    verdicts = repository.silence_verdicts(session, [elder.id], at).get(elder.id, ())
+    return feedback.feedback(verdicts, at, params)
