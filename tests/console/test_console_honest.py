@@ -148,3 +148,20 @@ def test_a_120_request_that_went_nowhere_says_call_120(client, login, session) -
     page = client.get(f"/console/alerts/{aid}", headers=op.headers).text
     messages = re.search(r'<ul class="notices">.*?</ul>', page, re.S).group(0)
     assert 'data-status="skipped"' in messages and 'href="tel:120"' in messages
+
+
+def _queue_row(client, op, aid: int) -> str:  # type: ignore[no-untyped-def]
+    page = client.get("/console", headers=op.headers).text
+    return re.search(rf'<tr id="alert-{aid}".*?</tr>', page, re.S).group(0)
+
+
+def test_the_queue_says_a_dispatch_reached_nobody(client, login, session) -> None:
+    """The live queue's row of a dispatched alert: while the message may arrive it reads as
+    dispatched; skipped or failed, it says the message reached nobody, so call instead."""
+    op = login("operator")
+    aid, sent, _token = send_someone(client, op, session)
+    assert "reached nobody" not in _queue_row(client, op, aid)  # still being sent
+    set_status(session, sent.id, "skipped")
+    assert "message reached nobody: call instead" in _queue_row(client, op, aid)
+    set_status(session, sent.id, "sent")
+    assert "reached nobody" not in _queue_row(client, op, aid)

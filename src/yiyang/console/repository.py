@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import case, select
@@ -65,6 +65,9 @@ class QueueRow:
     claimed_by: int | None
     claimed_by_name: str | None
     version: int
+    # dispatched, but every message sent reached nobody (failed, or skipped with no gateway)
+    # and nobody has arrived: the queue must not read as if help were on the way
+    unreached: bool = False
 
 
 COLUMNS = (
@@ -111,13 +114,29 @@ def queue(session: Session, actor: Actor, f: QueueFilters, limit: int = 1000) ->
     if f.state:
         query = query.where(Alert.state == f.state)
     query = query.order_by(RANK, Alert.created_at, Alert.id).limit(limit)
-    return [_row(r) for r in session.execute(query)]
+    return _with_reach(session, [_row(r) for r in session.execute(query)])
 
 
 def rows_by_id(session: Session, ids: Sequence[int]) -> list[QueueRow]:
     """Rows for pushed updates, unscoped: the hub filters them per console."""
     query = select(*COLUMNS).join(Elder, Elder.id == Alert.elder_id).where(Alert.id.in_(ids))
-    return [_row(r) for r in session.execute(query)]
+    return _with_reach(session, [_row(r) for r in session.execute(query)])
+
+
+def _with_reach(session: Session, rows: list[QueueRow]) -> list[QueueRow]:
+    """Mark the dispatched rows whose dispatches all reached nobody (``unreached``)."""
+    sent = [r.id for r in rows if r.state == AlertState.DISPATCHED]
+    if not sent:
+        return rows
+    dispatches = session.scalars(select(Dispatch).where(Dispatch.alert_id.in_(sent))).all()
+    messages = delivery.by_key(session, (dispatch_key(d.id) for d in dispatches))
+    reached = {
+        d.alert_id
+        for d in dispatches
+        if d.arrived_at is not None
+        or may_be_on_the_way(d, getattr(messages.get(dispatch_key(d.id)), "status", None))
+    }
+    return [replace(r, unreached=True) if r.id in sent and r.id not in reached else r for r in rows]
 
 
 def sla_alarms(
