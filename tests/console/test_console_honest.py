@@ -73,6 +73,10 @@ def test_a_skipped_sms_shows_as_not_sent_with_the_number_to_call(client, login, 
     assert r.status_code == 303
     session.expire_all()
     assert session.get(Alert, aid).state == "resolved"
+    # nobody was on the way (the SMS was skipped): nobody to stand down
+    assert not session.scalars(
+        select(Notification).where(Notification.dedupe_key.like("%:stand-down"))
+    ).all()
 
 
 def test_resolving_while_someone_is_on_the_way_asks_inline(client, login, session) -> None:
@@ -109,6 +113,12 @@ def test_resolving_while_someone_is_on_the_way_asks_inline(client, login, sessio
     assert second.status_code == 303
     session.expire_all()
     assert session.get(Alert, aid).state == "resolved"
+    # the one on the way is told they are no longer needed, on the channel that sent them
+    (told,) = session.scalars(
+        select(Notification).where(Notification.dedupe_key == f"dispatch:{sent.id}:stand-down")
+    ).all()
+    assert (told.channel, told.recipient) == (sent.channel, sent.address)
+    assert "no longer need to go" in told.body
 
 
 def test_an_arrival_link_ends_with_its_alert(client, login, session) -> None:

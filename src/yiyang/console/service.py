@@ -38,7 +38,7 @@ from yiyang.core.roles import Role
 from yiyang.core.scoping import Actor
 from yiyang.notifications import outbox
 from yiyang.registry import repository as elders
-from yiyang.registry.models import EmergencyContact
+from yiyang.registry.models import Elder, EmergencyContact
 
 SUPERVISORS = frozenset({Role.PLATFORM_ADMIN, Role.DISTRICT_OFFICER})
 
@@ -457,4 +457,30 @@ def resolve(
         version=data.version,
         now=now,
     )
+    for d in repository.on_the_way(session, alert):
+        _stand_down(session, alert, d, now)
     return alert
+
+
+def _stand_down(session: Session, alert: Alert, d: Dispatch, now: dt.datetime) -> None:
+    """Tell someone still on the way that they are no longer needed (the operator resolved
+    the alert and confirmed it): their link has ended, and they should not find out at the
+    door. Sent on the channel that sent them, once per dispatch."""
+    name = elders.system_rows(session, [alert.elder_id], Elder.name)
+    elder_name = name[0].name if name else ""
+    outbox.enqueue_message(
+        session,
+        dedupe_key=f"{repository.dispatch_key(d.id)}:stand-down",
+        channel=d.channel,
+        recipient=d.address,
+        label=d.name,
+        subject=_("[Yiyang] No need to visit {name}").format(name=elder_name),
+        body=_(
+            "[Yiyang] The alert for {name} has been dealt with: you no longer need to go. "
+            "Thank you."
+        ).format(name=elder_name),
+        payload={"event": "alert.stand_down", "alert_id": alert.id, "dispatch_id": d.id},
+        alert_id=alert.id,
+        elder_id=alert.elder_id,
+    )
+    alerts.add_trail(session, alert, "stand_down", at=now, data={"to": d.name})
