@@ -22,6 +22,7 @@ from yiyang.core.i18n import N_
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
+from yiyang.presence import service as presence
 from yiyang.services import dispatch, matching, orders, ratings, settlement
 from yiyang.services import repository as repo
 from yiyang.services.enums import LABELS, OrderState
@@ -65,6 +66,7 @@ register_nav(
 )
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_ORDERS))]
 Placer = Annotated[Actor, Depends(require(Perm.PLACE_ORDERS))]
+Marker = Annotated[Actor, Depends(require(Perm.MARK_AWAY))]
 Deliverer = Annotated[Actor, Depends(require(Perm.DELIVER_ORDERS))]
 ProviderStaff = Annotated[Actor, Depends(require(Perm.MANAGE_ORDERS))]
 Settlement = Annotated[Actor, Depends(require(Perm.VIEW_SETTLEMENT))]
@@ -498,7 +500,8 @@ def my_services(
     from yiyang.registry.repository import readable
 
     elders = session.scalars(readable(actor).order_by(Elder.id).limit(5)).all()
-    cards = [_home_card(session, actor, elder) for elder in elders]
+    where = presence.presence_of(session, actor, elders)
+    cards = [{**_home_card(session, actor, e), "presence": where[e.id]} for e in elders]
     return _shown(
         render(
             request,
@@ -577,6 +580,38 @@ def save_notifications(
         "/my-services",
         lambda: home.set_notifications(session, actor, elder_id, on=sms == "1", email=email),
         f"#notify-{elder_id}",
+    )
+
+
+@router.post("/my-services/presence/{elder_id}/away")
+def away_from_home(
+    actor: Marker,
+    session: DB,
+    elder_id: Id,
+    until_date: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Away from now (the elder, or their family), maybe back on a day: that day's evening."""
+    from yiyang.presence.schemas import AwayCreate
+    from yiyang.presence.state import back_on
+
+    def op() -> object:
+        try:
+            day = dt.date.fromisoformat(until_date) if until_date else None
+        except ValueError:
+            day = None
+        until = back_on(day, local_zone()) if day is not None else None
+        return presence.mark_away(session, actor, elder_id, AwayCreate(until=until))
+
+    return _act(session, "/my-services", op, f"#presence-{elder_id}")
+
+
+@router.post("/my-services/presence/{elder_id}/back")
+def back_home(actor: Marker, session: DB, elder_id: Id) -> Response:
+    return _act(
+        session,
+        "/my-services",
+        lambda: presence.mark_back(session, actor, elder_id),
+        f"#presence-{elder_id}",
     )
 
 
