@@ -411,10 +411,13 @@ def _phones(text: str, field_name: str, area_code: str) -> Phones:
     """``split_phones`` with the common case (one plain mobile) answered here."""
     if len(text) == 11 and _PLAIN_MOBILE.match(text):
         return Phones([text])
+    if _PLAIN_LANDLINE.match(text) and not text.startswith("0086"):
+        return Phones([], [text])  # one landline with its area code, as split_phones finds it
     return split_phones(text, field_name, area_code)
 
 
 _PLAIN_MOBILE = re.compile(r"1[3-9]\d{9}$")
+_PLAIN_LANDLINE = re.compile(r"0\d{2,3}\d{7,8}$")
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?e\+?\d+$", re.IGNORECASE)
 # Excel day serials accepted for dates: 61 (1900-03-01, after Excel's phantom 1900-02-29) to
 # 73050 (2099-12-31).
@@ -452,7 +455,14 @@ def _parse_date(value: Any) -> dt.date:
 
 
 def _split(value: Any) -> list[str]:
+    if type(value) is str:  # a roll repeats few wordings (高血压、糖尿病): split each once
+        return list(_split_text(value))
     return [p for p in _SPLIT.split(_text(value)) if p]
+
+
+@lru_cache(maxsize=4096)
+def _split_text(value: str) -> tuple[str, ...]:
+    return tuple(p for p in _SPLIT.split(_text(value)) if p)
 
 
 class _Row:
@@ -463,17 +473,20 @@ class _Row:
     def __init__(self, number: int, cells: list[Any], columns: Mapping[str, int]) -> None:
         self.number = number
         self.columns = columns
-        self.raw: dict[str, Any] = {
-            key: (cells[idx] if idx < len(cells) else None) for key, idx in columns.items()
-        }
-        self.text = {
-            key: (
-                (value.strip() if value.isascii() else _unicode_normalize("NFKC", value).strip())
-                if type(value) is str
-                else _text(value)
-            )
-            for key, value in self.raw.items()
-        }
+        raw: dict[str, Any] = {}
+        text: dict[str, str] = {}
+        width = len(cells)
+        for key, idx in columns.items():
+            value = cells[idx] if idx < width else None
+            raw[key] = value
+            if type(value) is str:  # _text inlined: every CSV cell, most XLSX cells
+                text[key] = (
+                    value.strip() if value.isascii() else _unicode_normalize("NFKC", value).strip()
+                )
+            else:
+                text[key] = _text(value)
+        self.raw = raw
+        self.text = text
         self.errors: list[dict[str, str]] = []
         self.values: dict[str, Any] = {}
 
@@ -714,11 +727,17 @@ def _check_care(row: _Row) -> None:
         row.error("dementia", _("Dementia must be 是 or 否."))
     text = row.text
     row.values["family_doctor_name"] = text.get("family_doctor_name", "")[:64] or None
-    row.values["medications"] = [
-        m for m in re.split(r"[、;；\n]+", text.get("medications", "")) if m
-    ]
+    row.values["medications"] = list(_medications(text.get("medications", "")))
     row.values["key_holder"] = text.get("key_holder", "")[:128] or None
     row.values["access_notes"] = text.get("access_notes", "")[:2000] or None
+
+
+@lru_cache(maxsize=4096)
+def _medications(text: str) -> tuple[str, ...]:
+    return tuple(m for m in _MEDICATIONS.split(text) if m)
+
+
+_MEDICATIONS = re.compile(r"[、;；\n]+")
 
 
 def _check_coordinates(row: _Row) -> None:

@@ -5,13 +5,26 @@ number); rows that fail are kept on the batch, downloadable with their reasons."
 from __future__ import annotations
 
 import contextvars
+import gc
 import hashlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, any_, bindparam, delete, func, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -51,6 +64,10 @@ from yiyang.registry.models import (
 from yiyang.registry.synonyms import Synonyms
 
 CHUNK = 5000
+# A first load into an empty registry of at least this many rows builds the secondary indexes
+# and the foreign keys of the registry's tables once, after the rows (ADR 0004).
+FIRST_LOAD_ROWS = CHUNK
+FIRST_LOAD_TABLES = ("elder", "elder_category", "emergency_contact", "elder_status_change")
 REPORT_LIMIT = 1000  # rejected rows returned inline; all of them stay downloadable
 
 
@@ -158,13 +175,19 @@ def run(
             outcome.layout["mapped_by_clerk"] = True
         context = import_context(session, scope)
         dupes = DuplicateCheck()
+        deferred: Deferred | None = None
         # Pipeline: this thread validates chunk N+1 while one writer thread looks up and writes
         # chunk N (it waits on PostgreSQL with the GIL released). Only the writer touches the
         # session while the pipeline runs; context (audit actor, locale) is copied to it.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
+        with (
+            _collector_paused(),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer,
+        ):
             pending: Future[list[RejectedRow]] | None = None
             for results in _validated_chunks(table, _region_index(session), scope, context):
                 good, bad = dupes.split(results, table.columns)
+                if write and outcome.total == 0 and len(results) >= FIRST_LOAD_ROWS:
+                    deferred = defer_indexes(session)  # the writer has not started yet
                 outcome.total += len(results)
                 rejected.extend(bad)
                 if pending is not None:
@@ -181,9 +204,12 @@ def run(
                         table.columns,
                         outcome,
                         write,
+                        deferred is not None,
                     )
             if pending is not None:
                 rejected.extend(pending.result())
+        if deferred is not None:
+            rebuild_indexes(session, deferred)
     except ImportFileError as exc:
         raise ValidationFailed(str(exc), field="file") from None
     outcome.valid = outcome.created + outcome.updated + outcome.unchanged
@@ -198,6 +224,21 @@ def run(
 _COMPARE_SKIP = {"region_id"}
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for the rows' pipeline. An import allocates a few dozen
+    containers per row, all freed by reference counting when their chunk is written (no
+    cycles); the collector would rescan the live chunks every few hundred rows, measured at
+    ~40 % of the validation's CPU time (bench/README.md). Back on afterwards, as it was."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _process_chunk(
     session: Session,
     actor: Actor,
@@ -206,19 +247,27 @@ def _process_chunk(
     file_columns: dict[str, int],
     outcome: Outcome,
     write: bool,
+    empty: bool = False,
 ) -> list[RejectedRow]:
+    """Look up, compare and write one chunk. ``empty``: a first load into a registry that was
+    empty when this transaction locked it: every row is new (the file's own duplicates are
+    already out), so nothing is looked up."""
     columns = set(file_columns)
     numbers = [r.values["id_number"] for r in chunk]
     keys = [k for k in chunk[0].values if k not in _COMPARE_SKIP]
     cols = [getattr(Elder, k) for k in keys]
-    existing = {
-        row.id_number: row
-        for row in session.execute(
-            select(Elder.id, Elder.version, Elder.region_path.label("cur_path"), *cols).where(
-                _in(session, Elder.id_number, numbers)
+    existing = (
+        {}
+        if empty
+        else {
+            row.id_number: row
+            for row in session.execute(
+                select(Elder.id, Elder.version, Elder.region_path.label("cur_path"), *cols).where(
+                    _in(session, Elder.id_number, numbers)
+                )
             )
-        )
-    }
+        }
+    )
     ids = [e.id for e in existing.values()]
     old_categories: dict[int, list[str]] = {}
     old_contacts: dict[int, tuple[str, str, str] | None] = {}
@@ -432,6 +481,75 @@ def _write(
             ],
         )
     audit.record_many(session, audit_rows)
+
+
+@dataclass
+class Deferred:
+    """What a first load dropped and builds again after its rows: index and constraint DDL."""
+
+    indexes: list[str]  # CREATE INDEX statements, as PostgreSQL reports them
+    constraints: list[tuple[str, str, str]]  # (table, name, definition)
+
+
+def defer_indexes(session: Session) -> Deferred | None:
+    """PostgreSQL, registry empty: lock the registry's tables for this transaction and drop
+    their secondary indexes, unique and foreign-key constraints (primary keys stay), to build
+    each once after the load instead of maintaining it row by row (ADR 0004). None — nothing
+    dropped — on SQLite or when the registry has an elder. The drop is transactional: a failed
+    import gets them back with its rollback."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    if session.scalar(select(Elder.id).limit(1)) is not None:
+        return None  # the usual case: no lock taken, nothing changed
+    tables = ", ".join(f'"{t}"' for t in FIRST_LOAD_TABLES)
+    session.execute(text(f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE"))
+    if session.scalar(select(Elder.id).limit(1)) is not None:
+        return None  # another import got there first (it committed before our lock)
+    names = list(FIRST_LOAD_TABLES)
+    constraints = [
+        (table, name, definition)
+        for table, name, definition in session.execute(
+            text(
+                "SELECT r.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
+                "JOIN pg_class r ON r.oid = k.conrelid WHERE r.relname = ANY(:t) "
+                "AND r.relnamespace = current_schema()::regnamespace AND k.contype IN ('u', 'f') "
+                "ORDER BY k.contype DESC, r.relname, k.conname"
+            ),
+            {"t": names},
+        )
+    ]
+    indexes = list(
+        session.execute(
+            text(
+                "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+                "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class r ON r.oid = x.indrelid "
+                "WHERE r.relname = ANY(:t) AND r.relnamespace = current_schema()::regnamespace "
+                "AND NOT x.indisprimary AND NOT EXISTS "
+                "(SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid) "
+                "ORDER BY r.relname, i.relname"
+            ),
+            {"t": names},
+        )
+    )
+    for table, name, _definition in reversed(constraints):  # foreign keys first
+        session.execute(text(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"'))
+    for name, _definition in indexes:
+        session.execute(text(f'DROP INDEX "{name}"'))
+    return Deferred([definition for _name, definition in indexes], constraints)
+
+
+def rebuild_indexes(session: Session, deferred: Deferred) -> None:
+    """Build what ``defer_indexes`` dropped, each in one pass over the loaded rows; a unique or
+    foreign key that the rows break fails the import as a whole (the rollback restores the
+    registry as it was)."""
+    session.execute(text(f"SET LOCAL maintenance_work_mem = '{FIRST_LOAD_SORT_MEMORY}'"))
+    for definition in deferred.indexes:
+        session.execute(text(definition))
+    for table, name, definition in deferred.constraints:  # unique first, then foreign keys
+        session.execute(text(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}'))
+
+
+FIRST_LOAD_SORT_MEMORY = "256MB"  # per index build, this transaction only (docs/deploy.md)
 
 
 def _in(session: Session, column: Any, values: Sequence[Any]) -> Any:

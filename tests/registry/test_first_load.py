@@ -1,0 +1,109 @@
+"""A first load into an empty registry (PostgreSQL) builds the secondary indexes and foreign
+keys after the rows (ADR 0004): the same rows, reasons and audit as an ordinary import, the same
+schema afterwards, nothing dropped when it fails or when the registry is not empty."""
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from tests.registry.test_import import GOOD, person, roll, upload
+from yiyang.audit.models import AuditEvent
+from yiyang.registry import imports
+from yiyang.registry.models import Elder, ElderCategory, ElderStatusChange, EmergencyContact
+
+pytestmark = pytest.mark.api
+
+
+def schema(session: Session) -> list[str]:
+    """Every index and unique / foreign-key constraint of the registry's tables."""
+    tables = list(imports.FIRST_LOAD_TABLES)
+    indexes = session.execute(
+        text("SELECT indexdef FROM pg_indexes WHERE tablename = ANY(:t) ORDER BY indexname"),
+        {"t": tables},
+    ).scalars()
+    constraints = session.execute(
+        text(
+            "SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid::regclass::text = ANY(:t) ORDER BY conname"
+        ),
+        {"t": tables},
+    ).scalars()
+    return [*indexes, *constraints]
+
+
+@pytest.fixture
+def empty_registry(session: Session, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """PostgreSQL only: no elder (inside the test's rolled-back transaction), and any file
+    large enough to count as a first load. Returns the schema as migrated."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the first-load path is PostgreSQL's (SQLite imports row by row)")
+    migrated = schema(session)
+    session.execute(text("TRUNCATE elder CASCADE"))
+    session.commit()  # to the test's savepoint: the requests see an empty registry
+    monkeypatch.setattr(imports, "FIRST_LOAD_ROWS", 1)
+    return migrated
+
+
+def test_first_load_writes_what_an_ordinary_import_does_and_rebuilds_the_schema(
+    client, login, session, empty_registry
+) -> None:
+    headers = login("community").headers
+    rows = [*GOOD, person(1, 姓名="重复")]  # the last row repeats the first row's ID number
+    r = upload(client, headers, roll(rows), dry_run=False)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["created"], body["updated"], body["rejected_count"]) == (8, 0, 1)
+    assert "already appears in row 2" in body["rejected"][0]["errors"][0]["message"]
+    assert schema(session) == empty_registry
+
+    count = lambda model: session.scalar(select(func.count()).select_from(model))  # noqa: E731
+    assert count(Elder) == 8
+    assert count(ElderCategory) == 8  # 高龄 each
+    assert count(EmergencyContact) == 8
+    assert count(ElderStatusChange) == 8
+    audited = session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.entity_type == "elder",
+            AuditEvent.action == "create",
+            AuditEvent.elder_id.in_(select(Elder.id)),
+        )
+    )
+    assert audited == 8
+
+    again = upload(client, headers, roll(rows), dry_run=False).json()
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 8)
+
+
+def test_a_failed_first_load_leaves_the_schema_and_the_registry_as_they_were(
+    client, login, session, empty_registry, monkeypatch
+) -> None:
+    calls = {"n": 0}
+    real = imports._write
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "_write", failing)
+    monkeypatch.setattr(imports, "CHUNK", 4)
+    with pytest.raises(RuntimeError):
+        upload(client, login("community").headers, roll(GOOD), dry_run=False)
+    assert session.scalar(select(func.count()).select_from(Elder)) == 0
+    assert schema(session) == empty_registry
+
+
+def test_a_registry_with_elders_is_imported_into_as_usual(
+    client, login, session, monkeypatch
+) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    monkeypatch.setattr(imports, "FIRST_LOAD_ROWS", 1)
+    migrated = schema(session)
+    assert imports.defer_indexes(session) is None  # the seeded district has elders
+    body = upload(client, login("community").headers, roll(GOOD), dry_run=False).json()
+    assert body["created"] == 8
+    assert schema(session) == migrated
