@@ -154,6 +154,7 @@ def _issued_page(
         request,
         "users/detail.html",
         user=users.to_read(session, issued.user),
+        region_name=_region_name(session, issued.user.region_path),
         temporary_password=issued.temporary_password,
         created=created,
         confirm="",
@@ -161,6 +162,11 @@ def _issued_page(
         is_self=issued.user.id == actor.user_id,
         request_id=None,
     )
+
+
+def _region_name(session: Session, path: str) -> str:
+    found = regions.by_code(session, path.strip("/").split("/")[-1])
+    return found.name if found is not None else path
 
 
 def _detail(
@@ -180,6 +186,7 @@ def _detail(
         "users/detail.html",
         status_code=status_code,
         user=user,
+        region_name=_region_name(session, user.region_path),
         temporary_password=None,
         created=False,
         confirm=confirm,
