@@ -36,6 +36,7 @@ from yiyang.notifications import dispatcher
 from yiyang.pipeline import sweeper, telemetry
 from yiyang.pipeline.bus import Bus, InProcessBus, cancel_all
 from yiyang.pipeline.gateway import Gateway
+from yiyang.pipeline.transports import app
 from yiyang.pipeline.transports.dc09 import AccountBook, Dc09Receiver
 from yiyang.pipeline.transports.mqtt import MqttListener
 from yiyang.pipeline.worker import RuleWorker
@@ -225,6 +226,7 @@ class Pipeline:
         def collect() -> list:
             with db.unit_of_work() as session:
                 out = sweeper.tick_messages(session, now, routine=routine)
+                out += app.messages(session, now)  # away / back said in the app (presence)
                 if baselines:
                     out += sweeper.baseline_messages(session, local.date())
                     telemetry.prune(session, now, get_settings().retention_days)

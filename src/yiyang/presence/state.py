@@ -140,7 +140,7 @@ def signals(rows: Iterable[SignalRow], now: dt.datetime) -> list[Signal]:
     return sorted(out, key=lambda s: (s.at, s.event != "away"))
 
 
-def overdue(rows: Iterable[AbsenceLike], now: dt.datetime) -> list[AbsenceLike]:
+def overdue(rows: Iterable[SignalRow], now: dt.datetime) -> list[SignalRow]:
     """Open absences past the return time they said (the rule decides with its grace whether
     that is a check-in yet; the sweeper ticks those elders so it is asked)."""
     return [
