@@ -95,3 +95,34 @@ def _ev(kind: EventKind, when: dt.datetime, data: dict) -> rules.Event:  # type:
 
 def _apply(state: rules.State, event: rules.Event) -> None:
     rules.on_event(state, event, rules.DEFAULTS, rules.Facts(1), TZ)
+
+
+def test_the_consent_gate_treats_the_apps_away_as_the_buttons() -> None:
+    """An away said in the app is the away button's message (``away_button``, ``away``): with
+    the monitoring consent the away rule runs; without it the engine's gate drops it with every
+    passive message, as it drops the button's — no silence rule runs then, so there is nothing
+    to hold and no "not back as planned" to raise. Recording the absence itself needs no
+    consent (presence)."""
+    from yiyang.alarms import engine
+    from yiyang.devices.enums import DeviceType
+
+    said = rules.Event(
+        0,
+        DeviceType.AWAY_BUTTON,
+        EventKind.AWAY,
+        at(0, 9),
+        {"source": "app", "by": 1, "as": "family", "until": at(1, 18).isoformat()},
+    )
+    on, off = rules.Facts(1), rules.Facts(1, monitoring=False)
+    s = rules.State()
+    assert engine.handle_event(s, said, rules.DEFAULTS, on, TZ) == []
+    assert "away" in s.learned and away.UNTIL in s.learned
+    assert engine.handle_event(s, said, rules.DEFAULTS, off, TZ) == []
+    assert s == rules.State()  # forgotten, as for the button
+    assert engine.withhold(said, off).data == {} and engine.withhold(said, on) is said
+    assert (
+        engine.handle_tick(
+            rules.State(learned={"away": 1, away.UNTIL: 2}), at(3, 9), rules.DEFAULTS, off, TZ
+        )
+        == []
+    )
