@@ -68,9 +68,8 @@ class Event:
 
 class Response(enum.StrEnum):
     """What a finding asks of people: an ``alarm`` goes to the operator queue; a ``check_in``
-    (unusually quiet, not alarming) asks someone to call the elder. Until the check-in task
-    model exists (issue #16, not in the rules), a check-in is stored as an info alert of its own
-    type (``quiet_check_in``) that no escalation ladder carries."""
+    (unusually quiet, not alarming) asks someone to call the elder: the pipeline makes it a
+    check-in task for a community worker (``yiyang.checkins``, which the rules do not know)."""
 
     ALARM = "alarm"
     CHECK_IN = "check_in"
