@@ -95,6 +95,8 @@ def test_a_street_officer_edits_their_street_with_sources_and_field_errors(
     # the elder below inherits it, and sets a sensitivity of their own
     elder_page = client.get(f"/elders/{street['inside']}")
     assert f'href="/elders/{street["inside"]}/rule-settings"' in elder_page.text
+    picture = client.get(f"/elders/{street['inside']}/picture")
+    assert f'href="/elders/{street["inside"]}/rule-settings"' in picture.text
     page = client.get(f"/elders/{street['inside']}/rule-settings")
     assert page.status_code == 200
     assert name in page.text.split('id="source-inactivity_hours">')[1].split("</td>")[0]
