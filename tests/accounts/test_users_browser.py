@@ -55,8 +55,14 @@ def test_the_admin_creates_and_edits_a_user(page, server) -> None:
     page.wait_for_url(re.compile(r"/users/\d+$"))
     assert page.locator("#temporary-password-value").count() == 0  # shown once only
     assert "browser.worker" in page.inner_text("#user-username")
-    page.goto(server + "/users?q=browser.worker")
+    page.goto(server + "/users")
+    page.evaluate("window.__marker = 'still-here'")
+    page.fill("input[name=q]", "browser.worker")  # the list follows as one types
+    page.wait_for_url("**q=browser.worker**")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#users tbody tr").count() == 1
     assert "浏览器社工" in page.inner_text("#users")
+    assert page.evaluate("window.__marker") == "still-here"  # swapped in place, no reload
 
 
 def test_a_community_worker_is_refused_the_page(page, server) -> None:
