@@ -362,8 +362,26 @@ FORGOT_FORM = "forgot.html"
 PASSWORD_PAGE = "/account/password"
 
 
-def _forgot_form(request: Request, step: str, username: str = "", **extra: object) -> Response:
-    return _login_form(request, template=FORGOT_FORM, step=step, username=username, **extra)
+def _forgot_form(
+    request: Request,
+    step: str,
+    username: str = "",
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    fresh: bool = False,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    return _login_form(
+        request,
+        status_code=status_code,
+        error=error,
+        username=username,
+        fresh=fresh,
+        template=FORGOT_FORM,
+        step=step,
+        errors=errors or {},
+    )
 
 
 def _start_committed(username: str, ip: str | None) -> None:
