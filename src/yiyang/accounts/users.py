@@ -264,6 +264,32 @@ def issue_temporary_password(
     return Issued(user, password)
 
 
+def reset_from_the_console(session: Session, username: str) -> Issued:
+    """``yiyang reset-password``: a temporary password for any account, for whoever runs the
+    server (the way back in for a platform admin who lost theirs). Like a manager's reset:
+    sessions end, the lock-out is lifted, the password must be changed; audited as the CLI."""
+    user = repository.user_by_username(session, username.strip())
+    if user is None:
+        raise NotFound(_("No such user."))
+    password = rules.temporary_password()
+    with audit.acting_as(audit.AuditActor(None, "cli")):
+        user.password_hash = hash_password(password)
+        user.must_change_password = True
+        session.flush()
+        service.revoke_all(session, user, "token_revoked")
+        repository.forget_username_counters(session, UNLOCK_USERNAME_SCOPES, user.username)
+        audit.record(
+            session,
+            "password_reset",
+            "app_user",
+            str(user.id),
+            region_path=user.region_path,
+            summary=f"temporary password issued to {user.username} from the command line",
+        )
+        session.flush()
+    return Issued(user, password)
+
+
 def _handle_requests(
     session: Session, actor: Actor, user: User, state: str, request_id: int | None
 ) -> None:
