@@ -231,6 +231,23 @@ def create_user_cmd(
         raise typer.BadParameter(exc.message) from None
 
 
+@app.command("reset-password")
+def reset_password_cmd(username: str, database_url: DbOption = None) -> None:
+    """Give a user a temporary password (printed once; changed at the next sign-in)."""
+    from yiyang.accounts.users import reset_from_the_console
+    from yiyang.core.db import unit_of_work
+    from yiyang.core.errors import DomainError
+
+    _engine(database_url)
+    try:
+        with unit_of_work() as session:
+            issued = reset_from_the_console(session, username)
+    except DomainError as exc:
+        raise typer.BadParameter(exc.message) from None
+    typer.echo(f"temporary password for {issued.user.username}: {issued.temporary_password}")
+    typer.echo("it must be changed at the next sign-in")
+
+
 @app.command("import-elders")
 def import_elders(
     file: Path,
