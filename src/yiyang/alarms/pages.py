@@ -59,8 +59,8 @@ register_globals(
     STATE_LABELS=STATE_LABELS,
     SEVERITY_LABELS=SEVERITY_LABELS,
     OUTCOME_LABELS=OUTCOME_LABELS,
-    # a unit as shown ("%" must not go through the templates' formatting gettext)
-    unit_label=lambda unit: gettext(unit) if unit else "",
+    # a unit or label as shown ("%" must not go through the templates' formatting gettext)
+    rule_text=lambda text: gettext(text) if text else "",
     SENSITIVITY_LABELS={
         "low": N_("low: waits longer"),
         "normal": N_("normal"),

@@ -28,6 +28,7 @@ from yiyang.alarms.models import RuleSettings
 from yiyang.alarms.rules import feedback
 from yiyang.core import clock
 from yiyang.core.errors import Forbidden, NotFound, ValidationFailed, field_errors
+from yiyang.core.i18n import N_
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor, region_scope_path
 from yiyang.registry import repository as elders
@@ -121,6 +122,63 @@ def _write(
 # -- the settings pages (issue #19): one row per parameter, the form's values ------------------
 
 
+# What each parameter is, for the settings pages (the code name is shown beside it; a parameter
+# without a label here shows its code name only).
+PARAM_LABELS: dict[str, str] = {
+    "heart_rate_warn": N_("Heart rate, warning range"),
+    "heart_rate_crit": N_("Heart rate, critical range"),
+    "spo2_warn_below": N_("SpO2, warning below"),
+    "spo2_crit_below": N_("SpO2, critical below"),
+    "breathing_rate_warn": N_("Breathing rate, warning range"),
+    "breathing_rate_crit": N_("Breathing rate, critical range"),
+    "bp_warn": N_("Blood pressure, warning at (systolic, diastolic)"),
+    "bp_crit": N_("Blood pressure, critical at (systolic, diastolic)"),
+    "glucose_warn": N_("Blood glucose, warning range"),
+    "glucose_crit": N_("Blood glucose, critical range"),
+    "sustain": N_("Readings in a row before a vital-signs alarm"),
+    "geofence_radius_m": N_("Safe zone radius around the home"),
+    "geofence_polygon": N_("Safe zone as a polygon"),
+    "geofence_confirm_points": N_("Fixes outside before a wandering alarm"),
+    "inactivity_hours": N_("No activity for (until the home is learned)"),
+    "waking_start": N_("Waking hours start"),
+    "waking_end": N_("Waking hours end"),
+    "morning_start": N_("Morning window start"),
+    "morning_end": N_("Morning window end"),
+    "morning_quiet_minutes": N_("Quiet into the morning before an alarm"),
+    "prewarn_minutes": N_("Ask the elder first, this long before the alert"),
+    "water_no_use_hours": N_("No water used for"),
+    "water_running_hours": N_("Water running for"),
+    "water_flow_min_lph": N_("Flow that counts as water running"),
+    "night_start": N_("Night starts"),
+    "night_end": N_("Night ends"),
+    "bed_by": N_("In bed by"),
+    "bed_grace_minutes": N_("Grace after bedtime"),
+    "routine_min_expected": N_("Routine: least usual activity to compare"),
+    "routine_ratio": N_("Routine: share of the usual below which to check in"),
+    "routine_min_days": N_("Routine: days learned before comparing"),
+    "silence_learn_days": N_("Days learned before the home's own silences decide"),
+    "silence_check_factor": N_("Check-in at this multiple of the home's longest silence"),
+    "silence_spare_days": N_("Odd longest days left out"),
+    "silence_check_margin_minutes": N_("Margin added before a check-in"),
+    "silence_alarm_after_minutes": N_("Alarm this long after an unanswered check-in"),
+    "silence_max_hours": N_("Alarm after this long in any case"),
+    "out_max_hours": N_("Out through the door this long: check in"),
+    "silence_sensitivity": N_("Silence sensitivity"),
+    "silence_hours_around": N_("Hours either side compared"),
+    "silence_feedback_step": N_("Widening per false alarm"),
+    "silence_feedback_max": N_("Widest after false alarms"),
+    "check_in_answer_minutes": N_("Check-in unanswered: alarm after"),
+    "check_in_unreachable_minutes": N_("Elder unreachable: alarm after"),
+    "battery_low": N_("Battery low at"),
+    "offline_factor": N_("Device offline after this many reporting intervals"),
+    "line_grace_s": N_("Alarm panel line lost: grace"),
+    "not_worn_hours": N_("Watch not worn for"),
+    "storm_max_new": N_("At most this many new alerts per elder in the window"),
+    "storm_window_minutes": N_("Alert storm window"),
+    "escalation": N_("Escalation ladder while nobody acknowledges"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ParamRow:
     """One parameter on a settings page: what applies, where it comes from, this layer's own."""
@@ -134,6 +192,7 @@ class ParamRow:
     note: str
     choices: tuple[str, ...]
     json: bool  # typed as JSON (mappings and lists)
+    label: str = ""  # what it is (a msgid, ``PARAM_LABELS``)
 
 
 def _json_typed(name: str) -> bool:
@@ -196,6 +255,7 @@ def param_rows(layers: list[tuple[str, Any]], own: int) -> list[ParamRow]:
                 safe.note,
                 safe.choices,
                 as_json,
+                PARAM_LABELS.get(name, ""),
             )
         )
     return out
