@@ -122,3 +122,10 @@ def test_audit_page_shows_sentences_by_display_name(client, browser_login, sessi
     assert re.search(r"<li>Mobile phone: [\d*]+ → 139\*\*\*\*5678</li>", page.text)
     assert "13956785678" not in page.text
     assert "<b>mobile_phone</b>" not in page.text
+
+
+@pytest.mark.pages
+def test_a_bad_filter_is_named_by_its_label(client, browser_login) -> None:
+    browser_login("street")
+    page = client.get("/audit?elder_id=abc")
+    assert page.status_code == 200 and "Elder number: Enter a whole number." in page.text

@@ -81,4 +81,4 @@ def test_field_errors_are_our_messages(client, browser_login, session) -> None:
 def test_list_filter_errors_are_our_messages(client, browser_login) -> None:
     browser_login("community")
     page = client.get("/elders?age_min=abc")
-    assert page.status_code == 200 and "Enter a whole number." in page.text
+    assert page.status_code == 200 and "Age from: Enter a whole number." in page.text

@@ -48,7 +48,7 @@ def test_open_redirects_are_refused(client) -> None:
 def test_elder_list_and_htmx_fragment(client, browser_login, session) -> None:
     browser_login("community")
     page = client.get("/elders")
-    assert page.status_code == 200 and '<table class="grid">' in page.text
+    assert page.status_code == 200 and '<table class="grid registry">' in page.text
     fragment = client.get(
         "/elders?household=alone", headers={"HX-Request": "true", "HX-Target": "results"}
     )

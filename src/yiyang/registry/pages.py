@@ -16,6 +16,7 @@ from yiyang.core.auth import require
 from yiyang.core.db import DB
 from yiyang.core.errors import DomainError, field_errors
 from yiyang.core.i18n import N_
+from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
@@ -79,6 +80,21 @@ CHOICES: dict[str, Any] = {
 }
 
 
+# The list's filters by the labels of their inputs, for the messages about a bad value.
+FILTER_LABELS = {
+    "q": N_("Search"),
+    "region_code": N_("Region"),
+    "category": N_("Category"),
+    "household": N_("Household"),
+    "age_min": N_("Age from"),
+    "age_max": N_("Age up to"),
+    "status": N_("Status"),
+    "sort": N_("Sort"),
+    "page": N_("Page"),
+    "page_size": N_("Rows per page"),
+}
+
+
 def _filters_from_query(request: Request) -> tuple[ElderFilters, dict[str, str]]:
     params = request.query_params
     raw: dict[str, Any] = {k: v for k, v in params.items() if v != "" and k != "category"}
@@ -91,7 +107,8 @@ def _filters_from_query(request: Request) -> tuple[ElderFilters, dict[str, str]]
         return ElderFilters(**raw), errors
     except ValidationError as exc:
         for e in field_errors(exc.errors()):
-            errors[e["field"].split(".")[0] or "q"] = e["message"]
+            key = e["field"].split(".")[0] or "q"
+            errors[_(FILTER_LABELS.get(key, key))] = e["message"]  # shown as "label: message"
         return ElderFilters(), errors
 
 
