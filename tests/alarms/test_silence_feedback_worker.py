@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from yiyang.alarms import engine, repository, rules
-from yiyang.alarms.models import Alert
+from yiyang.alarms.models import Alert, RuleSettings
 from yiyang.core import audit
 from yiyang.core import clock as core_clock
 from yiyang.core.i18n import reset_locale, set_locale
@@ -61,6 +61,9 @@ def test_false_alarms_in_the_database_widen_the_elders_threshold(session, monkey
                     verdict(judged, at(4, 11), "morning_silence", "false_alarm"),
                     verdict(judged, at(7, 11), "inactivity", "false_alarm"),
                     verdict(plain, at(7, 11), "vitals", "false_alarm"),  # not a silence alert
+                    # the silence cap as set here, not the code default the scoring work tunes
+                    RuleSettings(elder_id=judged.id, params={"silence_max_hours": 20}),
+                    RuleSettings(elder_id=plain.id, params={"silence_max_hours": 20}),
                 ]
             )
             session.flush()
