@@ -125,3 +125,25 @@ def test_a_street_officer_edits_their_street_with_sources_and_field_errors(
     assert r.status_code == 303
     session.refresh(row)
     assert row.params == {"silence_sensitivity": "high"}
+
+
+def test_a_district_officer_chooses_a_street_of_the_district(
+    client,
+    browser_login,
+    session,
+    street,  # noqa: F811
+) -> None:
+    csrf = browser_login("district")
+    page = client.get("/rule-settings")
+    assert page.status_code == 200 and 'name="region"' in page.text
+    assert f'value="{street["other"]}"' in page.text  # every street of the district offered
+    r = client.post(
+        "/rule-settings",
+        params={"region": street["other"]},
+        data={"csrf_token": csrf, "silence_sensitivity": "low"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    row = session.scalar(select(RuleSettings).where(RuleSettings.region_path == street["other"]))
+    assert row is not None and row.params == {"silence_sensitivity": "low"}
+    assert client.get("/rule-settings", params={"region": "/no/such/"}).status_code == 403
