@@ -145,8 +145,11 @@ def test_the_page_lists_calls_to_make_and_records_an_outcome(
     client, browser_login, session
 ) -> None:
     inside, outside = two_tasks(session)
+    inside.reason = REASON + ' <script>alert("x")</script>'
+    session.commit()
     csrf = browser_login("community")
     page = client.get("/check-ins")
+    assert '<script>alert("x")' not in page.text and "&lt;script&gt;" in page.text
     assert page.status_code == 200
     assert f'id="task-{inside.id}"' in page.text and f'id="task-{outside.id}"' not in page.text
     assert f'id="overdue-{inside.id}"' in page.text

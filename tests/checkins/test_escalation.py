@@ -209,3 +209,19 @@ def test_two_sweepers_on_postgresql_never_hold_the_same_task(pg_engine) -> None:
         with Session(pg_engine) as cleanup:
             cleanup.delete(cleanup.get(CheckInTask, task_id))
             cleanup.commit()
+
+
+def test_the_pipelines_escalation_loop_escalates_due_check_ins(session) -> None:
+    import asyncio
+
+    from yiyang.checkins.models import CheckInTask
+    from yiyang.pipeline.runtime import Pipeline
+
+    elder = elder_in(session, "community")
+    task = make_task(session, elder)
+    session.commit()
+    pipeline = Pipeline(loops=False, consume=False, listen=False)
+    asyncio.run(pipeline.escalate(task.due_at))
+    session.expire_all()
+    escalated = session.get(CheckInTask, task.id)
+    assert escalated.state == TaskState.ESCALATED and escalated.alert_id is not None
