@@ -161,3 +161,17 @@ def test_a_temporary_password_leads_to_the_password_change(client, login, sessio
     )
     assert done.status_code == 303
     assert client.get("/elders").status_code == 200
+
+
+def test_the_list_pages_and_keeps_the_search(client, browser_login, monkeypatch) -> None:
+    from yiyang.accounts import user_pages
+
+    monkeypatch.setattr(user_pages, "PAGE_SIZE", 5)
+    browser_login("admin")
+    first = client.get("/users?state=active")
+    assert len(re.findall(r'id="user-\d+"', first.text)) == 5 and 'id="page-next"' in first.text
+    assert 'href="/users?q=&amp;role=&amp;state=active&amp;page=2"' in first.text
+    second = client.get("/users?state=active&page=2")
+    assert 'id="page-previous"' in second.text
+    names = set(re.findall(r'id="user-(\d+)"', first.text))
+    assert names.isdisjoint(re.findall(r'id="user-(\d+)"', second.text))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -31,6 +32,7 @@ from yiyang.web.templating import render
 router = APIRouter(include_in_schema=False)
 register_nav(NavEntry("users", "/users", N_("Users"), needs(Perm.MANAGE_USERS), 95))
 Manager = Annotated[Actor, Depends(require(Perm.MANAGE_USERS))]
+PAGE_SIZE = 50
 _SPLIT = re.compile(r"[\s,，、;；]+")
 TEXT_FIELDS = ("username", "display_name", "role", "region_code", "phone", "provider_id")
 
@@ -88,14 +90,31 @@ def user_list(
     q: Annotated[str, Query(max_length=64)] = "",
     role: Annotated[str, Query(max_length=32)] = "",
     state: Annotated[str, Query(pattern="^(|active|inactive)$")] = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     chosen = role if role in {r.value for r in Role} else None
     active = {"active": True, "inactive": False}.get(state)
-    found = users.list_users(session, actor, q=q, role=chosen, active=active, limit=200)
+    found = users.list_users(
+        session,
+        actor,
+        q=q,
+        role=chosen,
+        active=active,
+        limit=PAGE_SIZE + 1,  # one more tells whether there is a next page
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    query = [("q", q), ("role", chosen or ""), ("state", state)]
+
+    def page_url(number: int) -> str:
+        return "/users?" + urlencode([*query, ("page", str(number))])
+
     return render(
         request,
         "users/list.html",
-        users=found,
+        users=found[:PAGE_SIZE],
+        page=page,
+        has_next=len(found) > PAGE_SIZE,
+        page_url=page_url,
         q=q,
         role=chosen or "",
         state=state,
