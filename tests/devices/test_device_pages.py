@@ -302,3 +302,20 @@ def test_list_filters_bound_and_not_reporting(client, browser_login, session) ->
         or (d.status == DeviceStatus.ACTIVE and d.last_seen_at is None and d.elder_id)
         for d in rows
     )
+
+
+def test_the_list_takes_at_most_3_statements_however_many_rows(
+    client, login, session, engine
+) -> None:
+    from tests.overview.test_elder_picture import Statements
+
+    who = login("street")
+    counts = []
+    for params in ({}, {"bound": "no"}, {"bound": "yes", "device_type": "sos_button"}):
+        with Statements(engine) as statements:
+            page = client.get("/devices", params=params, headers=who.headers)
+        assert page.status_code == 200
+        counts.append(len(statements.seen))
+    print(f"\ndevice list: {counts} statements")
+    # the session, the devices, their elders' names (none to ask for when none is bound)
+    assert max(counts) <= 3, counts
