@@ -319,3 +319,37 @@ def test_the_list_takes_at_most_3_statements_however_many_rows(
     print(f"\ndevice list: {counts} statements")
     # the session, the devices, their elders' names (none to ask for when none is bound)
     assert max(counts) <= 3, counts
+
+
+@pytest.mark.parametrize(
+    ("username", "status"),
+    [
+        ("admin", 200),
+        ("district", 200),
+        ("street", 200),
+        ("community", 200),
+        ("operator", 403),
+        ("doctor", 403),
+        ("family", 403),
+        ("provider", 403),
+    ],
+)
+def test_who_may_register_devices(client, login, username: str, status: int) -> None:
+    assert client.get("/devices/new", headers=login(username).headers).status_code == status
+
+
+def test_the_elder_search_finds_by_phone_within_the_area(client, browser_login, session) -> None:
+    csrf = browser_login("community")
+    path = _path(session, "community")
+    elder = session.scalar(
+        select(Elder)
+        .where(Elder.region_path.startswith(path), Elder.mobile_phone.is_not(None))
+        .order_by(Elder.id)
+        .limit(1)
+    )
+    device_id = _device_id(_register(client, csrf, device_type="sos_button", serial="SOS-T-P"))
+    found = client.get(f"/devices/{device_id}/elders", params={"q": elder.mobile_phone}).text
+    assert f'value="{elder.id}"' in found
+    assert "no monitoring consent" not in found  # an SOS button needs none
+    nothing = client.get(f"/devices/{device_id}/elders", params={"q": "zzzz"}).text
+    assert "No elder in your area matches." in nothing
