@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from yiyang.audit.labels import action_label
 from yiyang.core.audit import JOBS, actor_label
 from yiyang.core.clock import to_local
 from yiyang.core.i18n import N_
@@ -124,7 +123,7 @@ class AuditLine:
     """One row as shown."""
 
     who: str
-    sentence: str
+    sentence: str  # for a create, change or removal; other actions are said by their label
     entity: str
     changes: list[Change] = field(default_factory=list)
     details: list[tuple[str, str]] = field(default_factory=list)  # (label, value) as recorded
@@ -218,5 +217,5 @@ def describe(
     if action == "delete":
         sentence = _("%(who)s removed %(entity)s", who=person, entity=entity)
         return AuditLine(person, sentence, entity, details=details)
-    sentence = _("%(who)s: %(action)s", who=person, action=action_label(action))
-    return AuditLine(person, sentence, entity, changes(before, after) if before else [], details)
+    # any other action (a sign-in, an export, a read): its label says it, beside the person
+    return AuditLine(person, "", entity, changes(before, after) if before else [], details)
