@@ -54,6 +54,16 @@ def test_create_with_a_refused_value_then_edit(client, browser_login, session) -
     assert bad.status_code == 422 and 'id="err-elder_ids"' in bad.text
     bad = client.post("/users/new", data=_form(csrf, role="family"))
     assert bad.status_code == 422 and 'id="err-elder_ids"' in bad.text
+    empty = client.post(
+        "/users/new", data=_form(csrf, username="", display_name="", role="", region_code="")
+    )
+    assert empty.status_code == 422
+    for field in ("role", "region_code"):
+        assert f'id="err-{field}"' in empty.text
+    assert "Input should be" not in empty.text and "String should" not in empty.text
+    nameless = client.post("/users/new", data=_form(csrf, username="", display_name=""))
+    assert 'id="err-username"' in nameless.text and 'id="err-display_name"' in nameless.text
+    assert "String should" not in nameless.text
     made = client.post("/users/new", data=_form(csrf))
     assert made.status_code == 200 and 'id="temporary-password-value"' in made.text
     temporary = re.search(r'id="temporary-password-value">([^<]+)<', made.text).group(1)

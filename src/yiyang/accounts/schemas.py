@@ -49,18 +49,19 @@ PHONE = r"^\+?[0-9][0-9\- ]{4,19}$"
 class UserCreate(Input):
     """A new account; it gets a temporary password, shown once, changed at the first sign-in."""
 
-    username: Annotated[str, Field(min_length=3, max_length=64)]
-    display_name: Annotated[str, Field(min_length=1, max_length=64)]
+    # Lengths and patterns are checked by the validators below, with messages of our own.
+    username: str
+    display_name: str
     role: Role
     region_code: Annotated[str, Field(min_length=1, max_length=12)]
-    phone: Annotated[str | None, Field(max_length=20)] = None
+    phone: str | None = None
     provider_id: Id | None = None
     elder_ids: Annotated[list[Id], Field(max_length=20, default_factory=list)]
 
     @field_validator("username")
     @classmethod
     def _username(cls, value: str) -> str:
-        if not re.fullmatch(USERNAME, value.strip()):
+        if len(value) > 64 or not re.fullmatch(USERNAME, value.strip()):
             raise ValueError(
                 _("Use 3 to 64 letters, digits, dots, dashes or underscores, starting with one.")
             )
@@ -69,14 +70,20 @@ class UserCreate(Input):
     @field_validator("display_name")
     @classmethod
     def _display_name(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError(_("Enter a name."))
-        return value.strip()
+        return _checked_name(value)
 
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
         return _checked_phone(value)
+
+
+def _checked_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError(_("Enter a name."))
+    if len(value.strip()) > 64:
+        raise ValueError(_("At most 64 characters."))
+    return value.strip()
 
 
 def _checked_phone(value: str | None) -> str | None:
@@ -91,12 +98,17 @@ def _checked_phone(value: str | None) -> str | None:
 class UserUpdate(Input):
     """Changes to an account; a field left out stays as it is."""
 
-    display_name: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+    display_name: str | None = None
     role: Role | None = None
     region_code: Annotated[str | None, Field(min_length=1, max_length=12)] = None
-    phone: Annotated[str | None, Field(max_length=20)] = None
+    phone: str | None = None
     provider_id: Id | None = None
     elder_ids: Annotated[list[Id] | None, Field(max_length=20)] = None
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_name(value)
 
     @field_validator("phone")
     @classmethod

@@ -63,6 +63,10 @@ def _payload(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
     if any(not p.isdigit() for p in parts):
         errors["elder_ids"] = _("Enter elder numbers (digits), separated by spaces or commas.")
     values["elder_ids"] = [int(p) for p in parts if p.isdigit()]
+    if values["role"] not in {r.value for r in Role}:
+        errors["role"] = _("Choose a role.")
+    if not values["region_code"]:
+        errors["region_code"] = _("Choose a region.")
     if values["provider_id"] and not values["provider_id"].isdigit():
         errors["provider_id"] = _("Enter the provider's number (digits).")
     return values, errors
