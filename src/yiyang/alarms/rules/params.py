@@ -269,12 +269,26 @@ class Params(BaseModel):
     bed_grace_minutes: Annotated[
         int, Safe(Bound(0, 180), "min", "reasoned", note="within the night")
     ] = 30
-    # Routine deviation
-    routine_min_expected: Annotated[int, Safe(Bound(1, 100), "events", "reasoned")] = 8
+    # Routine deviation (``routine.py``: the last 3 hours against the usual for those hours;
+    # defaults chosen leaving one home out, docs/adr/0014)
+    routine_min_expected: Annotated[
+        int,
+        Safe(
+            Bound(1, 100),
+            "events",
+            "reasoned",
+            note="usual in the 3 hours: hours usually quieter never fire",
+        ),
+    ] = 20
     routine_ratio: Annotated[
         float,
-        Safe(Bound(0.05, 0.8), "", "reasoned", note="today below this share of the usual"),
-    ] = 0.25
+        Safe(
+            Bound(0.05, 0.8),
+            "",
+            "reasoned",
+            note="the last 3 hours below this share of the usual for those hours",
+        ),
+    ] = 0.1
     routine_min_days: Annotated[
         int, Safe(Bound(3, 28), "days", "reasoned", note="the baseline is 28 days long")
     ] = 7
