@@ -119,22 +119,22 @@ def lived(days: int, motion: dict[int, int], out: tuple[float, float] | None = N
     return home
 
 
-# An ordinary elder: up at 07:00, 10 motion events an hour, in bed at 22:00
-ORDINARY = rates((7, 22, 10))
+# An ordinary elder: up at 07:00, 20 motion events an hour, in bed at 22:00
+ORDINARY = rates((7, 22, 20))
 
 
 def test_a_slow_afternoon_after_a_busy_morning_is_asked_about() -> None:
     """Unwell after lunch, up once an hour: counted since getting up, the busy morning hid it
-    all day (43 of the usual 80 by 15:00); the last three hours' rate does not."""
+    all day (103 of the usual 160 by 15:00); the last three hours' rate does not."""
     home = lived(14, ORDINARY)
-    home.day(14, rates((7, 12, 10)))
+    home.day(14, rates((7, 12, 20)))
     home.slow(14, 12, 18)
     home.until(at(14, 16))
     (f,) = home.routine(at(14, 0))
     assert f.check_in and f.severity is Severity.INFO
     assert f.at == at(14, 15)
-    assert f.detail == {"expected": 30, "actual": 3, "since": "12:00", "by": "15:00"}
-    assert f.reason == "usually 30 motion events between 12:00 and 15:00, today 3"
+    assert f.detail == {"expected": 60, "actual": 3, "since": "12:00", "by": "15:00"}
+    assert f.reason == "usually 60 motion events between 12:00 and 15:00, today 3"
     assert not [f for f in home.found if f.alert_type is AlertType.INACTIVITY]
 
 
@@ -142,7 +142,7 @@ def test_a_silence_is_left_to_the_learned_silence() -> None:
     """Once learned, no sign of life for an hour is a silence: the learned silence judges it
     (it knows this home's quiet hours), the routine does not ask about it as well."""
     home = lived(14, ORDINARY)
-    home.day(14, rates((7, 12, 10)))  # nothing after 11:56
+    home.day(14, rates((7, 12, 20)))  # nothing after 11:59
     home.until(at(14, 18))
     assert home.routine() == []
     assert any(f.check_in for f in home.found if f.alert_type is AlertType.INACTIVITY)
@@ -150,14 +150,14 @@ def test_a_silence_is_left_to_the_learned_silence() -> None:
 
 def test_ordinary_days_and_an_hour_late_are_not_asked_about() -> None:
     home = lived(14, ORDINARY)
-    home.day(14, rates((8, 23, 10)))  # up an hour late
+    home.day(14, rates((8, 23, 20)))  # up an hour late
     home.until(at(15, 9))
     assert home.routine() == []
 
 
 def test_never_in_the_small_hours_or_a_quiet_evening() -> None:
     home = lived(14, ORDINARY)
-    home.day(14, rates((7, 19, 10)))  # an early night: nothing after 19:00
+    home.day(14, rates((7, 19, 20)))  # an early night: nothing after 19:00
     home.until(at(15, 7))  # and a night, to 07:00
     assert home.routine() == []  # after 22:00 past bedtime; the night is usually quiet
     home = lived(14, ORDINARY)
@@ -169,11 +169,11 @@ def test_never_in_the_small_hours_or_a_quiet_evening() -> None:
 
 def test_late_riser() -> None:
     """Up at 10:30, to bed at 01:00: her quiet mornings are hers, a slow evening is not."""
-    late = rates((10, 25, 10))
+    late = rates((10, 25, 20))
     home = lived(14, late)
     home.until(at(14, 13))
     assert home.routine() == []
-    home.day(14, rates((10, 17, 10)))
+    home.day(14, rates((10, 17, 20)))
     home.slow(14, 17, 24)
     home.until(at(15, 12))
     (f,) = home.routine()
@@ -183,11 +183,11 @@ def test_late_riser() -> None:
 def test_night_owl() -> None:
     """Active 12:00 to 03:00: the morning's usual is nothing, so a quiet morning never asks,
     nor do his small hours; his evening still counts."""
-    owl = rates((12, 27, 10))
+    owl = rates((12, 27, 20))
     home = lived(14, owl)
     home.until(at(14, 12))
     assert home.routine() == []
-    home.day(14, rates((12, 17, 10)))
+    home.day(14, rates((12, 17, 20)))
     home.slow(14, 17, 27)  # a slow evening and night
     home.until(at(15, 12))
     (f,) = home.routine()
@@ -195,12 +195,12 @@ def test_night_owl() -> None:
 
 
 def test_shift_worker() -> None:
-    """Out on nights 22:00–06:30, asleep 07:00–15:00, up 15:00–22:00: the hours she sleeps
+    """Out on nights 22:05–06:30, asleep 07:00–15:00, up 15:00–22:00: the hours she sleeps
     never ask, nor does the night she works."""
     home = Home()
     for d in range(14):
-        home.day(d, rates((15, 22, 10)))
-        home.send(EventKind.DOOR, at(d, 21, 58), {"open": True})  # off to work
+        home.day(d, rates((15, 22, 20)))
+        home.send(EventKind.DOOR, at(d, 22, 5), {"open": True})  # off to work
         home.send(EventKind.DOOR, at(d, 30, 30), {"open": True})  # back at 06:30
         home.send(EventKind.MOTION, at(d, 30, 36), {"count": 1})
         home.send(EventKind.MOTION, at(d, 30, 50), {"count": 1})
@@ -227,7 +227,7 @@ def test_cold_start() -> None:
     home = Home()
     for d in range(5):
         home.day(d, ORDINARY)
-    home.day(5, {7: 10})  # a still day in the first week
+    home.day(5, {7: 20})  # a still day in the first week
     home.until(at(6, 12))
     assert home.routine() == []
     day = [0] * 7 + [10] * 15 + [0, 0]

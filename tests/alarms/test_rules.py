@@ -233,14 +233,14 @@ def test_night_door_for_dementia_and_not_in_bed() -> None:
 
 
 def test_routine_baseline_and_deviation_are_explained() -> None:
-    day = [0] * 7 + [5, 5, 4] + [3] * 12 + [0, 0]
+    day = [0] * 7 + [15, 15, 12] + [9] * 12 + [0, 0]
     base = rules.learn_baseline([day] * 10)
-    assert base[9] == 14  # usually 14 motion events by 10:00
+    assert base[9] == 42  # usually 42 motion events by 10:00
     s = rules.State(baseline=base, baseline_days=10)
     f = rules.routine_deviation(s, local(10).astimezone(TZ), P, motion_today=0)
-    # 07:00–10:00 usually 14, 06:00–09:00 usually 10: the smaller (an hour late is usual)
+    # 07:00–10:00 usually 42, 06:00–09:00 usually 30: the smaller (an hour late is usual)
     assert f is not None and f.detail == {
-        "expected": 10,
+        "expected": 30,
         "actual": 0,
         "since": "07:00",
         "by": "10:00",

@@ -277,7 +277,7 @@ def test_cold_start_inactivity_counts_from_when_the_silence_began() -> None:
 
 
 def test_routine_never_fires_in_the_small_hours() -> None:
-    day = [0] * 7 + [5, 5, 4] + [3] * 12 + [0, 0]
+    day = [0] * 7 + [15, 15, 12] + [9] * 12 + [0, 0]
     s = rules.State(baseline=rules.learn_baseline([day] * 10), baseline_days=10)
     for hour in range(1, 10):
         local = at(5, hour).astimezone(TZ)
@@ -317,7 +317,7 @@ def test_usually_up_by_only_for_a_silence_that_began_in_the_night() -> None:
 
 def test_routine_leaves_a_quiet_already_asked_about_to_the_learned_silence() -> None:
     home = learned_home(10, (7, 0), (22, 0))
-    day = [0] * 7 + [3] * 15 + [0, 0]
+    day = [0] * 7 + [10] * 15 + [0, 0]
     home.state.baseline, home.state.baseline_days = rules.learn_baseline([day] * 10), 10
     home.day(10, (7, 0), (8, 0))
     home.until(at(10, 13))
