@@ -80,6 +80,10 @@ def test_unknown_page_is_an_html_page_and_unknown_api_path_json(client, browser_
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     assert _is_error_page(page.text, 404) and "Page not found" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert 'id="nav-elders"' in page.text  # the signed-in frame, with the navigation
+    browser_login("family")
+    family = client.get("/no-such-page")
+    assert family.status_code == 404 and "/static/elder.css" in family.text  # their 长辈版 frame
     api = client.get("/api/no-such-thing")
     assert api.status_code == 404 and api.headers["content-type"] == "application/json"
 

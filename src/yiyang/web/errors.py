@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from yiyang.core import i18n
+from yiyang.core.auth import optional_actor
 from yiyang.core.config import get_settings
 from yiyang.core.errors import DomainError, NotAuthenticated, field_errors
 from yiyang.core.i18n import N_
@@ -123,6 +124,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if wants_json(request) or exc.status_code < 400:
         return await http_exception_handler(request, exc)
+    if not hasattr(request.state, "actor"):  # no route ran: who is asking, for the page's frame
+        try:
+            await optional_actor(request)
+        except DomainError:  # a stale session or a missing CSRF token: the frame without them
+            request.state.actor = None
     message = i18n.gettext(default_message(exc.status_code))
     return _page(request, PageError(exc.status_code, message), dict(exc.headers or {}))
 
