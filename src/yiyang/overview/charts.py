@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from yiyang.core.clock import to_local
 from yiyang.core.i18n import N_
+from yiyang.devices.vitals import VITALS
 
 WIDTH = 600
 HEIGHT = 180
@@ -28,7 +29,7 @@ BOTTOM = 24  # room for the date labels
 class Metric:
     key: str  # the vital_reading.metric value
     label: str  # a message id
-    unit: str  # shown beside each value, as written (units are not translated)
+    unit: str  # shown beside each value, through gettext (a word, "bpm") or as written ("mmHg")
     normal: tuple[float, float] | None  # the usual adult range, drawn as a band
     digits: int = 0
 
@@ -58,6 +59,10 @@ class Line:
     dots: list[tuple[float, float]]  # the readings, when few enough to mark each one
 
 
+# Units that are words come from devices.vitals (message ids: "bpm" reads 次/分 in zh-CN).
+BPM = VITALS["heart_rate"].unit
+PER_MIN = VITALS["breathing_rate"].unit
+
 # The groups a chart is drawn for, in the order shown. Blood pressure is two metrics on one chart.
 GROUPS: tuple[tuple[str, str, str, tuple[Metric, ...]], ...] = (
     (
@@ -69,7 +74,7 @@ GROUPS: tuple[tuple[str, str, str, tuple[Metric, ...]], ...] = (
             Metric("bp_diastolic", N_("diastolic"), "mmHg", (60, 90)),
         ),
     ),
-    ("heart_rate", N_("Heart rate"), "bpm", (Metric("heart_rate", "", "bpm", (60, 100)),)),
+    ("heart_rate", N_("Heart rate"), BPM, (Metric("heart_rate", "", BPM, (60, 100)),)),
     ("spo2", N_("Blood oxygen (SpO2)"), "%", (Metric("spo2", "", "%", (95, 100)),)),
     (
         "glucose",
@@ -86,8 +91,8 @@ GROUPS: tuple[tuple[str, str, str, tuple[Metric, ...]], ...] = (
     (
         "breathing_rate",
         N_("Breathing rate"),
-        "/min",
-        (Metric("breathing_rate", "", "/min", (12, 20)),),
+        PER_MIN,
+        (Metric("breathing_rate", "", PER_MIN, (12, 20)),),
     ),
     ("steps", N_("Steps"), "", (Metric("steps", "", "", None),)),
 )
