@@ -51,9 +51,10 @@ def open_tasks(
     """A task for each ``check_in`` finding that has none yet (one per elder and key, ever: the
     rules' check-in keys name one quiet each), unless the operators already have an open alarm
     about this elder's quiet. Returns the tasks made."""
-    wanted = {
-        (e, f.key): f for e, fs in findings.items() if e in region_of for f in fs
-    }  # the first finding of a key in the batch
+    wanted: dict[tuple[int, str], rules.Finding] = {}
+    for e, fs in findings.items():
+        for f in fs if e in region_of else ():
+            wanted.setdefault((e, f.key[:96]), f)  # the first finding of a key in the batch
     if not wanted:
         return []
     known = repository.system_known_keys(session, wanted)
@@ -76,7 +77,7 @@ def open_tasks(
                 alert_type=f.alert_type.value,
                 reason=f.reason or str(f.detail.get("reason", "")),
                 detail=f.detail,
-                dedupe_key=key[:96],
+                dedupe_key=key,
                 created_at=now,
                 due_at=decide.due_at(now, p),
                 state=TaskState.OPEN,
