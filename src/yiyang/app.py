@@ -36,6 +36,7 @@ from yiyang.regions import endpoints as regions_api
 from yiyang.registry import endpoints as registry_api
 from yiyang.registry import pages as registry_pages
 from yiyang.services import endpoints as services_api
+from yiyang.services import manage_pages as services_manage_pages
 from yiyang.services import pages as services_pages
 from yiyang.subsidies import endpoints as subsidies_api
 from yiyang.subsidies import pages as subsidies_pages
@@ -136,6 +137,7 @@ ROUTERS = (
     alarms_pages.router,
     console_pages.router,
     services_pages.router,
+    services_manage_pages.router,
     subsidies_pages.router,
     overview_pages.router,
     notifications_pages.router,
