@@ -115,8 +115,11 @@ def _columns(obj: Audited) -> list[str]:
 
 
 def _entity_id(obj: Any) -> str:
-    identity = inspect(obj).identity
-    if identity is None:
+    # At ``after_insert`` the row has its primary key (the INSERT ran) but not yet its identity
+    # (given when the flush ends): read the key from the instance itself.
+    state = inspect(obj)
+    identity = state.identity or state.mapper.primary_key_from_instance(obj)
+    if identity is None or any(part is None for part in identity):
         return ""
     return "/".join(str(part) for part in identity)
 
