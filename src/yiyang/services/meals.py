@@ -4,6 +4,7 @@ per-meal subsidy by category posted to the ledger when the meal is served."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from yiyang.registry.models import Elder
 from yiyang.registry.service import access_elder
 from yiyang.services.models import Canteen, MealOrder, Menu
 from yiyang.services.permissions import meal_scope
-from yiyang.services.providers import access_provider
+from yiyang.services.providers import access_provider, managed_providers
 from yiyang.services.schemas import CanteenCreate, MealOrderCreate, MenuCreate
 from yiyang.subsidies import ledger
 from yiyang.subsidies.eligibility import period_of
@@ -44,6 +45,115 @@ def create_canteen(session: Session, actor: Actor, data: CanteenCreate) -> Cante
     session.add(canteen)
     session.flush()
     return canteen
+
+
+def list_canteens(session: Session, actor: Actor) -> Sequence[Canteen]:
+    """The canteens of the providers the actor manages (a provider admin: its own)."""
+    ids = [p.id for p in managed_providers(session, actor)]
+    if not ids:
+        return []
+    return session.scalars(
+        select(Canteen)
+        .where(Canteen.provider_id.in_(ids))
+        .order_by(Canteen.active.desc(), Canteen.name, Canteen.id)
+    ).all()
+
+
+def access_canteen(session: Session, actor: Actor, canteen_id: int) -> Canteen:
+    canteen = session.get(Canteen, canteen_id)
+    if canteen is None:
+        raise NotFound(_("No such canteen."))
+    access_provider(session, actor, canteen.provider_id)
+    return canteen
+
+
+def update_canteen(session: Session, actor: Actor, canteen_id: int, data: CanteenCreate) -> Canteen:
+    """Rename a canteen, move its address or area, say whether it delivers (its provider stays)."""
+    canteen = access_canteen(session, actor, canteen_id)
+    region = by_code(session, data.region_code)
+    if region is None:
+        raise ValidationFailed(
+            _("Unknown region code %(code)s.", code=data.region_code), field="region_code"
+        )
+    canteen.name, canteen.address, canteen.delivers = data.name, data.address, data.delivers
+    canteen.region_path = region.path
+    session.flush()
+    return canteen
+
+
+MEAL_ORDER = ("breakfast", "lunch", "dinner")
+
+
+def week_menus(
+    session: Session, canteen_id: int, monday: dt.date
+) -> dict[tuple[dt.date, str], Menu]:
+    """The week's menus of a canteen from ``monday``, by (day, meal)."""
+    rows = session.scalars(
+        select(Menu).where(
+            Menu.canteen_id == canteen_id,
+            Menu.day >= monday,
+            Menu.day < monday + dt.timedelta(days=7),
+        )
+    )
+    return {(m.day, m.meal): m for m in rows}
+
+
+def booked(session: Session, menu_ids: Sequence[int]) -> dict[int, int]:
+    """Meals ordered (not cancelled) per menu."""
+    if not menu_ids:
+        return {}
+    rows = session.execute(
+        select(MealOrder.menu_id, func.count())
+        .where(MealOrder.menu_id.in_(list(menu_ids)), MealOrder.state != "cancelled")
+        .group_by(MealOrder.menu_id)
+    )
+    return {menu_id: int(n) for menu_id, n in rows}
+
+
+def set_day_menu(
+    session: Session,
+    actor: Actor,
+    canteen_id: int,
+    day: dt.date,
+    meals: Mapping[str, MenuCreate | None],
+) -> list[Menu]:
+    """Set a day's menu, meal by meal: a meal given is added or changed, a meal left out is
+    taken off — refused while meals of it are ordered, as is a capacity below what is ordered
+    (the refusal names the meal's field, ``<meal>_dishes`` or ``<meal>_capacity``)."""
+    canteen = access_canteen(session, actor, canteen_id)
+    existing = {
+        m.meal: m
+        for m in session.scalars(select(Menu).where(Menu.canteen_id == canteen.id, Menu.day == day))
+    }
+    taken = booked(session, [m.id for m in existing.values()])
+    kept: list[Menu] = []
+    for meal in MEAL_ORDER:
+        data, menu = meals.get(meal), existing.get(meal)
+        ordered = taken.get(menu.id, 0) if menu is not None else 0
+        if data is None:
+            if menu is not None and ordered:
+                raise Conflict(
+                    _("%(n)s meals are ordered: this meal cannot be taken off.", n=ordered),
+                    field=f"{meal}_dishes",
+                )
+            if menu is not None:
+                session.delete(menu)
+            continue
+        if data.day != day or data.meal != meal:
+            raise ValidationFailed(_("This meal belongs to another day."), field=f"{meal}_dishes")
+        if data.capacity < ordered:
+            raise ValidationFailed(
+                _("%(n)s meals are ordered already: the capacity cannot be lower.", n=ordered),
+                field=f"{meal}_capacity",
+            )
+        if menu is None:
+            menu = Menu(canteen_id=canteen.id, **data.model_dump())
+            session.add(menu)
+        else:
+            menu.dishes, menu.price_fen, menu.capacity = data.dishes, data.price_fen, data.capacity
+        kept.append(menu)
+    session.flush()
+    return kept
 
 
 def add_menu(session: Session, actor: Actor, canteen_id: int, data: MenuCreate) -> Menu:

@@ -45,6 +45,7 @@ class Provider(Audited, Base):
     # service areas: region paths the provider may serve (a street, a community, the district)
     areas: Mapped[list[Any]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended
+    status_reason: Mapped[str | None] = mapped_column(String(500))  # why it is suspended
     created_at: Mapped[dt.datetime] = mapped_column(default=now)
 
 
