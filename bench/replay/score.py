@@ -12,7 +12,8 @@ reports, pooled (total over total home-months after learning) and per home:
 - simulated collapses: ``--cuts`` cuts (fixed ``--seed``), each on a day after learning at a
   random local time 07:00–21:00 with the resident at home, every event after it removed and
   simulated time run 24 h on; the time to the first alarm or check-in after the cut (median,
-  p90, missed within 24 h), and for comparison a plain 12 h timer restarted by every event.
+  p90, missed within 24 h), and for comparison a plain 12 h timer restarted by every event
+  (its delay after the cut, and its own alerts per home-month: silences of 12 h or more).
 
 Missed cuts count as "more than 24 h" in the median and p90. A home-month is 30.44 days.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import itertools
 import json
 import math
 import random
@@ -158,6 +160,15 @@ def run_cut(home: Home, at: dt.datetime) -> Cut:
     return Cut(home.name, at, delay, timer)
 
 
+def timer_alerts(home: Home) -> int:
+    """A plain 12 h timer restarted by every event: one alert per silence of 12 h or more that
+    falls due after learning (at home or not: a timer does not know)."""
+    stamps = [r.at for r in home.rows]
+    return sum(
+        1 for a, b in itertools.pairwise(stamps) if b - a >= TIMER and a + TIMER >= home.learned_at
+    )
+
+
 def quantile(values: list[float], q: float) -> float:
     """Nearest-rank quantile (``math.inf`` for missed cuts)."""
     ordered = sorted(values)
@@ -191,6 +202,7 @@ def counts(homes: list[Home]) -> dict[str, Any]:
     per = (lambda n: n / months) if months else (lambda n: math.nan)
     return {
         "home_months": months,
+        "timer_alerts": per(sum(timer_alerts(h) for h in homes)),
         "silence_alarms_by_rule": {k: per(v) for k, v in sorted(by_rule.items())},
         "silence_alarms": per(sum(by_rule.values())),
         "alarms_and_check_ins": per(len(scored)),
@@ -237,7 +249,7 @@ def _h(value: float | None) -> str:
 def markdown(result: dict[str, Any]) -> str:
     rules = sorted({r for v in result["homes"].values() for r in v["silence_alarms_by_rule"]})
     head = ["home", "home-months", *rules, "silence alarms", "alarms + check-ins", "while away"]
-    head += ["cuts", "median h", "p90 h", "missed", "12 h timer median / p90"]
+    head += ["cuts", "median h", "p90 h", "missed", "12 h timer alerts / median / p90"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     rows = [*result["homes"].items(), ("**pooled**", result["pooled"])]
     for name, v in rows:
@@ -247,9 +259,10 @@ def markdown(result: dict[str, Any]) -> str:
         cells.append(f"{100 * v['away_share']:.0f} %")
         if v.get("cuts"):
             cells += [str(v["cuts"]), _h(v["median_h"]), _h(v["p90_h"]), str(v["missed_24h"])]
-            cells.append(f"{v['timer_median_h']:.1f} / {v['timer_p90_h']:.1f}")
+            timer = f"{v['timer_median_h']:.1f} / {v['timer_p90_h']:.1f}"
+            cells.append(f"{v['timer_alerts']:.1f} / {timer}")
         else:
-            cells += ["0", "—", "—", "—", "—"]
+            cells += ["0", "—", "—", "—", f"{v['timer_alerts']:.1f} / — / —"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
