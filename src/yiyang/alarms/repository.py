@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -157,6 +157,29 @@ def save_states(session: Session, states: dict[int, rules.State], now: dt.dateti
     session.execute(stmt, rows)
 
 
+# Other domains' signs that a person reached the elder and found them well (the check-in
+# calls of ``checkins``, which depends on alarms, not the reverse): (session, elder ids, now) →
+# elder id → the latest such moment. Registered at start-up (``domains.install``).
+LifeSigns = Callable[[Session, list[int], dt.datetime], dict[int, dt.datetime]]
+_LIFE_SIGNS: list[LifeSigns] = []
+
+
+def register_life_signs(source: LifeSigns) -> None:
+    if source not in _LIFE_SIGNS:
+        _LIFE_SIGNS.append(source)
+
+
+def life_signs(session: Session, elder_ids: list[int], now: dt.datetime) -> dict[int, dt.datetime]:
+    """The latest moment a person found each elder well, from every registered source."""
+    out: dict[int, dt.datetime] = {}
+    for source in _LIFE_SIGNS:
+        for elder_id, at in source(session, elder_ids, now).items():
+            at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+            if elder_id not in out or at > out[elder_id]:
+                out[elder_id] = at
+    return out
+
+
 class ElderFacts:
     """Facts the rules need about elders (dementia, home, the operators' recent verdicts on
     their silence alerts), cached for ``ttl`` seconds: a verdict reaches the rules within
@@ -182,13 +205,17 @@ class ElderFacts:
                 Elder.region_path,
             )
             verdicts = silence_verdicts(session, ids, clock.now())
+            well = life_signs(session, ids, clock.now())
             for r in rows:
                 home = (r.latitude, r.longitude) if r.latitude is not None else None
-                self._cache[r.id] = (
-                    stamp,
-                    rules.Facts(r.id, bool(r.dementia), home, outcomes=verdicts.get(r.id, ())),
-                    r.region_path,
+                facts = rules.Facts(
+                    r.id,
+                    bool(r.dementia),
+                    home,
+                    outcomes=verdicts.get(r.id, ()),
+                    well_at=well.get(r.id),
                 )
+                self._cache[r.id] = (stamp, facts, r.region_path)
         return {e: (h[1], h[2]) for e in elder_ids if (h := self._cache.get(e))}
 
 

@@ -33,4 +33,8 @@ def can_handle(actor: Actor, region_path: str) -> bool:
 
 
 def register() -> None:
+    from yiyang.alarms.repository import register_life_signs
+    from yiyang.checkins.repository import reached_well
+
     scoping.register_row_rule(TASKS, readable_tasks)
+    register_life_signs(reached_well)  # a call that found the elder well ends their quiet

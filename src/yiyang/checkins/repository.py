@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from yiyang.alarms.enums import AlertState
 from yiyang.alarms.models import Alert
 from yiyang.checkins.decide import CHECK_IN_PREFIX, SILENCE_TYPES
-from yiyang.checkins.enums import TaskState
+from yiyang.checkins.enums import CallOutcome, TaskState
 from yiyang.checkins.models import CheckInAttempt, CheckInTask
 from yiyang.checkins.permissions import TASKS
 from yiyang.core.scoping import Actor, row_rule
@@ -195,3 +195,20 @@ def system_alert_for(session: Session, elder_id: int, key: str) -> int | None:
             .limit(1)
         )
     return found
+
+
+def reached_well(
+    session: Session, elder_ids: list[int], now: dt.datetime
+) -> dict[int, dt.datetime]:
+    """The latest call in the last day that reached each elder and found them well: a sign of
+    life the silence rules count (``alarms.repository.register_life_signs``)."""
+    rows = session.execute(
+        select(CheckInAttempt.elder_id, func.max(CheckInAttempt.at))
+        .where(
+            CheckInAttempt.elder_id.in_(elder_ids),
+            CheckInAttempt.outcome == CallOutcome.REACHED_WELL.value,
+            CheckInAttempt.at >= now - dt.timedelta(days=1),
+        )
+        .group_by(CheckInAttempt.elder_id)
+    ).all()
+    return {elder_id: at for elder_id, at in rows if at is not None}

@@ -92,12 +92,32 @@ def on_tick(
     local = now.astimezone(tz)
     out: list[Finding] = []
     p, fb = feedback.tuned(p, facts, now)  # the elder's sensitivity and the operators' verdicts
-    for rule in TICK_RULES:
-        found = rule(state, now, local, p, tz, motion_today)
-        if found is not None:
-            out.append(found)
+    real_last = state.last_activity_at
+    if reached_since(real_last, facts.well_at, now):
+        # a person reached the elder and found them well after the last sign of life in the
+        # home: this quiet is judged from that moment (a new silence, with its own keys), not
+        # from the last sensor event. Only for these rules: the state keeps the sensors' time.
+        state.last_activity_at = facts.well_at
+    try:
+        for rule in TICK_RULES:
+            found = rule(state, now, local, p, tz, motion_today)
+            if found is not None:
+                out.append(found)
+    finally:
+        state.last_activity_at = real_last
     for fact_rule in FACT_TICK_RULES:
         found = fact_rule(state, now, local, p, tz, facts)
         if found is not None:
             out.append(found)
     return feedback.explain(out, fb, now, tz)
+
+
+WELL_HOLDS = dt.timedelta(hours=24)  # a call reaching the elder counts for a day at most
+
+
+def reached_since(last: dt.datetime | None, well_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether someone reaching the elder (``Facts.well_at``) is the latest sign of life: after
+    the last one the sensors saw, not in the future, and within ``WELL_HOLDS``."""
+    if well_at is None or well_at > now or now - well_at > WELL_HOLDS:
+        return False
+    return last is None or well_at > last

@@ -26,6 +26,10 @@ class Facts:
     # outcome), from the alerts table through ``repository.ElderFacts``: what
     # ``feedback.py`` widens the silence thresholds by. Empty in a replay (no operators).
     outcomes: tuple[tuple[dt.datetime, str, str], ...] = ()
+    # Someone reached the elder and found them well at this moment (a community worker's
+    # check-in call, ``repository.life_signs``): for the silence rules the quiet starts again
+    # from it. None in a replay.
+    well_at: dt.datetime | None = None
 
 
 @dataclass(slots=True)
