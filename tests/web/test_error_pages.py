@@ -13,7 +13,7 @@ from sqlalchemy import select
 from yiyang.accounts.models import User
 from yiyang.core.errors import PYDANTIC_MESSAGES, error_message, field_errors
 from yiyang.registry.models import Elder
-from yiyang.web.errors import HEADINGS, default_message, heading_for
+from yiyang.web.errors import HEADINGS, back_link, default_message, heading_for
 
 pytestmark = pytest.mark.pages
 
@@ -38,6 +38,15 @@ def test_each_status_has_a_heading_and_a_message() -> None:
     assert heading_for(404) == "Page not found" and heading_for(418) == HEADINGS[400][0]
     assert heading_for(503) == HEADINGS[500][0]
     assert default_message(599) == HEADINGS[500][1]
+
+
+@pytest.mark.unit
+def test_back_goes_only_to_our_own_pages() -> None:
+    assert back_link("http://testserver/orders/new?x=1", "testserver") == "/orders/new?x=1"
+    assert back_link("https://evil.example/orders", "testserver") is None
+    assert back_link("http://testserver//evil.example/x", "testserver") is None
+    assert back_link("javascript:alert(1)", "testserver") is None
+    assert back_link(None, "testserver") is None
 
 
 @pytest.mark.unit
@@ -114,6 +123,8 @@ def test_invalid_path_value_is_a_422_page_with_translated_reasons(client, browse
     assert page.status_code == 422 and _is_error_page(page.text, 422)
     assert "Input should be" not in page.text  # pydantic's English, replaced
     assert "Enter a whole number." in page.text
+    came = client.get("/elders/not-a-number", headers={"Referer": "http://testserver/elders?q=x"})
+    assert 'href="/elders?q=x" id="error-back"' in came.text
     api = client.get("/api/elders/not-a-number")
     assert api.status_code == 422 and api.json()["detail"]["code"] == "validation_failed"
     assert api.json()["detail"]["errors"][0]["message"] == "Enter a whole number."

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -83,9 +83,27 @@ def _is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def back_link(referer: str | None, host: str | None) -> str | None:
+    """The page the user came from, when it was one of ours (Referrer-Policy: same-origin
+    sends it only then): its path and query, for a "back" link. Never another site's address,
+    never a protocol-relative one."""
+    if not referer or not host:
+        return None
+    parts = urlsplit(referer)
+    if parts.netloc != host or parts.scheme not in ("http", "https"):
+        return None
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//"):
+        return None
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
 def _page(request: Request, error: PageError, headers: dict[str, str] | None = None) -> Response:
     template = "_error_fragment.html" if _is_htmx(request) else "error.html"
-    response = render(request, template, status_code=error.status_code, error=error)
+    back = back_link(request.headers.get("referer"), request.headers.get("host"))
+    if back == request.url.path + (f"?{request.url.query}" if request.url.query else ""):
+        back = None  # the page that failed: going back is going nowhere
+    response = render(request, template, status_code=error.status_code, error=error, back=back)
     response.headers.update(headers or {})
     return response
 
