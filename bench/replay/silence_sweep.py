@@ -7,7 +7,8 @@ the parameters *before* scoring with ``bench/replay/score.py``: on the synthetic
 leaving the scored home out (``--loho``). Not the benchmark: ``yiyang replay`` and score.py are.
 
     .venv/bin/python bench/replay/silence_sweep.py tests/fixtures/replay/synth_home.csv
-    .venv/bin/python bench/replay/silence_sweep.py /work/data/replay/*.csv --loho
+    H=$(ls /work/data/replay/*.csv | grep -v away)   # the homes, not their .away.csv
+    .venv/bin/python bench/replay/silence_sweep.py $H --loho
     # a few grid points at a time, saved, then the leave-one-home-out choice and the curve:
     .venv/bin/python bench/replay/silence_sweep.py H.csv... --axis silence_spare_days=0,1 \
         --set silence_check_margin_minutes=90 --save /tmp/sweep.json
