@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from yiyang.core.clock import now
+from yiyang.core.clock import now, today_local
 from yiyang.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import Perm
@@ -121,6 +121,8 @@ def set_day_menu(
     taken off — refused while meals of it are ordered, as is a capacity below what is ordered
     (the refusal names the meal's field, ``<meal>_dishes`` or ``<meal>_capacity``)."""
     canteen = access_canteen(session, actor, canteen_id)
+    if day < today_local():
+        raise ValidationFailed(_("The menus of past days cannot be changed."), field="form")
     existing = {
         m.meal: m
         for m in session.scalars(select(Menu).where(Menu.canteen_id == canteen.id, Menu.day == day))

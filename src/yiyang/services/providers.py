@@ -21,6 +21,8 @@ from yiyang.services.models import Caregiver, Certificate, Provider, ServiceItem
 from yiyang.services.permissions import caregiver_scope, manages_provider, provider_scope
 from yiyang.services.schemas import CaregiverCreate, CertificateCreate, ItemCreate, ProviderCreate
 from yiyang.subsidies import service as subsidies
+from yiyang.subsidies.enums import PolicyKind
+from yiyang.subsidies.models import SubsidyPolicy
 
 
 def _area_paths(session: Session, codes: Sequence[str], field: str) -> list[str]:
@@ -332,3 +334,13 @@ def set_item_active(session: Session, actor: Actor, item_id: int, active: bool) 
     item.active = active
     session.flush()
     return item
+
+
+def policy_choices(session: Session) -> Sequence[SubsidyPolicy]:
+    """The subsidy policies a catalogue line may name as paying for it (not the per-meal ones,
+    which pay canteen meals)."""
+    return session.scalars(
+        select(SubsidyPolicy)
+        .where(SubsidyPolicy.active, SubsidyPolicy.kind != PolicyKind.PER_MEAL.value)
+        .order_by(SubsidyPolicy.priority, SubsidyPolicy.id)
+    ).all()
