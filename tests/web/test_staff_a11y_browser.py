@@ -86,9 +86,9 @@ def _nav(page: Any) -> list[str]:
     )
 
 
-def _axe(page: Any, server: str, who: str, path: str) -> list[dict[str, Any]]:
+def _axe(page: Any, server: str, who: str, path: str, status: int = 200) -> list[dict[str, Any]]:
     response = page.goto(server + path)
-    assert response is not None and response.status == 200, (
+    assert response is not None and response.status == status, (
         who,
         path,
         response and response.status,
@@ -124,6 +124,8 @@ def test_every_staff_page_is_axe_clean_as_its_owner(browser, server) -> None:
                     continue
                 seen.add(path)
                 violations += _axe(page, server, username, path)
+            if username == "community":  # the error page, in the staff frame
+                violations += _axe(page, server, username, "/no-such-page", status=404)
             context.clear_cookies()
             page.close()
     finally:
