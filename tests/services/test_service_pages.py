@@ -41,6 +41,12 @@ def test_order_form_double_submit_makes_one_order(client, browser_login, session
     bad = client.post("/orders/new", data=form, follow_redirects=False)
     assert bad.status_code == 422 and "90 days" in bad.text  # too far ahead: the form says why
     form["scheduled_at"] = re.search(r'name="scheduled_at"[^>]*value="([^"]+)"', page.text).group(1)
+    quoted = client.post("/orders/new", data=form, follow_redirects=False)
+    assert quoted.status_code == 200 and 'id="confirm-order"' in quoted.text  # nothing placed yet
+    form["step"] = "confirm"
+    form["expected_self_pay_fen"] = re.search(
+        r'name="expected_self_pay_fen" value="(\d+)"', quoted.text
+    ).group(1)
     first = client.post("/orders/new", data=form, follow_redirects=False)
     second = client.post("/orders/new", data=form, follow_redirects=False)
     assert first.status_code == second.status_code == 303

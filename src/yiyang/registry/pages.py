@@ -135,6 +135,19 @@ def elder_list(request: Request, actor: Viewer, session: DB) -> Response:
     return render(request, "elders/list.html", **context)
 
 
+@router.get("/elders/choices")
+def elder_choices(request: Request, actor: Viewer, session: DB, q: str = "") -> Response:
+    """The elders matching what was typed, as radio choices named ``elder_id`` (an HTMX
+    fragment for forms that pick an elder: the order form)."""
+    return render(
+        request,
+        "elders/_choices.html",
+        q=q[:64],
+        choices=service.elder_choices(session, actor, q),
+        chosen="",
+    )
+
+
 @router.get("/elders/new")
 def elder_new(request: Request, actor: Editor, session: DB) -> Response:
     return render(

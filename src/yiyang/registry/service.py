@@ -247,6 +247,34 @@ def to_list_item(actor: Actor, e: Elder, names: dict[int, tuple[str, str]]) -> E
     )
 
 
+CHOICES_SHOWN = 8
+
+
+def elder_choices(session: Session, actor: Actor, q: str) -> list[ElderListItem]:
+    """The elders a form may choose, as typed: a name's beginning, the last four of an ID or a
+    phone — the registry's one search box, scoped and masked as the registry list is — at most
+    ``CHOICES_SHOWN``."""
+    q = q.strip()[:64]
+    if not q:
+        return []
+    rows, _total, _capped = repository.search(
+        session, actor, ElderFilters(q=q, page_size=CHOICES_SHOWN)
+    )
+    names = repository.region_names(session, {e.region_id for e in rows})
+    return [to_list_item(actor, e, names) for e in rows]
+
+
+def elder_choice(
+    session: Session, actor: Actor, elder_id: int
+) -> tuple[Elder, ElderListItem] | None:
+    """One chosen elder and it as a choice (scoped, masked), or None when the actor may not
+    read it."""
+    elder = repository.get_readable(session, actor, elder_id)
+    if elder is None:
+        return None
+    return elder, to_list_item(actor, elder, repository.region_names(session, {elder.region_id}))
+
+
 def shown_contacts(actor: Actor, elder: Elder, *, contact_phones: bool) -> list[ContactRead]:
     """The elder's emergency contacts as ``actor`` may see them: phones only where the
     ``elder.details`` mask shows contact phones, and then masked by role."""

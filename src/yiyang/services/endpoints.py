@@ -61,8 +61,10 @@ from yiyang.services.schemas import (
     OrderCreate,
     OrderDetail,
     OrderListItem,
+    OrderQuote,
     OrderRead,
     OrderTrailEntry,
+    PolicyBalance,
     ProviderCreate,
     ProviderListItem,
     ProviderRead,
@@ -179,6 +181,21 @@ def create_item(actor: StaffManager, session: DB, body: ItemCreate) -> ItemRead:
 
 
 # --- orders ---
+
+
+@router.post(
+    "/orders/quote",
+    summary="What an order would cost: the price, the subsidy's share and the elder's own",
+)
+def quote_order(actor: Placer, session: DB, body: OrderCreate) -> OrderQuote:
+    q = orders.quote(session, actor, body)
+    return OrderQuote(
+        amount_fen=q.amount_fen,
+        subsidy_fen=q.subsidy_fen,
+        self_pay_fen=q.self_pay_fen,
+        minutes_used=q.minutes_used,
+        balances=[PolicyBalance(policy=n, unit=u, balance=b) for n, u, b in q.balances],
+    )
 
 
 @router.post(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -130,6 +131,86 @@ def orderable_item(session: Session, item_id: int, elder: Elder) -> tuple[Servic
     return item, provider
 
 
+@dataclass(frozen=True)
+class Quote:
+    """What an order would cost and who pays what, as the ledger pays it (``plan_order``) on
+    the elder's balances now; ``balances`` are those balances (policy name, unit, amount)."""
+
+    amount_fen: int
+    subsidy_fen: int
+    self_pay_fen: int
+    minutes_used: int
+    balances: list[tuple[str, str, int]]
+
+
+def payment_minutes(item: ServiceItem, quantity: int) -> int:
+    """The service time an hours policy may pay for: hourly items only (as ``_pay``)."""
+    return item.duration_min * quantity if item.unit == "hour" else 0
+
+
+def _quote(
+    session: Session,
+    elder: Elder,
+    item: ServiceItem,
+    provider: Provider,
+    quantity: int,
+    at: dt.datetime,
+) -> Quote:
+    day = to_local(_local(at)).date()
+    plan = subsidies.plan_order(
+        session,
+        elder_id=elder.id,
+        provider_id=provider.id,
+        amount_fen=item.price_fen * quantity,
+        minutes=payment_minutes(item, quantity),
+        policy_ids=item.policy_ids,
+        on=day,
+    )
+    names = subsidies.policies_by_id(session, item.policy_ids)
+    rights = subsidies.entitlements(session, elder.id, item.policy_ids, day)
+    return Quote(
+        amount_fen=item.price_fen * quantity,
+        subsidy_fen=plan.subsidy_fen,
+        self_pay_fen=plan.self_pay_fen,
+        minutes_used=plan.minutes_used,
+        balances=[
+            (names[e.policy_id].name, subsidies.ledger.unit_of(e.kind), e.balance)
+            for e in sorted(rights, key=lambda e: (e.priority, e.policy_id))
+        ],
+    )
+
+
+def check_booking_time(at: dt.datetime) -> None:
+    if not (now() - dt.timedelta(minutes=5) <= _local(at) <= now() + BOOK_AHEAD):
+        raise ValidationFailed(_("Book a time from now to 90 days ahead."), field="scheduled_at")
+
+
+def quote(session: Session, actor: Actor, data: OrderCreate) -> Quote:
+    """The price, the subsidy's share and the elder's own share of an order before it is
+    placed, for an elder the actor may read (the confirmation step of the forms)."""
+    elder = access_elder(session, actor, data.elder_id)
+    item, provider = orderable_item(session, data.item_id, elder)
+    check_booking_time(data.scheduled_at)
+    return _quote(session, elder, item, provider, data.quantity, data.scheduled_at)
+
+
+def price_changed(fresh: Quote) -> Conflict:
+    return Conflict(
+        _(
+            "The price or the subsidy changed: the service now costs %(amount)s yuan, the "
+            "subsidy pays %(subsidy)s yuan and the elder pays %(self_pay)s yuan. Please confirm "
+            "again.",
+            amount=subsidies.yuan(fresh.amount_fen),
+            subsidy=subsidies.yuan(fresh.subsidy_fen),
+            self_pay=subsidies.yuan(fresh.self_pay_fen),
+        ),
+        code="price_changed",
+        amount_fen=fresh.amount_fen,
+        subsidy_fen=fresh.subsidy_fen,
+        self_pay_fen=fresh.self_pay_fen,
+    )
+
+
 def place_order(
     session: Session,
     actor: Actor,
@@ -164,21 +245,15 @@ def place_order(
             return existing, False
     item, provider = orderable_item(session, data.item_id, elder)
     at = _local(data.scheduled_at)
-    if series is None and not (now() - dt.timedelta(minutes=5) <= at <= now() + BOOK_AHEAD):
-        raise ValidationFailed(_("Book a time from now to 90 days ahead."), field="scheduled_at")
+    if series is None:
+        check_booking_time(at)
     amount = item.price_fen * data.quantity
     minutes = item.duration_min * data.quantity
-    if data.pay_with == "subsidy_only":
-        day = to_local(at).date()
-        rights = subsidies.entitlements(session, elder.id, item.policy_ids, day)
-        plan = subsidies.ledger.plan_payment(
-            elder_id=elder.id,
-            provider_id=provider.id,
-            amount_fen=amount,
-            minutes=minutes,
-            entitlements=rights,
-        )
-        if plan.self_pay_fen:
+    if data.pay_with == "subsidy_only" or data.expected_self_pay_fen is not None:
+        plan = _quote(session, elder, item, provider, data.quantity, at)
+        if data.expected_self_pay_fen not in (None, plan.self_pay_fen):
+            raise price_changed(plan)
+        if data.pay_with == "subsidy_only" and plan.self_pay_fen:
             raise Conflict(
                 _(
                     "The subsidy balance covers %(covered)s yuan of %(amount)s yuan.",

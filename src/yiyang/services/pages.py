@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from yiyang.core.auth import require
 from yiyang.core.clock import local_zone, now, to_local, today_local
@@ -27,7 +28,7 @@ from yiyang.services import dispatch, matching, orders, ratings, settlement
 from yiyang.services import repository as repo
 from yiyang.services.enums import LABELS, OrderState
 from yiyang.services.models import Caregiver, Provider, ServiceItem
-from yiyang.services.permissions import caregiver_scope, provider_scope
+from yiyang.services.permissions import caregiver_scope
 from yiyang.services.schemas import OrderCreate
 from yiyang.subsidies import reports
 from yiyang.web.actions import run_action
@@ -112,14 +113,22 @@ def board(
 
 
 @router.get("/orders/new")
-def new_order(request: Request, actor: Placer, session: DB, elder_id: Id | None = None) -> Response:
-    return _form(
-        request,
-        actor,
-        session,
-        {"elder_id": elder_id or "", "quantity": 1, "pay_with": "subsidy_first"},
-        None,
-    )
+def new_order(
+    request: Request, actor: Placer, session: DB, elder_id: Id | None = None, q: str = ""
+) -> Response:
+    values = {"elder_id": elder_id or "", "quantity": 1, "pay_with": "subsidy_first", "q": q}
+    return _form(request, actor, session, values)
+
+
+# What an order-form field must hold, beside it (never pydantic's English).
+ORDER_HINTS = {
+    "elder_id": N_("Choose the elder from the search results."),
+    "item_id": N_("Choose a service."),
+    "scheduled_at": N_("Choose the day and time of the service."),
+    "quantity": N_("A quantity from 1 to 12."),
+    "pay_with": N_("Choose how it is paid."),
+    "note": N_("At most 1000 characters."),
+}
 
 
 def _form(
@@ -127,80 +136,127 @@ def _form(
     actor: Actor,
     session: Session,
     values: dict[str, Any],
-    error: DomainError | None,
+    errors: dict[str, str] | None = None,
+    quote: orders.Quote | None = None,
+    status_code: int = 200,
 ) -> Response:
-    elder = None
-    if values.get("elder_id"):
-        from yiyang.registry.repository import get_readable
+    from yiyang.registry import service as registry
 
-        elder = get_readable(session, actor, int(values["elder_id"]))
-    rows = session.execute(
-        select(ServiceItem, Provider.name, Provider.areas)
-        .join(Provider, Provider.id == ServiceItem.provider_id)
-        .where(ServiceItem.active, Provider.status == "active", provider_scope(actor))
-        .order_by(Provider.name, ServiceItem.category, ServiceItem.id)
-    ).all()
-    # for a known elder, only providers serving the elder's community
-    items = [
-        (item, name)
-        for item, name, areas in rows
-        if elder is None or any(elder.region_path.startswith(a) for a in areas)
-    ]
+    found = None
+    choices: list[Any] = []
+    if str(values.get("elder_id") or "").isdigit():
+        found = registry.elder_choice(session, actor, int(values["elder_id"]))
+    elder = found[1] if found else None
+    if found:
+        choices = [elder]
+    elif values.get("q"):
+        choices = registry.elder_choices(session, actor, str(values["q"]))
+    items = repo.orderable_items(session, actor, found[0].region_path if found else None)
     default_at = dt.datetime.combine(today_local() + dt.timedelta(days=1), dt.time(9, 0))
     return render(
         request,
         "services/form.html",
-        status_code=422 if error else 200,
+        status_code=status_code,
         values={"scheduled_at": default_at.strftime("%Y-%m-%dT%H:%M"), **values},
         elder=elder,
+        choices=choices,
+        chosen=elder.id if elder is not None else "",
+        q=values.get("q") or "",
         items=items,
-        error=error,
+        errors=errors or {},
+        quote=quote,
         form_key=values.get("idempotency_key") or uuid.uuid4().hex,
         **_ctx(),
     )
 
 
-@router.post("/orders/new")
-def place_order(
-    request: Request,
-    actor: Placer,
-    session: DB,
-    elder_id: Annotated[int, Form()],
-    item_id: Annotated[int, Form()],
-    scheduled_at: Annotated[str, Form()],
-    idempotency_key: Annotated[str, Form()],
-    quantity: Annotated[int, Form()] = 1,
-    pay_with: Annotated[str, Form()] = "subsidy_first",
-    note: Annotated[str, Form()] = "",
-) -> Response:
-    values = {
-        "elder_id": elder_id,
-        "item_id": item_id,
-        "scheduled_at": scheduled_at,
-        "quantity": quantity,
-        "pay_with": pay_with,
-        "note": note,
-        "idempotency_key": idempotency_key,
-    }
-    try:
-        at = dt.datetime.fromisoformat(scheduled_at).replace(tzinfo=local_zone())
-        data = OrderCreate(
-            elder_id=elder_id,
-            item_id=item_id,
-            scheduled_at=at,
-            quantity=quantity,
-            pay_with=pay_with,
-            note=note or None,
-        )
-        with session.begin_nested():
-            order, _created = orders.place_order(session, actor, data, idempotency_key)
-    except DomainError as exc:
-        return _form(request, actor, session, values, exc)
-    except ValueError as exc:  # a malformed date or quantity from a hand-edited form
-        from yiyang.core.errors import ValidationFailed
+def _order_data(form: Any) -> tuple[dict[str, Any], OrderCreate | dict[str, str]]:
+    """The order form's values as typed, and the order they make — or the errors beside the
+    fields (a missing or foreign elder, a malformed time or quantity)."""
+    from pydantic import ValidationError
 
-        return _form(request, actor, session, values, ValidationFailed(str(exc).splitlines()[0]))
-    return RedirectResponse(f"/orders/{order.id}", status_code=303)
+    from yiyang.core.i18n import gettext as _
+
+    keys = ("elder_id", "q", "item_id", "scheduled_at", "quantity", "pay_with", "note")
+    values: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in keys}
+    values["idempotency_key"] = str(form.get("idempotency_key") or "")[:80]
+    try:
+        at: Any = dt.datetime.fromisoformat(values["scheduled_at"]).replace(tzinfo=local_zone())
+    except ValueError:
+        at = None
+    try:
+        data = OrderCreate(
+            elder_id=values["elder_id"] or None,
+            item_id=values["item_id"] or None,
+            scheduled_at=at,
+            quantity=values["quantity"] or 1,
+            pay_with=values["pay_with"] or "subsidy_first",
+            note=values["note"] or None,
+        )
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for e in exc.errors():
+            key = str(e["loc"][0]) if e.get("loc") else "form"
+            errors.setdefault(key, _(ORDER_HINTS.get(key, GENERIC)))
+        return values, errors
+    return values, data
+
+
+@router.post("/orders/new")
+async def place_order(request: Request, actor: Placer, session: DB) -> Response:
+    """Two steps on one form: without ``step=confirm`` the form comes back with the price, what
+    the subsidy pays and what the elder pays (nothing is placed); ``confirm`` places the order
+    at the figures shown (``expected_self_pay_fen``) or shows the new ones (409)."""
+    form = await request.form()
+    values, data = _order_data(form)
+    if not isinstance(data, OrderCreate):
+        return _form(request, actor, session, values, data, status_code=422)
+    return await run_in_threadpool(
+        _quote_or_place,
+        request,
+        actor,
+        session,
+        values,
+        data,
+        str(form.get("step") or ""),
+        str(form.get("expected_self_pay_fen") or ""),
+    )
+
+
+def _quote_or_place(
+    request: Request,
+    actor: Actor,
+    session: Session,
+    values: dict[str, Any],
+    data: OrderCreate,
+    step: str,
+    expected: str,
+) -> Response:
+    try:
+        fresh = orders.quote(session, actor, data)
+    except DomainError as exc:
+        if exc.status_code == 404:
+            exc = DomainError(exc.message, field="elder_id")
+        return _form(request, actor, session, values, _beside(exc), status_code=422)
+    if step != "confirm" or not expected.isdigit():
+        return _form(request, actor, session, values, quote=fresh)
+    confirmed = data.model_copy(update={"expected_self_pay_fen": int(expected)})
+    placed: list[Any] = []
+    refused = run_action(
+        session,
+        lambda: placed.append(
+            orders.place_order(session, actor, confirmed, values["idempotency_key"] or None)[0]
+        ),
+    )
+    if refused is not None:
+        if refused.code == "price_changed":
+            fresh = orders.quote(session, actor, data)
+        return _form(request, actor, session, values, _beside(refused), fresh, refused.status_code)
+    return RedirectResponse(f"/orders/{placed[0].id}", status_code=303)
+
+
+def _beside(exc: DomainError) -> dict[str, str]:
+    return {exc.field if exc.field in ORDER_HINTS else "form": exc.message}
 
 
 @router.get("/orders/{order_id}")

@@ -19,11 +19,12 @@ from yiyang.services.models import (
     Caregiver,
     Certificate,
     Complaint,
+    Provider,
     Rating,
     ServiceItem,
     ServiceOrder,
 )
-from yiyang.services.permissions import complaint_scope, order_scope
+from yiyang.services.permissions import complaint_scope, order_scope, provider_scope
 
 
 def readable_orders(actor: Actor) -> Select[ServiceOrder]:
@@ -255,3 +256,21 @@ def complaints(session: Session, actor: Actor, state: str = "") -> Sequence[Comp
     if state:
         stmt = stmt.where(Complaint.state == state)
     return session.scalars(stmt.order_by(Complaint.due_at, Complaint.id).limit(500)).all()
+
+
+def orderable_items(
+    session: Session, actor: Actor, region_path: str | None = None
+) -> list[tuple[ServiceItem, str]]:
+    """The active catalogue of active providers the actor may order from, with the provider's
+    name; for an elder's ``region_path``, only providers serving that community."""
+    rows = session.execute(
+        select(ServiceItem, Provider.name, Provider.areas)
+        .join(Provider, Provider.id == ServiceItem.provider_id)
+        .where(ServiceItem.active, Provider.status == "active", provider_scope(actor))
+        .order_by(Provider.name, ServiceItem.category, ServiceItem.id)
+    ).all()
+    return [
+        (item, name)
+        for item, name, areas in rows
+        if region_path is None or any(region_path.startswith(a) for a in areas)
+    ]

@@ -116,6 +116,30 @@ class OrderCreate(Input):
     idempotency_key: str | None = Field(
         default=None, max_length=80, description="or the Idempotency-Key header"
     )
+    expected_self_pay_fen: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000_000,
+        description="what the elder was shown they would pay (GET /api/orders/quote); when the "
+        "price or the subsidy changed meanwhile the order is refused with 409 price_changed "
+        "and the new figures",
+    )
+
+
+class PolicyBalance(BaseModel):
+    policy: str
+    unit: Literal["fen", "min"]
+    balance: int
+
+
+class OrderQuote(BaseModel):
+    """An order's price and who pays what, before it is placed (the same rule pays it)."""
+
+    amount_fen: int
+    subsidy_fen: int
+    self_pay_fen: int
+    minutes_used: int
+    balances: list[PolicyBalance]
 
 
 class SeriesCreate(Input):

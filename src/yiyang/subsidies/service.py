@@ -160,6 +160,28 @@ def entitlements(
     ]
 
 
+def plan_order(
+    session: Session,
+    *,
+    elder_id: int,
+    provider_id: int,
+    amount_fen: int,
+    minutes: int,
+    policy_ids: Sequence[int],
+    on: dt.date,
+) -> ledger.Payment:
+    """How an order would be paid on ``on``: the ledger's own rule (``ledger.plan_payment``) on
+    the elder's balances now. ``pay_order`` pays by it (on locked balances), the order form
+    shows it before the order is placed, so the figures confirmed are the figures charged."""
+    return ledger.plan_payment(
+        elder_id=elder_id,
+        provider_id=provider_id,
+        amount_fen=amount_fen,
+        minutes=minutes,
+        entitlements=entitlements(session, elder_id, policy_ids, on),
+    )
+
+
 def pay_order(
     session: Session,
     *,
@@ -183,12 +205,14 @@ def pay_order(
     keys = [ledger.credit(elder_id, p) for p in policy_ids]
     ids = repo.account_ids(session, keys)
     repo.lock_accounts(session, list(ids.values()))
-    plan = ledger.plan_payment(
+    plan = plan_order(
+        session,
         elder_id=elder_id,
         provider_id=provider_id,
         amount_fen=amount_fen,
         minutes=minutes,
-        entitlements=entitlements(session, elder_id, policy_ids, day),
+        policy_ids=policy_ids,
+        on=day,
     )
     if subsidy_only and plan.self_pay_fen > 0:
         raise Conflict(
