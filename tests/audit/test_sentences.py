@@ -64,12 +64,13 @@ def test_created_and_other_actions() -> None:
         entity_type="emergency_contact",
         entity_id="3",
         before=None,
-        after={"name": "女儿", "phone": "13911112222", "receives_alerts": True},
+        after={"id": 3, "name": "女儿", "phone": "13911112222", "receives_alerts": True},
         names=NAMES,
     )
     assert created.sentence == "Demo data loader created Emergency contact 3"
     assert ("Phone", "139****2222") in created.details
     assert ("Receives alerts", "yes") in created.details
+    assert "id" not in dict(created.details)  # bookkeeping, not listed
     login = describe(
         username="community",
         action="login",

@@ -103,6 +103,10 @@ FIELDS: dict[str, str] = {
     "must_change_password": N_("Must change password"),
 }
 
+# Kept in the row (the API returns them) but not listed on the page: they say nothing a reader
+# of the trail needs.
+BOOKKEEPING = frozenset({"id", "region_path", "created_at", "idempotency_key", "path"})
+
 # Fields whose values are codes with a label of their own (registry.enums.label).
 LABELLED = frozenset({"household", "gender", "status", "role", "mobility", "blood_type"})
 LABELLED_LISTS = frozenset({"categories"})
@@ -196,7 +200,11 @@ def describe(
     if entity_id:
         entity = _("%(entity)s %(id)s", entity=entity, id=entity_id)
     recorded = after if action != "delete" else before
-    details = [(field_label(k), shown_value(k, v)) for k, v in (recorded or {}).items()]
+    details = [
+        (field_label(k), shown_value(k, v))
+        for k, v in (recorded or {}).items()
+        if k not in BOOKKEEPING
+    ]
     if action == "update":
         moved = changes(before, after)
         if len(moved) == 1:
