@@ -29,4 +29,5 @@ def test_the_shown_name_is_the_display_name() -> None:
 
 def test_status_reasons_the_system_writes_are_words() -> None:
     assert status_reason("imported") == "Registered by a roll import"
+    assert status_reason("registered") == "Registered on the elder form"
     assert status_reason("搬去女儿家") == "搬去女儿家" and status_reason(None) == ""

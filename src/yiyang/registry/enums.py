@@ -67,7 +67,10 @@ def label(value: enum.Enum | str | None) -> str:
 
 
 # Reasons the system writes on a status change itself (a person's reason is their own text).
-STATUS_REASONS: dict[str, str] = {"imported": N_("Registered by a roll import")}
+STATUS_REASONS: dict[str, str] = {
+    "imported": N_("Registered by a roll import"),
+    "registered": N_("Registered on the elder form"),
+}
 
 
 def status_reason(reason: str | None) -> str:
