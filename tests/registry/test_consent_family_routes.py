@@ -58,6 +58,11 @@ FIXED = {
     "provider_id": 1,
     "token": "no-such-link",
     "tab": "profile",
+    # the home-service management pages (services/manage_pages.py): no elder data
+    "caregiver_id": 1,
+    "item_id": 1,
+    "canteen_id": 1,
+    "day": "2030-01-07",
 }
 # Required query parameters of a route.
 QUERIES = {"/api/subsidies/report": "period={period}", "/invitations/new": "elder_id={elder_id}"}
