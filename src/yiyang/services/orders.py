@@ -249,9 +249,12 @@ def place_order(
         check_booking_time(at)
     amount = item.price_fen * data.quantity
     minutes = item.duration_min * data.quantity
-    if data.pay_with == "subsidy_only" or data.expected_self_pay_fen is not None:
+    expected = (data.expected_self_pay_fen, data.expected_amount_fen)
+    if data.pay_with == "subsidy_only" or expected != (None, None):
         plan = _quote(session, elder, item, provider, data.quantity, at)
-        if data.expected_self_pay_fen not in (None, plan.self_pay_fen):
+        if data.expected_self_pay_fen not in (None, plan.self_pay_fen) or (
+            data.expected_amount_fen not in (None, plan.amount_fen)
+        ):
             raise price_changed(plan)
         if data.pay_with == "subsidy_only" and plan.self_pay_fen:
             raise Conflict(

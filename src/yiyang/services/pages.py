@@ -220,6 +220,7 @@ async def place_order(request: Request, actor: Placer, session: DB) -> Response:
         data,
         str(form.get("step") or ""),
         str(form.get("expected_self_pay_fen") or ""),
+        _fen(form.get("expected_amount_fen")),
     )
 
 
@@ -231,6 +232,7 @@ def _quote_or_place(
     data: OrderCreate,
     step: str,
     expected: str,
+    amount: int | None,
 ) -> Response:
     try:
         fresh = orders.quote(session, actor, data)
@@ -240,7 +242,9 @@ def _quote_or_place(
         return _form(request, actor, session, values, _beside(exc), status_code=422)
     if step != "confirm" or not expected.isdigit():
         return _form(request, actor, session, values, quote=fresh)
-    confirmed = data.model_copy(update={"expected_self_pay_fen": int(expected)})
+    confirmed = data.model_copy(
+        update={"expected_self_pay_fen": int(expected), "expected_amount_fen": amount}
+    )
     placed: list[Any] = []
     refused = run_action(
         session,
@@ -253,6 +257,10 @@ def _quote_or_place(
             fresh = orders.quote(session, actor, data)
         return _form(request, actor, session, values, _beside(refused), fresh, refused.status_code)
     return RedirectResponse(f"/orders/{placed[0].id}", status_code=303)
+
+
+def _fen(value: Any) -> int | None:
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10 else None
 
 
 def _beside(exc: DomainError) -> dict[str, str]:
@@ -552,24 +560,124 @@ def my_services(
     notification settings."""
     if actor.role not in FAMILY_SIDE:
         return RedirectResponse("/orders", status_code=303)
+    return _shown(
+        _mine_page(
+            request, actor, session, error=_page_error(request, error, minutes), linked=bool(linked)
+        ),
+        request,
+    )
+
+
+def _mine_page(
+    request: Request,
+    actor: Actor,
+    session: Session,
+    *,
+    error: str = "",
+    linked: bool = False,
+    ordering: dict[int, dict[str, Any]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The 长辈版 page; ``ordering``: an elder's order in progress (values typed, the quote to
+    confirm, errors beside the fields), shown in place in that elder's card."""
     from yiyang.registry.models import Elder
     from yiyang.registry.repository import readable
 
     elders = session.scalars(readable(actor).order_by(Elder.id).limit(5)).all()
     where = presence.presence_of(session, actor, elders)
     cards = [{**_home_card(session, actor, e), "presence": where[e.id]} for e in elders]
-    return _shown(
-        render(
-            request,
-            "services/mine.html",
-            cards=cards,
-            error=_page_error(request, error, minutes),
-            linked=bool(linked),
-            when=_when,
-            **_ctx(),
-        ),
+    return render(
         request,
+        "services/mine.html",
+        status_code=status_code,
+        cards=cards,
+        error=error,
+        linked=linked,
+        when=_when,
+        ordering=ordering or {},
+        new_key=lambda: uuid.uuid4().hex,
+        tomorrow=today_local() + dt.timedelta(days=1),
+        SLOTS=ORDER_SLOTS,
+        **_ctx(),
     )
+
+
+ORDER_SLOTS = [f"{h:02d}:00" for h in range(8, 19)]
+
+
+@router.post("/my-services/order")
+async def order_mine(request: Request, actor: Placer, session: DB) -> Response:
+    """The elder's or family's order, in two steps in the elder's card: "see the price" shows
+    the price, what the subsidy pays and what they pay; only "confirm" places it."""
+    if actor.role not in FAMILY_SIDE:
+        return RedirectResponse("/orders/new", status_code=303)
+    form = await request.form()
+    typed = {k: str(form.get(k) or "") for k in form.keys()}  # noqa: SIM118
+    day, time = typed.get("day", "").strip(), typed.get("time", "").strip()
+    typed["scheduled_at"] = f"{day}T{time}" if day and time else ""
+    values, data = _order_data(typed)
+    values.update(day=day, time=time)
+    elder_id = int(values["elder_id"]) if values["elder_id"].isdigit() else 0
+    if not isinstance(data, OrderCreate):
+        return _mine_page(
+            request,
+            actor,
+            session,
+            ordering={elder_id: {"values": values, "errors": data}},
+            status_code=422,
+        )
+    return await run_in_threadpool(
+        _quote_or_place_mine,
+        request,
+        actor,
+        session,
+        values,
+        data,
+        typed.get("step", ""),
+        typed.get("expected_self_pay_fen", ""),
+        _fen(typed.get("expected_amount_fen")),
+    )
+
+
+def _quote_or_place_mine(
+    request: Request,
+    actor: Actor,
+    session: Session,
+    values: dict[str, Any],
+    data: OrderCreate,
+    step: str,
+    expected: str,
+    amount: int | None,
+) -> Response:
+    def again(errors: dict[str, str], quote: orders.Quote | None, status: int) -> Response:
+        state = {"values": values, "errors": errors, "quote": quote}
+        return _mine_page(
+            request, actor, session, ordering={data.elder_id: state}, status_code=status
+        )
+
+    try:
+        fresh = orders.quote(session, actor, data)
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        return again(_beside(exc), None, 422)
+    if step != "confirm" or not expected.isdigit():
+        return again({}, fresh, 200)
+    confirmed = data.model_copy(
+        update={"expected_self_pay_fen": int(expected), "expected_amount_fen": amount}
+    )
+    placed: list[Any] = []
+    refused = run_action(
+        session,
+        lambda: placed.append(
+            orders.place_order(session, actor, confirmed, values["idempotency_key"] or None)[0]
+        ),
+    )
+    if refused is not None:
+        if refused.code == "price_changed":
+            fresh = orders.quote(session, actor, data)
+        return again(_beside(refused), fresh, refused.status_code)
+    return RedirectResponse(f"/my-services#order-{placed[0].id}", status_code=303)
 
 
 def _when(value: dt.datetime) -> str:
@@ -616,6 +724,9 @@ def _home_card(session: Session, actor: Actor, elder: Any) -> dict[str, Any]:
             1 for r in week if to_local(r.ServiceOrder.scheduled_at).date() == today
         ),
         "contact": home.own_contact(session, actor, elder.id) if family else None,
+        "items": repo.orderable_items(session, actor, elder.region_path)
+        if actor.can(Perm.PLACE_ORDERS)
+        else [],
     }
 
 

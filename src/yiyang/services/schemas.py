@@ -124,6 +124,12 @@ class OrderCreate(Input):
         "price or the subsidy changed meanwhile the order is refused with 409 price_changed "
         "and the new figures",
     )
+    expected_amount_fen: int | None = Field(
+        default=None,
+        ge=0,
+        le=100_000_000,
+        description="the price that was shown; refused like expected_self_pay_fen when it changed",
+    )
 
 
 class PolicyBalance(BaseModel):
