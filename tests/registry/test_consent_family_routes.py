@@ -63,6 +63,7 @@ FIXED = {
     "item_id": 1,
     "canteen_id": 1,
     "day": "2030-01-07",
+    "policy_id": 1,  # subsidy policies (subsidies/pages.py): no elder data
 }
 # Required query parameters of a route.
 QUERIES = {"/api/subsidies/report": "period={period}", "/invitations/new": "elder_id={elder_id}"}
