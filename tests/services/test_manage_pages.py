@@ -16,11 +16,20 @@ from yiyang.accounts.models import User
 from yiyang.accounts.service import actor_for
 from yiyang.audit.models import AuditEvent
 from yiyang.core.clock import today_local
+from yiyang.core.errors import Conflict, ValidationFailed
 from yiyang.regions.models import Region
+from yiyang.registry.models import Elder
 from yiyang.services import meals, providers
 from yiyang.services.manage_pages import split_list, yuan_to_fen
 from yiyang.services.models import Canteen, Caregiver, Certificate, Menu, Provider, ServiceItem
-from yiyang.services.schemas import CanteenCreate, CaregiverCreate, ItemCreate, ProviderCreate
+from yiyang.services.schemas import (
+    CanteenCreate,
+    CaregiverCreate,
+    ItemCreate,
+    MealOrderCreate,
+    MenuCreate,
+    ProviderCreate,
+)
 
 pytestmark = pytest.mark.pages
 
@@ -557,3 +566,32 @@ def test_regions_offered_for_a_caregiver_lie_within_the_provider_areas(session) 
     offered = providers.area_choices(session, _actor(session, "provider"), provider)
     assert offered and all(any(r.path.startswith(a) for a in provider.areas) for r in offered)
     assert session.scalar(select(Region.id).where(Region.code == STREET)) in {r.id for r in offered}
+
+
+def test_a_booked_meal_stays_on_the_menu_and_above_its_bookings(session) -> None:
+    """Taking off a meal with orders, or offering fewer than are booked, is refused beside the
+    meal's field; the day's other meals are not touched."""
+    provider = _actor(session, "provider")
+    community = _actor(session, "community")
+    canteen = session.scalars(select(Canteen).where(Canteen.provider_id == 1)).first()
+    day = today_local() + dt.timedelta(days=20)
+    lunch = MenuCreate(day=day, meal="lunch", dishes=["面"], price_fen=1200, capacity=50)
+    (menu,) = meals.set_day_menu(session, provider, canteen.id, day, {"lunch": lunch})
+    elder = session.scalar(
+        select(Elder.id)
+        .where(Elder.region_path == community.region_path, Elder.status == "active")
+        .limit(1)
+    )
+    meals.order_meal(session, community, MealOrderCreate(elder_id=elder, menu_id=menu.id))
+    with pytest.raises(Conflict) as gone:
+        meals.set_day_menu(session, provider, canteen.id, day, {"lunch": None})
+    assert gone.value.field == "lunch_dishes"
+    fewer = lunch.model_copy(update={"capacity": 0})
+    with pytest.raises(ValidationFailed) as low:
+        meals.set_day_menu(session, provider, canteen.id, day, {"lunch": fewer})
+    assert low.value.field == "lunch_capacity"
+    with pytest.raises(ValidationFailed) as other_day:
+        meals.set_day_menu(
+            session, provider, canteen.id, day + dt.timedelta(days=1), {"lunch": lunch}
+        )
+    assert other_day.value.field == "lunch_dishes"
