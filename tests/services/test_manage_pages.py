@@ -22,6 +22,7 @@ from yiyang.registry.models import Elder
 from yiyang.services import meals, providers
 from yiyang.services.manage_pages import split_list, yuan_to_fen
 from yiyang.services.models import Canteen, Caregiver, Certificate, Menu, Provider, ServiceItem
+from yiyang.services.permissions import manages_provider
 from yiyang.services.schemas import (
     CanteenCreate,
     CaregiverCreate,
@@ -595,3 +596,29 @@ def test_a_booked_meal_stays_on_the_menu_and_above_its_bookings(session) -> None
             session, provider, canteen.id, day + dt.timedelta(days=1), {"lunch": lunch}
         )
     assert other_day.value.field == "lunch_dishes"
+
+
+@pytest.mark.parametrize(
+    "username", ["admin", "district", "street", "community", "provider", "caregiver", "family"]
+)
+def test_managed_providers_are_those_each_role_manages(session, username: str) -> None:
+    """The SQL scope of the management pages keeps exactly the providers ``manages_provider``
+    allows: an admin all, a district officer its district's, a provider admin its own, the
+    rest none — a provider registered in another district included."""
+    session.add(
+        Provider(
+            name="外区服务商",
+            licence_no="ELSEWHERE-1",
+            contact_name="外",
+            contact_phone="13900000000",
+            region_path="/999999000000/",
+            areas=["/999999000000/"],
+        )
+    )
+    session.flush()
+    actor = _actor(session, username)
+    everyone = session.scalars(select(Provider)).all()
+    shown = {p.id for p in providers.managed_providers(session, actor)}
+    assert shown == {p.id for p in everyone if manages_provider(actor, p)}
+    expected = {"admin": len(everyone), "district": len(everyone) - 1, "provider": 1}
+    assert len(shown) == expected.get(username, 0)

@@ -67,6 +67,17 @@ def caregiver_scope(actor: Actor) -> ColumnElement[bool]:
     return false()
 
 
+def managed_provider_scope(actor: Actor) -> ColumnElement[bool]:
+    """The providers an actor manages, as SQL (``manages_provider`` row by row): a provider
+    admin its own; an officer who registers providers those registered in their jurisdiction."""
+    if actor.role is Role.PROVIDER_ADMIN:
+        return Provider.id == actor.provider_id if actor.provider_id else false()
+    scope = region_scope_path(actor)
+    if scope is None or not actor.can(Perm.MANAGE_PROVIDERS):
+        return false()
+    return true() if scope == "/" else Provider.region_path.startswith(scope, autoescape=True)
+
+
 def manages_provider(actor: Actor, provider: Provider) -> bool:
     """A provider's own admin, or the district that registered it."""
     if actor.role is Role.PROVIDER_ADMIN:

@@ -18,7 +18,12 @@ from yiyang.core.scoping import Actor, region_scope_path
 from yiyang.regions.models import Region
 from yiyang.regions.repository import by_code, within
 from yiyang.services.models import Caregiver, Certificate, Provider, ServiceItem
-from yiyang.services.permissions import caregiver_scope, manages_provider, provider_scope
+from yiyang.services.permissions import (
+    caregiver_scope,
+    managed_provider_scope,
+    manages_provider,
+    provider_scope,
+)
 from yiyang.services.schemas import CaregiverCreate, CertificateCreate, ItemCreate, ProviderCreate
 from yiyang.subsidies import service as subsidies
 from yiyang.subsidies.enums import PolicyKind
@@ -77,13 +82,7 @@ def access_provider(session: Session, actor: Actor, provider_id: int | None) -> 
 
 def managed_providers(session: Session, actor: Actor) -> Sequence[Provider]:
     """The providers registered in the actor's jurisdiction (a provider admin: its own)."""
-    stmt = select(Provider).where(provider_scope(actor))
-    if actor.role is not Role.PROVIDER_ADMIN:
-        scope = region_scope_path(actor)
-        if scope is None or not actor.can(Perm.MANAGE_PROVIDERS):
-            stmt = stmt.where(false())
-        elif scope != "/":
-            stmt = stmt.where(Provider.region_path.startswith(scope, autoescape=True))
+    stmt = select(Provider).where(managed_provider_scope(actor))
     return session.scalars(stmt.order_by(Provider.name, Provider.id)).all()
 
 
