@@ -16,7 +16,6 @@ from yiyang.core.auth import require
 from yiyang.core.clock import today_local
 from yiyang.core.db import DB
 from yiyang.core.errors import DomainError
-from yiyang.core.i18n import N_
 from yiyang.core.i18n import gettext as _
 from yiyang.core.roles import REGION_SCOPED, Perm, Role
 from yiyang.core.scoping import Actor
@@ -26,7 +25,6 @@ from yiyang.subsidies import policies, reports
 from yiyang.subsidies.enums import LABELS, CarryOver, PolicyKind
 from yiyang.subsidies.models import SubsidyPolicy
 from yiyang.web.actions import run_action
-from yiyang.web.nav import NavEntry, needs, register_nav
 from yiyang.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -48,15 +46,6 @@ def report_page(
 
 # --- subsidy policies: district officers manage their district's, region staff read ---------
 
-register_nav(
-    NavEntry(
-        "subsidy-policies",
-        "/subsidies/policies",
-        N_("Subsidy policies"),
-        needs(Perm.MANAGE_SUBSIDIES),
-        64,
-    ),
-)
 Manager = Annotated[Actor, Depends(require(Perm.MANAGE_SUBSIDIES))]
 
 
