@@ -65,6 +65,9 @@ class Perm(enum.StrEnum):
     # Say an elder is away or back and plan absences (presence): the elder, their family, and
     # region staff who may edit the elder there.
     MARK_AWAY = "can_mark_away"
+    # The region tree of the holder's area: add, rename and retire streets and communities, load
+    # the official division list (district officers; street officers keep the district's tree).
+    MANAGE_REGIONS = "can_manage_regions"
 
 
 # Roles whose scope is a region subtree; the others see only elders linked to them.
@@ -87,7 +90,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
         | _ORDERING
         | {Perm.HANDLE_COMPLAINTS, Perm.MANAGE_PROVIDERS, Perm.MANAGE_SUBSIDIES}
         | {Perm.VIEW_SETTLEMENT, Perm.VIEW_OVERVIEW, Perm.VIEW_CHECK_INS}
-        | {Perm.MARK_AWAY}
+        | {Perm.MARK_AWAY, Perm.MANAGE_REGIONS}
     ),
     Role.STREET_OFFICER: frozenset(
         _STAFF
