@@ -174,3 +174,24 @@ def test_check_terms_is_pure() -> None:
         {"kind": "hours", "monthly_amount": "2.5", "per_meal": "x"}, []
     )
     assert body["monthly_amount"] == 150 and "per_meal_fen" in errors
+
+
+def test_the_api_shares_the_rules(client, login, session) -> None:
+    district, street, family = login("district"), login("street"), login("family")
+    body = {"code": "API-1", "name": "接口补贴", "kind": "credit", "starts_on": "2026-01-01"}
+    r = client.post("/api/subsidies/policies", json=body, headers=district.headers)
+    assert r.status_code == 422 and r.json()["detail"]["field"] == "monthly_amount"
+    body["monthly_amount"] = 30000
+    r = client.post("/api/subsidies/policies", json=body, headers=district.headers)
+    assert r.status_code == 201, r.text
+    again = client.post("/api/subsidies/policies", json=body, headers=district.headers)
+    assert again.status_code == 422 and again.json()["detail"]["field"] == "code"
+    assert (
+        client.post(
+            "/api/subsidies/policies", json={**body, "code": "API-2"}, headers=street.headers
+        ).status_code
+        == 403
+    )
+    listed = client.get("/api/subsidies/policies", headers=street.headers).json()
+    assert "API-1" in {p["code"] for p in listed}
+    assert client.get("/api/subsidies/policies", headers=family.headers).json() == []

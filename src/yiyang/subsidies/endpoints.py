@@ -6,18 +6,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 
 from yiyang.core.auth import require
 from yiyang.core.db import DB
-from yiyang.core.errors import Conflict
-from yiyang.core.i18n import gettext as _
+from yiyang.core.errors import ValidationFailed
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor
 from yiyang.core.types import Id
 from yiyang.registry.service import access_elder
-from yiyang.subsidies import reports, service
-from yiyang.subsidies.models import SubsidyPolicy
+from yiyang.subsidies import policies, reports, service
 from yiyang.subsidies.schemas import (
     MONTH_PATTERN,
     BalanceRead,
@@ -33,20 +30,18 @@ Manager = Annotated[Actor, Depends(require(Perm.MANAGE_SUBSIDIES))]
 Viewer = Annotated[Actor, Depends(require(Perm.VIEW_SUBSIDIES))]
 
 
-@router.get("/policies", summary="Subsidy policies")
+@router.get("/policies", summary="Subsidy policies applying in the caller's area")
 def list_policies(actor: Viewer, session: DB) -> list[PolicyRead]:
-    rows = session.scalars(select(SubsidyPolicy).order_by(SubsidyPolicy.id))
-    return [PolicyRead.model_validate(p) for p in rows]
+    return [PolicyRead.model_validate(p) for p in policies.list_policies(session, actor)]
 
 
-@router.post("/policies", status_code=201, summary="Create a subsidy policy")
+@router.post("/policies", status_code=201, summary="Create a subsidy policy of your district")
 def create_policy(actor: Manager, session: DB, body: PolicyCreate) -> PolicyRead:
-    if session.scalar(select(SubsidyPolicy.id).where(SubsidyPolicy.code == body.code)):
-        raise Conflict(_("A policy with this code already exists."))
-    policy = SubsidyPolicy(**body.model_dump(), region_path=actor.region_path)
-    session.add(policy)
-    session.flush()
-    return PolicyRead.model_validate(policy)
+    errors = policies.check_terms(body)
+    if errors:
+        field = next(iter(errors))
+        raise ValidationFailed(errors[field], field=field, fields=errors)
+    return PolicyRead.model_validate(policies.create_policy(session, actor, body))
 
 
 @router.post("/months/open", summary="Expire what does not carry over; allocate the month")
