@@ -33,6 +33,7 @@ from yiyang.pipeline.transports import http as ingest_api
 from yiyang.presence import endpoints as presence_api
 from yiyang.presence import pages as presence_pages
 from yiyang.regions import endpoints as regions_api
+from yiyang.regions import pages as regions_pages
 from yiyang.registry import endpoints as registry_api
 from yiyang.registry import pages as registry_pages
 from yiyang.services import endpoints as services_api
@@ -134,6 +135,7 @@ ROUTERS = (
     registry_pages.router,
     audit_pages.router,
     devices_pages.router,
+    regions_pages.router,
     alarms_pages.router,
     console_pages.router,
     services_pages.router,
