@@ -19,6 +19,7 @@ from yiyang.core.audit_models import AuditEvent
 from yiyang.core.clock import now
 from yiyang.core.migrate import upgrade
 from yiyang.devices.models import Device, VitalReading
+from yiyang.registry.models import Elder
 from yiyang.services.models import OrderEvent, ServiceOrder
 
 pytestmark = pytest.mark.unit
@@ -142,3 +143,26 @@ def test_same_seed_same_history(history: Engine, tmp_path: Path) -> None:
     # times are relative to today: compare the shape (states per day offset, alert outcomes)
     assert Counter(s for _, s in first[0]) == Counter(s for _, s in second[0])
     assert first[1] == second[1]
+
+
+def test_the_community_worker_has_check_ins_and_the_family_elder_is_away(history: Engine) -> None:
+    from yiyang.checkins.models import CheckInTask
+    from yiyang.presence.models import Absence
+
+    with history.connect() as c:
+        states = Counter(c.scalars(select(CheckInTask.state)))
+        overdue = c.scalar(
+            select(func.count())
+            .select_from(CheckInTask)
+            .where(CheckInTask.state == "open", CheckInTask.due_at < now())
+        )
+        away = c.execute(select(Absence.until, Absence.ended_at)).all()
+        community = c.scalar(select(User.region_path).where(User.username == "community"))
+        elders = c.scalar(
+            select(func.count()).select_from(Elder).where(Elder.region_path.startswith(community))
+        )
+    # one quiet home each, as many as the community has (four in `make run`'s district)
+    assert sum(states.values()) == min(4, elders) and states["open"] >= 1
+    if elders >= 4:
+        assert states["open"] == 3 and states["done"] == 1 and overdue == 1
+    assert len(away) == 1 and away[0].until is not None and away[0].ended_at is None

@@ -27,6 +27,8 @@ from yiyang.alarms import service as alerts
 from yiyang.alarms.enums import AlertType, Outcome, Severity
 from yiyang.alarms.models import Alert
 from yiyang.alarms.repository import ParamsCache
+from yiyang.checkins import service as checkins
+from yiyang.checkins.enums import CallOutcome
 from yiyang.console import repository as console_repo
 from yiyang.console import service as console
 from yiyang.console.schemas import (
@@ -44,6 +46,8 @@ from yiyang.core.roles import Role
 from yiyang.core.scoping import Actor
 from yiyang.devices.enums import DeviceType
 from yiyang.devices.models import Device, VitalReading
+from yiyang.presence import service as presence
+from yiyang.presence.schemas import AwayCreate
 from yiyang.registry.models import Elder
 from yiyang.services import dispatch as assigning
 from yiyang.services import orders
@@ -90,12 +94,20 @@ def install(session: Session, days: int, seed: int) -> dict[str, int]:
     ahead = _week_ahead(session, rnd, people, now)
     raised = _alarms(session, rnd, people, start, now)
     readings = _readings(session, rnd, now, days)
+    tasks = _check_ins(session, rnd, people, now)
+    _away(session, people, now)
     for period in months[:-1]:  # the month's statements, as the district settles them
         first = dt.datetime.strptime(period + "-01", "%Y-%m-%d").replace(tzinfo=local_zone())
         with clock.at((first + dt.timedelta(days=32)).replace(day=1, hour=2)):
             settle(session, period)
     session.flush()
-    return {"orders": done, "booked_ahead": ahead, "alerts": raised, "readings": readings}
+    return {
+        "orders": done,
+        "booked_ahead": ahead,
+        "alerts": raised,
+        "readings": readings,
+        "check_ins": tasks,
+    }
 
 
 # -- who acts --------------------------------------------------------------------------------
@@ -556,3 +568,70 @@ def _readings(session: Session, rnd: random.Random, now: dt.datetime, days: int)
                 ]
     session.add_all(rows)
     return len(rows)
+
+
+# -- today's check-ins and an absence ----------------------------------------------------------
+
+_QUIET = [  # (hours quiet, minutes since the task was opened, the call already made)
+    (9.5, 20, None),
+    (11.0, 75, None),  # overdue: nobody has called yet
+    (8.0, 10, CallOutcome.UNREACHABLE),  # called a few minutes ago, no answer
+    (10.0, 150, CallOutcome.REACHED_WELL),  # done earlier today
+]
+
+
+def _check_ins(session: Session, rnd: random.Random, people: _People, now: dt.datetime) -> int:
+    """The community worker's list this morning: quiet homes to call, one overdue, one called
+    without an answer, one done — opened and called through the check-in service."""
+    worker = people.staff["community"]
+    rows = session.execute(
+        select(Elder.id, Elder.region_path)
+        .where(Elder.region_path.startswith(worker.region_path or "/-/"))
+        .order_by(Elder.household != "alone", Elder.id.desc())  # those living alone first
+        .limit(len(_QUIET))
+    ).all()
+    params = ParamsCache()
+    for (elder_id, path), (hours, age, call) in zip(rows, _QUIET, strict=False):
+        opened = now - dt.timedelta(minutes=age)
+        last = opened - dt.timedelta(hours=hours)
+        text = f"夜间起无活动（{hours:g} 小时），比近 28 天同一时段都安静"
+        finding = rules.Finding(
+            AlertType.INACTIVITY,
+            Severity.INFO,
+            f"check_in:{last.isoformat()}",
+            opened,
+            {"reason": text, "hours": hours, "last_activity": last.isoformat()},
+            repeat_counts=False,
+            episodic=True,
+            response=rules.Response.CHECK_IN,
+            reason=text,
+        )
+        with clock.at(opened):
+            tasks = checkins.open_tasks(
+                session, {elder_id: [finding]}, {elder_id: path}, params, opened
+            )
+        if call is not None and tasks:
+            at = opened + dt.timedelta(minutes=rnd.randint(3, 5))
+            with clock.at(at):
+                checkins.record_call(
+                    session,
+                    worker,
+                    tasks[0].id,
+                    call,
+                    "电话无人接听" if call is CallOutcome.UNREACHABLE else "老人在家，刚睡醒",
+                    at,
+                )
+    return len(rows)
+
+
+def _away(session: Session, people: _People, now: dt.datetime) -> None:
+    """The family's elder away at their daughter's until Sunday evening, said by the family."""
+    family = people.staff["family"]
+    elder_id = next(iter(sorted(_family_elders(session, people))), None)
+    if elder_id is None:
+        return
+    local = now.astimezone(local_zone())
+    sunday = local.date() + dt.timedelta(days=(6 - local.weekday()) or 7)
+    back = dt.datetime.combine(sunday, dt.time(18), local_zone())
+    with clock.at(now - dt.timedelta(hours=3)):
+        presence.mark_away(session, family, elder_id, AwayCreate(until=back, note="去女儿家住几天"))

@@ -130,6 +130,7 @@ def load(session: Session, elders: int, seed: int, history_days: int = 0) -> dic
 # calls ("call my community worker").
 COMMUNITY_PHONE = "021-64038812"
 FAMILY_PHONE = "13900001234"
+STREET_MOBILE = "13900005678"
 
 
 def _person_phones(session: Session, users: dict[str, User]) -> None:
@@ -139,6 +140,9 @@ def _person_phones(session: Session, users: dict[str, User]) -> None:
     worker, family = users["community"], users["family"]
     if not worker.phone:
         worker.phone = COMMUNITY_PHONE
+    street = users["street"]
+    if not street.phone:
+        street.phone = STREET_MOBILE  # a staff mobile: password reset by SMS code works
     if family.phone:
         return
     elder_id = session.scalar(
