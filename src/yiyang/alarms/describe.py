@@ -33,7 +33,9 @@ TEMPLATES: dict[str, str] = {
     AlertType.WATER_RUNNING: N_("Water running for {hours} h ({litres_per_hour} L/h)"),
     AlertType.NIGHT_DOOR: N_("Door opened at {local_time} at night"),
     AlertType.NOT_IN_BED: N_("Not back in bed by {bed_by}"),
-    AlertType.ROUTINE: N_("Usually {expected} motion events by {by}, today {actual}"),
+    AlertType.ROUTINE: N_(
+        "Usually {expected} motion events between {since} and {by}, today {actual}"
+    ),
     AlertType.OUT_TOO_LONG: N_("Went out at {out_since} and not back ({hours} h)"),
     AlertType.DEVICE_OFFLINE: N_("{device} silent for {minutes} min"),
     AlertType.LOW_BATTERY: N_("{device} battery at {battery}%"),
@@ -45,6 +47,8 @@ TEMPLATES: dict[str, str] = {
     ),
 }
 
+
+VITALS_WITHOUT_VALUES = N_("{metric} out of range for {readings} readings in a row")
 
 # What of an alert's ``detail`` may be shown without the elder's consent: an allowlist, so a
 # key a rule adds later is hidden until someone decides it is safe. Safe are the kind and times
@@ -124,6 +128,9 @@ def explain(alert_type: str, detail: dict[str, Any]) -> str:
     values.setdefault("zone", "-")
     if "metric" in detail:
         values["metric"] = gettext(METRIC_LABELS.get(detail["metric"], detail["metric"]))
+        if not detail.get("values") and alert_type == AlertType.VITALS:
+            # the readings withheld (no monitoring consent, or not shared with this reader)
+            return gettext(VITALS_WITHOUT_VALUES).format(**values)
         vals = detail.get("values", [])
         numbers = ", ".join("/".join(map(str, v)) if isinstance(v, list) else str(v) for v in vals)
         values["values"] = f"{numbers} {vital_unit(str(detail['metric']))}".strip()
@@ -152,6 +159,7 @@ TRAIL_LABELS = {
     "handed_over": N_("handed over"),
     "call": N_("call logged"),
     "dispatch": N_("responder sent"),
+    "stand_down": N_("told they are no longer needed"),
     "arrived": N_("responder arrived"),
     "request_120": N_("120 requested"),
 }
