@@ -107,7 +107,7 @@ def find_elders(
     with whether binding would pass the consent check."""
     _manageable(actor, device)
     q = q.strip()
-    if not q:
+    if not q or "\x00" in q:  # no elder's name holds a NUL: nothing to find (not a crash)
         return []
     rows, _total, _capped = elders.search(session, actor, ElderFilters(q=q[:64], page_size=8))
     names = elders.region_names(session, {e.region_id for e in rows})

@@ -255,7 +255,7 @@ def elder_choices(session: Session, actor: Actor, q: str) -> list[ElderListItem]
     phone — the registry's one search box, scoped and masked as the registry list is — at most
     ``CHOICES_SHOWN``."""
     q = q.strip()[:64]
-    if not q:
+    if not q or "\x00" in q:  # no elder's name holds a NUL: nothing to find (not a crash)
         return []
     rows, _total, _capped = repository.search(
         session, actor, ElderFilters(q=q, page_size=CHOICES_SHOWN)
