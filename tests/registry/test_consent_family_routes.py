@@ -67,6 +67,7 @@ FIXED = {
     # check-in tasks and user accounts: the family holds neither permission (403)
     "task_id": 1,
     "user_id": 1,
+    "region_id": 1,  # the region tree pages (regions/pages.py): no elder data
 }
 # Required query parameters of a route.
 QUERIES = {"/api/subsidies/report": "period={period}", "/invitations/new": "elder_id={elder_id}"}

@@ -21,13 +21,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy import ColumnElement, Select, false, func, select, true
+from sqlalchemy.orm import Session
 
 from yiyang.accounts.models import User, UserElderLink
 from yiyang.core import scoping
 from yiyang.core.masking import mask_id_number, mask_phone
 from yiyang.core.roles import REGION_SCOPED, Perm, Role
 from yiyang.core.scoping import Actor, region_scope_path, within_path
+from yiyang.regions import service as regions_service
 from yiyang.registry.models import Elder
 
 # Masking rules this domain registers (``core.scoping.mask_rule(name)(actor, value)``).
@@ -74,7 +76,19 @@ def readable_elder_id(actor: Actor, elder_id: Any) -> ColumnElement[bool]:
     return elder_id.in_(readable_ids(actor))
 
 
+def elders_by_region(session: Session, actor: Actor) -> dict[int, int]:
+    """Elders per region id among those ``actor`` may read: one grouped query (the counts of
+    the region tree page, registered into ``regions.service``)."""
+    rows = session.execute(
+        select(Elder.region_id, func.count())
+        .where(scoping.elder_scope(actor))
+        .group_by(Elder.region_id)
+    )
+    return {region_id: n for region_id, n in rows}
+
+
 def register() -> None:
+    regions_service.register_elder_counter(elders_by_region)
     scoping.register_row_rule(scoping.ELDERS, readable_elders)
     scoping.register_row_rule(scoping.ELDER_IDS, readable_elder_id)
     scoping.register_mask_rule(MASK_ID_NUMBER, shown_id_number)
