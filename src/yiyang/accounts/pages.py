@@ -27,6 +27,7 @@ from yiyang.core.errors import Conflict, DomainError, Forbidden, TooManyAttempts
 from yiyang.core.i18n import N_
 from yiyang.core.i18n import gettext as _
 from yiyang.core.scoping import Actor
+from yiyang.core.types import NO_NUL
 from yiyang.web.actions import run_action
 from yiyang.web.templating import render
 
@@ -108,7 +109,7 @@ def login_page(request: Request, next: str | None = None, notice: str | None = N
 @router.post("/login")
 async def login_submit(
     request: Request,
-    username: Annotated[str, Form()],
+    username: Annotated[str, Form(pattern=NO_NUL)],
     password: Annotated[str, Form()],
     next: Annotated[str | None, Form()] = None,
     csrf_token: Annotated[str, Form()] = "",
@@ -412,7 +413,7 @@ def forgot_page(request: Request) -> Response:
 @router.post("/login/forgot")
 async def forgot_submit(
     request: Request,
-    username: Annotated[str, Form(max_length=64)] = "",
+    username: Annotated[str, Form(max_length=64, pattern=NO_NUL)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     if not _login_csrf_ok(request, csrf_token):
@@ -436,7 +437,7 @@ async def forgot_submit(
 @router.post("/login/forgot/verify")
 async def forgot_verify(
     request: Request,
-    username: Annotated[str, Form(max_length=64)] = "",
+    username: Annotated[str, Form(max_length=64, pattern=NO_NUL)] = "",
     code: Annotated[str, Form(max_length=16)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
     password2: Annotated[str, Form(max_length=256)] = "",
