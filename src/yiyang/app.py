@@ -36,6 +36,7 @@ from yiyang.regions import endpoints as regions_api
 from yiyang.regions import pages as regions_pages
 from yiyang.registry import endpoints as registry_api
 from yiyang.registry import pages as registry_pages
+from yiyang.registry import synonym_pages
 from yiyang.services import endpoints as services_api
 from yiyang.services import manage_pages as services_manage_pages
 from yiyang.services import pages as services_pages
@@ -133,6 +134,7 @@ ROUTERS = (
     checkins_api.router,
     accounts_pages.router,
     registry_pages.router,
+    synonym_pages.router,
     audit_pages.router,
     devices_pages.router,
     regions_pages.router,

@@ -52,6 +52,7 @@ from yiyang.registry.schemas import (
     StatusChangeRead,
     SynonymCreate,
 )
+from yiyang.registry.synonyms import check_addition as check_synonym
 from yiyang.registry.synonyms import key as synonym_key
 
 
@@ -415,6 +416,9 @@ def list_synonyms(session: Session, actor: Actor) -> Sequence[RegistrySynonym]:
 def add_synonym(session: Session, actor: Actor, data: SynonymCreate) -> RegistrySynonym:
     """Add (or re-point) a wording for the actor's area. Audited (``RegistrySynonym``)."""
     scope = _synonym_scope(actor)
+    clash = check_synonym(data.kind, data.wording, data.value)
+    if clash:
+        raise ValidationFailed(clash, field="wording")
     wording = synonym_key(data.wording)
     row = session.scalar(
         select(RegistrySynonym).where(

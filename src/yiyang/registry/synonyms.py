@@ -10,6 +10,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from yiyang.core.i18n import gettext as _
 from yiyang.registry.enums import (
     CATEGORY_ALIASES,
     GENDER_ALIASES,
@@ -17,6 +18,7 @@ from yiyang.registry.enums import (
     Category,
     Gender,
     Household,
+    label,
 )
 from yiyang.registry.validation import normalize
 
@@ -148,3 +150,19 @@ VALUES: dict[SynonymKind, frozenset[str] | None] = {
     SynonymKind.CATEGORY: frozenset(c.value for c in Category),
     SynonymKind.RELATION: None,  # free text
 }
+
+
+def check_addition(kind: SynonymKind, wording: str, value: str) -> str | None:
+    """Why a district may not add ``wording`` → ``value`` to the ``kind`` table (None when it
+    may): a wording the package ships is not redefined (every district reads it alike), nor
+    added again with its shipped value. Pure."""
+    shipped = Synonyms.default().table(kind).get(key(wording))
+    if shipped is None:
+        return None
+    if shipped == value:
+        return _("%(wording)s is shipped with this value already.", wording=wording)
+    return _(
+        "%(wording)s is a shipped wording for %(value)s; a district cannot change it.",
+        wording=wording,
+        value=label(shipped),
+    )
