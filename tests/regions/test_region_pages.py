@@ -155,6 +155,7 @@ def test_the_upload_dry_run_changes_nothing_then_the_list_is_loaded(
     )
     assert checked.status_code == 200, checked.text
     assert "19 rows: 3 new, 0 renamed, 16 unchanged." in checked.text
+    assert "310104003041" in checked.text and "高安路第一居委会" in checked.text
     assert session.scalar(select(func.count()).select_from(Region)) == regions
     assert session.scalar(select(func.count()).select_from(AuditEvent)) == audits
     creates = _audits(session, "create")

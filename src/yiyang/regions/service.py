@@ -49,6 +49,9 @@ class LoadResult:
     created: int = 0
     renamed: int = 0
     unchanged: int = 0
+    # what changed, for the upload page's report: (code, name) created, (code, old, new) renamed
+    new: list[tuple[str, str]] = field(default_factory=list)
+    renames: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def level_of(code: str) -> RegionLevel:
@@ -114,6 +117,7 @@ def load_divisions(session: Session, rows: list[Division]) -> LoadResult:
         region = existing.get(row.code)
         if region is not None:
             if region.name != row.name:
+                result.renames.append((row.code, region.name, row.name))
                 region.name = row.name
                 result.renamed += 1
             else:
@@ -131,6 +135,7 @@ def load_divisions(session: Session, rows: list[Division]) -> LoadResult:
             )
         existing[row.code] = add_region(session, row.code, row.name, level_of(row.code), parent)
         result.created += 1
+        result.new.append((row.code, row.name))
     session.flush()
     return result
 
