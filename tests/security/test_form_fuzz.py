@@ -273,17 +273,18 @@ SEEDS: dict[str, tuple[str, ...]] = {
     "family": ("/my-services", "/account"),
     "elder": ("/my-services",),
 }
-PAGES_PER_ROLE = 20
+PAGES_PER_ROLE = 12
 
 
 def walk(client: Any, gets: list[APIRoute], posts: list[APIRoute], start: list[str]) -> list[Form]:
     """The post forms on the pages reachable from ``start``: one page per GET route template,
-    at most PAGES_PER_ROLE pages, the links a page adds to the top bar's first (the top bar
-    holds the role's other lists: they come after)."""
+    at most PAGES_PER_ROLE pages, depth first through the links a page adds to the top bar (the
+    top bar holds the role's other lists: they come last)."""
     forms: list[Form] = []
     seen: set[str] = set()
     queue, later = list(start), []
     nav: set[str] | None = None
+    first: list[str] | None = None
     pages = 0
     while (queue or later) and pages < PAGES_PER_ROLE:
         url = (queue or later).pop(0)
@@ -304,9 +305,14 @@ def walk(client: Any, gets: list[APIRoute], posts: list[APIRoute], start: list[s
             if match(posts, urlsplit(form.action).path):
                 form.page = url
                 forms.append(form)
+        if first is None:  # the top bar: the links the first two pages share
+            first = page.links
+            continue
         if nav is None:
-            nav = set(page.links)
-        queue.extend(link for link in page.links if link not in nav)
+            nav = set(first) & set(page.links)
+            queue[:0] = [link for link in first if link not in nav]
+            later.extend(link for link in first if link in nav)
+        queue[:0] = [link for link in page.links if link not in nav]  # depth first
         later.extend(link for link in page.links if link in nav)
     return forms
 
@@ -401,7 +407,8 @@ def variants(target: Target, k: int) -> Iterator[tuple[str, list[tuple[str, str]
         out = [(name, values[name]) for name in names if name in values]
         return out + [(name, v) for name, v in base if name not in values]
 
-    for shift in range(PER_FIELD):
+    # A long form's one rotation already puts every kind in some field.
+    for shift in range(PER_FIELD if len(names) <= len(KINDS) else 1):
         label = f"rotation {shift}: " + ", ".join(
             f"{name}={KINDS[(i + k + shift * 5) % n]}" for i, name in enumerate(names)
         )
@@ -416,7 +423,8 @@ def variants(target: Target, k: int) -> Iterator[tuple[str, list[tuple[str, str]
         textual = [name for name in names if kinds.get(name, "") in TEXTUAL] or names
         one = textual[k % len(textual)]
         yield f"markup in {one}", replaced({one: MARKUP})
-        yield "markup in every text field", replaced({name: MARKUP for name in textual})
+        if len(textual) > 1:
+            yield "markup in every text field", replaced({name: MARKUP for name in textual})
         long_one = names[(k + 1) % len(names)]
         yield f"100 KB in {long_one}", replaced({long_one: HOSTILE["long"]})
     yield "every field missing", []
