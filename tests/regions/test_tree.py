@@ -3,8 +3,17 @@ elders per subtree, a division list's rows outside an area."""
 
 from __future__ import annotations
 
+import pytest
+
+from yiyang.core.errors import ValidationFailed
 from yiyang.regions.models import Region, RegionLevel
-from yiyang.regions.service import Division, build_tree, check_area, check_child_code
+from yiyang.regions.service import (
+    Division,
+    build_tree,
+    check_area,
+    check_child_code,
+    check_name,
+)
 
 
 def test_a_street_code_sits_under_its_district() -> None:
@@ -50,3 +59,10 @@ def test_rows_outside_the_area() -> None:
     assert check_area(rows, "/310104000000/") == ["310105000000"]
     assert check_area(rows, "/") == []
     assert check_area(rows, "/310104000000/310104003000/") == ["310104000000", "310105000000"]
+
+
+def test_a_name_is_kept_normalised_and_without_control_characters() -> None:
+    assert check_name(" 天平路街道　") == "天平路街道"
+    for bad in ("", " ", "x" * 65, "a\x00b", "a\u202eb", "a\u200bb"):
+        with pytest.raises(ValidationFailed):
+            check_name(bad)

@@ -230,6 +230,10 @@ def check_name(name: str) -> str:
     text = unicodedata.normalize("NFKC", name).strip()
     if not text or len(text) > 64:
         raise ValidationFailed(_("The name must have 1 to 64 characters."), field="name")
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Cf") for c in text):
+        raise ValidationFailed(
+            _("The name may not contain control or invisible characters."), field="name"
+        )
     return text
 
 
