@@ -6,6 +6,7 @@ code), the provider's caregivers, and the monthly settlement."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from typing import Annotated, Any
 
@@ -466,6 +467,16 @@ def my_jobs(
     return _shown(page, request)
 
 
+def _coordinate(value: str, limit: float) -> float | None:
+    """A position the phone sent, or None when it sent none or nothing usable (then the visit
+    is recorded without one and flagged, as when the phone gives no position)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and abs(number) <= limit else None
+
+
 @router.post("/my-jobs/{order_id}/{action}")
 def job_action(
     actor: Deliverer,
@@ -477,8 +488,7 @@ def job_action(
     code: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    la = float(lat) if lat else None
-    lo = float(lon) if lon else None
+    la, lo = _coordinate(lat, 90), _coordinate(lon, 180)
     ops = {
         "accept": lambda: orders.accept(session, actor, order_id),
         "decline": lambda: orders.decline(session, actor, order_id, reason or "—"),
