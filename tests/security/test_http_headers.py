@@ -23,6 +23,7 @@ from yiyang.console.models import Dispatch
 from yiyang.core.config import get_settings
 from yiyang.devices.models import Device
 from yiyang.notifications.models import Notification
+from yiyang.regions.models import Region
 from yiyang.services.models import ServiceOrder
 from yiyang.web.security import content_disposition, content_security_policy, tile_source
 
@@ -157,6 +158,16 @@ def test_every_page_sends_the_policy_and_carries_no_inline_code(
         "order_id": session.scalar(select(ServiceOrder.id).order_by(ServiceOrder.id)),
         "token": responder_token(client, login, ids["inside"], session),
         "user_id": session.scalar(select(User.id).where(User.username == "volunteer")),
+        "region_id": session.scalar(select(Region.id).order_by(Region.id)),
+        # the management pages (providers, caregivers, catalogue, canteens, subsidy policies)
+        # and check-in tasks: the demo's first of each, or a 404 page (headers all the same)
+        "provider_id": 1,
+        "caregiver_id": 1,
+        "item_id": 1,
+        "canteen_id": 1,
+        "day": "2030-01-07",
+        "policy_id": 1,
+        "task_id": 1,
     }
     tokens = {u: login(u).headers for u in USERS}
     pages = [
