@@ -238,9 +238,14 @@ def record(
 
 
 def record_many(
-    session: Session, rows: Iterable[dict[str, Any]], common: dict[str, Any] | None = None
+    session: Session,
+    rows: Iterable[dict[str, Any]],
+    common: dict[str, Any] | None = None,
+    *,
+    binary: bool = False,
 ) -> None:
-    """Bulk audit rows; ``common`` holds the columns every row shares (an ``event_row``)."""
+    """Bulk audit rows; ``common`` holds the columns every row shares (an ``event_row``).
+    ``binary``: the values have the columns' types (``core.bulk.insert_rows``)."""
     batch = list(rows)
     if batch:
         from yiyang.core.bulk import insert_rows
@@ -248,4 +253,4 @@ def record_many(
         table = AuditEvent.__table__
         assert isinstance(table, Table)
         fixed = {k: v for k, v in (common or {}).items() if k not in batch[0]}
-        insert_rows(session.connection(), table, batch, fixed)
+        insert_rows(session.connection(), table, batch, fixed, binary=binary)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain, islice
+from operator import itemgetter
 from typing import Any
 
 from yiyang.core.i18n import N_, set_locale
@@ -354,7 +355,7 @@ def _decode(data: bytes) -> str:
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
     reader = csv.reader(io.StringIO(_decode(data), newline=""))
     for number, row in enumerate(reader, start=1):
-        if any(cell.strip() for cell in row):
+        if "".join(row).strip():  # not a blank row (one C call, not a generator per row)
             yield number, row
 
 
@@ -473,20 +474,21 @@ class _Row:
     def __init__(self, number: int, cells: list[Any], columns: Mapping[str, int]) -> None:
         self.number = number
         self.columns = columns
-        raw: dict[str, Any] = {}
-        text: dict[str, str] = {}
-        width = len(cells)
-        for key, idx in columns.items():
-            value = cells[idx] if idx < width else None
-            raw[key] = value
-            if type(value) is str:  # _text inlined: every CSV cell, most XLSX cells
-                text[key] = (
-                    value.strip() if value.isascii() else _unicode_normalize("NFKC", value).strip()
-                )
-            else:
-                text[key] = _text(value)
-        self.raw = raw
-        self.text = text
+        keys, pick, width = _cell_plan(columns)
+        if len(cells) >= width:
+            picked = pick(cells)  # every cell of a mapped column, in one C call
+        else:  # a short row: the missing cells are empty
+            picked = tuple(cells[i] if i < len(cells) else None for i in columns.values())
+        self.raw = dict(zip(keys, picked, strict=True))
+        # _text inlined for str cells (every CSV cell, most XLSX cells)
+        self.text = {
+            key: (
+                (value.strip() if value.isascii() else _unicode_normalize("NFKC", value).strip())
+                if type(value) is str
+                else _text(value)
+            )
+            for key, value in zip(keys, picked, strict=True)
+        }
         self.errors: list[dict[str, str]] = []
         self.values: dict[str, Any] = {}
 
@@ -502,6 +504,25 @@ class _Row:
 
     def originals(self) -> dict[str, str]:
         return {key: _original(value) for key, value in self.raw.items()}
+
+
+_last_plan: list[Any] = [None, None]
+
+
+def _cell_plan(columns: Mapping[str, int]) -> tuple[tuple[str, ...], Any, int]:
+    """The fields, a getter of their cells and the row width they need, for one mapping; kept
+    for the last mapping seen (a file has one: every row asks again)."""
+    if _last_plan[0] is not columns:
+        keys = tuple(columns)
+        indexes = tuple(columns.values())
+        if len(indexes) == 1:
+            only = indexes[0]
+            pick: Any = lambda cells: (cells[only],)  # noqa: E731 (itemgetter returns a bare item)
+        else:
+            pick = itemgetter(*indexes)
+        _last_plan[:] = [columns, (keys, pick, max(indexes, default=-1) + 1)]
+    plan: tuple[tuple[str, ...], Any, int] = _last_plan[1]
+    return plan
 
 
 def validate_row(
@@ -538,8 +559,9 @@ def validate_row(
         return RejectedRow(number, row.errors, row.originals(), [_original(c) for c in cells])
     # Only what the file carries is written: a roll without an allergies column must not wipe
     # the allergies already on record.
-    keep = _kept_keys(tuple(columns))
-    kept = {k: v for k, v in row.values.items() if k in keep}
+    kept = row.values
+    for key in _dropped_keys(tuple(columns)):
+        kept.pop(key, None)
     return ValidRow(
         number,
         kept,
@@ -552,6 +574,8 @@ def validate_row(
 def _lost_digits(raw: Any, text: str) -> bool:
     """An ID that Excel turned into a number: a numeric cell too long for its 15 significant
     digits, or its text form in a CSV (``3.10104E+17``)."""
+    if type(raw) is str:  # the usual case: no exponent, nothing to match
+        return ("e" in text or "E" in text) and _SCIENTIFIC.match(text) is not None
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         return abs(raw) >= 1e15 or not float(raw).is_integer()
     return bool(_SCIENTIFIC.match(text))
@@ -741,18 +765,22 @@ _MEDICATIONS = re.compile(r"[、;；\n]+")
 
 
 def _check_coordinates(row: _Row) -> None:
-    for key, low, high in (("latitude", -90.0, 90.0), ("longitude", -180.0, 180.0)):
-        coordinate = row.text.get(key, "")
-        row.values[key] = None
-        if coordinate:
-            try:
-                number_value = float(coordinate)
-            except ValueError:
-                number_value = float("nan")
-            if not low <= number_value <= high:
-                row.error(key, _("%(value)s is not a valid coordinate.", value=coordinate[:20]))
-            else:
-                row.values[key] = number_value
+    row.values["latitude"] = _coordinate(row, "latitude", 90.0)
+    row.values["longitude"] = _coordinate(row, "longitude", 180.0)
+
+
+def _coordinate(row: _Row, key: str, bound: float) -> float | None:
+    coordinate = row.text.get(key, "")
+    if not coordinate:
+        return None
+    try:
+        number_value = float(coordinate)
+    except ValueError:
+        number_value = float("nan")
+    if -bound <= number_value <= bound:
+        return number_value
+    row.error(key, _("%(value)s is not a valid coordinate.", value=coordinate[:20]))
+    return None
 
 
 def _check_contact(row: _Row, context: ImportContext) -> dict[str, Any] | None:
@@ -784,6 +812,14 @@ def _kept_keys(columns: tuple[str, ...]) -> frozenset[str]:
     present = set(columns)
     every = {*HEADERS.values(), *_SOURCES}
     return frozenset(k for k in every if present & _SOURCES.get(k, {k}))
+
+
+@lru_cache(maxsize=64)
+def _dropped_keys(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """Values validation sets whose source column the file lacks (the complement of
+    ``_kept_keys``): popped, fewer than the values kept."""
+    keep = _kept_keys(columns)
+    return tuple(sorted(k for k in {*HEADERS.values(), *_SOURCES} if k not in keep))
 
 
 # Which columns a stored value comes from (derived values follow their source columns).

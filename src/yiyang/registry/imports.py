@@ -114,10 +114,10 @@ def import_context(session: Session, scope: str) -> ImportContext:
     return ImportContext(get_settings().default_area_code, district_synonyms(session, scope))
 
 
-def _snapshot(values: dict[str, Any]) -> dict[str, Any]:
-    """The audit view of imported values: JSON-ready, ID number masked. Import values are
-    already plain (str/int/float/bool/list) except the birth date."""
-    out = dict(values)
+def _snapshot(values: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The audit view of imported values (and ``extra``): JSON-ready, ID number masked. Import
+    values are already plain (str/int/float/bool/list) except the birth date."""
+    out = {**values, **extra}
     out.pop("region_id", None)
     if "id_number" in out:
         out["id_number"] = mask_id_number(out["id_number"])
@@ -369,21 +369,25 @@ def _write(
             "status": ElderStatus.ACTIVE.value,
         }
         values = [r.values for r in creates]
-        returned = bulk.insert_returning_ids(conn, _table(Elder), values, fixed)
+        returned = bulk.insert_returning_ids(conn, _table(Elder), values, fixed, binary=True)
         categories = [
             {"elder_id": eid, "category": c}
             for eid, r in zip(returned, creates, strict=True)
             for c in r.categories
         ]
         if categories:
-            bulk.insert_rows(conn, _table(ElderCategory), categories)
+            bulk.insert_rows(conn, _table(ElderCategory), categories, binary=True)
         contacts = [
             {"elder_id": eid, **r.contact}
             for eid, r in zip(returned, creates, strict=True)
             if r.contact
         ]
         bulk.insert_rows(
-            conn, _table(EmergencyContact), contacts, {"priority": 1, "receives_alerts": True}
+            conn,
+            _table(EmergencyContact),
+            contacts,
+            {"priority": 1, "receives_alerts": True},
+            binary=True,
         )
         bulk.insert_rows(
             conn,
@@ -397,6 +401,7 @@ def _write(
                 "actor_id": actor.user_id,
                 "at": stamp,
             },
+            binary=True,
         )
         audit.record_many(
             session,
@@ -405,15 +410,12 @@ def _write(
                     "entity_id": str(eid),
                     "elder_id": eid,
                     "region_path": r.values["region_path"],
-                    "after": {
-                        **_snapshot(r.values),
-                        "categories": r.categories,
-                        "contact": r.contact,
-                    },
+                    "after": _snapshot(r.values, categories=r.categories, contact=r.contact),
                 }
                 for eid, r in zip(returned, creates, strict=True)
             ],
             audit.event_row("create", "elder", None, at=stamp, summary="import", actor=audit_actor),
+            binary=True,
         )
     if updates:
         table = _table(Elder)
@@ -463,7 +465,7 @@ def _write(
         )
         rows = [{"elder_id": e, "category": c} for e, cats in new_categories for c in cats]
         if rows:
-            bulk.insert_rows(conn, _table(ElderCategory), rows)
+            bulk.insert_rows(conn, _table(ElderCategory), rows, binary=True)
     if new_contacts:
         session.execute(
             delete(EmergencyContact).where(
@@ -479,8 +481,9 @@ def _write(
                 for e, c in new_contacts
                 if c
             ],
+            binary=True,
         )
-    audit.record_many(session, audit_rows)
+    audit.record_many(session, audit_rows, binary=True)
 
 
 @dataclass

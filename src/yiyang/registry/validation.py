@@ -52,6 +52,8 @@ def normalize_name(value: str) -> str:
     """A person's name: NFKC; spaces between Chinese characters go (``任　明`` → ``任明``, so a
     search for 任明 finds it); other runs of spaces become one (``Anna  Maria``)."""
     text = normalize(value)
+    if " " not in text and text.isprintable():
+        return text  # no space of any kind inside (NFKC made U+3000 a space; \s is unprintable)
     if " " in text or not text.isascii():
         text = _SPACES.sub(" ", _SPACE_BETWEEN_CJK.sub("", text))
     return text
@@ -84,7 +86,10 @@ def check_id_number(value: str) -> ResidentId:
     # NFKC (full-width digits and X), then the same normalisation as ric.compact (spaces and
     # dashes out, upper case), without its per-character generator: this runs a million times
     # in a district import.
-    number = _SEPARATORS.sub("", normalize(value or "")).upper()
+    if len(value) == 18 and value.isascii() and value[:17].isdigit() and value[17] in _CHECK:
+        number = value  # already compact (the usual case): nothing to normalise
+    else:
+        number = _SEPARATORS.sub("", normalize(value or "")).upper()
     if not number:
         raise FieldError("id_number", _("The ID number is missing."))
     legacy = None
@@ -118,6 +123,7 @@ def check_id_number(value: str) -> ResidentId:
     return ResidentId(number=number, birth_date=birth, gender=gender, legacy=legacy)
 
 
+_CHECK = frozenset("0123456789X")
 _SEPARATORS = re.compile(r"[\s\-]+")  # after NFKC: every kind of space, ASCII dashes
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
