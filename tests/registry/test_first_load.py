@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from tests.registry.test_import import GOOD, person, roll, upload
 from yiyang.audit.models import AuditEvent
-from yiyang.registry import imports
+from yiyang.registry import importer, imports
 from yiyang.registry.models import Elder, ElderCategory, ElderStatusChange, EmergencyContact
 
 pytestmark = pytest.mark.api
@@ -107,3 +107,44 @@ def test_a_registry_with_elders_is_imported_into_as_usual(
     body = upload(client, login("community").headers, roll(GOOD), dry_run=False).json()
     assert body["created"] == 8
     assert schema(session) == migrated
+
+
+def test_the_audit_a_first_load_has_the_server_build_is_what_the_python_path_records(
+    client, login, session, empty_registry
+) -> None:
+    """The created elders' audit rows of a first load are built by PostgreSQL from the rows
+    just written (imports._audit_creates_on_server); every other import formats them in Python
+    (imports._snapshot). Both must record the same thing, masking included."""
+    rows = [
+        person(1, 纬度="31.185810", 经度="121.441658", 照护等级="3", 慢性病="高血压、糖尿病"),
+        person(2, 住址='测试路"2"号\\后门 (东)', 用药="氨氯地平片 5mg；二甲双胍", 失智="是"),
+        person(3, 固定电话="021-64381234", 钥匙保管人="邻居 王阿姨", 入户说明="门铃坏了\n请敲门"),
+        person(4, 身份证号="310104400101041", 类别="高龄、独居", 过敏史="青霉素"),
+        person(5, 紧急联系人="", 联系人关系="", 联系人电话="", 手机="13800000005（本人）"),
+    ]
+    data = roll(rows)
+    r = upload(client, login("community").headers, data, dry_run=False)
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], r.json()["rejected_count"]) == (5, 0)
+
+    table = importer.read_table(data, "roll.csv", None)
+    good, bad = importer.validate(
+        table, imports._region_index(session), "/", imports.import_context(session, "/")
+    )
+    assert not bad
+    expected = {
+        v.values["id_number"]: imports._snapshot(v.values, categories=v.categories, contact=v.contact)
+        for v in good
+    }
+    recorded = {}
+    for elder_id, number, after in session.execute(
+        select(Elder.id, Elder.id_number, AuditEvent.after)
+        .join(AuditEvent, AuditEvent.elder_id == Elder.id)
+        .where(AuditEvent.entity_type == "elder", AuditEvent.action == "create")
+    ):
+        assert after.pop("id") == elder_id  # both paths record the new elder's id
+        recorded[number] = after
+    assert recorded == expected
+    legacies = [a["id_number_legacy"] for a in recorded.values() if a["id_number_legacy"]]
+    assert legacies == ["3*************1"]  # the old 15-digit number is masked too
+    assert "310104194001" not in str(list(recorded.values()))  # no ID number in the clear
