@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     Integer,
     String,
@@ -347,7 +346,7 @@ def _process_chunk(
     outcome.created += len(creates)
     outcome.updated += len(updates)
     if write:
-        _write(session, actor, creates, updates, new_categories, new_contacts, first_load=empty)
+        _write(session, actor, creates, updates, new_categories, new_contacts)
     return rejected
 
 
@@ -358,11 +357,7 @@ def _write(
     updates: list[tuple[Any, ValidRow, dict[str, Any], dict[str, Any]]],
     new_categories: list[tuple[int, list[str]]],
     new_contacts: list[tuple[int, dict[str, Any] | None]],
-    *,
-    first_load: bool = False,
 ) -> None:
-    """``first_load``: the audit rows of the created elders are built by PostgreSQL from the
-    rows just written (``_audit_creates_on_server``), which has a core to spare then."""
     stamp = now()
     audit_actor = audit.current_actor()
     conn = session.connection()  # Core executemany: the ORM bulk path is far slower here
@@ -409,25 +404,20 @@ def _write(
             },
             binary=True,
         )
-        if first_load:
-            _audit_creates_on_server(conn, returned, creates, stamp, audit_actor)
-        else:
-            audit.record_many(
-                session,
-                [
-                    {
-                        "entity_id": str(eid),
-                        "elder_id": eid,
-                        "region_path": r.values["region_path"],
-                        "after": _snapshot(r.values, categories=r.categories, contact=r.contact),
-                    }
-                    for eid, r in zip(returned, creates, strict=True)
-                ],
-                audit.event_row(
-                    "create", "elder", None, at=stamp, summary="import", actor=audit_actor
-                ),
-                binary=True,
-            )
+        audit.record_many(
+            session,
+            [
+                {
+                    "entity_id": str(eid),
+                    "elder_id": eid,
+                    "region_path": r.values["region_path"],
+                    "after": _snapshot(r.values, categories=r.categories, contact=r.contact),
+                }
+                for eid, r in zip(returned, creates, strict=True)
+            ],
+            audit.event_row("create", "elder", None, at=stamp, summary="import", actor=audit_actor),
+            binary=True,
+        )
     if updates:
         table = _table(Elder)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -495,60 +485,6 @@ def _write(
             binary=True,
         )
     audit.record_many(session, audit_rows, binary=True)
-
-
-def _audit_creates_on_server(
-    conn: Any,
-    ids: list[int],
-    creates: list[ValidRow],
-    stamp: Any,
-    actor: audit.AuditActor,
-) -> None:
-    """The created elders' audit rows, built by PostgreSQL from the elder rows just written
-    (one ``INSERT … SELECT``): the same event, keys and values as ``_snapshot`` gives the
-    Python path (tests/registry/test_first_load.py compares them), without formatting and
-    sending a JSON document per elder. What the server cannot see is sent as arrays: the
-    masked ID numbers, the categories and the contact."""
-    keys = [k for k in creates[0].values if k != "region_id"]
-    masked = {"id_number": "m.id_number", "id_number_legacy": "m.legacy"}
-    pairs = [f"'{k}', {masked.get(k) or 'e.' + _quoted(k)}" for k in keys]
-    pairs += ["'categories', m.categories::json", "'contact', m.contact::json"]
-    dumps = orjson.dumps
-    conn.execute(
-        text(
-            "INSERT INTO audit_event (at, actor_id, actor_username, actor_role, ip, request_id, "
-            'action, entity_type, entity_id, elder_id, region_path, summary, "before", "after") '
-            "SELECT CAST(:at AS timestamptz), CAST(:actor_id AS integer), :username, "
-            "CAST(:role AS varchar), CAST(:ip AS varchar), CAST(:request_id AS varchar), "
-            "'create', 'elder', CAST(e.id AS varchar), e.id, e.region_path, 'import', NULL, "
-            f"json_build_object({', '.join(pairs)}) "
-            "FROM unnest(CAST(:ids AS integer[]), CAST(:numbers AS varchar[]), "
-            "CAST(:legacies AS varchar[]), CAST(:categories AS varchar[]), "
-            "CAST(:contacts AS varchar[])) WITH ORDINALITY "
-            "AS m(id, id_number, legacy, categories, contact, ord) "
-            "JOIN elder e ON e.id = m.id ORDER BY m.ord"
-        ),
-        {
-            "at": stamp,
-            "actor_id": actor.user_id,
-            "username": actor.username,
-            "role": actor.role,
-            "ip": actor.ip,
-            "request_id": actor.request_id,
-            "ids": ids,
-            "numbers": [mask_id_number(r.values.get("id_number")) for r in creates],
-            "legacies": [mask_id_number(r.values.get("id_number_legacy")) for r in creates],
-            "categories": [dumps(r.categories).decode() for r in creates],
-            "contacts": [dumps(r.contact).decode() for r in creates],
-        },
-    )
-
-
-def _quoted(column: str) -> str:
-    """A column of ``elder`` as an SQL identifier (the keys are validation's, never a file's)."""
-    if column not in Elder.__table__.c:
-        raise ValueError(column)
-    return f'"{column}"'
 
 
 @dataclass
