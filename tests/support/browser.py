@@ -4,11 +4,13 @@ module-scoped ``server``/``browser`` and per-test ``page`` fixtures."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,19 +29,45 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_TEMPLATES: dict[tuple[Any, ...], Path] = {}
+
+
+def _template(elders: int, seed: int, env_extra: dict[str, str]) -> Path:
+    """A migrated SQLite database with the demo data, made once per test session for each
+    (elders, seed, settings): each server gets a copy of it, not a migration and a demo load of
+    its own (tens of seconds, repeated for every browser test module before)."""
+    key = (elders, seed, tuple(sorted(env_extra.items())))
+    if key not in _TEMPLATES:
+        folder = Path(tempfile.mkdtemp(prefix="yiyang-browser-db-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        env = {
+            **os.environ,
+            "YIYANG_DATABASE_URL": f"sqlite:///{folder / 'yiyang.db'}",
+            **env_extra,
+        }
+        cli = [sys.executable, "-m", "yiyang"]
+        subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*cli, "demo-data", "--elders", str(elders), "--seed", str(seed)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        _TEMPLATES[key] = folder / "yiyang.db"
+    return _TEMPLATES[key]
+
+
 @contextmanager
 def running_server(
     folder: Path, elders: int, seed: int, env_extra: dict[str, str]
 ) -> Iterator[str]:
+    """``yiyang serve`` on a copy of the session's demo database for these arguments."""
     env = {**os.environ, "YIYANG_DATABASE_URL": f"sqlite:///{folder / 'yiyang.db'}", **env_extra}
+    template = _template(elders, seed, env_extra)
+    for suffix in ("", "-wal", "-shm"):  # the file and, if SQLite left them, its WAL pair
+        if Path(f"{template}{suffix}").exists():
+            shutil.copyfile(f"{template}{suffix}", folder / f"yiyang.db{suffix}")
     cli = [sys.executable, "-m", "yiyang"]
-    subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [*cli, "demo-data", "--elders", str(elders), "--seed", str(seed)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
     port = free_port()
     proc = subprocess.Popen(
         [*cli, "serve", "--port", str(port)],
