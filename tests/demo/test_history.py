@@ -166,3 +166,23 @@ def test_the_community_worker_has_check_ins_and_the_family_elder_is_away(history
     if elders >= 4:
         assert states["open"] == 3 and states["done"] == 1 and overdue == 1
     assert len(away) == 1 and away[0].until is not None and away[0].ended_at is None
+
+
+def test_a_load_between_one_elders_morning_and_afternoon_visits(tmp_path: Path) -> None:
+    """10:42 in Shanghai, seed 3: an elder whose visit this morning is over (the past's) has
+    another item booked for this afternoon (the week ahead's). Both orders used one
+    idempotency key per elder and day, so the second was refused as a "different order" and
+    the demo failed to load at such hours (CI, 2026-12-02)."""
+    from yiyang.core import clock
+
+    with clock.at(dt.datetime(2026, 12, 2, 2, 42, tzinfo=dt.UTC)):
+        engine = _load(tmp_path / "c.db", seed=3)
+    with engine.connect() as c:
+        rows = c.execute(select(ServiceOrder.elder_id, ServiceOrder.scheduled_at)).all()
+    day = dt.date(2026, 12, 2)
+    today = Counter(
+        elder
+        for elder, at in rows
+        if _aware(at).astimezone(dt.timezone(dt.timedelta(hours=8))).date() == day
+    )
+    assert any(n > 1 for n in today.values())  # the case this test is about is in the data

@@ -221,6 +221,14 @@ def _clients(session: Session, rnd: random.Random, people: _People) -> list[_Cli
     return out[:CLIENTS]
 
 
+def _key(client: _Client, when: dt.datetime) -> str:
+    """One order's idempotency key: elder, item and hour. The past and the week ahead draw their
+    clients apart, so one elder may have a finished visit this morning and another item this
+    afternoon: a key of elder and day alone made the second a "different order" (409) whenever
+    the demo was loaded between the two."""
+    return f"{MARK}{client.elder_id}:{client.item.id}:{when:%Y-%m-%dT%H}"
+
+
 def _book(
     session: Session, people: _People, client: _Client, when: dt.datetime, key: str
 ) -> tuple[ServiceOrder, Actor] | None:
@@ -258,7 +266,7 @@ def _services(
             when = dt.datetime.combine(day, dt.time(client.hour), local_zone())
             if when + dt.timedelta(minutes=client.item.duration_min + 30) > now:
                 continue  # still to come: the week ahead books it
-            booked = _book(session, people, client, when, f"{MARK}{client.elder_id}:{day}")
+            booked = _book(session, people, client, when, _key(client, when))
             if booked is None:
                 continue
             count += 1
@@ -349,7 +357,7 @@ def _week_ahead(session: Session, rnd: random.Random, people: _People, now: dt.d
                     OrderCreate(
                         elder_id=client.elder_id, item_id=client.item.id, scheduled_at=when
                     ),
-                    f"{MARK}{client.elder_id}:{day}",
+                    _key(client, when),
                 )
                 ranked = assigning.suggest(session, people.staff["provider"], order.id, limit=20)
                 ok = [
