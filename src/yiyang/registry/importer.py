@@ -506,13 +506,16 @@ class _Row:
         return {key: _original(value) for key, value in self.raw.items()}
 
 
-_last_plan: list[Any] = [None, None]
+_last_plan: tuple[Mapping[str, int], tuple[tuple[str, ...], Any, int]] | None = None
 
 
 def _cell_plan(columns: Mapping[str, int]) -> tuple[tuple[str, ...], Any, int]:
     """The fields, a getter of their cells and the row width they need, for one mapping; kept
-    for the last mapping seen (a file has one: every row asks again)."""
-    if _last_plan[0] is not columns:
+    for the last mapping seen (a file has one: every row asks again). Replaced as one tuple, so
+    imports validating in two request threads at once never read each other's plan."""
+    global _last_plan
+    cached = _last_plan
+    if cached is None or cached[0] is not columns:
         keys = tuple(columns)
         indexes = tuple(columns.values())
         if len(indexes) == 1:
