@@ -228,3 +228,33 @@ def test_template_download_is_a_roll_that_imports(client, login) -> None:
     assert template.status_code == 200
     r = upload(client, headers, template.content, name="template.xlsx")
     assert r.json()["rejected"] == [] and r.json()["created"] == 1
+
+
+def test_control_characters_and_huge_numbers_in_cells_reach_storage_or_a_reason(
+    client, login, session
+) -> None:
+    """Cells a damaged export carries — a NUL byte inside text, a number far too large, a date
+    that does not exist — refuse their row with a reason beside each cell, never a 500 from
+    the database (PostgreSQL cannot store NUL in text: it was one, before)."""
+    rows = [
+        person(11, 住址="测试路\x0011号", 入户说明="门\x00铃坏了", 钥匙保管人="邻\x00居"),
+        person(12, 照护等级="99999999999999999999"),
+        person(13, 纬度="1e400", 经度="-1e400"),
+        person(14, 出生日期="1940-02-30"),
+        person(15, 姓名="王\x00五"),
+    ]
+    r = upload(client, login("community").headers, roll(rows), dry_run=False)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    fields = {row["row"]: {e["field"] for e in row["errors"]} for row in body["rejected"]}
+    assert fields == {
+        2: {"address", "access_notes", "key_holder"},
+        3: {"care_level"},
+        4: {"latitude", "longitude"},
+        5: {"birth_date"},
+        6: {"name"},
+    }
+    nul = next(row for row in body["rejected"] if row["row"] == 6)["errors"][0]
+    assert "NUL" in nul["message"] and nul["value"] == "王\x00五"  # shown as it was written
+    assert body["created"] == 0
+    assert session.scalar(select(func.count()).select_from(Elder).where(Elder.name == "王五")) == 0

@@ -523,9 +523,9 @@ def _cell_plan(columns: Mapping[str, int]) -> tuple[tuple[str, ...], Any, int]:
             pick: Any = lambda cells: (cells[only],)  # noqa: E731 (itemgetter returns a bare item)
         else:
             pick = itemgetter(*indexes)
-        _last_plan[:] = [columns, (keys, pick, max(indexes, default=-1) + 1)]
-    plan: tuple[tuple[str, ...], Any, int] = _last_plan[1]
-    return plan
+        cached = (columns, (keys, pick, max(indexes, default=-1) + 1))
+        _last_plan = cached
+    return cached[1]
 
 
 def validate_row(
@@ -539,6 +539,16 @@ def validate_row(
     """Every problem in the row is reported, not just the first."""
     context = context or _DEFAULT_CONTEXT
     row = _Row(number, cells, columns)
+    if "\x00" in "".join(row.text.values()):  # one C call; the loop only for a damaged row
+        for key, value in row.text.items():
+            if "\x00" in value:
+                row.error(
+                    key,
+                    _(
+                        "This cell contains a NUL character (a damaged export); "
+                        "remove it and import the row again."
+                    ),
+                )
     for required in REQUIRED:
         if row.text.get(required, "") == "":
             row.error(required, _("This required field is empty."))
