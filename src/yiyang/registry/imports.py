@@ -33,7 +33,6 @@ from yiyang.core.clock import now, today_local
 from yiyang.core.config import get_settings
 from yiyang.core.errors import Forbidden, NotFound, ValidationFailed
 from yiyang.core.i18n import gettext as _
-from yiyang.core.masking import mask_id_number
 from yiyang.core.roles import Perm, Role
 from yiyang.core.scoping import Actor, region_scope_path
 from yiyang.regions.models import Region
@@ -115,13 +114,14 @@ def import_context(session: Session, scope: str) -> ImportContext:
 
 
 def _snapshot(values: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """The audit view of imported values (and ``extra``): JSON-ready, ID number masked. Import
-    values are already plain (str/int/float/bool/list) except the birth date."""
+    """The audit view of imported values (and ``extra``): JSON-ready, masked as the ORM's audit
+    masks an elder (``Elder.__audit_mask__``). Import values are already plain
+    (str/int/float/bool/list) except the birth date."""
     out = {**values, **extra}
     out.pop("region_id", None)
-    for key in ("id_number", "id_number_legacy"):  # the old 15-digit number is an ID too
+    for key, mask in Elder.__audit_mask__.items():  # as the ORM's audit masks an elder
         if key in out:
-            out[key] = mask_id_number(out[key])
+            out[key] = mask(out[key])
     birth = out.get("birth_date")
     if birth is not None and not isinstance(birth, str):
         out["birth_date"] = birth.isoformat()

@@ -30,7 +30,10 @@ from yiyang.registry.enums import ElderStatus, Gender, Household, Mobility
 
 class Elder(Audited, Base):
     __tablename__ = "elder"
-    __audit_mask__: ClassVar[dict[str, Callable[[Any], Any]]] = {"id_number": mask_id_number}
+    __audit_mask__: ClassVar[dict[str, Callable[[Any], Any]]] = {
+        "id_number": mask_id_number,
+        "id_number_legacy": mask_id_number,  # the old 15-digit number is an ID number too
+    }
     __table_args__ = (
         Index(
             "ix_elder_region_path",
