@@ -4,7 +4,7 @@ migrated schema matches the models (no missing autogenerate diff)."""
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect, text
 
 from tests.conftest import temporary_pg_database
 from yiyang.core.db import make_engine
@@ -23,11 +23,36 @@ def roundtrip(url: str) -> None:
                 MigrationContext.configure(conn, opts={"compare_type": True}), metadata
             )
         assert diff == []
+        assert_index_options(engine)
         downgrade(engine, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         upgrade(engine)  # and up again
     finally:
         engine.dispose()
+
+
+def assert_index_options(engine: Engine) -> None:
+    """Autogenerate does not compare index storage options: the ``postgresql_with`` of every
+    model index (the registry's fillfactor) is what the migrations left in PostgreSQL."""
+    if engine.dialect.name != "postgresql":
+        return
+    wanted = {
+        index.name: sorted(
+            f"{k}={v}" for k, v in index.dialect_options["postgresql"]["with"].items()
+        )
+        for table in metadata.tables.values()
+        for index in table.indexes
+    }
+    with engine.connect() as conn:
+        found = {
+            name: sorted(options or [])
+            for name, options in conn.execute(
+                text("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(:n)"),
+                {"n": list(wanted)},
+            )
+        }
+    assert found == wanted
+    assert found["ix_elder_name"] == ["fillfactor=70"]
 
 
 def test_sqlite_up_down_up(tmp_path) -> None:

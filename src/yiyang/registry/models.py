@@ -27,6 +27,12 @@ from yiyang.core.db import Base
 from yiyang.core.masking import mask_id_number
 from yiyang.registry.enums import ElderStatus, Gender, Household, Mobility
 
+# Index pages packed to 70 % when PostgreSQL builds them (a migration, a district's first load,
+# a REINDEX): the keys of these indexes arrive in random order after that (names, phones, IDs,
+# birth dates, regions), and a page packed to the default 90 % splits at the next insert.
+# Measured on the import after a first load of 1,000,000 (bench/README.md, issue #17).
+GROWING = {"fillfactor": 70}
+
 
 class Elder(Audited, Base):
     __tablename__ = "elder"
@@ -39,16 +45,23 @@ class Elder(Audited, Base):
             "ix_elder_region_path",
             "region_path",
             postgresql_ops={"region_path": "text_pattern_ops"},
+            postgresql_with=GROWING,
         ),
         # "C" collation on PostgreSQL (below): one (name, id) index serves both the prefix
         # search and the sorted list; (birth_date, id) serves the age sorts.
-        Index("ix_elder_name", "name", "id"),
-        Index("ix_elder_community_name", "region_path", "name", "id"),
-        Index("ix_elder_street_name", func.substr(text("region_path"), 1, 27), "name", "id"),
-        Index("ix_elder_id_tail", "id_tail"),
-        Index("ix_elder_mobile_phone", "mobile_phone"),
-        Index("ix_elder_home_phone", "home_phone"),
-        Index("ix_elder_birth_date", "birth_date", "id"),
+        Index("ix_elder_name", "name", "id", postgresql_with=GROWING),
+        Index("ix_elder_community_name", "region_path", "name", "id", postgresql_with=GROWING),
+        Index(
+            "ix_elder_street_name",
+            func.substr(text("region_path"), 1, 27),
+            "name",
+            "id",
+            postgresql_with=GROWING,
+        ),
+        Index("ix_elder_id_tail", "id_tail", postgresql_with=GROWING),
+        Index("ix_elder_mobile_phone", "mobile_phone", postgresql_with=GROWING),
+        Index("ix_elder_home_phone", "home_phone", postgresql_with=GROWING),
+        Index("ix_elder_birth_date", "birth_date", "id", postgresql_with=GROWING),
         # Low-cardinality filters, paired with the scope prefix so a filtered list or its
         # count never scans the whole city.
         Index(
@@ -56,6 +69,7 @@ class Elder(Audited, Base):
             "household",
             "region_path",
             postgresql_ops={"region_path": "text_pattern_ops"},
+            postgresql_with=GROWING,
         ),
         Index(
             "ix_elder_dementia_region",
@@ -63,12 +77,14 @@ class Elder(Audited, Base):
             postgresql_ops={"region_path": "text_pattern_ops"},
             postgresql_where=text("dementia"),
             sqlite_where=text("dementia"),
+            postgresql_with=GROWING,
         ),
         Index(
             "ix_elder_dementia_street",
             func.substr(text("region_path"), 1, 27),
             postgresql_where=text("dementia"),
             sqlite_where=text("dementia"),
+            postgresql_with=GROWING,
         ),
     )
 
@@ -140,7 +156,9 @@ class Elder(Audited, Base):
 
 class ElderCategory(Audited, Base):
     __tablename__ = "elder_category"
-    __table_args__ = (Index("ix_elder_category_category", "category", "elder_id"),)
+    __table_args__ = (
+        Index("ix_elder_category_category", "category", "elder_id", postgresql_with=GROWING),
+    )
 
     elder_id: Mapped[int] = mapped_column(
         ForeignKey("elder.id", ondelete="CASCADE"), primary_key=True
