@@ -6,6 +6,7 @@ PostgreSQL tests skip with one line when 127.0.0.1:5432 is unreachable; under CI
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -18,12 +19,21 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from yiyang import domains
-from yiyang.core import db
+from yiyang.core import db, security
 from yiyang.core.migrate import upgrade
 
 pytest_plugins = ["tests.support.browser"]  # the browser fixtures, for browser tests in any folder
 
 domains.install()  # every test runs with the domains' scoping rules and session store, as the app
+
+# Passwords in this test process: argon2id as in production, at its lowest cost, like Django's
+# test settings. The demo users are hashed at seeding and ~2,000 sign-ins run in the suite; at
+# 64 MiB and 3 passes each costs ~70 ms. tests/core/test_security.py checks the production
+# parameters in a process of their own; servers started for the browser tests keep them.
+security.PARAMETERS = dataclasses.replace(
+    security.PARAMETERS, time_cost=1, memory_cost=8, parallelism=1
+)
+security._hasher.cache_clear()
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get(
