@@ -9,8 +9,8 @@ from functools import cache
 from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
-# RFC 9106's second recommended option (argon2id, 3 passes, 64 MiB, 4 lanes): ~50-70 ms a hash
-# on one core here. A hash carries its own parameters, so verifying an older one still works.
+# RFC 9106's second recommended option (argon2id, 3 passes, 64 MiB, 4 lanes): ~50-70 ms of wall
+# time a hash here (4 threads). A hash carries its own parameters: older ones keep verifying.
 PARAMETERS: Parameters = profiles.RFC_9106_LOW_MEMORY
 
 

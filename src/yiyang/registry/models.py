@@ -28,9 +28,11 @@ from yiyang.core.masking import mask_id_number
 from yiyang.registry.enums import ElderStatus, Gender, Household, Mobility
 
 # Index pages packed to 70 % when PostgreSQL builds them (a migration, a district's first load,
-# a REINDEX): the keys of these indexes arrive in random order after that (names, phones, IDs,
-# birth dates, regions), and a page packed to the default 90 % splits at the next insert.
-# Measured on the import after a first load of 1,000,000 (bench/README.md, issue #17).
+# a REINDEX): the keys of these indexes arrive in random order after that (names, phones, ID
+# tails, birth dates), and a page packed to the default 90 % splits at the next insert. Indexes
+# led by a region or a category keep the default: their new keys go to the end of each value's
+# range (row ids grow), a few places that split once. Measured on the import after a first load
+# of 1,000,000 (bench/README.md, issue #17).
 GROWING = {"fillfactor": 70}
 
 
@@ -45,7 +47,6 @@ class Elder(Audited, Base):
             "ix_elder_region_path",
             "region_path",
             postgresql_ops={"region_path": "text_pattern_ops"},
-            postgresql_with=GROWING,
         ),
         # "C" collation on PostgreSQL (below): one (name, id) index serves both the prefix
         # search and the sorted list; (birth_date, id) serves the age sorts.
@@ -69,7 +70,6 @@ class Elder(Audited, Base):
             "household",
             "region_path",
             postgresql_ops={"region_path": "text_pattern_ops"},
-            postgresql_with=GROWING,
         ),
         Index(
             "ix_elder_dementia_region",
@@ -77,14 +77,12 @@ class Elder(Audited, Base):
             postgresql_ops={"region_path": "text_pattern_ops"},
             postgresql_where=text("dementia"),
             sqlite_where=text("dementia"),
-            postgresql_with=GROWING,
         ),
         Index(
             "ix_elder_dementia_street",
             func.substr(text("region_path"), 1, 27),
             postgresql_where=text("dementia"),
             sqlite_where=text("dementia"),
-            postgresql_with=GROWING,
         ),
     )
 
@@ -156,9 +154,7 @@ class Elder(Audited, Base):
 
 class ElderCategory(Audited, Base):
     __tablename__ = "elder_category"
-    __table_args__ = (
-        Index("ix_elder_category_category", "category", "elder_id", postgresql_with=GROWING),
-    )
+    __table_args__ = (Index("ix_elder_category_category", "category", "elder_id"),)
 
     elder_id: Mapped[int] = mapped_column(
         ForeignKey("elder.id", ondelete="CASCADE"), primary_key=True

@@ -1,9 +1,10 @@
 """Room to grow in the registry's random-order indexes (issue #17): fillfactor 70 on PostgreSQL
 
-The secondary indexes of ``elder`` and ``elder_category`` receive their keys in random order
-(names, phones, ID tails, birth dates, regions). Built in one pass — a district's first load
-rebuilds them, as does a REINDEX — their leaf pages are packed to 90 % and split at the next
-import's inserts. Only the option changes here (no rebuild); it applies to the next build.
+The name, phone, ID-tail and birth-date indexes of ``elder`` receive their keys in random
+order. Built in one pass — a district's first load rebuilds them, as does a REINDEX — their
+leaf pages are packed to 90 % and split at the next import's inserts. Only the option
+changes here (no rebuild); it applies to the next build. Indexes led by a region or a
+category keep the default (new keys go to the end of each value's range).
 SQLite has no such option.
 
 Revision ID: 0023
@@ -21,7 +22,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 INDEXES = (
-    "ix_elder_region_path",
     "ix_elder_name",
     "ix_elder_community_name",
     "ix_elder_street_name",
@@ -29,10 +29,6 @@ INDEXES = (
     "ix_elder_mobile_phone",
     "ix_elder_home_phone",
     "ix_elder_birth_date",
-    "ix_elder_household_region",
-    "ix_elder_dementia_region",
-    "ix_elder_dementia_street",
-    "ix_elder_category_category",
 )
 
 
