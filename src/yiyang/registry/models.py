@@ -29,10 +29,10 @@ from yiyang.registry.enums import ElderStatus, Gender, Household, Mobility
 
 # Index pages packed to 70 % when PostgreSQL builds them (a migration, a district's first load,
 # a REINDEX): the keys of these indexes arrive in random order after that (names, phones, ID
-# tails, birth dates), and a page packed to the default 90 % splits at the next insert. Indexes
-# led by a region or a category keep the default: their new keys go to the end of each value's
-# range (row ids grow), a few places that split once. Measured on the import after a first load
-# of 1,000,000 (bench/README.md, issue #17).
+# tails, birth dates; names within a community), and a page packed to the default 90 % splits
+# at the next insert. Indexes on a region or a category alone keep the default: their new keys
+# go to the end of each value's range (row ids grow), a few places that split once. Measured on
+# the import after a first load of 1,000,000 (bench/README.md, issue #17).
 GROWING = {"fillfactor": 70}
 
 
