@@ -27,9 +27,10 @@ pytest_plugins = ["tests.support.browser"]  # the browser fixtures, for browser 
 domains.install()  # every test runs with the domains' scoping rules and session store, as the app
 
 # Passwords in this test process: argon2id as in production, at its lowest cost, like Django's
-# test settings. The demo users are hashed at seeding and ~2,000 sign-ins run in the suite; at
-# 64 MiB and 3 passes each costs ~70 ms. tests/core/test_security.py checks the production
-# parameters in a process of their own; servers started for the browser tests keep them.
+# test settings. The demo users are hashed at seeding and every sign-in verifies a hash; at
+# 64 MiB and 3 passes each costs ~70 ms (the suite: 682 s with them, 453 s without, on one
+# machine). tests/core/test_security.py checks the production parameters in a process of their
+# own; servers started for the browser tests keep them.
 security.PARAMETERS = dataclasses.replace(
     security.PARAMETERS, time_cost=1, memory_cost=8, parallelism=1
 )
