@@ -150,3 +150,76 @@ def test_a_first_load_audits_every_created_elder_with_its_values_masked(
     legacies = [a["id_number_legacy"] for a in recorded.values() if a["id_number_legacy"]]
     assert legacies == ["3*************1"]  # the old 15-digit number is masked too
     assert "310104194001" not in str(list(recorded.values()))  # no ID number in the clear
+
+
+@pytest.mark.postgres
+def test_a_first_load_whose_database_connection_dies_leaves_nothing_and_can_be_run_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database goes away mid-load (its backend terminated while the second chunk is
+    written, as a crash or an administrator would): the import fails with the driver's
+    connection error, and a fresh connection finds the registry empty with every index and
+    constraint as migrated (the dropped indexes came back with the rollback). The same file
+    then loads in full. A database of its own: the test kills its connection for real."""
+    from sqlalchemy import exc as sa_exc
+
+    from tests.conftest import temporary_pg_database
+    from yiyang.accounts.models import User
+    from yiyang.accounts.service import actor_for
+    from yiyang.core import audit, db
+    from yiyang.core.migrate import upgrade
+    from yiyang.core.transient import is_transient
+    from yiyang.demo.load import load
+
+    data = roll([person(i) for i in range(1, 13)])
+    monkeypatch.setattr(imports, "FIRST_LOAD_ROWS", 1)
+    monkeypatch.setattr(imports, "CHUNK", 4)
+    with temporary_pg_database("yiyang_deadload") as url:
+        engine = db.make_engine(url)
+        previous = (db._engine, db._factory)
+        try:
+            upgrade(engine)
+            db.set_engine(engine)
+            with db.unit_of_work() as session:
+                load(session, 0, seed=1)  # regions and users, no elder
+            with db.unit_of_work() as session:
+                migrated = schema(session)
+
+            def import_as_community() -> tuple[int, int]:
+                with db.unit_of_work() as session:
+                    user = session.scalar(select(User).where(User.username == "community"))
+                    assert user is not None
+                    with audit.acting_as(audit.AuditActor(user.id, user.username, user.role)):
+                        _batch, outcome = imports.import_now(
+                            session, actor_for(user), "roll.csv", data
+                        )
+                    return outcome.created, len(outcome.rejected)
+
+            real, calls = imports._write, {"n": 0}
+
+            def dying(session: Session, *args, **kwargs):  # type: ignore[no-untyped-def]
+                calls["n"] += 1
+                if calls["n"] == 2:
+                    pid = session.scalar(text("SELECT pg_backend_pid()"))
+                    with engine.connect() as other:
+                        other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+                return real(session, *args, **kwargs)
+
+            monkeypatch.setattr(imports, "_write", dying)
+            with pytest.raises(sa_exc.OperationalError) as failed:
+                import_as_community()
+            assert is_transient(failed.value)  # "try again", not "your file is wrong"
+            with db.unit_of_work() as session:
+                assert session.scalar(select(func.count()).select_from(Elder)) == 0
+                assert session.scalar(select(func.count()).select_from(ElderCategory)) == 0
+                assert schema(session) == migrated
+                assert "WITH (fillfactor='70')" in " ".join(migrated)
+
+            monkeypatch.setattr(imports, "_write", real)
+            assert import_as_community() == (12, 0)
+            with db.unit_of_work() as session:
+                assert session.scalar(select(func.count()).select_from(Elder)) == 12
+                assert schema(session) == migrated
+        finally:
+            db._engine, db._factory = previous
+            engine.dispose()
